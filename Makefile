@@ -1,0 +1,41 @@
+# ecoresp — the two commands for a newcomer:  make demo  (the example)  and  make test.
+# Both install what they need first (Debian packages, the .venv) through `make setup`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+QP := .ci/qgis_process.sh
+OUT ?= demo_output
+export QT_QPA_PLATFORM := offscreen
+PLUGIN_FILES := metadata.txt __init__.py LICENSE README.md provider algorithms ecoresp_core models
+
+.PHONY: setup test test-core demo bench zip clean
+
+setup: .venv/.setup-done
+
+.venv/.setup-done: .ci/setup
+	bash .ci/setup
+	touch $@
+
+## test: the whole suite (core, QGIS Processing, qgis_process, packaging)
+test: setup
+	XDG_RUNTIME_DIR=$$(mktemp -d) $(PY) -m pytest -c tests/pytest.ini tests
+
+## test-core: only the QGIS-free core
+test-core: setup
+	$(PY) -m pytest -c tests/pytest.ini -p no:pytest_qgis tests/core
+
+## demo: the main job on the bundled example data, through qgis_process
+demo: setup
+	bash tests/demo/run_demo.sh $(OUT)
+
+## bench: speed, as ratios against peers measured in the same run
+bench: setup
+	$(PY) tests/bench/run_bench.py
+
+## zip: a plugins.qgis.org-valid archive in dist/
+zip:
+	rm -rf dist && mkdir -p dist
+	git archive --format=zip --prefix=ecoresp/ -o dist/ecoresp.zip HEAD $(PLUGIN_FILES)
+	@echo "dist/ecoresp.zip"
+
+clean:
+	rm -rf dist $(OUT) .pytest_cache

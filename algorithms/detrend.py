@@ -1,0 +1,54 @@
+"""ecoresp:detrend — per-pixel linear detrending or seasonal anomalies of a raster time series."""
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterRasterDestination,
+)
+
+from ..ecoresp_core.detrend import METHODS
+from ..ecoresp_core.rasterjobs import detrend_raster
+from .base import TimeSeriesAlgorithm, TimeSeriesInput
+
+METHOD_LABELS = [
+    "Linear (remove the per-pixel least-squares line)",
+    "Anomalies from the mean seasonal cycle (monthly)",
+    "Seasonal anomalies, then linear",
+]
+
+
+class DetrendAlgorithm(TimeSeriesAlgorithm):
+    NAME = "detrend"
+    DISPLAY = "Detrend a time series"
+    GROUP = "3 Trends and attribution"
+    GROUP_ID = "trends"
+    HELP = (
+        "<p>Removes, per pixel, the ordinary least-squares line fitted to the valid values "
+        "(time = band index), or the mean seasonal cycle of a monthly series (each calendar "
+        "month's mean over all years), or both. The output has the same bands and dates as the "
+        "input (band descriptions YYYY-MM-DD); nodata stays nodata. With 'keep the mean' each "
+        "pixel's mean is added back.</p>" + TimeSeriesInput.HELP
+    )
+    METHOD = "METHOD"
+    KEEP_MEAN = "KEEP_MEAN"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        TimeSeriesInput.add_parameters(self)
+        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", METHOD_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterBoolean(self.KEEP_MEAN, "Keep each pixel's mean", False))
+        TimeSeriesInput.add_memory_parameter(self)
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, "Detrended series", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        src = TimeSeriesInput.open(self, parameters, context)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        progress, cancelled = self.hooks(feedback)
+        self.run_core(detrend_raster, src, out,
+                      method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                      keep_mean=self.parameterAsBool(parameters, self.KEEP_MEAN, context),
+                      budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
+                      progress=progress, cancelled=cancelled)
+        return {self.OUTPUT: out}

@@ -1,0 +1,100 @@
+"""ecoresp:trend — per-pixel Mann-Kendall test and Theil-Sen slope of a raster time series."""
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+)
+
+from ..ecoresp_core.rasterjobs import TREND_CLASSES, trend_raster
+from ..ecoresp_core.trend import TREND_BANDS, VARIANTS
+from .base import TimeSeriesAlgorithm, TimeSeriesInput
+
+VARIANT_LABELS = [
+    "Original Mann-Kendall (default)",
+    "Hamed-Rao (1998) variance correction",
+    "Yue-Wang (2004) variance correction",
+    "Pre-whitening (Yue & Wang 2002)",
+    "Trend-free pre-whitening",
+    "Seasonal Mann-Kendall (monthly series)",
+]
+SLOPE_UNITS = ["year", "step"]
+AGGREGATES = [None, "mean", "sum"]
+
+
+class TrendAlgorithm(TimeSeriesAlgorithm):
+    NAME = "trend"
+    DISPLAY = "Trend: Mann-Kendall test and Theil-Sen slope"
+    GROUP = "3 Trends and attribution"
+    GROUP_ID = "trends"
+    HELP = (
+        "<p>Per-pixel Mann-Kendall trend test and Theil-Sen (Sen's) slope of a raster time "
+        "series, following pymannkendall's conventions exactly: S and var(S) on the series "
+        "without its gaps (tie-corrected), Sen's slope on the original positions, intercept at "
+        "the first time step.</p>"
+        + TimeSeriesInput.HELP +
+        "<p><b>Output</b>: a GeoTIFF with bands " + ", ".join(TREND_BANDS) + ". "
+        "trend is -1/0/+1 at the chosen significance level; slope_lower/slope_upper are the "
+        "Gilbert (1987) confidence bounds of the slope at the same level (from the tie-corrected "
+        "var(S) of the original series). Pixels with fewer valid values than the minimum are nodata. "
+        "The optional classes raster has 5 significance classes with a ready style.</p>"
+        "<p>Slope unit: per year (needs a regular annual, monthly or daily axis) or per time step. "
+        "A monthly series can be aggregated to annual means or sums before the test; the seasonal "
+        "test uses the monthly series and its slope is the median of within-month slopes per year.</p>"
+        "<p>Outputs record the method, options and library versions in their metadata.</p>"
+    )
+    VARIANT = "VARIANT"
+    ALPHA = "ALPHA"
+    MIN_VALID = "MIN_VALID"
+    SLOPE_UNIT = "SLOPE_UNIT"
+    AGGREGATE = "AGGREGATE"
+    OUTPUT = "OUTPUT"
+    CLASSES = "CLASSES"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        TimeSeriesInput.add_parameters(self)
+        self.addParameter(QgsProcessingParameterEnum(self.VARIANT, "Test", VARIANT_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.ALPHA, "Significance level (alpha)", QgsProcessingParameterNumber.Double, 0.05, False, 1e-6, 0.5))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MIN_VALID, "Minimum number of valid time steps", QgsProcessingParameterNumber.Integer, 10, False, 3))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.SLOPE_UNIT, "Slope unit", ["per year", "per time step"], defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.AGGREGATE, "Aggregate a monthly series before the test",
+            ["no aggregation", "annual mean", "annual sum"], defaultValue=0))
+        TimeSeriesInput.add_memory_parameter(self)
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, "Trend statistics", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.CLASSES, "Trend significance classes", optional=True, createByDefault=True))
+        self.addOutput(QgsProcessingOutputNumber("N_TESTED", "Pixels tested"))
+        self.addOutput(QgsProcessingOutputNumber("N_INCREASING", "Pixels with a significant increase"))
+        self.addOutput(QgsProcessingOutputNumber("N_DECREASING", "Pixels with a significant decrease"))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        src = TimeSeriesInput.open(self, parameters, context)
+        variant = VARIANTS[self.parameterAsEnum(parameters, self.VARIANT, context)]
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        classes = self.parameterAsOutputLayer(parameters, self.CLASSES, context) or None
+        feedback.pushInfo(f"{src.label}: {src.count} time steps {src.date_strings()[0]} .. "
+                          f"{src.date_strings()[-1]}, {src.grid.describe()}")
+        progress, cancelled = self.hooks(feedback)
+        summary = self.run_core(
+            trend_raster, src, out, variant=variant,
+            alpha=self.parameterAsDouble(parameters, self.ALPHA, context),
+            min_valid=self.parameterAsInt(parameters, self.MIN_VALID, context),
+            slope_per=SLOPE_UNITS[self.parameterAsEnum(parameters, self.SLOPE_UNIT, context)],
+            aggregate=AGGREGATES[self.parameterAsEnum(parameters, self.AGGREGATE, context)],
+            classes_path=classes,
+            budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
+            progress=progress, cancelled=cancelled)
+        feedback.pushInfo(f"tested {summary['tested']} pixels: {summary['increasing']} significant increases, "
+                          f"{summary['decreasing']} significant decreases (alpha {summary['alpha']})")
+        results = {self.OUTPUT: out, "N_TESTED": summary["tested"],
+                   "N_INCREASING": summary["increasing"], "N_DECREASING": summary["decreasing"]}
+        if classes:
+            results[self.CLASSES] = classes
+        return results

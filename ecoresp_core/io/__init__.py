@@ -1,0 +1,1 @@
+"""File I/O at the core's edges: raster time series (GDAL), dates, styles."""

@@ -1,0 +1,310 @@
+"""Reading and writing raster time series with GDAL, block by block.
+
+Inputs (``open_series``):
+- a multiband raster (GeoTIFF, VRT, ...) with one band per time step and the date in
+  each band's description (or dates given explicitly);
+- a single-variable NetCDF file with a CF time axis;
+- a multi-variable NetCDF file plus the variable name (e.g. CRU TS ``tmp``).
+
+Nodata and fill values (CRU's 9.96921e36) and non-finite values become NaN.
+Outputs (``SeriesWriter``) are GeoTIFFs written under a temporary name in the
+destination folder and renamed only by ``commit()``; ``abort()`` removes them.
+"""
+
+import json
+import os
+import uuid
+
+import numpy as np
+
+from ..errors import InputError
+from .dates import decode_cf_time, expand_dates_spec, format_date, parse_date
+
+try:  # GDAL is an edge dependency: the numeric core works without it
+    from osgeo import gdal, osr
+    gdal.UseExceptions()
+except ImportError:  # pragma: no cover - exercised only without GDAL
+    gdal = osr = None
+
+WGS84_WKT = None
+
+
+def _wgs84_wkt():
+    global WGS84_WKT
+    if WGS84_WKT is None:
+        srs = osr.SpatialReference()
+        srs.ImportFromEPSG(4326)
+        WGS84_WKT = srs.ExportToWkt()
+    return WGS84_WKT
+
+
+class Grid:
+    """Size, geotransform and CRS (WKT, may be empty) of a raster."""
+
+    def __init__(self, width, height, geotransform, crs_wkt=""):
+        self.width, self.height = int(width), int(height)
+        self.geotransform = tuple(float(v) for v in geotransform)
+        self.crs_wkt = crs_wkt or ""
+
+    def same_as(self, other, tol=1e-9):
+        if (self.width, self.height) != (other.width, other.height):
+            return False
+        if not np.allclose(self.geotransform, other.geotransform, rtol=0, atol=tol * max(1.0, abs(self.geotransform[1]))):
+            return False
+        if self.crs_wkt and other.crs_wkt:
+            a, b = osr.SpatialReference(), osr.SpatialReference()
+            a.ImportFromWkt(self.crs_wkt)
+            b.ImportFromWkt(other.crs_wkt)
+            return bool(a.IsSame(b))
+        return True
+
+    def describe(self):
+        gt = self.geotransform
+        return f"{self.width}x{self.height} cells, origin ({gt[0]:g}, {gt[3]:g}), cell ({gt[1]:g}, {gt[5]:g})"
+
+
+def _netcdf_variables(path):
+    ds = gdal.Open(path)
+    subs = ds.GetSubDatasets() if ds is not None else []
+    names = [s[0].rsplit(":", 1)[-1] for s in subs]
+    return names, ds
+
+
+class RasterSeries:
+    """A raster time series opened for block reading.
+
+    Attributes: ``path``, ``variable`` (NetCDF variable or None), ``label`` (for messages),
+    ``dates`` (list of dates), ``grid`` (Grid), ``count`` (time steps), ``nodata``,
+    ``units``, ``name`` (variable or file stem)."""
+
+    def __init__(self, path, variable=None, dates=None):
+        if gdal is None:
+            raise InputError("GDAL's Python bindings (osgeo) are not installed")
+        self.path = str(path)
+        self.variable = (variable or "").strip() or None
+        self.label = self.path + (f" (variable {self.variable})" if self.variable else "")
+        if not os.path.exists(self.path):
+            raise InputError(f"{self.path}: file not found")
+        self._ds = self._open()
+        ds = self._ds
+        self.count = ds.RasterCount
+        if self.count < 2:
+            raise InputError(f"{self.label}: has {self.count} band(s); a time series needs "
+                             "one band per time step and at least 2 bands")
+        crs = ds.GetProjection() or ""
+        if not crs and self._is_netcdf and self._geographic_netcdf():
+            crs = _wgs84_wkt()
+        self.grid = Grid(ds.RasterXSize, ds.RasterYSize, ds.GetGeoTransform(), crs)
+        band = ds.GetRasterBand(1)
+        self.nodata = band.GetNoDataValue()
+        self.units = band.GetUnitType() or ""
+        self.dtype = gdal.GetDataTypeName(band.DataType)
+        self.name = self.variable or os.path.splitext(os.path.basename(self.path))[0]
+        self.dates = self._read_dates(dates)
+
+    # -- opening -----------------------------------------------------------------
+    def _open(self):
+        self._is_netcdf = False
+        try:
+            if self.variable:
+                names, ds = _netcdf_variables(self.path)
+                if not names and ds is not None and ds.RasterCount:
+                    names = [n for n in [self._single_nc_name(ds)] if n]
+                    if self.variable in names:
+                        self._is_netcdf = ds.GetDriver().ShortName == "netCDF"
+                        return ds
+                if self.variable not in names:
+                    listed = ", ".join(names) if names else "none found"
+                    raise InputError(f"{self.path}: has no variable {self.variable!r} (variables: {listed})")
+                self._is_netcdf = True
+                return gdal.Open(f'NETCDF:"{self.path}":{self.variable}')
+            ds = gdal.Open(self.path)
+        except RuntimeError as exc:
+            raise InputError(f"{self.path}: cannot be read as a raster ({exc})") from None
+        if ds is None:
+            raise InputError(f"{self.path}: cannot be read as a raster")
+        self._is_netcdf = ds.GetDriver().ShortName == "netCDF"
+        subs = ds.GetSubDatasets()
+        if ds.RasterCount == 0 and subs:
+            names = [s[0].rsplit(":", 1)[-1] for s in subs]
+            if len(names) == 1:
+                self.variable = names[0]
+                return gdal.Open(subs[0][0])
+            raise InputError(f"{self.path}: holds several variables ({', '.join(names)}); "
+                             "name one with VARIABLE")
+        return ds
+
+    @staticmethod
+    def _single_nc_name(ds):
+        return ds.GetRasterBand(1).GetMetadataItem("NETCDF_VARNAME") if ds.RasterCount else None
+
+    def _geographic_netcdf(self):
+        md = self._ds.GetMetadata()
+        return any(k.endswith("#units") and str(v).startswith("degrees_north") for k, v in md.items())
+
+    # -- dates -------------------------------------------------------------------
+    def _read_dates(self, spec):
+        if spec is not None and str(spec).strip():
+            if isinstance(spec, (list, tuple)):
+                if len(spec) != self.count:
+                    raise InputError(f"{self.label}: {len(spec)} dates given for {self.count} bands")
+                return [parse_date(d, f"{self.label} date {i + 1}") if isinstance(d, str) else d
+                        for i, d in enumerate(spec)]
+            return expand_dates_spec(str(spec), self.count, what=f"DATES for {self.label}")
+        if self._is_netcdf:
+            return self._netcdf_dates()
+        return self._band_description_dates()
+
+    def _netcdf_dates(self):
+        md = self._ds.GetMetadata()
+        extra = md.get("NETCDF_DIM_EXTRA", "").strip("{}")
+        dims = [d for d in extra.split(",") if d]
+        if not dims:
+            return self._band_description_dates()
+        if len(dims) > 1:
+            raise InputError(f"{self.label}: has extra dimensions {dims}; only a single time axis "
+                             "is supported (select one level first, e.g. with gdal_translate)")
+        dim = dims[0]
+        values = md.get(f"NETCDF_DIM_{dim}_VALUES")
+        if values is None:
+            values = [self._ds.GetRasterBand(i + 1).GetMetadataItem(f"NETCDF_DIM_{dim}")
+                      for i in range(self.count)]
+        else:
+            values = values.strip("{}").split(",")
+        units = md.get(f"{dim}#units")
+        if not units or " since " not in units:
+            raise InputError(f"{self.label}: the {dim!r} axis has no CF units like 'days since 1900-01-01' "
+                             f"(found {units!r}); give DATES")
+        try:
+            nums = [float(v) for v in values]
+        except (TypeError, ValueError):
+            raise InputError(f"{self.label}: the {dim!r} axis values cannot be read") from None
+        if len(nums) != self.count:
+            raise InputError(f"{self.label}: {len(nums)} {dim} values for {self.count} bands")
+        return decode_cf_time(nums, units, md.get(f"{dim}#calendar"), what=f"{self.label} {dim} axis")
+
+    def _band_description_dates(self):
+        dates = []
+        for i in range(self.count):
+            band = self._ds.GetRasterBand(i + 1)
+            text = (band.GetDescription() or "").strip() or (band.GetMetadataItem("DATE") or "").strip()
+            if not text:
+                raise InputError(f"{self.label}: band {i + 1} has no date in its description; "
+                                 "set band descriptions to dates (YYYY-MM-DD) or give DATES")
+            dates.append(parse_date(text, f"{self.label} band {i + 1} description"))
+        return dates
+
+    # -- data --------------------------------------------------------------------
+    def read_block(self, row0, row1, dtype="float64"):
+        """Values of rows [row0, row1) of every band as (t, rows, cols), NaN where missing."""
+        try:
+            arr = self._ds.ReadAsArray(0, int(row0), self.grid.width, int(row1 - row0))
+        except RuntimeError as exc:
+            raise InputError(f"{self.label}: read failed at rows {row0}-{row1} ({exc})") from None
+        if arr is None:
+            raise InputError(f"{self.label}: read failed at rows {row0}-{row1}")
+        arr = np.asarray(arr).reshape(self.count, int(row1 - row0), self.grid.width)
+        out = arr.astype(dtype, copy=True)
+        if self.nodata is not None and np.isfinite(self.nodata):
+            out[arr == arr.dtype.type(self.nodata)] = np.nan
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    def date_strings(self):
+        return [format_date(d) for d in self.dates]
+
+    def close(self):
+        self._ds = None
+
+
+def open_series(path, variable=None, dates=None):
+    """Open a raster time series (see module docstring); raises InputError on bad input."""
+    return RasterSeries(path, variable, dates)
+
+
+def check_same_grid(series_list):
+    """Raise InputError naming the layers when grids (size, transform, CRS) differ."""
+    first = series_list[0]
+    for other in series_list[1:]:
+        if not first.grid.same_as(other.grid):
+            raise InputError(f"grids differ: {first.label} is {first.grid.describe()}, "
+                             f"{other.label} is {other.grid.describe()}")
+
+
+class SeriesWriter:
+    """A multiband float32 GeoTIFF written block by block under a temporary name.
+
+    ``band_names`` become band descriptions; ``metadata`` (dict) is stored in the
+    dataset metadata (values that are not strings are JSON-encoded)."""
+
+    def __init__(self, path, grid, band_names, metadata=None, nodata=np.nan,
+                 dtype="Float32", band_metadata=None):
+        if gdal is None:
+            raise InputError("GDAL's Python bindings (osgeo) are not installed")
+        self.path = str(path)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise InputError(f"{self.path}: output folder {folder} does not exist")
+        base = os.path.basename(self.path)
+        self.tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex[:8]}.partial.tif")
+        self.grid = grid
+        self.nodata = nodata
+        self.n = len(band_names)
+        driver = gdal.GetDriverByName("GTiff")
+        opts = ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"]
+        if dtype.startswith("Float"):
+            opts.append("PREDICTOR=3")
+        try:
+            self._ds = driver.Create(self.tmp, grid.width, grid.height, self.n,
+                                     gdal.GetDataTypeByName(dtype), opts)
+        except RuntimeError as exc:
+            raise InputError(f"{self.path}: cannot be created ({exc})") from None
+        self._ds.SetGeoTransform(grid.geotransform)
+        if grid.crs_wkt:
+            self._ds.SetProjection(grid.crs_wkt)
+        for i, name in enumerate(band_names):
+            band = self._ds.GetRasterBand(i + 1)
+            band.SetDescription(str(name))
+            if nodata is not None:
+                band.SetNoDataValue(float(nodata))
+            if band_metadata and band_metadata[i]:
+                band.SetMetadata({k: str(v) for k, v in band_metadata[i].items()})
+        if metadata:
+            self._ds.SetMetadata({k: v if isinstance(v, str) else json.dumps(v, default=str)
+                                  for k, v in metadata.items()})
+        self.committed = False
+
+    @property
+    def dataset(self):
+        return self._ds
+
+    def write_block(self, row0, data):
+        """Write ``data`` (bands, rows, cols) at row ``row0``; NaN becomes nodata."""
+        data = np.asarray(data)
+        if self.nodata is not None and not np.isnan(self.nodata):
+            data = np.where(np.isnan(data), self.nodata, data)
+        for i in range(self.n):
+            self._ds.GetRasterBand(i + 1).WriteArray(data[i], 0, int(row0))
+
+    def commit(self):
+        """Flush, close and rename to the final name (replacing an older file)."""
+        self._ds.FlushCache()
+        self._ds = None
+        os.replace(self.tmp, self.path)
+        self.committed = True
+        return self.path
+
+    def abort(self):
+        """Close and delete the temporary file; the destination is left untouched."""
+        self._ds = None
+        for p in (self.tmp, self.tmp + ".aux.xml"):
+            if os.path.exists(p):
+                os.remove(p)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None or not self.committed:
+            self.abort()
+        return False

@@ -1,0 +1,1 @@
+"""The QGIS side: plugin object and Processing provider (id ``ecoresp``)."""

@@ -1,0 +1,78 @@
+"""Test set-up: the repository is importable both as the QGIS plugin package ``ecoresp``
+(through a symlink, as QGIS loads it) and as the plain core package ``ecoresp_core``."""
+
+import os
+import sys
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(REPO, "tests", "data")
+SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+_plugin_parent = tempfile.mkdtemp(prefix="ecoresp-plugin-")
+os.symlink(REPO, os.path.join(_plugin_parent, "ecoresp"))
+for p in (REPO, _plugin_parent):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def iberia_nc():
+    return os.path.join(DATA, "cru_ts400_iberia_1981-2010_monthly.nc")
+
+
+@pytest.fixture(scope="session")
+def cru_tmp_nc():
+    return os.path.join(DATA, "cru_ts4.04.1901.2019.tmp.dat.nc")
+
+
+def write_stack(path, values, dates=None, nodata=None, geotransform=(10.0, 0.5, 0, 50.0, 0, -0.5),
+                epsg=4326, dtype="Float32"):
+    """Write ``values`` (t, rows, cols) as a multiband GeoTIFF with dates as band
+    descriptions (NaN -> nodata when ``nodata`` is given)."""
+    import numpy as np
+    from osgeo import gdal, osr
+
+    values = np.asarray(values, dtype="float64")
+    t, rows, cols = values.shape
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), cols, rows, t, gdal.GetDataTypeByName(dtype))
+    ds.SetGeoTransform(geotransform)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    for i in range(t):
+        band = ds.GetRasterBand(i + 1)
+        arr = values[i]
+        if nodata is not None:
+            band.SetNoDataValue(nodata)
+            arr = np.where(np.isnan(arr), nodata, arr)
+        band.WriteArray(arr)
+        if dates is not None:
+            band.SetDescription(str(dates[i]))
+    ds = None
+    return str(path)
+
+
+def annual_dates(start, n):
+    return [f"{start + i}-01-01" for i in range(n)]
+
+
+def monthly_dates(start, n):
+    return [f"{start + i // 12}-{i % 12 + 1:02d}-15" for i in range(n)]
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    """make(values, dates=..., name=..., nodata=...) -> path of a GeoTIFF stack in tmp_path."""
+    def make(values, dates=None, name="stack.tif", **kw):
+        if dates is None:
+            dates = annual_dates(1989, len(values))
+        return write_stack(tmp_path / name, values, dates, **kw)
+    return make
