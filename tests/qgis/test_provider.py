@@ -1,0 +1,141 @@
+"""The plugin inside QGIS (pytest-qgis): provider registration, algorithm surface,
+runs through processing.run, error messages, and every declared output returned."""
+
+import os
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+pytestmark = pytest.mark.qgis
+
+
+@pytest.fixture(scope="session")
+def provider(qgis_app, qgis_processing):
+    from qgis.core import QgsApplication
+
+    from ecoresp.provider.provider import EcorespProvider
+
+    prov = EcorespProvider()
+    assert QgsApplication.processingRegistry().addProvider(prov)
+    yield prov
+
+
+def run(alg, params):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    return processing.run(f"ecoresp:{alg}", params, feedback=QgsProcessingFeedback(),
+                          context=QgsProcessingContext())
+
+
+def test_plugin_class_factory_registers_provider(qgis_app, qgis_processing):
+    from qgis.core import QgsApplication
+
+    import ecoresp
+
+    plugin = ecoresp.classFactory(None)
+    plugin.initProcessing()
+    try:
+        ids = [a.id() for a in QgsApplication.processingRegistry().providerById("ecoresp").algorithms()]
+        assert {"ecoresp:trend", "ecoresp:detrend"} <= set(ids)
+    finally:
+        plugin.unload()
+    assert QgsApplication.processingRegistry().providerById("ecoresp") is None
+
+
+def test_algorithm_surface(provider):
+    for alg in provider.algorithms():
+        if alg.provider() is not provider or alg.id().count(":") != 1:
+            continue
+        assert alg.name() == alg.name().lower() and " " not in alg.name()
+        assert alg.displayName() and alg.group() and alg.groupId() and alg.shortHelpString()
+        assert type(alg.createInstance()) is type(alg)
+
+
+def test_trend_on_geotiff_stack_matches_core(provider, stack_factory, tmp_path):
+    from ecoresp_core.trend import TREND_BANDS, mann_kendall
+
+    rng = np.random.default_rng(11)
+    v = np.round(rng.normal(10, 1, (20, 6, 7)) + 0.05 * np.arange(20)[:, None, None], 1)
+    v[:, 0, 0] = np.nan
+    v[rng.random(v.shape) < 0.05] = np.nan
+    src = stack_factory(v, nodata=-9999.0)
+    out, cls = str(tmp_path / "trend.tif"), str(tmp_path / "classes.tif")
+    res = run("trend", {"INPUT": src, "MIN_VALID": 10, "OUTPUT": out, "CLASSES": cls})
+    assert set(res) == {"OUTPUT", "CLASSES", "N_TESTED", "N_INCREASING", "N_DECREASING"}
+    ds = gdal.Open(res["OUTPUT"])
+    assert [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)] == list(TREND_BANDS)
+    expect = mann_kendall(v.astype("float32").astype(float), min_valid=10)
+    for i, b in enumerate(TREND_BANDS):
+        got = ds.GetRasterBand(i + 1).ReadAsArray().astype(float)
+        np.testing.assert_allclose(got, expect[b].astype("float32"), equal_nan=True, err_msg=b)
+    assert res["N_TESTED"] == int(np.sum(~np.isnan(expect["slope"])))
+    assert os.path.exists(str(tmp_path / "classes.qml"))
+    c = gdal.Open(cls).GetRasterBand(1)
+    assert c.GetCategoryNames()[5] == "significant increase" and c.GetNoDataValue() == 0
+
+
+def test_trend_and_detrend_on_netcdf_file_with_variable(provider, iberia_nc, tmp_path):
+    out = str(tmp_path / "tas_trend.tif")
+    res = run("trend", {"INPUT_FILE": iberia_nc, "VARIABLE": "tas", "AGGREGATE": 1, "OUTPUT": out})
+    slope = gdal.Open(out).GetRasterBand(1).ReadAsArray()
+    land = ~np.isnan(slope)
+    assert land.sum() == 330 == res["N_TESTED"]
+    # the data README: regional warming about +0.23 degC/decade
+    assert 0.015 < np.median(slope[land]) < 0.035
+    det = str(tmp_path / "tas_det.tif")
+    run("detrend", {"INPUT_FILE": iberia_nc, "VARIABLE": "tas", "METHOD": 0, "OUTPUT": det})
+    ds = gdal.Open(det)
+    assert ds.RasterCount == 360 and ds.GetRasterBand(1).GetDescription() == "1981-01-16"
+
+
+def test_single_variable_netcdf_as_raster_layer(provider, cru_tmp_nc, tmp_path):
+    out = str(tmp_path / "cru.tif")
+    res = run("trend", {"INPUT": cru_tmp_nc, "AGGREGATE": 1, "OUTPUT": out})
+    assert res["N_TESTED"] == 6
+
+
+@pytest.mark.parametrize("case", ["both", "none", "one_band", "bad_dates", "all_nodata", "missing_var"])
+def test_bad_input_clear_error_and_no_output(provider, stack_factory, tmp_path, iberia_nc, case):
+    from qgis.core import QgsProcessingException
+
+    out = tmp_path / "out.tif"
+    rng = np.random.default_rng(0)
+    params = {"OUTPUT": str(out)}
+    if case == "both":
+        params.update(INPUT=stack_factory(rng.normal(size=(12, 3, 3))), INPUT_FILE=iberia_nc)
+        match = "either an input raster layer"
+    elif case == "none":
+        match = "either an input raster layer"
+    elif case == "one_band":
+        params["INPUT"] = stack_factory(rng.normal(size=(1, 3, 3)))
+        match = "has 1 band"
+    elif case == "bad_dates":
+        params["INPUT"] = stack_factory(rng.normal(size=(12, 3, 3)))
+        params["DATES"] = "1990,1991"
+        match = "lists 2 dates but the raster has 12 bands"
+    elif case == "all_nodata":
+        params["INPUT"] = stack_factory(np.full((12, 3, 3), np.nan), nodata=-9999.0)
+        match = "every pixel is nodata"
+    else:
+        params.update(INPUT_FILE=iberia_nc, VARIABLE="ER")
+        match = "has no variable 'ER'"
+    with pytest.raises(QgsProcessingException, match=match):
+        run("trend", params)
+    assert not out.exists()
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".out.tif")]
+
+
+def test_cancel_leaves_no_file(provider, stack_factory, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    src = stack_factory(np.random.default_rng(2).normal(size=(15, 8, 8)))
+    fb = QgsProcessingFeedback()
+    fb.cancel()
+    out = tmp_path / "cancelled.tif"
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run("ecoresp:trend", {"INPUT": src, "OUTPUT": str(out)}, feedback=fb,
+                       context=QgsProcessingContext())
+    assert os.listdir(tmp_path) == ["stack.tif"]

@@ -1,0 +1,58 @@
+"""The closest thing to a user's command line: qgis_process.bin with the plugin enabled."""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+QP = os.path.join(REPO, ".ci", "qgis_process.sh")
+pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/qgis_process.bin"), reason="needs qgis_process")
+
+
+def qgis_process(*args):
+    return subprocess.run([QP, *args], capture_output=True, text=True, timeout=300)
+
+
+def run_json(alg, **params):
+    proc = qgis_process("--json", "run", alg, "--", *[f"{k}={v}" for k, v in params.items()])
+    return proc, (json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None)
+
+
+def test_list_shows_algorithms():
+    proc = qgis_process("list")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ecoresp:trend" in proc.stdout and "ecoresp:detrend" in proc.stdout
+
+
+def test_trend_geotiff_stack(stack_factory, tmp_path):
+    v = np.random.default_rng(5).normal(size=(12, 4, 5)) + 0.2 * np.arange(12)[:, None, None]
+    src = stack_factory(v)
+    out = tmp_path / "t.tif"
+    proc, res = run_json("ecoresp:trend", INPUT=src, MIN_VALID=5, OUTPUT=out, CLASSES=tmp_path / "c.tif")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert res["results"]["N_TESTED"] == 20
+    assert gdal.Open(str(out)).RasterCount == 11 and (tmp_path / "c.qml").exists()
+
+
+def test_trend_and_detrend_cru_netcdf(cru_tmp_nc, iberia_nc, tmp_path):
+    out = tmp_path / "cru.tif"
+    proc, res = run_json("ecoresp:trend", INPUT_FILE=cru_tmp_nc, VARIABLE="tmp", AGGREGATE=1, OUTPUT=out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert res["results"]["N_TESTED"] == 6
+    det = tmp_path / "det.tif"
+    proc, res = run_json("ecoresp:detrend", INPUT_FILE=iberia_nc, VARIABLE="pr", METHOD=1, OUTPUT=det)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert gdal.Open(str(det)).RasterCount == 360
+
+
+def test_failure_exit_code_message_and_no_file(iberia_nc, tmp_path):
+    out = tmp_path / "never.tif"
+    proc, _ = run_json("ecoresp:trend", INPUT_FILE=iberia_nc, VARIABLE="nope", OUTPUT=out)
+    assert proc.returncode == 1
+    assert "has no variable 'nope'" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert os.listdir(tmp_path) == []
