@@ -1,0 +1,91 @@
+"""make bench: speed as ratios against peers measured in the same run.
+
+1. The trend core against a per-pixel pymannkendall loop (bench_trend_core).
+2. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
+   GeoTIFF, with the peak memory of the qgis_process child.
+Use --quick for a small smoke run.
+"""
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path[:0] = [REPO, HERE]
+
+import bench_trend_core  # noqa: E402
+
+
+def synthetic_cube(nt, ny, nx, seed=42):
+    """ER-like float32 cube with ~30 % all-NaN ocean, ties (rounded to 0.1), ~5 % gaps."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    ocean = (np.sin(xx / nx * 6.3) * np.cos(yy / ny * 3.1) + 0.1 * rng.normal(size=(ny, nx))) > 0.45
+    t = np.arange(nt, dtype="float32")[:, None, None]
+    trend = rng.normal(0, 0.5, (ny, nx)).astype("float32")
+    cube = 800 + trend * t + rng.normal(0, 5, (nt, ny, nx)).astype("float32")
+    cube = np.round(cube, 1)
+    cube[rng.random(cube.shape) < 0.05] = np.nan
+    cube[:, ocean] = np.nan
+    return cube
+
+
+def write_geotiff(path, cube, start_year=1989):
+    from osgeo import gdal, osr
+    nt, ny, nx = cube.shape
+    ds = gdal.GetDriverByName("GTiff").Create(path, nx, ny, nt, gdal.GDT_Float32,
+                                              ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3"])
+    ds.SetGeoTransform((-180, 360.0 / nx, 0, 90, 0, -180.0 / ny))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    ds.SetProjection(srs.ExportToWkt())
+    for i in range(nt):
+        b = ds.GetRasterBand(i + 1)
+        b.SetNoDataValue(float("nan"))
+        b.SetDescription(f"{start_year + i}-01-01")
+        b.WriteArray(cube[i])
+    ds = None
+
+
+def qgis_process_trend(src, out):
+    qp = os.path.join(REPO, ".ci", "qgis_process.sh")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run([qp, "--json", "run", "ecoresp:trend", "--", f"INPUT={src}",
+                           f"OUTPUT={out}", "MIN_VALID=10"], capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"qgis_process failed:\n{proc.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return dt, max(peak, before) / 1024.0
+
+
+def main():
+    quick = "--quick" in sys.argv
+    print("== trend core vs pymannkendall (bench_trend_core)")
+    bench_trend_core.run(quick=quick)
+    ny, nx, nt = (90, 180, 30) if quick else (360, 720, 30)
+    print(f"\n== ecoresp:trend through qgis_process on a {ny} x {nx} x {nt} float32 GeoTIFF")
+    cube = synthetic_cube(nt, ny, nx)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "cube.tif")
+        write_geotiff(src, cube)
+        size_mb = cube.nbytes / 2 ** 20
+        # the baseline of a qgis_process call: the same tool listing algorithms
+        t0 = time.perf_counter()
+        subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "list"], capture_output=True, check=True)
+        base = time.perf_counter() - t0
+        dt, peak = qgis_process_trend(src, os.path.join(tmp, "trend.tif"))
+        print(f"input {size_mb:.0f} MB float32; qgis_process start-up (list) {base:.2f} s")
+        print(f"ecoresp:trend whole run {dt:.2f} s (= {dt / base:.1f} x the start-up), "
+              f"peak RSS of qgis_process {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
