@@ -290,6 +290,11 @@ class SeriesWriter:
         """Flush, close and rename to the final name (replacing an older file)."""
         self._ds.FlushCache()
         self._ds = None
+        # GDAL keeps what the TIFF cannot hold (category names, ...) in a .aux.xml sidecar
+        if os.path.exists(self.tmp + ".aux.xml"):
+            os.replace(self.tmp + ".aux.xml", self.path + ".aux.xml")
+        elif os.path.exists(self.path + ".aux.xml"):
+            os.remove(self.path + ".aux.xml")  # stale sidecar of an older file
         os.replace(self.tmp, self.path)
         self.committed = True
         return self.path

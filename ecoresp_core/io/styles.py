@@ -1,4 +1,4 @@
-"""Ready styles for categorical outputs: a GDAL colour table with category names in the
+"""Ready styles for categorical outputs: a GDAL colour table and class names in the
 file itself, and a QGIS ``.qml`` sidecar (plain XML, loaded by QGIS as the layer's
 default style when the raster is opened)."""
 
@@ -8,18 +8,15 @@ from .series import gdal
 
 
 def apply_categories(dataset, classes, band=1):
-    """Store ``classes`` = [(value, label, '#rrggbb'), ...] as colour table and category
-    names of ``band`` (value 0 is left for nodata)."""
+    """Store ``classes`` = [(value, label, '#rrggbb'), ...] as the colour table of ``band``
+    and as its ``CLASS_NAMES`` metadata item ("1=label;2=label;..."); 0 is nodata."""
     b = dataset.GetRasterBand(band)
     ct = gdal.ColorTable()
-    top = max(v for v, _, _ in classes)
-    names = [""] * (top + 1)
-    for value, label, colour in classes:
+    for value, _, colour in classes:
         rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
         ct.SetColorEntry(int(value), rgb + (255,))
-        names[value] = label
     b.SetRasterColorTable(ct)
-    b.SetRasterCategoryNames(names)
+    b.SetMetadataItem("CLASS_NAMES", ";".join(f"{int(v)}={label}" for v, label, _ in classes))
 
 
 def paletted_qml(classes, band=1):

@@ -1,0 +1,542 @@
+"""Eddy-covariance tower files -> the project's tower table (one site, half-hourly or hourly).
+
+The tower table (the contract every partitioning method consumes):
+
+- index: ``pandas.DatetimeIndex`` named ``TIMESTAMP_START``, the START of each interval in local
+  standard time, regular step of 30 or 60 min, sorted, unique, without missing rows;
+  ``TIMESTAMP_END`` is kept as a column.
+- standard columns, float64, NaN for -9999 / missing (see :data:`UNITS`): ``NEE``, ``NEE_QC``
+  (0 measured, 1..3 gap-filled; 0 wherever NEE is present when the file has no QC), ``TA``,
+  ``SW_IN`` (negatives -> 0), ``SW_IN_POT`` (computed with :mod:`ecoresp_core.partitioning.solar`
+  when absent), ``VPD`` (hPa), ``RH`` (%; derived from VPD and TA when absent, science.md section 11);
+  optional ``TS``, ``SWC``, ``WS``, ``USTAR``, ``NIGHT``, the driver QC flags ``TA_QC``,
+  ``SW_IN_QC``, ``VPD_QC`` and the reference partitioning ``GPP_NT_REF``, ``GPP_DT_REF``,
+  ``RECO_NT_REF``, ``RECO_DT_REF``.
+- ``df.attrs``: site_id, latitude, longitude, utc_offset_h, step_minutes, records_per_day, source,
+  format, units (dict), plus site_id_source, coordinates_source, utc_offset_source, columns_used
+  (standard name -> file column), derived (list of columns computed here) and conversions (list of
+  unit conversions applied).
+
+Formats: ``fluxnet2015`` (FULLSET/SUBSET HH/HR csv or csv.gz, site id from ``FLX_<SITE>_...``),
+``ameriflux`` (AmeriFlux BASE / ONEFlux csv with TIMESTAMP_START/END, '#' comment lines allowed)
+and ``reddyproc`` (tab-separated text, row 1 names, row 2 units, Year/DoY/Hour with Hour the END of
+the interval).  Every bad input raises :class:`~ecoresp_core.errors.InputError` naming the file,
+the column and the problem.
+"""
+
+import csv
+import gzip
+import io
+import os
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+MISSING = -9999.0
+REQUIRED = ("NEE", "TA", "SW_IN")
+FORMATS = ("fluxnet2015", "ameriflux", "reddyproc")
+
+UNITS = {
+    "NEE": "umol CO2 m-2 s-1", "NEE_QC": "-", "TA": "degC", "SW_IN": "W m-2", "SW_IN_POT": "W m-2",
+    "VPD": "hPa", "RH": "%", "TS": "degC", "SWC": "%", "WS": "m s-1", "USTAR": "m s-1", "NIGHT": "-",
+    "TA_QC": "-", "SW_IN_QC": "-", "VPD_QC": "-",
+    "GPP_NT_REF": "umol CO2 m-2 s-1", "GPP_DT_REF": "umol CO2 m-2 s-1",
+    "RECO_NT_REF": "umol CO2 m-2 s-1", "RECO_DT_REF": "umol CO2 m-2 s-1",
+}
+
+# Candidate file columns per standard name, in order of preference.
+_FLUXNET = {
+    "NEE": ["NEE_VUT_REF", "NEE_CUT_REF", "NEE_VUT_USTAR50", "NEE_CUT_USTAR50", "NEE"],
+    "TA": ["TA_F", "TA_F_MDS", "TA"],
+    "SW_IN": ["SW_IN_F", "SW_IN_F_MDS", "SW_IN"],
+    "SW_IN_POT": ["SW_IN_POT"],
+    "VPD": ["VPD_F", "VPD_F_MDS", "VPD"],
+    "RH": ["RH"],
+    "TS": ["TS_F_MDS_1", "TS_1"],
+    "SWC": ["SWC_F_MDS_1", "SWC_1"],
+    "WS": ["WS_F", "WS"],
+    "USTAR": ["USTAR"],
+    "NIGHT": ["NIGHT"],
+    "GPP_NT_REF": ["GPP_NT_VUT_REF", "GPP_NT_CUT_REF"],
+    "GPP_DT_REF": ["GPP_DT_VUT_REF", "GPP_DT_CUT_REF"],
+    "RECO_NT_REF": ["RECO_NT_VUT_REF", "RECO_NT_DERIVED", "RECO_NT_CUT_REF"],
+    "RECO_DT_REF": ["RECO_DT_VUT_REF", "RECO_DT_CUT_REF"],
+}
+_AMERIFLUX = dict(_FLUXNET)
+_AMERIFLUX.update({
+    # gap-filled variants first: NEE_QC is then derived from the unfilled twin when present
+    "NEE": ["NEE_VUT_REF", "NEE_PI_F", "NEE_F", "NEE_PI", "NEE", "FC_PI_F", "FC_F", "FC_PI", "FC"],
+    "TA": ["TA_F", "TA_PI_F", "TA_PI", "TA"],
+    "SW_IN": ["SW_IN_F", "SW_IN_PI_F", "SW_IN_PI", "SW_IN"],
+    "VPD": ["VPD_F", "VPD_PI_F", "VPD_PI", "VPD"],
+    "RH": ["RH_PI_F", "RH_F", "RH_PI", "RH"],
+    "TS": ["TS_F_MDS_1", "TS_PI_F_1", "TS_F_1", "TS_1", "TS"],
+    "SWC": ["SWC_F_MDS_1", "SWC_PI_F_1", "SWC_F_1", "SWC_1", "SWC"],
+    "WS": ["WS_F", "WS_PI_F", "WS"],
+    "USTAR": ["USTAR_PI_F", "USTAR"],
+})
+_REDDYPROC = {
+    "NEE": ["NEE_f", "NEE"], "TA": ["Tair_f", "Tair"], "SW_IN": ["Rg_f", "Rg"], "VPD": ["VPD_f", "VPD"],
+    "RH": ["rH", "RH"], "TS": ["Tsoil_f", "Tsoil"], "USTAR": ["Ustar", "uStar", "USTAR"],
+    "SW_IN_POT": ["PotRad", "PotRad_NEW"], "SWC": ["SWC"], "WS": ["WS", "wind_speed"],
+    "NEE_QC": ["NEE_fqc"], "TA_QC": ["Tair_fqc"], "SW_IN_QC": ["Rg_fqc"], "VPD_QC": ["VPD_fqc"],
+}
+_CANDIDATES = {"fluxnet2015": _FLUXNET, "ameriflux": _AMERIFLUX, "reddyproc": _REDDYPROC}
+_UNFILLED_TWIN = {"NEE_PI_F": "NEE_PI", "NEE_F": "NEE", "FC_PI_F": "FC_PI", "FC_F": "FC"}
+
+_SITE_LIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
+                          "fluxnet2015_site_list.csv")
+_sites_cache = None
+
+
+# ----------------------------------------------------------------------------------------------
+# site metadata
+
+def site_table():
+    """The shipped FLUXNET2015 site list as {site_id: {latitude, longitude, utc_offset_h, IGBP, ...}}."""
+    global _sites_cache
+    if _sites_cache is None:
+        out = {}
+        with open(_SITE_LIST, newline="") as fh:
+            for row in csv.DictReader(fh):
+                rec = dict(row)
+                for key in ("latitude", "longitude", "altitude", "MAT", "MAP", "utc_offset_h"):
+                    val = rec.get(key, "")
+                    rec[key] = float(val) if val not in ("", None) else None
+                out[row["id"]] = rec
+        _sites_cache = out
+    return _sites_cache
+
+
+def site_info(site_id):
+    """Metadata of a FLUXNET2015 site id (e.g. 'DE-Tha') or None when it is not in the list."""
+    return site_table().get(site_id)
+
+
+def site_id_from_name(path):
+    """Site id from a file name: ``FLX_<SITE>_...`` / ``AMF_<SITE>_...``, or a known id written with
+    or without its hyphen (``Example_DETha98.txt`` -> 'DE-Tha').  None when nothing matches."""
+    name = os.path.basename(str(path))
+    m = re.match(r"(?:FLX|AMF|ICOSETC)_([A-Z]{2}-[A-Za-z0-9]{3})_", name)
+    if m:
+        return m.group(1)
+    sites = site_table()
+    for m in re.finditer(r"(?<![A-Za-z])([A-Z]{2})-?([A-Z][A-Za-z0-9]{2})(?![a-z])", name):
+        cand = f"{m.group(1)}-{m.group(2)}"
+        if cand in sites:
+            return cand
+    return None
+
+
+def rh_from_vpd(vpd_hpa, ta_degc):
+    """Relative humidity (%) from VPD (hPa) and air temperature (degC), clipped to [0, 100]:
+    RH = 100 (1 - VPD / (6.1078 exp(17.08085 T / (234.175 + T)))) (science.md section 11)."""
+    ta = np.asarray(ta_degc, dtype="float64")
+    esat = 6.1078 * np.exp(17.08085 * ta / (234.175 + ta))
+    rh = 100.0 * (1.0 - np.asarray(vpd_hpa, dtype="float64") / esat)
+    return np.clip(rh, 0.0, 100.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# format detection and raw reading
+
+def _open_text(path):
+    if str(path).endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")
+
+
+def _head_lines(path, n=4):
+    lines = []
+    with _open_text(path) as fh:
+        for line in fh:
+            lines.append(line.rstrip("\r\n"))
+            if len(lines) >= 40:
+                break
+    comments = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#") and line.strip()]
+    return comments, body[:n]
+
+
+def detect_format(path):
+    """'fluxnet2015', 'ameriflux' or 'reddyproc' from the file name and header; InputError otherwise."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: file not found")
+    try:
+        comments, body = _head_lines(path)
+    except (OSError, UnicodeError, EOFError) as exc:
+        raise InputError(f"{path}: cannot be read as a text table ({exc})") from None
+    if not body:
+        raise InputError(f"{path}: empty file, no header line")
+    header = body[0]
+    names_tab = [c.strip() for c in re.split(r"\t|\s{2,}", header.strip())]
+    names_tab_ws = header.split()
+    if {"Year", "DoY", "Hour"} <= set(names_tab) or {"Year", "DoY", "Hour"} <= set(names_tab_ws):
+        return "reddyproc"
+    names = [c.strip().strip('"') for c in header.split(",")]
+    if "TIMESTAMP_START" in names:
+        if os.path.basename(str(path)).startswith("FLX_"):
+            return "fluxnet2015"
+        return "ameriflux"
+    raise InputError(f"{path}: unknown tower file format (header starts {header[:80]!r}); expected a "
+                     "FLUXNET2015 or AmeriFlux csv with TIMESTAMP_START, or a REddyProc text file with "
+                     "Year, DoY, Hour; give fmt= one of " + ", ".join(FORMATS))
+
+
+def _read_csv_table(path):
+    comments, _ = _head_lines(path)
+    try:
+        raw = pd.read_csv(path, na_values=["-9999", "-9999.0", "-9999.00", "NA", "NaN", ""], low_memory=False,
+                          skip_blank_lines=True, dtype={"TIMESTAMP_START": str, "TIMESTAMP_END": str},
+                          **({"comment": "#"} if comments else {}))
+    except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError) as exc:
+        raise InputError(f"{path}: cannot be parsed as csv ({exc})") from None
+    raw.columns = [str(c).strip().strip('"') for c in raw.columns]
+    return raw, comments
+
+
+def _read_reddyproc_table(path):
+    try:
+        with _open_text(path) as fh:
+            header = fh.readline().rstrip("\r\n")
+            units_line = fh.readline().rstrip("\r\n")
+        sep = "\t" if "\t" in header else r"\s+"
+        names = [c.strip() for c in (header.split("\t") if sep == "\t" else header.split())]
+        units = [c.strip() for c in (units_line.split("\t") if sep == "\t" else units_line.split())]
+        raw = pd.read_csv(path, sep=sep, skiprows=2, header=None, names=names, engine="python" if sep != "\t" else "c",
+                          na_values=["-9999", "-9999.0", "-9999.00", "NA", "NaN", ""])
+    except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError) as exc:
+        raise InputError(f"{path}: cannot be parsed as a REddyProc text table ({exc})") from None
+    unit_map = {n: (units[i] if i < len(units) else "") for i, n in enumerate(names)}
+    return raw, unit_map
+
+
+# ----------------------------------------------------------------------------------------------
+# time axis
+
+def _check_time_axis(path, start, column):
+    """Sorted, unique, regular 30/60-min axis without gaps; returns the step in minutes."""
+    if start.isna().any():
+        i = int(np.flatnonzero(start.isna())[0])
+        raise InputError(f"{path}: column {column}: unreadable time stamp in data row {i + 1}")
+    if len(start) < 2:
+        raise InputError(f"{path}: column {column}: fewer than 2 records")
+    dup = start.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputError(f"{path}: column {column}: duplicated time stamp {start.iloc[i]} "
+                         f"(data row {i + 1}; {int(dup.sum())} duplicate(s))")
+    d = np.diff(start.values).astype("timedelta64[s]").astype("int64") / 60.0
+    if (d < 0).any():
+        i = int(np.flatnonzero(d < 0)[0])
+        raise InputError(f"{path}: column {column}: time stamps are not sorted "
+                         f"({start.iloc[i]} is followed by {start.iloc[i + 1]}, data row {i + 2})")
+    step = float(np.median(d))
+    if step not in (30.0, 60.0):
+        raise InputError(f"{path}: column {column}: time step is {step:g} min; only half-hourly (30) "
+                         "and hourly (60) records are supported")
+    bad = np.flatnonzero(d != step)
+    if bad.size:
+        i = int(bad[0])
+        gap = d[i]
+        if gap > step and gap % step == 0:
+            missing = int(gap / step) - 1
+            raise InputError(f"{path}: column {column}: gap in the time axis: {missing} missing "
+                             f"record(s) between {start.iloc[i]} and {start.iloc[i + 1]} "
+                             f"(data rows {i + 1}-{i + 2}; {bad.size} irregularity(ies) in all); "
+                             "the file must hold every interval, with -9999 for missing values")
+        raise InputError(f"{path}: column {column}: irregular time step of {gap:g} min between "
+                         f"{start.iloc[i]} and {start.iloc[i + 1]} (expected {step:g} min)")
+    return int(step)
+
+
+def _parse_stamp(path, values, column):
+    s = pd.Series(values).astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    ts = pd.to_datetime(s, format="%Y%m%d%H%M", errors="coerce")
+    if ts.isna().any():
+        i = int(np.flatnonzero(ts.isna())[0])
+        raise InputError(f"{path}: column {column}: time stamp {s.iloc[i]!r} in data row {i + 1} "
+                         "is not YYYYMMDDHHMM")
+    return ts
+
+
+# ----------------------------------------------------------------------------------------------
+# units
+
+def _norm_unit(u):
+    return re.sub(r"[\s_\-\*\^]", "", str(u or "")).lower().replace("°", "deg")
+
+
+def _convert_vpd(path, col, values, unit, stated_by_user, conversions):
+    u = _norm_unit(unit)
+    if u in ("kpa",):
+        conversions.append(f"VPD ({col}) converted from kPa to hPa (x10)")
+        return values * 10.0
+    if u in ("pa",):
+        conversions.append(f"VPD ({col}) converted from Pa to hPa (/100)")
+        return values / 100.0
+    if u not in ("hpa", "mbar", "mb"):
+        raise InputError(f"{path}: column {col} (VPD): unit {unit!r} is not understood; "
+                         "state it with units={'VPD': 'hPa'} or 'kPa' or 'Pa'")
+    if not stated_by_user:
+        finite = values[np.isfinite(values)]
+        if finite.size and np.percentile(finite, 99) < 0.5:
+            raise InputError(f"{path}: column {col} (VPD): labelled hPa but its 99th percentile is "
+                             f"{np.percentile(finite, 99):.3g}, which looks like kPa; state the unit "
+                             "explicitly with units={'VPD': 'kPa'} (or units={'VPD': 'hPa'} if hPa is right)")
+    return values
+
+
+def _convert_temperature(path, name, col, values, unit, stated, conversions):
+    u = _norm_unit(unit)
+    finite = values[np.isfinite(values)]
+    all_hot = finite.size > 0 and bool((finite > 200.0).all())
+    if u in ("k", "kelvin", "degk"):
+        conversions.append(f"{name} ({col}) converted from K to degC (-273.15)")
+        return values - 273.15
+    if u in ("", "degc", "c", "celsius", "degreec", "degreesc", "degreecelsius"):
+        if all_hot:
+            if u == "" and not stated:
+                conversions.append(f"{name} ({col}) converted from K to degC (-273.15): no unit given "
+                                   "and every value is > 200")
+                return values - 273.15
+            raise InputError(f"{path}: column {col} ({name}): labelled degC but every value is > 200, "
+                             "which looks like K; state units={'%s': 'K'}" % name)
+        return values
+    raise InputError(f"{path}: column {col} ({name}): unit {unit!r} is not understood; use degC or K")
+
+
+# ----------------------------------------------------------------------------------------------
+# reader
+
+def _pick(raw_cols, candidates):
+    cols = set(raw_cols)
+    for c in candidates:
+        if c in cols:
+            return c
+    return None
+
+
+def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, longitude=None,
+               utc_offset_h=None, units=None):
+    """Read one tower file into the tower table (see the module docstring).
+
+    ``fmt``: 'auto', 'fluxnet2015', 'ameriflux' or 'reddyproc'.  ``columns``: {standard name: file
+    column} for anything the built-in names do not find (e.g. ``{'TA': 'TA_1_1_1'}``).  ``units``:
+    {standard name: unit} stating units explicitly (VPD 'hPa'/'kPa'/'Pa'; TA/TS 'degC'/'K'); it overrides
+    a units row.  ``site_id``, ``latitude``, ``longitude``, ``utc_offset_h`` override what the file
+    name and the shipped FLUXNET2015 site list give."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: file not found")
+    if fmt in (None, "auto"):
+        fmt = detect_format(path)
+    if fmt not in FORMATS:
+        raise InputError(f"{path}: unknown format {fmt!r}; use 'auto' or one of {', '.join(FORMATS)}")
+    columns = dict(columns or {})
+    units = dict(units or {})
+    unknown = sorted(set(columns) - set(UNITS))
+    if unknown:
+        raise InputError(f"{path}: columns= maps unknown standard name(s) {unknown}; "
+                         f"known: {', '.join(UNITS)}")
+
+    comments = []
+    if fmt == "reddyproc":
+        raw, file_units = _read_reddyproc_table(path)
+        for c in ("Year", "DoY", "Hour"):
+            if c not in raw.columns:
+                raise InputError(f"{path}: column {c} is missing (a REddyProc file needs Year, DoY, Hour)")
+            if raw[c].isna().any():
+                i = int(np.flatnonzero(raw[c].isna())[0])
+                raise InputError(f"{path}: column {c}: missing or unreadable value in data row {i + 1}")
+        end = (pd.to_datetime(raw["Year"].astype(int).astype(str), format="%Y")
+               + pd.to_timedelta(raw["DoY"].astype(float) - 1.0, unit="D")
+               + pd.to_timedelta(raw["Hour"].astype(float), unit="h")).dt.round("min")
+        step = _check_time_axis(path, end, "Year/DoY/Hour")
+        start = end - pd.Timedelta(minutes=step)
+        stamp_col = "Year/DoY/Hour"
+    else:
+        raw, comments = _read_csv_table(path)
+        file_units = {}
+        for c in ("TIMESTAMP_START",):
+            if c not in raw.columns:
+                raise InputError(f"{path}: column {c} is missing")
+        start = _parse_stamp(path, raw["TIMESTAMP_START"], "TIMESTAMP_START")
+        step = _check_time_axis(path, start, "TIMESTAMP_START")
+        if "TIMESTAMP_END" in raw.columns:
+            end = _parse_stamp(path, raw["TIMESTAMP_END"], "TIMESTAMP_END")
+            bad = (end - start) != pd.Timedelta(minutes=step)
+            if bad.any():
+                i = int(np.flatnonzero(bad.values)[0])
+                raise InputError(f"{path}: column TIMESTAMP_END: {end.iloc[i]} in data row {i + 1} is not "
+                                 f"TIMESTAMP_START + {step} min")
+        else:
+            end = start + pd.Timedelta(minutes=step)
+        stamp_col = "TIMESTAMP_START"
+
+    cand = _CANDIDATES[fmt]
+    used = {}
+    for name in UNITS:
+        if name in columns:
+            col = columns[name]
+            if col not in raw.columns:
+                raise InputError(f"{path}: column {col!r} (given for {name}) is not in the file")
+            used[name] = col
+            continue
+        col = _pick(raw.columns, cand.get(name, []))
+        if col is not None:
+            used[name] = col
+    missing = [n for n in REQUIRED if n not in used]
+    if missing:
+        tried = "; ".join(f"{n}: tried {', '.join(cand.get(n, []))}" for n in missing)
+        raise InputError(f"{path}: required column(s) {', '.join(missing)} missing ({tried}); "
+                         "map them with columns={'NEE': '<file column>', ...}")
+
+    def num(col):
+        v = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype="float64", copy=True)
+        v[v == MISSING] = np.nan
+        return v
+
+    idx = pd.DatetimeIndex(start.values, name="TIMESTAMP_START")
+    out = pd.DataFrame(index=idx)
+    out["TIMESTAMP_END"] = pd.DatetimeIndex(end.values)
+    conversions, derived = [], []
+    for name, col in used.items():
+        out[name] = num(col)
+
+    # NEE QC: the file's flag, else from an unfilled twin, else 0 where NEE is present
+    qc_col = None
+    if "NEE_QC" not in used:
+        nee_col = used["NEE"]
+        for c in (nee_col + "_QC", nee_col + "_qc", nee_col + "_fqc"):
+            if c in raw.columns:
+                qc_col = c
+                break
+        if qc_col is not None:
+            out["NEE_QC"] = num(qc_col)
+            used["NEE_QC"] = qc_col
+        elif nee_col in _UNFILLED_TWIN and _UNFILLED_TWIN[nee_col] in raw.columns:
+            measured = np.isfinite(num(_UNFILLED_TWIN[nee_col]))
+            out["NEE_QC"] = np.where(measured, 0.0, np.where(np.isfinite(out["NEE"].values), 1.0, np.nan))
+            derived.append(f"NEE_QC: 0 where {_UNFILLED_TWIN[nee_col]} is present, 1 where only {nee_col} is")
+        else:
+            out["NEE_QC"] = np.where(np.isfinite(out["NEE"].values), 0.0, np.nan)
+            derived.append("NEE_QC: no QC column, 0 where NEE is present")
+    for name, src in (("TA", "TA_QC"), ("SW_IN", "SW_IN_QC"), ("VPD", "VPD_QC")):
+        if name in used and src not in used:
+            c = used[name] + "_QC"
+            if c in raw.columns:
+                out[src] = num(c)
+                used[src] = c
+
+    # units
+    unit_row = {name: file_units.get(col, "") for name, col in used.items()} if file_units else {}
+    for name in ("TA", "TS"):
+        if name in out:
+            stated = name in units
+            unit = units.get(name, unit_row.get(name, ""))
+            out[name] = _convert_temperature(path, name, used[name], out[name].values, unit, stated, conversions)
+    if "VPD" in out:
+        stated = "VPD" in units
+        unit = units.get("VPD", unit_row.get("VPD") or "hPa")
+        out["VPD"] = _convert_vpd(path, used["VPD"], out["VPD"].values, unit, stated, conversions)
+    bad_units = sorted(set(units) - {"TA", "TS", "VPD"})
+    if bad_units:
+        raise InputError(f"{path}: units= can state VPD, TA and TS only, not {bad_units}")
+
+    sw = out["SW_IN"].values
+    out["SW_IN"] = np.where(sw < 0.0, 0.0, sw)
+    if "SW_IN_POT" in out:
+        pot = out["SW_IN_POT"].values
+        out["SW_IN_POT"] = np.where(pot < 0.0, 0.0, pot)
+
+    # site and location
+    site_src = "argument"
+    if site_id is None:
+        site_id = site_id_from_name(path)
+        site_src = "file name" if site_id else None
+        if site_id is None:
+            for c in comments:
+                m = re.match(r"#\s*Site\s*[:=]\s*([A-Za-z]{2}-[A-Za-z0-9]{3})", c)
+                if m:
+                    site_id, site_src = m.group(1), "file header"
+                    break
+    info = site_info(site_id) if site_id else None
+    coord_src = None
+    if latitude is not None and longitude is not None:
+        coord_src = "argument"
+    elif latitude is not None or longitude is not None:
+        raise InputError(f"{path}: give both latitude and longitude, or neither")
+    elif info is not None and info["latitude"] is not None:
+        latitude, longitude, coord_src = info["latitude"], info["longitude"], "FLUXNET2015 site list"
+    utc_src = None
+    if utc_offset_h is not None:
+        utc_src = "argument"
+    elif info is not None and info.get("utc_offset_h") is not None:
+        utc_offset_h, utc_src = info["utc_offset_h"], "FLUXNET2015 site list"
+    elif longitude is not None:
+        utc_offset_h = float(round(float(longitude) / 15.0))
+        utc_src = "derived: round(longitude / 15)"
+
+    if "SW_IN_POT" not in out:
+        if latitude is None:
+            raise InputError(f"{path}: column SW_IN_POT is missing and the site location is unknown "
+                             f"(site id {site_id!r}); pass latitude=, longitude= (and utc_offset_h=) or a "
+                             "FLUXNET2015 site_id so that potential radiation can be computed")
+        from ..partitioning.solar import potential_radiation
+        out["SW_IN_POT"] = potential_radiation(idx, latitude, longitude, utc_offset_h, step_minutes=step)
+        derived.append(f"SW_IN_POT: computed (solar.py) at interval middles, lat {float(latitude):g}, "
+                       f"lon {float(longitude):g}, UTC{float(utc_offset_h):+g}")
+    if "RH" not in out:
+        if "VPD" in out:
+            out["RH"] = rh_from_vpd(out["VPD"].values, out["TA"].values)
+            derived.append("RH: from VPD and TA (science.md section 11)")
+        else:
+            out["RH"] = np.nan
+    else:
+        out["RH"] = np.clip(out["RH"].values, 0.0, 100.0)
+    if "VPD" not in out:
+        out["VPD"] = np.nan
+
+    order = ["TIMESTAMP_END"] + [n for n in UNITS if n in out.columns]
+    out = out[order]
+    for c in out.columns[1:]:
+        out[c] = out[c].astype("float64")
+    out.attrs.update({
+        "site_id": site_id, "site_id_source": site_src,
+        "latitude": None if latitude is None else float(latitude),
+        "longitude": None if longitude is None else float(longitude),
+        "coordinates_source": coord_src,
+        "utc_offset_h": None if utc_offset_h is None else float(utc_offset_h),
+        "utc_offset_source": utc_src,
+        "step_minutes": int(step), "records_per_day": int(1440 // step),
+        "source": path, "format": fmt,
+        "units": {n: UNITS[n] for n in out.columns if n in UNITS},
+        "columns_used": dict(used), "time_column": stamp_col,
+        "derived": derived, "conversions": conversions,
+    })
+    return out
+
+
+def split_years(df):
+    """[(year, sub-table)] by the calendar year of TIMESTAMP_START (multi-year files are fitted year
+    by year).  Each sub-table keeps ``attrs`` plus ``attrs['year']`` and ``attrs['complete_year']``
+    (True when it holds every interval of the year)."""
+    out = []
+    for year, sub in df.groupby(df.index.year, sort=True):
+        sub = sub.copy()
+        sub.attrs = dict(df.attrs)
+        sub.attrs["year"] = int(year)
+        ndays = 366 if pd.Timestamp(year=int(year), month=1, day=1).is_leap_year else 365
+        rpd = df.attrs.get("records_per_day") or int(round(86400 / _step_seconds(df)))
+        sub.attrs["complete_year"] = bool(len(sub) == ndays * rpd)
+        out.append((int(year), sub))
+    return out
+
+
+def _step_seconds(df):
+    d = np.diff(df.index.values).astype("timedelta64[s]").astype("int64")
+    return float(np.median(d)) if d.size else 1800.0
