@@ -1,0 +1,141 @@
+"""Benchmark of the vectorised trend core (ecoresp_core.trend.mann_kendall).
+
+    python tests/bench/bench_trend_core.py [--quick]
+
+1. 360 x 720 x 30 float32 cube (ER-like, ~30 % all-NaN ocean, rounded to 0.1 so
+   there are ties, ~5 % random gaps): the core for every variant, and a
+   per-pixel pymannkendall loop on a random sample of land pixels, scaled to all
+   land pixels -> speed ratio (original test + Sen slope + CI).
+2. 360 x 720 x 360 monthly cube: original (S, Sen slope and CI over 64 620
+   pairs per pixel) and the seasonal variant.
+Peak memory is the process's ru_maxrss.  --quick uses smaller cubes.
+``run(quick=False)`` returns the rows as a list of dicts.
+"""
+
+import argparse
+import os
+import resource
+import sys
+import time
+import warnings
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from ecoresp_core.trend import VARIANTS, mann_kendall  # noqa: E402
+
+SEED = 42
+PMK_SAMPLE = 300
+
+
+def synthetic_cube(nt, ny, nx, seed=SEED):
+    """ER-like float32 cube with ~30 % all-NaN ocean, ties (rounded to 0.1), ~5 % gaps."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    ocean = (np.sin(xx / nx * 6.3) * np.cos(yy / ny * 3.1) + 0.1 * rng.normal(size=(ny, nx))) > 0.45
+    t = np.arange(nt, dtype="float32")[:, None, None]
+    trend = rng.normal(0, 0.5, (ny, nx)).astype("float32")
+    cube = np.empty((nt, ny, nx), dtype="float32")
+    for i in range(nt):  # slice by slice to keep the peak memory low for 360 steps
+        cube[i] = 800 + trend * t[i] + rng.normal(0, 5, (ny, nx)).astype("float32")
+    np.round(cube, 1, out=cube)
+    for i in range(nt):
+        cube[i][rng.random((ny, nx)) < 0.05] = np.nan
+    cube[:, ocean] = np.nan
+    return cube
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _pmk_loop(cube, variant, n_sample, seed=SEED):
+    import pymannkendall as mk
+    fn = {
+        "original": lambda x: mk.original_test(x),
+        "hamed_rao": lambda x: mk.hamed_rao_modification_test(x),
+        "yue_wang": lambda x: mk.yue_wang_modification_test(x),
+        "pre_whitening": lambda x: mk.pre_whitening_modification_test(x),
+        "trend_free_pre_whitening": lambda x: mk.trend_free_pre_whitening_modification_test(x),
+        "seasonal": lambda x: mk.seasonal_test(x, 12),
+    }[variant]
+    nt = cube.shape[0]
+    flat = cube.reshape(nt, -1)
+    land = np.flatnonzero(np.count_nonzero(~np.isnan(flat), axis=0) >= 10)
+    rng = np.random.default_rng(seed + 1)
+    pick = rng.choice(land, size=min(n_sample, land.size), replace=False)
+    series = [flat[:, p].astype(np.float64) for p in pick]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        for x in series:
+            fn(x)
+        dt = time.perf_counter() - t0
+    return dt / len(series), land.size
+
+
+def _time_core(cube, variant, **kw):
+    t0 = time.perf_counter()
+    res = mann_kendall(cube, variant=variant, min_valid=10, **kw)
+    dt = time.perf_counter() - t0
+    return dt, res
+
+
+def run(quick=False):
+    """Run the benchmark, print a table and return its rows as dicts."""
+    rows = []
+    ny, nx = (90, 180) if quick else (360, 720)
+    print(f"building {ny} x {nx} x 30 cube (seed {SEED}) ...", flush=True)
+    cube = synthetic_cube(30, ny, nx)
+    for variant in VARIANTS:
+        if variant == "seasonal":
+            continue
+        dt, res = _time_core(cube, variant)
+        row = {"cube": f"{ny}x{nx}x30", "variant": variant, "core_s": dt,
+               "land_pixels": int(np.count_nonzero(res["n_valid"] >= 10))}
+        n_sample = PMK_SAMPLE if variant == "original" else max(50, PMK_SAMPLE // 3)
+        per_px, nland = _pmk_loop(cube, variant, n_sample)
+        row["pmk_scaled_s"] = per_px * nland
+        row["ratio"] = row["pmk_scaled_s"] / dt
+        row["peak_mb"] = peak_mb()
+        rows.append(row)
+        _print_row(row)
+    del cube
+    ny, nx = (45, 90) if quick else (360, 720)
+    nt = 360
+    print(f"building {ny} x {nx} x {nt} monthly cube ...", flush=True)
+    cube = synthetic_cube(nt, ny, nx)
+    for variant in ("original", "seasonal"):
+        dt, res = _time_core(cube, variant)
+        row = {"cube": f"{ny}x{nx}x{nt}", "variant": variant, "core_s": dt,
+               "land_pixels": int(np.count_nonzero(res["n_valid"] >= 10))}
+        n_sample = 20 if variant == "original" else 60
+        per_px, nland = _pmk_loop(cube, variant, n_sample)
+        row["pmk_scaled_s"] = per_px * nland
+        row["ratio"] = row["pmk_scaled_s"] / dt
+        row["peak_mb"] = peak_mb()
+        rows.append(row)
+        _print_row(row)
+        del res
+    print()
+    print(f"{'cube':<14}{'variant':<26}{'core s':>9}{'pmk s (scaled)':>16}{'ratio':>9}{'peak MB':>10}")
+    for r in rows:
+        print(f"{r['cube']:<14}{r['variant']:<26}{r['core_s']:>9.2f}{r['pmk_scaled_s']:>16.1f}"
+              f"{r['ratio']:>9.0f}{r['peak_mb']:>10.0f}")
+    return rows
+
+
+def _print_row(r):
+    print(f"  {r['cube']} {r['variant']:<26} core {r['core_s']:.2f} s, pymannkendall scaled "
+          f"{r['pmk_scaled_s']:.1f} s, ratio {r['ratio']:.0f}x, land {r['land_pixels']}, "
+          f"peak {r['peak_mb']:.0f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small cubes")
+    run(quick=ap.parse_args().quick)
