@@ -7,7 +7,7 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from ..ecoresp_core.detrend import METHODS
+from ..ecoresp_core.trends.detrend import METHODS
 from ..ecoresp_core.rasterjobs import detrend_raster
 from .base import TimeSeriesAlgorithm, TimeSeriesInput
 

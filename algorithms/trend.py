@@ -9,7 +9,7 @@ from qgis.core import (
 )
 
 from ..ecoresp_core.rasterjobs import TREND_CLASSES, trend_raster
-from ..ecoresp_core.trend import TREND_BANDS, VARIANTS
+from ..ecoresp_core.trends.trend import TREND_BANDS, VARIANTS
 from .base import TimeSeriesAlgorithm, TimeSeriesInput
 
 VARIANT_LABELS = [

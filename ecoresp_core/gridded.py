@@ -4,8 +4,8 @@ than memory works when the time axis is in one chunk)."""
 
 import numpy as np
 
-from . import detrend as _detrend
-from .trend import TREND_BANDS, mann_kendall
+from .trends import detrend as _detrend
+from .trends.trend import TREND_BANDS, mann_kendall
 
 
 def _require_xarray():

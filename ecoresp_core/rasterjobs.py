@@ -6,7 +6,7 @@ scripts alike; no QGIS import here.
 
 import numpy as np
 
-from . import detrend as _detrend
+from .trends import detrend as _detrend
 from . import temporal
 from .blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
 from .errors import InputError
@@ -14,7 +14,7 @@ from .io.dates import STEPS_PER_YEAR, format_date, time_step
 from .io.series import SeriesWriter
 from .io.styles import apply_categories, write_qml
 from .provenance import provenance
-from .trend import TREND_BANDS, VARIANTS, mann_kendall
+from .trends.trend import TREND_BANDS, VARIANTS, mann_kendall
 
 TREND_CLASSES = [
     (1, "significant decrease", "#2166ac"),

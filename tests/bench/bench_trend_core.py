@@ -26,7 +26,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ecoresp_core.trend import VARIANTS, mann_kendall  # noqa: E402
+from ecoresp_core.trends.trend import VARIANTS, mann_kendall  # noqa: E402
 
 SEED = 42
 PMK_SAMPLE = 300

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from ecoresp_core.detrend import detrend, linear_trend
+from ecoresp_core.trends.detrend import detrend, linear_trend
 from ecoresp_core.errors import InputError
 from ecoresp_core.io.dates import expand_dates_spec
 from ecoresp_core.temporal import annual_aggregate, seasonal_anomalies

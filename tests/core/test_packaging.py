@@ -59,7 +59,7 @@ def test_make_zip_is_plugin_repository_valid(tmp_path):
         assert zf.testzip() is None
     assert all(n.startswith("ecoresp/") for n in names)
     for required in ("ecoresp/metadata.txt", "ecoresp/__init__.py", "ecoresp/LICENSE",
-                     "ecoresp/provider/provider.py", "ecoresp/ecoresp_core/trend.py"):
+                     "ecoresp/provider/provider.py", "ecoresp/ecoresp_core/trends/trend.py"):
         assert required in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/.git" in n]
     assert not [n for n in names if n.startswith("ecoresp/tests/")]

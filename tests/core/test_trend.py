@@ -1,4 +1,4 @@
-"""Tests of ecoresp_core.trend against pymannkendall, scipy and docs/science.md section 14."""
+"""Tests of ecoresp_core.trends.trend against pymannkendall, scipy and docs/science.md section 14."""
 
 import os
 import warnings
@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from ecoresp_core.errors import Cancelled
-from ecoresp_core.trend import TREND_BANDS, VARIANTS, mann_kendall
+from ecoresp_core.trends.trend import TREND_BANDS, VARIANTS, mann_kendall
 
 mk = pytest.importorskip("pymannkendall")
 

@@ -54,7 +54,7 @@ def test_algorithm_surface(provider):
 
 
 def test_trend_on_geotiff_stack_matches_core(provider, stack_factory, tmp_path):
-    from ecoresp_core.trend import TREND_BANDS, mann_kendall
+    from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
 
     rng = np.random.default_rng(11)
     v = np.round(rng.normal(10, 1, (20, 6, 7)) + 0.05 * np.arange(20)[:, None, None], 1)

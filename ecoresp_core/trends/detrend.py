@@ -8,8 +8,8 @@ units; NaN stays NaN.
 
 import numpy as np
 
-from .errors import InputError
-from .temporal import seasonal_anomalies
+from ..errors import InputError
+from ..temporal import seasonal_anomalies
 
 METHODS = ("linear", "seasonal", "seasonal_linear")
 

@@ -102,11 +102,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy.stats import norm
 
-try:  # the shared error classes of the core
-    from .errors import Cancelled
-except Exception:  # pragma: no cover - only when imported outside the package
-    class Cancelled(Exception):
-        """The user cancelled the computation."""
+from ..errors import Cancelled
 
 __all__ = ["TREND_BANDS", "VARIANTS", "mann_kendall", "Cancelled"]
 
