@@ -34,7 +34,8 @@ bench: setup
 ## zip: a plugins.qgis.org-valid archive in dist/
 zip:
 	rm -rf dist && mkdir -p dist
-	git archive --format=zip --prefix=ecoresp/ -o dist/ecoresp.zip HEAD $(PLUGIN_FILES)
+	git archive --format=zip --prefix=ecoresp/ -o dist/ecoresp.zip HEAD \
+	  $$(for p in $(PLUGIN_FILES); do git cat-file -e HEAD:$$p 2>/dev/null && echo $$p; done)
 	@echo "dist/ecoresp.zip"
 
 clean:
