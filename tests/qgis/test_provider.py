@@ -10,17 +10,6 @@ from osgeo import gdal
 pytestmark = pytest.mark.qgis
 
 
-@pytest.fixture(scope="session")
-def provider(qgis_app, qgis_processing):
-    from qgis.core import QgsApplication
-
-    from ecoresp.provider.provider import EcorespProvider
-
-    prov = EcorespProvider()
-    assert QgsApplication.processingRegistry().addProvider(prov)
-    yield prov
-
-
 def run(alg, params):
     import processing
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback
@@ -34,6 +23,9 @@ def test_plugin_class_factory_registers_provider(qgis_app, qgis_processing):
 
     import ecoresp
 
+    reg = QgsApplication.processingRegistry()
+    if reg.providerById("ecoresp") is not None:
+        reg.removeProvider(reg.providerById("ecoresp"))
     plugin = ecoresp.classFactory(None)
     plugin.initProcessing()
     try:

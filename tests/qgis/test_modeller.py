@@ -1,0 +1,62 @@
+"""The algorithms chain in the graphical modeller: detrend -> trend, built as a model."""
+
+import numpy as np
+import pytest
+from osgeo import gdal
+
+pytestmark = pytest.mark.qgis
+
+
+def with_defaults(child):
+    """Give every parameter the child has no source for its default, as the modeller does."""
+    from qgis.core import QgsApplication, QgsProcessingModelChildParameterSource
+
+    alg = QgsApplication.processingRegistry().algorithmById(child.algorithmId())
+    for p in alg.parameterDefinitions():
+        if p.name() not in child.parameterSources() and not p.isDestination() and p.defaultValue() is not None:
+            child.addParameterSources(p.name(), [QgsProcessingModelChildParameterSource.fromStaticValue(p.defaultValue())])
+    return child
+
+
+def build_model():
+    from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
+                           QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
+                           QgsProcessingModelParameter, QgsProcessingParameterFile,
+                           QgsProcessingParameterString)
+
+    m = QgsProcessingModelAlgorithm("detrended_trend", "tests")
+    m.addModelParameter(QgsProcessingParameterFile("series", "series"), QgsProcessingModelParameter("series"))
+    m.addModelParameter(QgsProcessingParameterString("variable", "variable"), QgsProcessingModelParameter("variable"))
+    det = QgsProcessingModelChildAlgorithm("ecoresp:detrend")
+    det.setChildId("detrend")
+    det.addParameterSources("INPUT_FILE", [QgsProcessingModelChildParameterSource.fromModelParameter("series")])
+    det.addParameterSources("VARIABLE", [QgsProcessingModelChildParameterSource.fromModelParameter("variable")])
+    det.addParameterSources("METHOD", [QgsProcessingModelChildParameterSource.fromStaticValue(1)])
+    m.addChildAlgorithm(with_defaults(det))
+    tr = QgsProcessingModelChildAlgorithm("ecoresp:trend")
+    tr.setChildId("trend")
+    tr.addParameterSources("INPUT", [QgsProcessingModelChildParameterSource.fromChildOutput("detrend", "OUTPUT")])
+    tr.addParameterSources("SLOPE_UNIT", [QgsProcessingModelChildParameterSource.fromStaticValue(0)])
+    out = QgsProcessingModelOutput("trend_out", "trend of anomalies")
+    out.setChildOutputName("OUTPUT")
+    tr.setModelOutputs({"trend_out": out})
+    m.addChildAlgorithm(with_defaults(tr))
+    return m
+
+
+def test_model_detrend_then_trend(provider, iberia_nc, tmp_path):
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    model = build_model()
+    ok, errors = model.validate()
+    assert ok, errors
+    out = str(tmp_path / "anomaly_trend.tif")
+    params = {"series": iberia_nc, "variable": "tas", "trend:trend_out": out}
+    res = model.run(params, QgsProcessingContext(), QgsProcessingFeedback())[0]
+    assert res["trend:trend_out"] == out
+    ds = gdal.Open(out)
+    slope = ds.GetRasterBand(1).ReadAsArray()
+    land = ~np.isnan(slope)
+    assert land.sum() == 330
+    # anomalies keep the warming trend (only the seasonal cycle is removed): ~0.2 degC/decade
+    assert 0.012 < np.median(slope[land]) < 0.035
