@@ -85,7 +85,7 @@ _REDDYPROC = {
     "NEE_QC": ["NEE_fqc"], "TA_QC": ["Tair_fqc"], "SW_IN_QC": ["Rg_fqc"], "VPD_QC": ["VPD_fqc"],
 }
 _CANDIDATES = {"fluxnet2015": _FLUXNET, "ameriflux": _AMERIFLUX, "reddyproc": _REDDYPROC}
-_UNFILLED_TWIN = {"NEE_PI_F": "NEE_PI", "NEE_F": "NEE", "FC_PI_F": "FC_PI", "FC_F": "FC"}
+_UNFILLED_TWIN = {"NEE_PI_F": ("NEE_PI", "NEE"), "NEE_F": ("NEE",), "FC_PI_F": ("FC_PI", "FC"), "FC_F": ("FC",)}
 
 _SITE_LIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
                           "fluxnet2015_site_list.csv")
@@ -271,7 +271,7 @@ def _norm_unit(u):
 
 
 def _convert_vpd(path, col, values, unit, stated_by_user, conversions):
-    u = _norm_unit(unit)
+    u = _norm_unit(unit) or "hpa"  # no unit (or '-') given: the FLUXNET/AmeriFlux/REddyProc convention
     if u in ("kpa",):
         conversions.append(f"VPD ({col}) converted from kPa to hPa (x10)")
         return values * 10.0
@@ -418,10 +418,11 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
         if qc_col is not None:
             out["NEE_QC"] = num(qc_col)
             used["NEE_QC"] = qc_col
-        elif nee_col in _UNFILLED_TWIN and _UNFILLED_TWIN[nee_col] in raw.columns:
-            measured = np.isfinite(num(_UNFILLED_TWIN[nee_col]))
+        elif _pick(raw.columns, _UNFILLED_TWIN.get(nee_col, ())) is not None:
+            twin = _pick(raw.columns, _UNFILLED_TWIN[nee_col])
+            measured = np.isfinite(num(twin))
             out["NEE_QC"] = np.where(measured, 0.0, np.where(np.isfinite(out["NEE"].values), 1.0, np.nan))
-            derived.append(f"NEE_QC: 0 where {_UNFILLED_TWIN[nee_col]} is present, 1 where only {nee_col} is")
+            derived.append(f"NEE_QC: 0 where {twin} is present, 1 where only {nee_col} is")
         else:
             out["NEE_QC"] = np.where(np.isfinite(out["NEE"].values), 0.0, np.nan)
             derived.append("NEE_QC: no QC column, 0 where NEE is present")

@@ -1,0 +1,188 @@
+"""Model-evaluation statistics (science.md section 10) at several time scales.
+
+With ``e = sim - obs`` over the n pairs where both are finite:
+
+- ``ME``   = mean(e)                          (bias; > 0: the model overestimates)
+- ``MAE``  = mean(|e|)
+- ``RMSE`` = sqrt(mean(e^2))
+- ``EF``   = 1 - sum(e^2) / sum((obs - mean(obs))^2)   (Nash-Sutcliffe efficiency = sklearn r2_score)
+- ``R2``   = Pearson correlation(obs, sim) squared  -- NOT the EF; the two differ
+- ``RMSLE``= sqrt(mean((ln(1 + sim) - ln(1 + obs))^2)) over the pairs where neither value is
+  negative; the number of pairs left out is ``n_negative_masked``.
+
+Time scales of :func:`evaluate` (fluxes in umol CO2 m-2 s-1 on a regular DatetimeIndex of interval
+starts):
+
+- ``native``: the records as given (half-hourly or hourly);
+- ``hourly``: hourly means (half-hourly records are paired into clock hours; an hour counts only
+  when both halves are present); hourly input is used as is;
+- ``daytime``: the hourly scale restricted to hours whose every record is daytime in
+  ``daytime_mask``;
+- ``daily``, ``monthly``, ``annual``: means over complete periods, i.e. periods in which at least
+  ``min_coverage`` (default 1.0: all) of the expected records hold a finite obs-sim pair (the means
+  are taken over those pairs);
+- ``annual`` also reports the mean annual sums in g C m-2 yr-1 (mean rate x days in the year x
+  1.0377504 g C m-2 d-1 per umol CO2 m-2 s-1, with M_C = 12.011 g mol-1) and their difference in %.
+"""
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+M_C = 12.011  # g mol-1
+UMOL_TO_GC_PER_DAY = M_C * 1e-6 * 86400.0  # 1 umol CO2 m-2 s-1 = 1.0377504 g C m-2 d-1
+SCALES = ("native", "hourly", "daytime", "daily", "monthly", "annual")
+METRIC_KEYS = ("n", "R2", "RMSE", "MAE", "ME", "EF", "RMSLE", "n_negative_masked")
+
+
+def metrics(obs, sim):
+    """Dict with exactly the keys n, R2 (Pearson r squared), RMSE, MAE, ME (mean(sim - obs)), EF
+    (Nash-Sutcliffe), RMSLE (negative values masked) and n_negative_masked, over the finite pairs."""
+    o = np.asarray(obs, dtype="float64").ravel()
+    s = np.asarray(sim, dtype="float64").ravel()
+    if o.shape != s.shape:
+        raise InputError(f"obs and sim differ in length ({o.size} and {s.size})")
+    m = np.isfinite(o) & np.isfinite(s)
+    o, s = o[m], s[m]
+    n = int(o.size)
+    out = dict.fromkeys(METRIC_KEYS, float("nan"))
+    out["n"] = n
+    out["n_negative_masked"] = int(((o < 0) | (s < 0)).sum())
+    if n == 0:
+        return out
+    e = s - o
+    out["ME"] = float(e.mean())
+    out["MAE"] = float(np.abs(e).mean())
+    out["RMSE"] = float(np.sqrt((e * e).mean()))
+    ss_obs = float(((o - o.mean()) ** 2).sum())
+    out["EF"] = 1.0 - float((e * e).sum()) / ss_obs if ss_obs > 0 else float("nan")
+    if n > 1 and o.std() > 0 and s.std() > 0:
+        do, ds = o - o.mean(), s - s.mean()
+        out["R2"] = float((do * ds).sum() ** 2 / ((do * do).sum() * (ds * ds).sum()))
+    pos = (o >= 0) & (s >= 0)
+    if pos.any():
+        d = np.log1p(s[pos]) - np.log1p(o[pos])
+        out["RMSLE"] = float(np.sqrt((d * d).mean()))
+    return out
+
+
+def _step_minutes(index):
+    d = np.diff(index.values).astype("timedelta64[s]").astype("int64")
+    if d.size == 0:
+        raise InputError("evaluation needs at least 2 time steps")
+    return float(np.median(d)) / 60.0
+
+
+def _aggregate(frame, freq, step_min, min_coverage):
+    """Means of obs/sim over calendar periods with enough finite pairs; returns (obs, sim, n_total)."""
+    grp = frame.groupby(frame.index.to_period(freq))
+    means = grp[["obs", "sim"]].mean()
+    n_ok = grp["pair"].sum()
+    periods = means.index
+    start = periods.start_time
+    end = (periods + 1).start_time
+    expected = ((end - start).total_seconds() / 60.0 / step_min).astype(float)
+    cover = n_ok.to_numpy(dtype="float64") / np.asarray(expected)
+    ok = cover >= min_coverage - 1e-12
+    return means[ok], len(periods)
+
+
+def evaluate(obs_series, sim_series, scales=("hourly", "daytime", "daily", "monthly", "annual"),
+             daytime_mask=None, min_coverage=1.0):
+    """One row per scale with the :func:`metrics` keys plus ``n_periods`` (periods available before
+    the coverage rule) and, for 'annual', ``obs_sum_gC_m2_yr``, ``sim_sum_gC_m2_yr`` (mean over the
+    complete years) and ``annual_diff_pct`` = 100 (sim - obs) / |obs|.
+
+    ``obs_series``/``sim_series``: pandas Series on the same regular DatetimeIndex (interval starts),
+    umol CO2 m-2 s-1.  ``daytime_mask``: boolean Series/array on that index (needed for 'daytime';
+    without it the daytime row has n = 0)."""
+    if not isinstance(obs_series, pd.Series) or not isinstance(sim_series, pd.Series):
+        raise InputError("evaluate() needs pandas Series for obs and sim")
+    if not isinstance(obs_series.index, pd.DatetimeIndex):
+        raise InputError("evaluate(): obs needs a DatetimeIndex")
+    if not obs_series.index.equals(sim_series.index):
+        sim_series = sim_series.reindex(obs_series.index)
+    unknown = [s for s in scales if s not in SCALES]
+    if unknown:
+        raise InputError(f"unknown evaluation scale(s) {unknown}; use {', '.join(SCALES)}")
+    idx = obs_series.index
+    step = _step_minutes(idx)
+    frame = pd.DataFrame({"obs": obs_series.to_numpy(dtype="float64"),
+                          "sim": sim_series.to_numpy(dtype="float64")}, index=idx)
+    pair = np.isfinite(frame["obs"].values) & np.isfinite(frame["sim"].values)
+    frame.loc[~pair, ["obs", "sim"]] = np.nan
+    frame["pair"] = pair.astype("int64")
+    if daytime_mask is not None:
+        dm = np.asarray(daytime_mask.reindex(idx).fillna(False) if isinstance(daytime_mask, pd.Series)
+                        else daytime_mask, dtype=bool)
+        if dm.shape[0] != len(idx):
+            raise InputError(f"daytime_mask has {dm.shape[0]} values for {len(idx)} records")
+        frame["day"] = dm.astype("int64")
+
+    def hourly():
+        if step >= 60:
+            h = frame.copy()
+            h["n_rec"] = 1
+            return h
+        g = frame.groupby(idx.floor("H"))
+        h = g[["obs", "sim"]].mean()
+        h["pair"] = g["pair"].sum()
+        h["n_rec"] = g["pair"].size()
+        need = int(round(60 / step))
+        h.loc[h["pair"] < need, ["obs", "sim"]] = np.nan
+        if "day" in frame:
+            h["day"] = g["day"].sum()
+        return h
+
+    rows = []
+    for scale in scales:
+        extra = {}
+        if scale == "native":
+            o, s, nper = frame["obs"], frame["sim"], len(frame)
+        elif scale in ("hourly", "daytime"):
+            h = hourly()
+            nper = len(h)
+            if scale == "daytime":
+                if "day" not in h:
+                    o = s = pd.Series([], dtype="float64")
+                    extra["note"] = "no daytime_mask given"
+                else:
+                    sel = h["day"] == h["n_rec"]
+                    o, s = h.loc[sel, "obs"], h.loc[sel, "sim"]
+            else:
+                o, s = h["obs"], h["sim"]
+        else:
+            freq = {"daily": "D", "monthly": "M", "annual": "A"}[scale]
+            agg, nper = _aggregate(frame, freq, step, min_coverage)
+            o, s = agg["obs"], agg["sim"]
+            if scale == "annual":
+                if len(agg):
+                    days = np.array([366.0 if p.start_time.is_leap_year else 365.0 for p in agg.index])
+                    so = float(np.mean(o.values * days * UMOL_TO_GC_PER_DAY))
+                    ss = float(np.mean(s.values * days * UMOL_TO_GC_PER_DAY))
+                    extra.update(obs_sum_gC_m2_yr=so, sim_sum_gC_m2_yr=ss,
+                                 annual_diff_pct=100.0 * (ss - so) / abs(so) if so != 0 else np.nan)
+                else:
+                    extra.update(obs_sum_gC_m2_yr=np.nan, sim_sum_gC_m2_yr=np.nan, annual_diff_pct=np.nan)
+        row = {"scale": scale}
+        row.update(metrics(o.values, s.values))
+        row["n_periods"] = int(nper)
+        row.update(extra)
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("scale")
+    return out
+
+
+def annual_sums(series, min_coverage=1.0):
+    """Annual sums (g C m-2 yr-1) of a flux Series (umol CO2 m-2 s-1) over years with enough
+    coverage (mean rate x days x 1.0377504); a Series indexed by year."""
+    idx = series.index
+    step = _step_minutes(idx)
+    frame = pd.DataFrame({"obs": series.to_numpy(dtype="float64")}, index=idx)
+    frame["sim"] = frame["obs"]
+    frame["pair"] = np.isfinite(frame["obs"].values).astype("int64")
+    agg, _ = _aggregate(frame, "A", step, min_coverage)
+    days = np.array([366.0 if p.start_time.is_leap_year else 365.0 for p in agg.index])
+    return pd.Series(agg["obs"].values * days * UMOL_TO_GC_PER_DAY,
+                     index=pd.Index([p.year for p in agg.index], name="year"), name="sum_gC_m2_yr")
