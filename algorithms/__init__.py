@@ -2,6 +2,8 @@
 ``ecoresp_core``, write outputs."""
 
 from .detrend import DetrendAlgorithm
+from .partition import PartitionAlgorithm
 from .trend import TrendAlgorithm
 
-ALGORITHMS = [TrendAlgorithm, DetrendAlgorithm]
+# in pipeline order: site partitioning -> upscaling -> trends and attribution
+ALGORITHMS = [PartitionAlgorithm, TrendAlgorithm, DetrendAlgorithm]

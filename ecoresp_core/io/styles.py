@@ -2,9 +2,11 @@
 file itself, and a QGIS ``.qml`` sidecar (plain XML, loaded by QGIS as the layer's
 default style when the raster is opened)."""
 
+import os
 from xml.sax.saxutils import escape
 
 from .series import gdal
+from .textfiles import write_text_atomic
 
 
 def apply_categories(dataset, classes, band=1):
@@ -44,10 +46,5 @@ def paletted_qml(classes, band=1):
 
 def write_qml(raster_path, classes, band=1):
     """Write ``<raster basename>.qml`` next to the raster; returns its path."""
-    import os
     qml = os.path.splitext(raster_path)[0] + ".qml"
-    tmp = qml + ".partial"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(paletted_qml(classes, band))
-    os.replace(tmp, qml)
-    return qml
+    return write_text_atomic(qml, paletted_qml(classes, band))

@@ -1,0 +1,147 @@
+"""ecoresp:partition — NEE into ER and GPP with several methods side by side."""
+
+import os
+
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
+                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterNumber, QgsProcessingParameterString)
+
+from ..ecoresp_core.io.towers import FORMATS, read_tower
+from ..ecoresp_core.io.textfiles import write_text_atomic
+from ..ecoresp_core.partitioning.sitepartition import (DEFAULT_METHODS, METHOD_NAMES, parse_methods,
+                                                       partition_site, report_html)
+from .base import EcorespAlgorithm
+from .tables import write_table
+
+
+def parse_mapping(text, what):
+    """'A=B; C=D' -> {'A': 'B', 'C': 'D'}; errors name the parameter."""
+    out = {}
+    for item in (text or "").replace(",", ";").split(";"):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise QgsProcessingException(f"{what}: {item.strip()!r} is not of the form NAME=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+class PartitionAlgorithm(EcorespAlgorithm):
+    NAME = "partition"
+    DISPLAY = "Partition NEE into ecosystem respiration and GPP"
+    GROUP = "1 Site partitioning"
+    GROUP_ID = "partitioning"
+    HELP = (
+        "<p>Partitions half-hourly or hourly net ecosystem exchange (NEE = ER - GPP) of one tower "
+        "file into ecosystem respiration (ER) and gross primary production (GPP) with several "
+        "methods side by side, fitted site-year by site-year on measured NEE (QC = 0):</p><ul>"
+        + "".join(f"<li><b>{k}</b>: {v}</li>" for k, v in METHOD_NAMES.items()) +
+        "</ul><p><b>Input</b>: FLUXNET2015 FULLSET/SUBSET HH or HR CSV (.csv or .csv.gz), "
+        "AmeriFlux BASE / ONEFlux-style CSV, or REddyProc text (Year, DoY, Hour, units row). Columns "
+        "are found by their standard names; map others with COLUMNS (e.g. TA=TA_1_1_1;NEE=FC) and "
+        "state units with UNITS (VPD=kPa;TA=K). RH is derived from VPD and TA when absent, potential "
+        "radiation from the site coordinates when SW_IN_POT is absent, and coordinates come from the "
+        "shipped FLUXNET2015 site list when the file has none.</p>"
+        "<p><b>Outputs</b>: OUTPUT, one row per record with RECO_&lt;M&gt;, GPP_&lt;M&gt; and QC_&lt;M&gt; "
+        "(0 good, 1 refitted or fallback, 2 nearest window &gt; 14 days away, 9 method failed); SUMMARY, "
+        "one row per site-year (a point layer at the site): E0 night and day, Q10, gamma, inhibition, "
+        "annual sums (g C m-2 yr-1), agreement with the FLUXNET reference partitioning when present, "
+        "and every fallback flag; REPORT, an HTML page with diurnal and seasonal ER by method, day "
+        "versus night temperature response and inhibition by month.</p>"
+        "<p>Tref is 15 degC, T0 227.13 K, C = 12.011 g mol-1. DT-RH follows the programme's proposal "
+        "(science.md section 7.2): its options are documented in ecoresp_core/partitioning/dtrh.py.</p>"
+    )
+    INPUT = "INPUT"
+    FORMAT = "FORMAT"
+    METHODS = "METHODS"
+    SITE_ID = "SITE_ID"
+    LATITUDE = "LATITUDE"
+    LONGITUDE = "LONGITUDE"
+    UTC_OFFSET = "UTC_OFFSET"
+    COLUMNS = "COLUMNS"
+    UNITS = "UNITS"
+    FIT_QC_ONLY = "FIT_QC_ONLY"
+    OUTPUT = "OUTPUT"
+    SUMMARY = "SUMMARY"
+    REPORT = "REPORT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFile(
+            self.INPUT, "Tower file (FLUXNET2015, AmeriFlux, REddyProc)",
+            fileFilter="Tower files (*.csv *.csv.gz *.txt *.gz);;All files (*.*)"))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.FORMAT, "File format", ["detect"] + list(FORMATS), defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.METHODS, "Methods (comma separated: NT, DT, DTRH, DTASYM, DTRHONLY)",
+            defaultValue=",".join(DEFAULT_METHODS)))
+        self.addParameter(QgsProcessingParameterString(self.SITE_ID, "Site id (override)", optional=True))
+        for name, label in ((self.LATITUDE, "Latitude (degrees north, override)"),
+                            (self.LONGITUDE, "Longitude (degrees east, override)"),
+                            (self.UTC_OFFSET, "UTC offset of local standard time (hours, override)")):
+            self.addParameter(QgsProcessingParameterNumber(
+                name, label, QgsProcessingParameterNumber.Double, None, True))
+        self.addParameter(QgsProcessingParameterString(
+            self.COLUMNS, "Column mapping (standard=file column; ...)", optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            self.UNITS, "Units (e.g. VPD=kPa;TA=K)", optional=True))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.FIT_QC_ONLY, "Fit only measured NEE (QC = 0)", True))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.OUTPUT, "Partitioned fluxes", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.SUMMARY, "Site-year summary", QgsProcessing.TypeVectorPoint))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.REPORT, "Report", "HTML files (*.html)", optional=True, createByDefault=True))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        try:
+            parse_methods(self.parameterAsString(parameters, self.METHODS, context))
+        except Exception as exc:  # InputError from the core
+            return False, str(exc)
+        return super().checkParameterValues(parameters, context)
+
+    def _number(self, parameters, name, context):
+        if parameters.get(name) in (None, ""):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        path = self.parameterAsFile(parameters, self.INPUT, context)
+        fmt = (["auto"] + list(FORMATS))[self.parameterAsEnum(parameters, self.FORMAT, context)]
+        methods = self.run_core(parse_methods, self.parameterAsString(parameters, self.METHODS, context))
+        df = self.run_core(
+            read_tower, path, fmt=fmt,
+            columns=parse_mapping(self.parameterAsString(parameters, self.COLUMNS, context), "COLUMNS"),
+            units=parse_mapping(self.parameterAsString(parameters, self.UNITS, context), "UNITS"),
+            site_id=self.parameterAsString(parameters, self.SITE_ID, context) or None,
+            latitude=self._number(parameters, self.LATITUDE, context),
+            longitude=self._number(parameters, self.LONGITUDE, context),
+            utc_offset_h=self._number(parameters, self.UTC_OFFSET, context))
+        a = df.attrs
+        feedback.pushInfo(f"{os.path.basename(path)}: site {a.get('site_id')}, {len(df)} records of "
+                          f"{a.get('step_minutes')} min, {df.index[0]} .. {df.index[-1]}, "
+                          f"lat {a.get('latitude')}, lon {a.get('longitude')}, UTC{a.get('utc_offset_h'):+g}")
+        for note in a.get("conversions", []) + [f"derived {c}" for c in a.get("derived", [])]:
+            feedback.pushInfo(f"  {note}")
+        qc_only = self.parameterAsBool(parameters, self.FIT_QC_ONLY, context)
+        options = {"NT": {"fit_qc_only": qc_only}}
+        progress, cancelled = self.hooks(feedback)
+        sp = self.run_core(partition_site, df, methods, options=options, progress=progress, cancelled=cancelled)
+        for flags in sp.summary.filter(like="flags_").itertuples(index=False):
+            for f in flags:
+                if isinstance(f, str) and f:
+                    feedback.pushWarning(f)
+        results = {}
+        results[self.OUTPUT] = write_table(self, parameters, self.OUTPUT, context, sp.table, feedback)
+        summary = sp.summary.copy()
+        for k, v in sp.options.items():
+            summary[f"option_{k}"] = str(v)
+        results[self.SUMMARY] = write_table(self, parameters, self.SUMMARY, context, summary, feedback,
+                                            lon="longitude", lat="latitude")
+        report = self.parameterAsFileOutput(parameters, self.REPORT, context)
+        if report:
+            write_text_atomic(report, report_html(sp, f"ecoresp partitioning: {a.get('site_id')}"))
+            results[self.REPORT] = report
+        return results

@@ -1,0 +1,69 @@
+"""Writing pandas tables to Processing feature sinks (CSV, GeoPackage, memory layers), so
+tables open in QGIS and chain in models.  QGIS-side I/O only."""
+
+import math
+
+import numpy as np
+import pandas as pd
+from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields,
+                       QgsGeometry, QgsPointXY, QgsProcessingException, QgsWkbTypes)
+from qgis.PyQt.QtCore import QDateTime, QVariant
+
+
+def _field_type(series):
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return QVariant.DateTime
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
+        return QVariant.LongLong
+    if pd.api.types.is_float_dtype(series):
+        return QVariant.Double
+    return QVariant.String
+
+
+def _value(v, kind):
+    if v is None:
+        return None
+    if kind == QVariant.DateTime:
+        if pd.isna(v):
+            return None
+        return QDateTime.fromString(pd.Timestamp(v).strftime("%Y-%m-%dT%H:%M:%S"), "yyyy-MM-ddTHH:mm:ss")
+    if kind == QVariant.Double:
+        v = float(v)
+        return None if math.isnan(v) else v
+    if kind == QVariant.LongLong:
+        return int(v)
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return str(v)
+
+
+def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat=None):
+    """Write ``df`` (index included as a column when named) to the sink parameter ``name``.
+    With ``lon``/``lat`` column names, a point layer in EPSG:4326; otherwise a plain table.
+    Returns the destination id."""
+    if df.index.name:
+        df = df.reset_index()
+    fields = QgsFields()
+    kinds = []
+    for c in df.columns:
+        kind = _field_type(df[c])
+        kinds.append(kind)
+        fields.append(QgsField(str(c), kind))
+    geom_type = QgsWkbTypes.Point if lon else QgsWkbTypes.NoGeometry
+    crs = QgsCoordinateReferenceSystem("EPSG:4326") if lon else QgsCoordinateReferenceSystem()
+    sink, dest = alg.parameterAsSink(parameters, name, context, fields, geom_type, crs)
+    if sink is None:
+        raise QgsProcessingException(f"{name}: cannot create the output table")
+    cols = [df[c].to_numpy() for c in df.columns]
+    n = len(df)
+    for i in range(n):
+        if feedback is not None and i % 5000 == 0 and feedback.isCanceled():
+            raise QgsProcessingException("Cancelled by the user")
+        f = QgsFeature(fields)
+        f.setAttributes([_value(col[i], k) for col, k in zip(cols, kinds)])
+        if lon:
+            x, y = df[lon].iat[i], df[lat].iat[i]
+            if x is not None and y is not None and np.isfinite(x) and np.isfinite(y):
+                f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y))))
+        sink.addFeature(f, QgsFeatureSink.FastInsert)
+    return dest

@@ -1,0 +1,113 @@
+"""Self-contained HTML reports with inline SVG charts (no plotting library needed)."""
+
+import html
+import math
+
+import numpy as np
+
+PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666")
+
+
+def _ticks(lo, hi, n=5):
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        return []
+    if hi == lo:
+        hi = lo + 1.0
+    step = 10 ** math.floor(math.log10((hi - lo) / n))
+    for m in (1, 2, 5, 10):
+        if (hi - lo) / (step * m) <= n:
+            step *= m
+            break
+    start = math.ceil(lo / step) * step
+    return [start + i * step for i in range(int((hi - start) / step) + 1)]
+
+
+def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=False):
+    """SVG line chart of ``series`` = {label: (x, y)}; NaN breaks a line."""
+    pad_l, pad_r, pad_t, pad_b = 60, 150, 30, 45
+    xs = np.concatenate([np.asarray(x, float) for x, _ in series.values()]) if series else np.array([0.0])
+    ys = np.concatenate([np.asarray(y, float) for _, y in series.values()]) if series else np.array([0.0])
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    if not ok.any():
+        return f"<p><i>{html.escape(title)}: no data</i></p>"
+    x0, x1 = float(xs[ok].min()), float(xs[ok].max())
+    y0, y1 = float(ys[ok].min()), float(ys[ok].max())
+    if y0 == y1:
+        y0, y1 = y0 - 1, y1 + 1
+    margin = 0.05 * (y1 - y0)
+    y0, y1 = y0 - margin, y1 + margin
+    if x0 == x1:
+        x0, x1 = x0 - 1, x1 + 1
+    pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
+
+    def px(x):
+        return pad_l + (x - x0) / (x1 - x0) * pw
+
+    def py(y):
+        return pad_t + ph - (y - y0) / (y1 - y0) * ph
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{html.escape(title)}</text>',
+           f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
+    for t in _ticks(y0, y1):
+        out.append(f'<line x1="{pad_l}" x2="{pad_l + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
+                   f'<text x="{pad_l - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
+    for t in _ticks(x0, x1, 8):
+        out.append(f'<text x="{px(t):.1f}" y="{pad_t + ph + 14}" text-anchor="middle">{t:g}</text>')
+    out.append(f'<text x="{pad_l + pw / 2}" y="{height - 8}" text-anchor="middle">{html.escape(xlabel)}</text>')
+    out.append(f'<text x="14" y="{pad_t + ph / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 14 {pad_t + ph / 2})">{html.escape(ylabel)}</text>')
+    for i, (label, (x, y)) in enumerate(series.items()):
+        colour = PALETTE[i % len(PALETTE)]
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        seg = []
+        for a, b in zip(x, y):
+            if np.isfinite(a) and np.isfinite(b):
+                seg.append(f"{px(a):.1f},{py(b):.1f}")
+            elif seg:
+                out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{" ".join(seg)}"/>')
+                seg = []
+        if seg:
+            out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{" ".join(seg)}"/>')
+        if markers:
+            out += [f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{colour}"/>'
+                    for a, b in zip(x, y) if np.isfinite(a) and np.isfinite(b)]
+        ly = pad_t + 14 + 16 * i
+        out.append(f'<line x1="{pad_l + pw + 10}" x2="{pad_l + pw + 28}" y1="{ly - 4}" y2="{ly - 4}" '
+                   f'stroke="{colour}" stroke-width="2.5"/><text x="{pad_l + pw + 32}" y="{ly}">'
+                   f'{html.escape(str(label))}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def table_html(df, float_format="{:.4g}", max_rows=200):
+    """An HTML table of a pandas DataFrame (first ``max_rows`` rows)."""
+    cols = list(df.columns)
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
+    body = []
+    for _, row in df.head(max_rows).iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            if isinstance(v, (float, np.floating)):
+                text = "" if not np.isfinite(v) else float_format.format(v)
+            else:
+                text = "" if v is None else str(v)
+            cells.append(f"<td>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def page(title, sections):
+    """A complete HTML page from [(heading, html), ...]."""
+    parts = [f"<h2>{html.escape(h)}</h2>\n{body}" for h, body in sections]
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;max-width:1200px;margin:1em auto;color:#222}}
+table{{border-collapse:collapse;font-size:12px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
+th{{background:#f3f3f3}} svg{{margin:4px}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+{''.join(parts)}
+</body></html>
+"""

@@ -1,0 +1,74 @@
+"""ecoresp:partition inside QGIS and through qgis_process: the three outputs, real files."""
+
+import csv
+import json
+import os
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLUX = os.path.join(REPO, "tests", "data", "flux")
+DETHA98 = os.path.join(FLUX, "Example_DETha98.txt")
+FLX_HAI = os.path.join(FLUX, "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz")
+pytestmark = pytest.mark.qgis
+
+
+def test_partition_fluxnet_in_qgis(provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsVectorLayer
+
+    out, summ, rep = (str(tmp_path / n) for n in ("hh.gpkg", "summary.gpkg", "report.html"))
+    res = processing.run("ecoresp:partition", {"INPUT": FLX_HAI, "METHODS": "NT", "OUTPUT": out,
+                                               "SUMMARY": summ, "REPORT": rep},
+                         feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+    assert set(res) == {"OUTPUT", "SUMMARY", "REPORT"}
+    hh = QgsVectorLayer(res["OUTPUT"], "hh", "ogr")
+    assert hh.isValid() and hh.featureCount() == 2 * 17520 + 48  # 2007 + leap 2008
+    names = hh.fields().names()
+    for c in ("TIMESTAMP_START", "NEE", "RECO_NT", "GPP_NT", "QC_NT", "GPP_NT_REF"):
+        assert c in names
+    s = QgsVectorLayer(res["SUMMARY"], "s", "ogr")
+    feats = list(s.getFeatures())
+    assert len(feats) == 2 and feats[0].geometry().asPoint().y() == pytest.approx(51.0792, abs=1e-3)
+    r2 = [f["GPP_NT_vs_REF_R2"] for f in feats]
+    assert min(r2) > 0.99
+    assert "Mean diurnal ER" in open(rep).read()
+
+
+def test_partition_bad_input(provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("TIMESTAMP_START,TIMESTAMP_END,NEE_VUT_REF,TA_F\n201101010000,201101010030,1.0,2.0\n"
+                   "201101010030,201101010100,1.5,2.1\n")
+    with pytest.raises(QgsProcessingException, match="bad.csv.*SW_IN"):
+        processing.run("ecoresp:partition", {"INPUT": str(bad), "METHODS": "NT",
+                                             "OUTPUT": str(tmp_path / "o.csv"), "SUMMARY": str(tmp_path / "s.csv")},
+                       feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+    with pytest.raises(QgsProcessingException, match="unknown method 'XX'"):
+        processing.run("ecoresp:partition", {"INPUT": FLX_HAI, "METHODS": "NT,XX",
+                                             "OUTPUT": str(tmp_path / "o.csv"), "SUMMARY": str(tmp_path / "s.csv")},
+                       feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_partition_reddyproc_example_through_qgis_process(tmp_path):
+    out, summ, rep = tmp_path / "hh.csv", tmp_path / "summary.csv", tmp_path / "report.html"
+    proc = subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "--json", "run", "ecoresp:partition",
+                           "--", f"INPUT={DETHA98}", "METHODS=NT,DT,DTRH", f"OUTPUT={out}",
+                           f"SUMMARY={summ}", f"REPORT={rep}"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    res = json.loads(proc.stdout)["results"]
+    assert set(res) >= {"OUTPUT", "SUMMARY", "REPORT"}
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 17520
+    assert {"RECO_NT", "GPP_NT", "RECO_DT", "GPP_DT", "RECO_DTRH", "GPP_DTRH"} <= set(rows[0])
+    with open(summ) as fh:
+        srow = next(csv.DictReader(fh))
+    assert srow["site_id"] == "DE-Tha" and srow["year"] == "1998"
+    assert 50 < float(srow["E0_NT_K"]) < 450
+    assert float(srow["RECO_NT_gC"]) > 0 and float(srow["E0_DAY_DTRH_K"]) > 0
+    assert os.path.getsize(rep) > 5000
