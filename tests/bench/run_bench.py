@@ -1,7 +1,8 @@
 """make bench: speed as ratios against peers measured in the same run.
 
 1. The trend core against a per-pixel pymannkendall loop (bench_trend_core).
-2. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
+2. Site partitioning (NT, DT, DT-RH) against hesseflux (bench_partition).
+3. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
    GeoTIFF, with the peak memory of the qgis_process child.
 Use --quick for a small smoke run.
 """
@@ -19,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [REPO, HERE]
 
+import bench_partition  # noqa: E402
 import bench_trend_core  # noqa: E402
 
 
@@ -68,6 +70,9 @@ def qgis_process_trend(src, out):
 
 def main():
     quick = "--quick" in sys.argv
+    print("== site partitioning: NT, DT, DT-RH on one site-year vs hesseflux (bench_partition)")
+    bench_partition.run()
+    print()
     print("== trend core vs pymannkendall (bench_trend_core)")
     bench_trend_core.run(quick=quick)
     ny, nx, nt = (90, 180, 30) if quick else (360, 720, 30)
