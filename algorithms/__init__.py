@@ -2,8 +2,10 @@
 ``ecoresp_core``, write outputs."""
 
 from .detrend import DetrendAlgorithm
+from .evaluate import EvaluateAlgorithm
+from .isotopepartition import IsotopePartitionAlgorithm
 from .partition import PartitionAlgorithm
 from .trend import TrendAlgorithm
 
 # in pipeline order: site partitioning -> upscaling -> trends and attribution
-ALGORITHMS = [PartitionAlgorithm, TrendAlgorithm, DetrendAlgorithm]
+ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm, TrendAlgorithm, DetrendAlgorithm]

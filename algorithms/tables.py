@@ -67,3 +67,28 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
                 f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y))))
         sink.addFeature(f, QgsFeatureSink.FastInsert)
     return dest
+
+
+def source_to_dataframe(source, fields, what="INPUT"):
+    """Read ``fields`` of a feature source into a DataFrame (QDateTime -> Timestamp,
+    NULL -> NaN).  Errors name the missing field."""
+    names = source.fields().names()
+    missing = [f for f in fields if f not in names]
+    if missing:
+        raise QgsProcessingException(f"{what}: has no field(s) {', '.join(missing)}; fields: {', '.join(names)}")
+    idx = [names.index(f) for f in fields]
+    rows = []
+    for feat in source.getFeatures():
+        attrs = feat.attributes()
+        rows.append([_py(attrs[i]) for i in idx])
+    return pd.DataFrame(rows, columns=list(fields))
+
+
+def _py(v):
+    if v is None:
+        return None
+    if isinstance(v, QDateTime):
+        return pd.Timestamp(v.toString("yyyy-MM-ddTHH:mm:ss")) if v.isValid() else None
+    if hasattr(v, "isNull") and v.isNull():
+        return None
+    return v

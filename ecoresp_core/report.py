@@ -22,8 +22,21 @@ def _ticks(lo, hi, n=5):
     return [start + i * step for i in range(int((hi - start) / step) + 1)]
 
 
-def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=False):
-    """SVG line chart of ``series`` = {label: (x, y)}; NaN breaks a line."""
+def scatter_chart(series, title, xlabel, ylabel, width=420, height=360, one_to_one=True):
+    """SVG scatter plot of ``series`` = {label: (x, y)}, with the 1:1 line."""
+    if one_to_one:
+        vals = np.concatenate([np.r_[np.asarray(x, float), np.asarray(y, float)] for x, y in series.values()])
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            lo, hi = float(vals.min()), float(vals.max())
+            series = dict(series)
+            series["1:1"] = ([lo, hi], [lo, hi])
+    return line_chart(series, title, xlabel, ylabel, width, height, markers=True, lines=("1:1",))
+
+
+def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=False, lines=None):
+    """SVG line chart of ``series`` = {label: (x, y)}; NaN breaks a line.  With ``lines`` given,
+    only the series named there are drawn as lines (the others as markers only)."""
     pad_l, pad_r, pad_t, pad_b = 60, 150, 30, 45
     xs = np.concatenate([np.asarray(x, float) for x, _ in series.values()]) if series else np.array([0.0])
     ys = np.concatenate([np.asarray(y, float) for _, y in series.values()]) if series else np.array([0.0])
@@ -62,7 +75,8 @@ def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=Fal
         colour = PALETTE[i % len(PALETTE)]
         x, y = np.asarray(x, float), np.asarray(y, float)
         seg = []
-        for a, b in zip(x, y):
+        draw = lines is None or label in lines
+        for a, b in zip(x if draw else [], y if draw else []):
             if np.isfinite(a) and np.isfinite(b):
                 seg.append(f"{px(a):.1f},{py(b):.1f}")
             elif seg:
@@ -70,8 +84,8 @@ def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=Fal
                 seg = []
         if seg:
             out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{" ".join(seg)}"/>')
-        if markers:
-            out += [f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{colour}"/>'
+        if markers and (lines is None or label not in lines):
+            out += [f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2" fill="{colour}" fill-opacity="0.6"/>'
                     for a, b in zip(x, y) if np.isfinite(a) and np.isfinite(b)]
         ly = pad_t + 14 + 16 * i
         out.append(f'<line x1="{pad_l + pw + 10}" x2="{pad_l + pw + 28}" y1="{ly - 4}" y2="{ly - 4}" '

@@ -186,3 +186,30 @@ def annual_sums(series, min_coverage=1.0):
     days = np.array([366.0 if p.start_time.is_leap_year else 365.0 for p in agg.index])
     return pd.Series(agg["obs"].values * days * UMOL_TO_GC_PER_DAY,
                      index=pd.Index([p.year for p in agg.index], name="year"), name="sum_gC_m2_yr")
+
+
+def evaluation_report_html(obs_series, sim_series, table, title, obs_label="reference", sim_label="model"):
+    """HTML page: the metrics table per scale, a scatter of daily means and the monthly means
+    of both series."""
+    from .. import report
+
+    frame = pd.DataFrame({"obs": obs_series, "sim": sim_series.reindex(obs_series.index)})
+    frame = frame[np.isfinite(frame["obs"]) & np.isfinite(frame["sim"])]
+    daily = frame.resample("D").mean().dropna()
+    monthly = frame.resample("M").mean()
+    x = np.arange(len(monthly))
+    sections = [
+        ("Metrics by time scale", report.table_html(table.reset_index())),
+        ("Daily means", report.scatter_chart({"days": (daily["obs"].values, daily["sim"].values)},
+                                             "daily mean ER", f"{obs_label} (umol m-2 s-1)",
+                                             f"{sim_label} (umol m-2 s-1)")),
+        ("Monthly means", report.line_chart({obs_label: (x, monthly["obs"].values),
+                                             sim_label: (x, monthly["sim"].values)},
+                                            "monthly mean ER", "month since "
+                                            + (str(monthly.index[0].date()) if len(monthly) else "-"),
+                                            "umol CO2 m-2 s-1", markers=True)),
+        ("Definitions", "<p>R2 is Pearson's r squared; EF is the Nash-Sutcliffe modelling efficiency; "
+                        "ME is the mean error (sim - obs, the bias); RMSLE uses ln(1 + x) and leaves out "
+                        "negative values (n_negative_masked). Aggregates are means over complete periods.</p>"),
+    ]
+    return report.page(title, sections)

@@ -1,0 +1,117 @@
+"""ecoresp:evaluate — an ER series against a reference (isotope ER or another method)."""
+
+import pandas as pd
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterFile,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
+                       QgsProcessingParameterString)
+
+from ..ecoresp_core.io.textfiles import write_text_atomic
+from ..ecoresp_core.partitioning.evaluation import evaluate, evaluation_report_html
+from ..ecoresp_core.partitioning.isotopes import align_isotope_series
+from .base import EcorespAlgorithm
+from .tables import source_to_dataframe, write_table
+
+CONVENTIONS = ["start", "end", "middle"]
+
+
+class EvaluateAlgorithm(EcorespAlgorithm):
+    NAME = "evaluate"
+    DISPLAY = "Evaluate ER against a reference series"
+    GROUP = "1 Site partitioning"
+    GROUP_ID = "partitioning"
+    HELP = (
+        "<p>Compares an ER series (e.g. RECO_DTRH of the partition output) with a reference: another "
+        "field of the same table (e.g. RECO_NT, or an isotope ER column), or an isotope-derived ER "
+        "file (CSV with a time column and an ER column) aligned on the table's time stamps (its stamps "
+        "may mark the start, end or middle of the interval, in local standard time or UTC with an "
+        "offset; finer series are averaged to the tower step).</p>"
+        "<p>Metrics per scale (hourly, daytime hours, daily, monthly, annual means over complete "
+        "periods): n, R2 (Pearson r squared), RMSE, MAE, ME (mean error = bias, sim - obs), EF "
+        "(Nash-Sutcliffe modelling efficiency), RMSLE (negative values left out and counted), and "
+        "for the annual scale the annual sums in g C m-2 yr-1 and their difference in %.</p>"
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "INPUT", "Table with the ER series (e.g. partition output)", [QgsProcessing.TypeVector]))
+        self.addParameter(QgsProcessingParameterField(
+            "TIME_FIELD", "Time field (interval start)", "TIMESTAMP_START", "INPUT", optional=True))
+        self.addParameter(QgsProcessingParameterField("SIM_FIELD", "ER field to evaluate", None, "INPUT"))
+        self.addParameter(QgsProcessingParameterField(
+            "OBS_FIELD", "Reference field in the same table", None, "INPUT", optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            "DAY_FIELD", "Daytime flag field (1 = day)", "IS_DAY", "INPUT", optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            "REFERENCE_FILE", "or reference file (isotope ER, CSV)", optional=True,
+            fileFilter="CSV (*.csv *.txt);;All files (*.*)"))
+        self.addParameter(QgsProcessingParameterString(
+            "REF_TIME_COLUMN", "Reference file: time column", "TIMESTAMP", optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "REF_VALUE_COLUMN", "Reference file: ER column", "ER", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "REF_TIME_CONVENTION", "Reference time stamps mark the interval's", CONVENTIONS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            "REF_UTC_OFFSET", "Reference stamps are UTC: offset of local standard time (h)",
+            QgsProcessingParameterNumber.Double, None, True))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "OUTPUT", "Metrics per scale", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            "REPORT", "Plot (HTML)", "HTML files (*.html)", optional=True, createByDefault=True))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        if not parameters.get("OBS_FIELD") and not parameters.get("REFERENCE_FILE"):
+            return False, "Give a reference: OBS_FIELD (a field of INPUT) or REFERENCE_FILE"
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise QgsProcessingException("INPUT: cannot read the table")
+        tfield = self.parameterAsString(parameters, "TIME_FIELD", context) or "TIMESTAMP_START"
+        sim_f = self.parameterAsString(parameters, "SIM_FIELD", context)
+        obs_f = self.parameterAsString(parameters, "OBS_FIELD", context)
+        day_f = self.parameterAsString(parameters, "DAY_FIELD", context)
+        if day_f and day_f not in source.fields().names():
+            day_f = ""
+        fields = [tfield, sim_f] + [f for f in (obs_f, day_f) if f]
+        df = source_to_dataframe(source, fields)
+        try:
+            df.index = pd.DatetimeIndex(pd.to_datetime(df[tfield]), name="TIMESTAMP_START")
+        except (ValueError, TypeError) as exc:
+            raise QgsProcessingException(f"INPUT: field {tfield} does not hold times ({exc})") from None
+        df = df.sort_index()
+        sim = pd.to_numeric(df[sim_f], errors="coerce").astype(float)
+        ref_file = self.parameterAsFile(parameters, "REFERENCE_FILE", context)
+        if ref_file:
+            value_col = self.parameterAsString(parameters, "REF_VALUE_COLUMN", context) or "ER"
+            offset = parameters.get("REF_UTC_OFFSET")
+            aligned = self.run_core(
+                align_isotope_series, ref_file, df.index,
+                time_convention=CONVENTIONS[self.parameterAsEnum(parameters, "REF_TIME_CONVENTION", context)],
+                utc_offset_h=None if offset in (None, "") else self.parameterAsDouble(parameters, "REF_UTC_OFFSET", context),
+                value_columns=value_col,
+                time_column=self.parameterAsString(parameters, "REF_TIME_COLUMN", context) or None)
+            obs = aligned[value_col].astype(float)
+            obs_label = f"{value_col} ({ref_file})"
+        else:
+            obs = pd.to_numeric(df[obs_f], errors="coerce").astype(float)
+            obs_label = obs_f
+        day = (pd.to_numeric(df[day_f], errors="coerce").fillna(0) > 0) if day_f else None
+        table = self.run_core(evaluate, obs, sim, daytime_mask=day)
+        if int(table["n"].max()) == 0:
+            raise QgsProcessingException(f"{sim_f} and the reference have no time step in common")
+        out = table.reset_index()
+        out.insert(1, "reference", obs_label)
+        out.insert(2, "evaluated", sim_f)
+        results = {"OUTPUT": write_table(self, parameters, "OUTPUT", context, out, feedback)}
+        report = self.parameterAsFileOutput(parameters, "REPORT", context)
+        if report:
+            write_text_atomic(report, evaluation_report_html(obs, sim, table, f"{sim_f} against {obs_label}",
+                                                             obs_label, sim_f))
+            results["REPORT"] = report
+        for _, r in table.iterrows():
+            feedback.pushInfo(f"{r.name:>8}: n={int(r['n'])} R2={r['R2']:.3f} RMSE={r['RMSE']:.3f} "
+                              f"ME={r['ME']:.3f} EF={r['EF']:.3f}")
+        return results

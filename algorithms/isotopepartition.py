@@ -1,0 +1,97 @@
+"""ecoresp:isotopepartition — ER and GPP from NEE and 13C (delta_N or isoflux, delta_R, delta_A)."""
+
+import pandas as pd
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
+                       QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
+                       QgsProcessingParameterField, QgsProcessingParameterNumber)
+
+from ..ecoresp_core.partitioning.isotopes import MIN_DISEQUILIBRIUM, isotope_partition
+from .base import EcorespAlgorithm
+from .tables import source_to_dataframe, write_table
+
+
+class IsotopePartitionAlgorithm(EcorespAlgorithm):
+    NAME = "isotopepartition"
+    DISPLAY = "Isotopic partitioning of NEE"
+    GROUP = "1 Site partitioning"
+    GROUP_ID = "partitioning"
+    HELP = (
+        "<p>Solves the carbon and 13C balances (Bowling et al. 2001; Wehr et al. 2016):</p>"
+        "<pre>NEE = ER - GPP;   delta_N NEE = delta_R ER - delta_A GPP\n"
+        "GPP = NEE (delta_N - delta_R) / D;   ER = NEE (delta_N - delta_A) / D;   D = delta_R - delta_A</pre>"
+        "<p>Inputs per record: NEE (umol CO2 m-2 s-1) and either delta_N (permil) or the isoflux "
+        "delta_N*NEE; delta_R (respired CO2, e.g. from night-time Keeling plots) and delta_A "
+        "(assimilated carbon) as fields or constants (permil). Records whose |D| is below the "
+        "minimum disequilibrium are left empty, because errors in delta_R or delta_A are amplified "
+        "by 1/D; their number is reported. 'Exact' uses 13C/12C ratios (VPDB 0.0111802) instead of "
+        "the first-order delta form.</p>"
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Table", [QgsProcessing.TypeVector]))
+        # optional with a default: QGIS 3.22 rejects an absent field value even when it has a default
+        self.addParameter(QgsProcessingParameterField("TIME_FIELD", "Time field", "TIMESTAMP_START", "INPUT",
+                                                      optional=True))
+        self.addParameter(QgsProcessingParameterField("NEE_FIELD", "NEE field", "NEE", "INPUT", optional=True))
+        self.addParameter(QgsProcessingParameterField("DELTA_N_FIELD", "delta_N field (permil)", None, "INPUT",
+                                                      optional=True))
+        self.addParameter(QgsProcessingParameterField("ISOFLUX_FIELD", "or isoflux field (permil umol m-2 s-1)",
+                                                      None, "INPUT", optional=True))
+        self.addParameter(QgsProcessingParameterField("DELTA_R_FIELD", "delta_R field (permil)", None, "INPUT",
+                                                      optional=True))
+        self.addParameter(QgsProcessingParameterNumber("DELTA_R", "or constant delta_R (permil)",
+                                                       QgsProcessingParameterNumber.Double, None, True))
+        self.addParameter(QgsProcessingParameterField("DELTA_A_FIELD", "delta_A field (permil)", None, "INPUT",
+                                                      optional=True))
+        self.addParameter(QgsProcessingParameterNumber("DELTA_A", "or constant delta_A (permil)",
+                                                       QgsProcessingParameterNumber.Double, None, True))
+        self.addParameter(QgsProcessingParameterNumber(
+            "MIN_DISEQUILIBRIUM", "Minimum |delta_R - delta_A| (permil)", QgsProcessingParameterNumber.Double,
+            MIN_DISEQUILIBRIUM, False, 0.0))
+        self.addParameter(QgsProcessingParameterBoolean("EXACT", "Exact ratio form", False))
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Isotope-partitioned fluxes",
+                                                            QgsProcessing.TypeVector))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        if bool(parameters.get("DELTA_N_FIELD")) == bool(parameters.get("ISOFLUX_FIELD")):
+            return False, "Give exactly one of DELTA_N_FIELD and ISOFLUX_FIELD"
+        for name in ("DELTA_R", "DELTA_A"):
+            if not parameters.get(f"{name}_FIELD") and parameters.get(name) in (None, ""):
+                return False, f"Give {name}_FIELD or a constant {name}"
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        source = self.parameterAsSource(parameters, "INPUT", context)
+        if source is None:
+            raise QgsProcessingException("INPUT: cannot read the table")
+        names = {k: self.parameterAsString(parameters, k, context)
+                 for k in ("TIME_FIELD", "NEE_FIELD", "DELTA_N_FIELD", "ISOFLUX_FIELD", "DELTA_R_FIELD",
+                           "DELTA_A_FIELD")}
+        names["TIME_FIELD"] = names["TIME_FIELD"] or "TIMESTAMP_START"
+        names["NEE_FIELD"] = names["NEE_FIELD"] or "NEE"
+        df = source_to_dataframe(source, [v for v in names.values() if v])
+
+        def column(key):
+            f = names[key]
+            if not f:
+                return None
+            values = pd.to_numeric(df[f], errors="coerce").astype(float)
+            if values.notna().sum() == 0:
+                raise QgsProcessingException(f"INPUT: field {f} has no numeric value")
+            return values.to_numpy()
+
+        def value_or_field(name):
+            col = column(f"{name}_FIELD")
+            return col if col is not None else self.parameterAsDouble(parameters, name, context)
+
+        res = self.run_core(isotope_partition, column("NEE_FIELD"), delta_n=column("DELTA_N_FIELD"),
+                            isoflux=column("ISOFLUX_FIELD"), delta_r=value_or_field("DELTA_R"),
+                            delta_a=value_or_field("DELTA_A"),
+                            min_disequilibrium=self.parameterAsDouble(parameters, "MIN_DISEQUILIBRIUM", context),
+                            exact=self.parameterAsBool(parameters, "EXACT", context))
+        for flag in res.flags:
+            feedback.pushWarning(flag)
+        out = pd.DataFrame({names["TIME_FIELD"]: df[names["TIME_FIELD"]],
+                            "NEE": column("NEE_FIELD"), "ER_ISO": res.er, "GPP_ISO": res.gpp,
+                            "DISEQUILIBRIUM": res.disequilibrium})
+        return {"OUTPUT": write_table(self, parameters, "OUTPUT", context, out, feedback)}
