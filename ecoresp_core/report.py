@@ -37,7 +37,9 @@ def scatter_chart(series, title, xlabel, ylabel, width=420, height=360, one_to_o
 def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=False, lines=None):
     """SVG line chart of ``series`` = {label: (x, y)}; NaN breaks a line.  With ``lines`` given,
     only the series named there are drawn as lines (the others as markers only)."""
-    pad_l, pad_r, pad_t, pad_b = 60, 150, 30, 45
+    longest = max((len(str(k)) for k in series), default=0)
+    pad_l, pad_r, pad_t, pad_b = 60, max(150, 7 * longest + 45), 30, 45
+    width += pad_r - 150  # the legend widens the figure, not the plot
     xs = np.concatenate([np.asarray(x, float) for x, _ in series.values()]) if series else np.array([0.0])
     ys = np.concatenate([np.asarray(y, float) for _, y in series.values()]) if series else np.array([0.0])
     ok = np.isfinite(xs) & np.isfinite(ys)
