@@ -2,6 +2,8 @@
 values, its monthly/seasonal summaries, and the Kok method on synthetic data with a known
 inhibition (exact on noise-free data, recovered within its SE on noisy data)."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -168,3 +170,32 @@ def test_kok_validity_and_errors():
         kok_windows(df, np.array([200.0, 210.0]))
     with pytest.raises(InputError, match="ppfd_band"):
         kok_windows(df, 200.0, ppfd_band=(150, 40))
+
+
+def test_kok_on_cz_lnz_is_data_starved():
+    """Real check (CZ-Lnz, 14 midsummer days, openeddy): measured records in the 40-150 PPFD band are
+    too few for 4-day windows; one 14-day window gives an inhibition SE of about 30 points."""
+    name = "CZ-Lnz_2023-07-23_2023-08-05.csv"
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = (os.path.join(here, "..", "..", "data", "flux", name),
+                  os.path.join("/work", "shared", "data", "flux", "openeddy", name))
+    path = next((p for p in candidates if os.path.exists(p)), None)
+    if path is None:
+        pytest.skip(f"{name} not available")
+    raw = pd.read_csv(path, skiprows=[1], na_values=[-9999, "NA"])
+    idx = pd.DatetimeIndex(pd.to_datetime(raw["timestamp"]) - pd.Timedelta(minutes=30), name="TIMESTAMP_START")
+    df = pd.DataFrame({"NEE": raw["NEE"].to_numpy(), "NEE_QC": raw["qc_NEE_forGF_UF"].to_numpy(),
+                       "TA": raw["Tair"].to_numpy(), "SW_IN": raw["GR"].to_numpy(),
+                       "PPFD_IN": raw["PAR"].to_numpy()}, index=idx).astype("float64")
+    df.attrs.update(site_id="CZ-Lnz", records_per_day=48)
+    # night Rref at 15 degC implied by REddyProc's NT Reco with an assumed E0 of 200 K
+    rn = raw["Reco_uStar"].to_numpy() / lt_factor(df["TA"].to_numpy(), 200.0)
+    w = kok_windows(df, 200.0, rref_night=rn)
+    assert w.attrs["n_ppfd_from_sw_in"] == 0 and len(w) == 6
+    assert (w.n < 10).all() and not w.valid.any() and (w.reason == "n<10").all()
+    w14 = kok_windows(df, 200.0, window_days=14, step_days=14, rref_night=rn, temperature_normalise="regress")
+    r = w14.iloc[0]
+    print(f"CZ-Lnz Kok: 4-day windows n = {list(w.n)}; one 14-day window n = {r.n}, b = {r.b:.3f}, "
+          f"Rref_day = {r.rref_day:.2f} +- {r.rref_day_se:.2f}, "
+          f"inhibition {r.inhibition:.1f} +- {r.inhibition_se:.1f} %")
+    assert r.valid and r.b < 0 and r.inhibition_se > 15

@@ -120,6 +120,10 @@ def test_alignment_end_stamps_and_utc_round_trip():
     out3 = align_isotope_series(ref2, tower, time_convention="end")
     np.testing.assert_array_equal(out3["ER"].to_numpy()[:-1], er.to_numpy()[1:])
     assert np.isnan(out3["ER"].iloc[-1])
+    # MIDDLE stamps, given as a Series with a DatetimeIndex
+    mid = pd.Series(er.to_numpy(), index=tower + pd.Timedelta(minutes=15), name="ER")
+    np.testing.assert_array_equal(align_isotope_series(mid, tower, time_convention="middle")["ER"].to_numpy(),
+                                  er.to_numpy())
     # tz-aware stamps are converted to UTC first
     ref4 = pd.DataFrame({"TIMESTAMP": (tower + pd.Timedelta(hours=5)).tz_localize("UTC").tz_convert("Europe/Prague"),
                          "ER": er.to_numpy()})
