@@ -74,7 +74,7 @@ class PartitionAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.FORMAT, "File format", ["detect"] + list(FORMATS), defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
-            self.METHODS, "Methods (comma separated: NT, DT, DTRH, DTASYM, DTRHONLY)",
+            self.METHODS, "Methods (comma separated: NT, DT, DTRH, DTASYM, DTRHONLY, RF, NN)",
             defaultValue=",".join(DEFAULT_METHODS)))
         self.addParameter(QgsProcessingParameterString(self.SITE_ID, "Site id (override)", optional=True))
         for name, label in ((self.LATITUDE, "Latitude (degrees north, override)"),

@@ -11,6 +11,10 @@ table (science.md section 3: NT and DT are fitted per site-year) and returns
 - ``summary``: one row per site-year: E0 night and day, Q10(10-20 degC), gamma, inhibition
   statistics, annual sums per method (g C m-2 yr-1, C = 12.011 g mol-1), fit diagnostics,
   agreement with the reference partitioning when present, and the flags of every method;
+- ``windows``: one row per fitting window of every method (NT E0 windows, DT and DT-RH 4-day
+  light-response windows with day and night Rref and their inhibition, DT-RH 15-day day-time E0 and
+  gamma windows), with the mean daytime TA, RH and VPD of the window, so that day and night
+  temperature sensitivity can be studied per window and season and against air humidity;
 - ``results``: the per-method result objects by (year, method) for further analysis.
 
 Method codes (column suffix): NT (Reichstein 2005), DT (Lasslop 2010), DTRH (DT-RH: day and
@@ -26,11 +30,11 @@ import pandas as pd
 from ..blocks import Progress
 from ..errors import EcorespError, InputError
 from ..io.towers import split_years
-from . import daytime, dtrh, nighttime
+from . import daytime, dtrh, mldaytime, nighttime
 from .evaluation import M_C, metrics
-from .inhibition import inhibition_from_rref
+from .inhibition import inhibition_from_rref, kok_windows, pooled_inhibition
 
-METHODS = ("NT", "DT", "DTRH", "DTASYM", "DTRHONLY")
+METHODS = ("NT", "DT", "DTRH", "DTASYM", "DTRHONLY", "RF", "NN")
 DEFAULT_METHODS = ("NT", "DT", "DTRH")
 DTRH_VARIANT = {"DTRH": "DTRH", "DTASYM": "DT-asym", "DTRHONLY": "DT-RHonly"}
 METHOD_NAMES = {
@@ -39,7 +43,11 @@ METHOD_NAMES = {
     "DTRH": "DT-RH (day/night temperature sensitivity and RH response)",
     "DTASYM": "DT-asym (day/night temperature sensitivity only)",
     "DTRHONLY": "DT-RHonly (RH response only)",
+    "RF": "random forest trained on measured night-time NEE, predicting ER for every record "
+          "(drivers TA, VPD, RH, WS, SWC when present; leave-one-month-out CV)",
+    "NN": "neural network (MLP) trained like RF",
 }
+ML_MODELS = {"RF": "rf", "NN": "nn"}
 REFERENCES = {"NT": ("GPP_NT_REF", "RECO_NT_REF"), "DT": ("GPP_DT_REF", "RECO_DT_REF")}
 BASE_COLUMNS = ("TIMESTAMP_END", "NEE", "NEE_QC", "TA", "SW_IN", "SW_IN_POT", "VPD", "RH")
 
@@ -49,6 +57,7 @@ class SitePartition:
     table: pd.DataFrame
     summary: pd.DataFrame
     results: dict = field(default_factory=dict)
+    windows: pd.DataFrame = None
     methods: tuple = DEFAULT_METHODS
     options: dict = field(default_factory=dict)
 
@@ -100,7 +109,25 @@ def _run_method(code, dfy, nt_res, options):
         return nighttime.partition_nighttime(dfy, **options.get("NT", {}))
     if code == "DT":
         return daytime.partition_daytime(dfy, **options.get("DT", {}))
+    if code in ML_MODELS:
+        return _MLResult(mldaytime.fit_ml_daytime_er(dfy, model=ML_MODELS[code], **options.get("ML", {})), dfy)
     return dtrh.partition_dtrh(dfy, variant=DTRH_VARIANT[code], nt_result=nt_res, **options.get("DTRH", {}))
+
+
+class _MLResult:
+    """ML daytime ER as a partitioning result: RECO = the model's ER for every record with complete
+    drivers (trained on measured night-time NEE), GPP = RECO - NEE."""
+
+    def __init__(self, ml, dfy):
+        self.ml = ml
+        self.reco = ml.reco.reindex(dfy.index)
+        self.gpp = self.reco - dfy["NEE"]
+        self.flags = list(ml.flags) + [f"dropped {k}: {v}" for k, v in ml.dropped_drivers.items()]
+        self.qc = pd.Series(np.where(self.reco.notna(), 0, 9), index=dfy.index)
+        pooled = ml.cv_metrics[(ml.cv_metrics["fold"] == "all") & (ml.cv_metrics["scope"] == "target")]
+        self.cv_r2 = float(pooled["R2"].iloc[0]) if len(pooled) else float("nan")
+        self.cv_rmse = float(pooled["RMSE"].iloc[0]) if len(pooled) else float("nan")
+        self.windows = pd.DataFrame()
 
 
 def _qc_of(code, res, n):
@@ -124,6 +151,13 @@ def _summary_row(site, year, dfy, code_results, step_s):
         row[f"flags_{code}"] = "; ".join(str(f) for f in (res.flags or []))
         if code == "NT":
             row.update(E0_NT_K=res.e0, E0_NT_SD_K=res.e0_sd, Q10_NT=res.q10_10_20)
+            kok = getattr(res, "kok", None)
+            if kok is not None:
+                mean, se, k = pooled_inhibition(kok)
+                row.update(INHIB_KOK_pct=mean, INHIB_KOK_SE_pct=se, KOK_valid_windows=int(k))
+        if code in ML_MODELS:
+            row.update({f"{code}_CV_R2_night": res.cv_r2, f"{code}_CV_RMSE_night": res.cv_rmse,
+                        f"{code}_drivers": ",".join(res.ml.drivers_used)})
         if code in DTRH_VARIANT:
             row.update({f"E0_NIGHT_{code}_K": res.e0_night, f"E0_DAY_{code}_K": res.e0_day,
                         f"E0_DAY_{code}_SE_K": res.e0_day_se, f"Q10_NIGHT_{code}": res.q10_night,
@@ -155,6 +189,72 @@ def _summary_row(site, year, dfy, code_results, step_s):
     return row
 
 
+WINDOW_COLUMNS = {  # window table column -> (NT e0_windows, DT/DTRH windows, DTRH windows_b) source
+    "E0_K": ("E0", "e0", "e0_day"),
+    "E0_SE_K": ("SD", "e0_sd", "se_e0_day"),
+    "RREF_NIGHT": ("rref", "rref_night", None),
+    "RREF_DAY": (None, "rref_day", "rref_day"),
+    "GAMMA": (None, "gamma", "gamma"),
+    "GAMMA_SE": (None, None, "se_gamma"),
+    "ALPHA": (None, "alpha", "alpha"),
+    "BETA": (None, "beta", "beta"),
+    "K": (None, "k", "k"),
+    "N": ("n", "n", "n"),
+    "VALID": ("valid", None, "valid"),
+    "SELECTED": ("selected", None, "selected"),
+    "CODE": (None, "code", None),
+}
+
+
+def _window_rows(year, code, res, dfy):
+    """The fitting windows of one method's result as rows of the window table."""
+    frames = []
+    if code in ML_MODELS:
+        return []
+    if code == "NT":
+        w = res.e0_windows.copy()
+        w["start"] = pd.to_datetime(w["start"])
+        w["end"] = w["start"] + pd.Timedelta(days=float(res.options.get("e0_window_days", 15))) \
+            - pd.Timedelta(minutes=1)
+        frames.append(("E0 night-time window", w, 0))
+        kok = getattr(res, "kok", None)
+        if kok is not None and len(kok):
+            kw = pd.DataFrame({"start": kok["start"], "end": kok["end"], "rref_day": kok["rref_day"],
+                               "rref_night": kok.get("rref_night"), "e0": kok["e0_k"], "n": kok["n"],
+                               "valid": kok["valid"]})
+            frames.append(("Kok low-light window", kw, 1))
+    else:
+        frames.append(("light-response window", res.windows, 1))
+        wb = getattr(res, "windows_b", None)
+        if wb is not None and len(wb):
+            frames.append(("day-time E0 and gamma window", wb, 2))
+    out = []
+    day = day_mask(dfy)
+    for stage, w, k in frames:
+        rows = pd.DataFrame({"year": year, "method": code, "stage": stage,
+                             "start": pd.to_datetime(w["start"]).values,
+                             "end": pd.to_datetime(w["end"]).values})
+        rows["centre"] = rows["start"] + (rows["end"] - rows["start"]) / 2
+        for col, src in WINDOW_COLUMNS.items():
+            name = "valid" if (col == "VALID" and "valid" in w) else src[k]
+            rows[col] = w[name].values if name is not None and name in w else np.nan
+        if "RREF_NIGHT" in rows and "RREF_DAY" in rows:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows["INHIBITION_PCT"] = 100 * (rows["RREF_NIGHT"] - rows["RREF_DAY"]) / rows["RREF_NIGHT"]
+        t = dfy.index.values
+        lo = np.searchsorted(t, rows["start"].values)
+        hi = np.searchsorted(t, rows["end"].values, side="right")
+        for var in ("TA", "RH", "VPD"):
+            v = np.where(day.values, dfy[var].values, np.nan) if var in dfy else np.full(len(dfy), np.nan)
+            csum = np.concatenate([[0.0], np.nancumsum(v)])
+            ccnt = np.concatenate([[0], np.cumsum(np.isfinite(v))])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows[f"{var}_DAY_MEAN"] = (csum[hi] - csum[lo]) / (ccnt[hi] - ccnt[lo])
+        rows["RREF_TREF_degC"] = 15.0
+        out.append(rows)
+    return out
+
+
 def partition_site(df, methods=DEFAULT_METHODS, options=None, progress=None, cancelled=None):
     """Run ``methods`` on every site-year of the tower table ``df`` (see module docstring).
 
@@ -168,7 +268,7 @@ def partition_site(df, methods=DEFAULT_METHODS, options=None, progress=None, can
     years = split_years(df)
     step_s = 86400.0 / float(df.attrs.get("records_per_day") or 48)
     site = dict(df.attrs)
-    parts, rows, results, errors = [], [], {}, []
+    parts, rows, results, errors, wparts = [], [], {}, [], []
     todo = [m for m in methods]
     if any(m in DTRH_VARIANT for m in methods) and "NT" not in todo:
         todo.insert(0, "NT")  # DT-RH stage A uses the NT fit
@@ -192,6 +292,11 @@ def partition_site(df, methods=DEFAULT_METHODS, options=None, progress=None, can
             except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
                 res = InputError(f"{code} fit failed ({type(exc).__name__}: {exc})")
                 errors.append(f"{site.get('site_id') or 'site'} {year} {code}: {res}")
+            if code == "NT" and not isinstance(res, Exception) and options.get("kok", True):
+                try:
+                    res.kok = kok_windows(dfy, res.e0, rref_night=res.rref, **options.get("KOK", {}))
+                except EcorespError as exc:
+                    res.flags.append(f"Kok windows not computed: {exc}")
             code_results[code] = res
             results[(year, code)] = res
             done += 1
@@ -209,14 +314,18 @@ def partition_site(df, methods=DEFAULT_METHODS, options=None, progress=None, can
             if ref in dfy:
                 out[ref] = dfy[ref]
         parts.append(out)
+        for code in methods:
+            if not isinstance(code_results[code], Exception):
+                wparts.extend(_window_rows(year, code, code_results[code], dfy))
         rows.append(_summary_row(site, year, dfy, {c: code_results[c] for c in methods}, step_s))
     progress.step(1.0)
     table = pd.concat(parts) if parts else pd.DataFrame()
     if all(isinstance(results[(y, c)], Exception) for y, _ in years for c in methods):
         raise InputError("no method could be fitted: " + " | ".join(errors))
     summary = pd.DataFrame(rows)
+    windows = pd.concat(wparts, ignore_index=True) if wparts else pd.DataFrame()
     return SitePartition(table=table, summary=summary, results=results, methods=methods,
-                         options={"methods": list(methods), **options})
+                         options={"methods": list(methods), **options}, windows=windows)
 
 
 def report_html(sp, title="ecoresp partitioning report"):

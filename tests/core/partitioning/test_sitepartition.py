@@ -41,6 +41,16 @@ def test_fluxnet_two_years_three_methods():
     s = sp.summary.set_index("year")
     assert (s["GPP_NT_vs_REF_R2"] > 0.99).all()
     assert (s["E0_DAY_DTRH_K"] > 0).all() and s["GAMMA_DTRH"].abs().max() <= 0.05
+    w = sp.windows
+    assert set(w["method"]) == {"NT", "DT", "DTRH"}
+    stages = set(w.loc[w["method"] == "DTRH", "stage"])
+    assert stages == {"light-response window", "day-time E0 and gamma window"}
+    sel = w[(w["method"] == "NT") & w["SELECTED"].astype(bool)]
+    assert len(sel) == 6  # best 3 E0 windows per site-year
+    np.testing.assert_allclose(sel.groupby("year")["E0_K"].mean().round(2).values,
+                               sp.summary["E0_NT_K"].values, atol=0.011)
+    lr = w[(w["method"] == "DTRH") & (w["stage"] == "light-response window")]
+    assert lr["RH_DAY_MEAN"].between(0, 100).mean() > 0.95 and lr["TA_DAY_MEAN"].notna().mean() > 0.95
     html = report_html(sp, "DE-Hai")
     assert html.count("<svg") == 4 and "Daytime ER by method" in html
 
