@@ -48,7 +48,9 @@ class PartitionAlgorithm(EcorespAlgorithm):
         "(0 good, 1 refitted or fallback, 2 nearest window &gt; 14 days away, 9 method failed); SUMMARY, "
         "one row per site-year (a point layer at the site): E0 night and day, Q10, gamma, inhibition, "
         "annual sums (g C m-2 yr-1), agreement with the FLUXNET reference partitioning when present, "
-        "and every fallback flag; REPORT, an HTML page with diurnal and seasonal ER by method, day "
+        "and every fallback flag; WINDOWS, one row per fitting window (night E0 windows, light-response "
+        "windows with day and night Rref and their inhibition, DT-RH day-time E0 and gamma windows, Kok "
+        "low-light windows) with the window's mean daytime TA, RH and VPD; REPORT, an HTML page with diurnal and seasonal ER by method, day "
         "versus night temperature response and inhibition by month.</p>"
         "<p>Tref is 15 degC, T0 227.13 K, C = 12.011 g mol-1. DT-RH follows the programme's proposal "
         "(science.md section 7.2): its options are documented in ecoresp_core/partitioning/dtrh.py.</p>"
@@ -65,6 +67,7 @@ class PartitionAlgorithm(EcorespAlgorithm):
     FIT_QC_ONLY = "FIT_QC_ONLY"
     OUTPUT = "OUTPUT"
     SUMMARY = "SUMMARY"
+    WINDOWS = "WINDOWS"
     REPORT = "REPORT"
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -92,6 +95,8 @@ class PartitionAlgorithm(EcorespAlgorithm):
             self.OUTPUT, "Partitioned fluxes", QgsProcessing.TypeVector))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.SUMMARY, "Site-year summary", QgsProcessing.TypeVectorPoint))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            self.WINDOWS, "Fitting windows", QgsProcessing.TypeVector, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, "Report", "HTML files (*.html)", optional=True, createByDefault=True))
 
@@ -140,6 +145,8 @@ class PartitionAlgorithm(EcorespAlgorithm):
             summary[f"option_{k}"] = str(v)
         results[self.SUMMARY] = write_table(self, parameters, self.SUMMARY, context, summary, feedback,
                                             lon="longitude", lat="latitude")
+        if parameters.get(self.WINDOWS) is not None:
+            results[self.WINDOWS] = write_table(self, parameters, self.WINDOWS, context, sp.windows, feedback)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
             write_text_atomic(report, report_html(sp, f"ecoresp partitioning: {a.get('site_id')}"))

@@ -238,6 +238,8 @@ def _window_rows(year, code, res, dfy):
         for col, src in WINDOW_COLUMNS.items():
             name = "valid" if (col == "VALID" and "valid" in w) else src[k]
             rows[col] = w[name].values if name is not None and name in w else np.nan
+            if col in ("VALID", "SELECTED"):
+                rows[col] = rows[col].astype("float64")  # 1/0, NaN where the stage has no such flag
         if "RREF_NIGHT" in rows and "RREF_DAY" in rows:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rows["INHIBITION_PCT"] = 100 * (rows["RREF_NIGHT"] - rows["RREF_DAY"]) / rows["RREF_NIGHT"]

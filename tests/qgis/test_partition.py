@@ -18,11 +18,13 @@ def test_partition_fluxnet_in_qgis(provider, tmp_path):
     import processing
     from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsVectorLayer
 
-    out, summ, rep = (str(tmp_path / n) for n in ("hh.gpkg", "summary.gpkg", "report.html"))
+    out, summ, rep, win = (str(tmp_path / n) for n in ("hh.gpkg", "summary.gpkg", "report.html", "w.csv"))
     res = processing.run("ecoresp:partition", {"INPUT": FLX_HAI, "METHODS": "NT", "OUTPUT": out,
-                                               "SUMMARY": summ, "REPORT": rep},
+                                               "SUMMARY": summ, "REPORT": rep, "WINDOWS": win},
                          feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
-    assert set(res) == {"OUTPUT", "SUMMARY", "REPORT"}
+    assert set(res) == {"OUTPUT", "SUMMARY", "REPORT", "WINDOWS"}
+    w = QgsVectorLayer(res["WINDOWS"], "w", "ogr")
+    assert w.isValid() and w.featureCount() > 100 and "RH_DAY_MEAN" in w.fields().names()
     hh = QgsVectorLayer(res["OUTPUT"], "hh", "ogr")
     assert hh.isValid() and hh.featureCount() == 2 * 17520 + 48  # 2007 + leap 2008
     names = hh.fields().names()
