@@ -15,6 +15,9 @@ Parameter vector, in this order everywhere: theta = (k, beta, alpha, rref, e0, g
 Units: k in hPa-1, beta in umol CO2 m-2 s-1, alpha in umol CO2 J-1 (Rg in W m-2 is used
 directly, as in REddyProc), rref in umol CO2 m-2 s-1 at Tref, e0 in K, gamma in %-1.
 
+Fall-backs (fit_lrc_windows): REddyProc's k / alpha rules, plus (optional, used by the day-time
+partitioning) ONEFlux's respiration-only refit of windows without a resolvable light response.
+
 Cost (section 5.3): ``sum(((NEP_mod - NEP_obs)/sdNEE)**2) + sum_p ((theta_p - prior_p)/sd_p)**2``
 over the *free* parameters that carry a prior.  It is a least-squares problem, so windows are
 fitted with a vectorised (batched) Levenberg-Marquardt with the analytic Jacobian: all
@@ -347,7 +350,7 @@ def _accept(theta, se, converged, alpha_max, beta_max):
 
 def fit_lrc_windows(data, e0, rref_prior, gamma=0.0, use_priors=True, alpha_max=0.22,
                     beta_max=250.0, k_fixed0=None, alpha_default=0.22, beta_start_factors=(1.0, 1.3, 0.8),
-                    max_iter=200):
+                    max_iter=200, rtol=1e-9, resp_only_fallback=False):
     """Fit (k, beta, alpha, rref) in each window of ``data`` (time order) with E0 (and gamma)
     fixed, applying the REddyProc fall-back rules of section 5.3:
 
@@ -355,7 +358,11 @@ def fit_lrc_windows(data, e0, rref_prior, gamma=0.0, use_priors=True, alpha_max=
     2. k < 0 or NaN -> refit with k = 0; if then alpha > alpha_max or NaN -> refit with alpha
        fixed to the last good window's alpha (``alpha_default`` if none);
     3. otherwise alpha > alpha_max or NaN -> refit with alpha fixed; if then k < 0 -> also k = 0;
-    4. reject (1002) if not converged or alpha < 0, rref < 0, beta < 0, beta >= beta_max;
+    4. ``resp_only_fallback`` (ONEFlux): alpha < 0 or beta < 0 after rules 1-3 -> refit with
+       GPP = 0 (alpha = beta = k = 0, only rref free, "LloydT_E0fix"); such a window counts as a
+       good window with alpha = 0, and rule 2/3 then fixes alpha only to a positive last alpha
+       (else the window is rejected, 1002);
+    5. reject (1002) if not converged or alpha < 0, rref < 0, beta < 0, beta >= beta_max;
        reject (1003) if beta > 100 and sd(beta) >= beta.
 
     The priors (section 5.3) are k ~ N(0.05, 50), beta ~ N(|q97 - q03| of window NEE, 600),
@@ -401,19 +408,22 @@ def fit_lrc_windows(data, e0, rref_prior, gamma=0.0, use_priors=True, alpha_max=
     cost = np.full(W, np.nan)
     conv = np.zeros(W, bool)
 
-    def run(sel, kfix, afix, alpha_val):
+    def run(sel, kfix, afix, alpha_val, gpp_zero=False):
         """Fit windows ``sel`` (indices) from the three starts; returns theta, se, cost, conv."""
         if sel.size == 0:
             return
-        S = len(beta_start_factors)
-        th0 = np.column_stack([np.where(kfix, 0.0, PRIOR_K), bprior[sel],
+        S = 1 if gpp_zero else len(beta_start_factors)
+        th0 = np.column_stack([np.where(kfix, 0.0, PRIOR_K), bprior[sel] * (not gpp_zero),
                                np.where(afix, alpha_val, PRIOR_ALPHA), rp_start[sel], e0[sel], gamma[sel]])
         th0 = np.repeat(th0[None], S, axis=0)
-        th0[:, :, IBETA] *= np.asarray(beta_start_factors)[:, None]
+        if not gpp_zero:
+            th0[:, :, IBETA] *= np.asarray(beta_start_factors)[:, None]
         fr = np.ones((sel.size, NPAR), bool)
         fr[:, IE0] = fr[:, IGAMMA] = False
         fr[kfix, IK] = False
         fr[afix, IALPHA] = False
+        if gpp_zero:
+            fr[:, IBETA] = False
         rows_ = np.tile(sel, S)
 
         def fun(th, idx):
@@ -421,7 +431,7 @@ def fit_lrc_windows(data, e0, rref_prior, gamma=0.0, use_priors=True, alpha_max=
 
         res = batched_lm(fun, th0.reshape(-1, NPAR), np.tile(fr, (S, 1)),
                          np.tile(prior_mean[sel], (S, 1)), np.tile(prior_sd[sel], (S, 1)),
-                         max_iter=max_iter)
+                         max_iter=max_iter, rtol=rtol)
         c = np.where(np.isfinite(res["cost"]), res["cost"], np.inf).reshape(S, -1)
         best = np.argmin(c, axis=0)
         pick = best * sel.size + np.arange(sel.size)
@@ -445,9 +455,24 @@ def fit_lrc_windows(data, e0, rref_prior, gamma=0.0, use_priors=True, alpha_max=
     # rules 2b/3: alpha out of range -> alpha fixed to the last good window's alpha
     need_a = np.zeros(W, bool)
     need_a[sel[abad(sel)]] = True
+    resp_only = np.zeros(W, bool)
+
+    def resp_only_refit(cand):
+        # ONEFlux (PV-Wave) rule: a window whose light response is not resolved (alpha < 0 or
+        # beta < 0 even after the k / alpha rules) carries no detectable photosynthesis; its
+        # day-time NEE is respiration, fitted with GPP = 0 (Rref free, E0 fixed).  Rejecting
+        # such windows instead (REddyProc) interpolates GPP of distant windows into dormant or
+        # drought-senescent periods (e.g. the dry summer of the US-Var grassland).
+        s5 = cand[(theta[cand, IALPHA] < 0) | (theta[cand, IBETA] < 0)]
+        run(s5, np.ones(s5.size, bool), np.ones(s5.size, bool), np.zeros(s5.size), gpp_zero=True)
+        resp_only[s5] = True
+        refit[s5] = True
+
+    if resp_only_fallback:      # windows that need no alpha rule: settled before the alpha pass
+        resp_only_refit(sel[~need_a[sel]])
     code_now = _accept(theta, se, conv, alpha_max, beta_max)
     good = todo & ~need_a & (code_now == CODE_OK)
-    a_good = np.where(good, theta[:, IALPHA], np.nan)
+    a_good = np.where(good, theta[:, IALPHA], np.nan)     # respiration-only windows: alpha = 0
     last = np.full(W, float(alpha_default))
     cur = float(alpha_default)
     for i in range(W):       # cheap scalar pass over ~180 windows
@@ -455,6 +480,14 @@ def fit_lrc_windows(data, e0, rref_prior, gamma=0.0, use_priors=True, alpha_max=
         if np.isfinite(a_good[i]):
             cur = a_good[i]
     s3 = np.nonzero(need_a)[0]
+    no_alpha = np.zeros(W, bool)
+    if resp_only_fallback:
+        # ONEFlux fixes alpha only to a positive alpha of the last accepted window: after a
+        # respiration-only window (no photosynthesis resolved) an implausible alpha > alpha_max is
+        # not replaced by the alpha of an older window (which put a spurious small GPP into the
+        # whole dry season at US-Var); the window is rejected and interpolated instead.
+        no_alpha[s3[~(last[s3] > 0)]] = True
+        s3 = s3[last[s3] > 0]
     kf = k0[s3] | k_rule[s3]
     run(s3, kf, np.ones(s3.size, bool), last[s3])
     afixed[s3] = True
@@ -462,17 +495,29 @@ def fit_lrc_windows(data, e0, rref_prior, gamma=0.0, use_priors=True, alpha_max=
     s4 = s3[kbad(s3) & ~kf]
     run(s4, np.ones(s4.size, bool), np.ones(s4.size, bool), last[s4])
     k_rule[s4] = True
+    if resp_only_fallback:
+        resp_only_refit(s3)
+        # sequential check in time order (ONEFlux walks the windows one by one): an alpha-fixed
+        # window whose last accepted predecessor turned out respiration-only is rejected too
+        ok_now = todo & (_accept(theta, se, conv, alpha_max, beta_max) == CODE_OK) & ~no_alpha
+        cur = float(alpha_default)
+        for i in range(W):
+            if afixed[i] and not resp_only[i] and not cur > 0:
+                no_alpha[i] = True
+            elif ok_now[i]:
+                cur = theta[i, IALPHA]
     code_fit = _accept(theta, se, conv, alpha_max, beta_max)
+    code_fit[no_alpha] = CODE_NOT_CONVERGED
     code = np.where(todo, code_fit, code)
     return {"theta": theta, "se": se, "cost": cost, "code": code, "refit": refit & todo,
             "k0": k0 | k_rule, "k_rule": k_rule, "alpha_fixed": afixed, "n": n,
-            "beta_prior": bprior, "converged": conv}
+            "beta_prior": bprior, "converged": conv, "resp_only": resp_only & todo}
 
 
 def fit_lrc_window(nee, rg, vpd, temp, e0, rref_night, sd_nee=None, rh=None, rh_ref=0.0, gamma=0.0,
                    vpd0_hpa=10.0, tref_degc=TREF_DEGC, rh_function="exp", alpha_last_good=0.22,
                    min_records=10, use_priors=True, alpha_max=0.22, beta_max=250.0,
-                   sd_replace=(0.2, 0.7), sd_floor_quantile=0.3):
+                   sd_replace=(0.2, 0.7), sd_floor_quantile=0.3, resp_only_fallback=False):
     """Fit the LRC to the day records of ONE window (arrays of equal length; non-finite records
     are dropped), with the section 5.3 record rules and fall-backs.
 
@@ -506,11 +551,14 @@ def fit_lrc_window(nee, rg, vpd, temp, e0, rref_night, sd_nee=None, rh=None, rh_
     if k0 and not neglect:
         flags.append("k0_low_vpd")
     res = fit_lrc_windows(data, e0, rref_night, gamma, use_priors, alpha_max, beta_max,
-                          k_fixed0=np.array([k0]), alpha_default=alpha_last_good)
+                          k_fixed0=np.array([k0]), alpha_default=alpha_last_good,
+                          resp_only_fallback=resp_only_fallback)
     if res["k_rule"][0]:
         flags.append("k0_refit")
     if res["alpha_fixed"][0]:
         flags.append("alpha_fixed")
+    if res["resp_only"][0]:
+        flags.append("resp_only")
     if res["code"][0] == CODE_NO_E0:
         flags.append("no_e0")
     elif res["code"][0] != CODE_OK:

@@ -5,7 +5,9 @@ table (science.md section 3: NT and DT are fitted per site-year) and returns
 
 - ``table``: one row per record: TIMESTAMP_START, TIMESTAMP_END, NEE, NEE_QC, TA, SW_IN, VPD,
   RH, IS_DAY (Rg > 4 W m-2 and SW_IN_POT > 0), and ``RECO_<M>``, ``GPP_<M>``, ``QC_<M>`` for each
-  method M (QC 0 good, 1 parameters refitted or fallback, 2 nearest estimate > 14 days away,
+  method M (GPP = RECO - NEE with gap-filled NEE, except DT, whose GPP is the light-response-curve
+  GPP as in FLUXNET2015 and REddyProc; QC 0 good, 1 parameters refitted or fallback, 2 nearest
+  estimate > 14 days away,
   9 method failed for the site-year), plus the reference partitioning columns when the file has
   them (GPP_NT_REF, ...);
 - ``summary``: one row per site-year: E0 night and day, Q10(10-20 degC), gamma, inhibition
@@ -107,8 +109,8 @@ def coverage(series):
 def _run_method(code, dfy, nt_res, options):
     if code == "NT":
         return nighttime.partition_nighttime(dfy, **options.get("NT", {}))
-    if code == "DT":
-        return daytime.partition_daytime(dfy, **options.get("DT", {}))
+    if code == "DT":  # GPP_DT is the light-response-curve GPP, as in FLUXNET2015 (GPP_DT_VUT_REF)
+        return daytime.partition_daytime(dfy, **{"gpp_output": "model", **options.get("DT", {})})
     if code in ML_MODELS:
         return _MLResult(mldaytime.fit_ml_daytime_er(dfy, model=ML_MODELS[code], **options.get("ML", {})), dfy)
     return dtrh.partition_dtrh(dfy, variant=DTRH_VARIANT[code], nt_result=nt_res, **options.get("DTRH", {}))

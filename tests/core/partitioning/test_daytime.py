@@ -43,8 +43,12 @@ def test_closed_loop_recovers_reco_and_gpp(lasslop_year, dt_result):
     assert r.gpp.sum() * GC == pytest.approx(truth["gpp"].sum() * GC, rel=0.05)
     # the modelled LRC GPP also tracks the truth
     assert r2(r.gpp_model, truth["gpp"]) > 0.95
-    # GPP_DT = RECO_DT - NEE exactly
+    # default GPP_DT = RECO_DT - NEE exactly (project convention); the light-response-curve GPP
+    # (FLUXNET2015 GPP_DT_VUT_REF / REddyProc GPP_DT definition) is gpp_model: 0 at night, >= 0
     np.testing.assert_allclose(r.gpp.values, r.reco.values - df["NEE"].values)
+    np.testing.assert_allclose(r.gpp_residual.values, r.gpp.values)
+    night = (df["SW_IN"] <= 4.0) & (df["SW_IN_POT"] <= 0.0)
+    assert (r.gpp_model[night] == 0.0).all() and (r.gpp_model >= 0.0).all()
     # night E0 windows: inside the bounds, centred near the truth
     assert r.e0_series.between(50, 400).all()
     assert abs(r.e0_series.median() - 180.0) < 30.0
@@ -115,3 +119,47 @@ def test_input_errors():
     bad["NEE_QC"] = 1.0                                      # nothing measured
     with pytest.raises(InputError):
         partition_daytime(bad)
+
+
+def test_sd_nee_lookup_matches_brute_force():
+    # the MDS look-up of sdNEE (ONEFlux uncert_via_gapFill / REddyProc NEE_fsd), vectorised,
+    # against a direct loop for the first pass (+-7 days, Rg/TA/VPD tolerances, >= 10 records)
+    df, _ = make_site_year(7, e0_night=180.0, e0_day=180.0, gamma=0.0, inhibition=0.0)
+    prep = dt.prepare(df)
+    sd = dt.sd_nee_lookup(prep)
+    nee, ta, rg, vpd = prep["nee"], prep["ta"], prep["rg"], prep["vpd"]
+    meas = np.isfinite(nee)
+    assert np.isfinite(sd[meas]).all() and np.isnan(sd[~meas]).all()
+    rng = np.random.default_rng(0)
+    checked = 0
+    for i in rng.choice(np.nonzero(meas)[0], 60, replace=False):
+        j = np.arange(max(i - 335, 0), min(i + 336, prep["n"]))
+        tol = max(min(50.0, rg[i]), 20.0)
+        m = (meas[j] & (np.abs(ta[j] - ta[i]) < 2.5) & (np.abs(rg[j] - rg[i]) < tol)
+             & (np.abs(vpd[j] - vpd[i]) < 5.0))
+        if m.sum() >= 10:
+            assert sd[i] == pytest.approx(np.std(nee[j][m], ddof=1), rel=1e-9)
+            checked += 1
+    assert checked > 40
+    # only the requested records are looked up
+    t = np.zeros(prep["n"], bool)
+    t[:500] = True
+    sd2 = dt.sd_nee_lookup(prep, t)
+    np.testing.assert_allclose(sd2[:500][meas[:500]], sd[:500][meas[:500]])
+    assert np.isnan(sd2[500:]).all()
+
+
+def test_day_night_rules_and_options(lasslop_year):
+    df, _ = lasslop_year
+    prep = dt.prepare(df)
+    d1, n1 = dt.day_night(prep)                      # REddyProc: Rg and potential radiation
+    d2, n2 = dt.day_night(prep, use_pot=False)       # ONEFlux: Rg alone
+    assert not (d1 & n1).any() and not (d2 & n2).any() and (d2 | n2).all()
+    assert (d1 <= d2).all() and (n1 <= n2).all()
+    r = partition_daytime(df, gpp_output="model", day_night_rule="reddyproc", sd_nee="replace",
+                          resp_only_fallback=False, window_location="mean")
+    assert "sdNEE_from_lookup" not in r.flags
+    assert (r.gpp >= 0).all()
+    for kw in ({"sd_nee": "x"}, {"gpp_output": "x"}, {"day_night_rule": "x"}, {"window_location": "x"}):
+        with pytest.raises(InputError):
+            partition_daytime(df, **kw)

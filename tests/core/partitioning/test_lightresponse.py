@@ -9,6 +9,7 @@ import pytest
 from ecoresp_core.partitioning import lightresponse as lrc
 from ecoresp_core.partitioning.lightresponse import (fit_lrc_window, gpp_rect, lrc_cost, nee_lrc, reco_lrc,
                                                      rh_factor)
+from ecoresp_core.partitioning.respiration import lt_factor
 
 
 def test_model_hand_values():
@@ -146,3 +147,45 @@ def test_reject_uncertain_large_beta():
     r = fit_lrc_window(nee, rg, vpd, t, 150.0, 2.0)
     assert 100 < r["theta"][1] < 250 and r["se"][1] >= r["theta"][1]
     assert r["code"] == lrc.CODE_BETA_UNCERTAIN and "rejected" in r["flags"]
+
+
+def test_respiration_only_fallback():
+    # dormant window: NEE is respiration only (GPP = 0) plus noise, which an LRC can only fit with
+    # a negative alpha or beta.  REddyProc rejects the window; with resp_only_fallback (ONEFlux's
+    # "LloydT_E0fix") it is refitted with alpha = beta = k = 0 and Rref free, and accepted.
+    rng = np.random.default_rng(11)
+    n = 120
+    rg = rng.uniform(10, 600, n)
+    vpd = rng.uniform(2, 8, n)
+    t = rng.uniform(0, 8, n)
+    reco = 1.5 * lt_factor(t, 150.0)
+    nee = reco + 0.002 * rg + rng.normal(0, 0.1, n)      # slight apparent "negative GPP"
+    r = fit_lrc_window(nee, rg, vpd, t, 150.0, 1.5)
+    assert r["code"] != lrc.CODE_OK and "resp_only" not in r["flags"]
+    r = fit_lrc_window(nee, rg, vpd, t, 150.0, 1.5, resp_only_fallback=True)
+    assert r["code"] == lrc.CODE_OK and "resp_only" in r["flags"] and r["refit"]
+    assert r["theta"][0] == r["theta"][1] == r["theta"][2] == 0.0
+    # Rref is the day-time NEE level at 15 degC: close to the least-squares value
+    f = lt_factor(t, 150.0)
+    assert r["theta"][3] == pytest.approx(np.sum(f * nee) / np.sum(f * f), rel=1e-3)
+    assert gpp_rect(rg, vpd, r["theta"][2], r["theta"][1], r["theta"][0]).max() == 0.0
+
+
+def test_alpha_rule_after_respiration_only_window():
+    # ONEFlux: after a respiration-only window (alpha = 0) an alpha > 0.22 is not replaced by the
+    # alpha of an older window: the window is rejected.  Without the fall-back (REddyProc) the
+    # alpha of the last good window (here the default 0.22) is imposed.
+    rng = np.random.default_rng(11)
+    n = 120
+    rg0, vpd0, t0 = rng.uniform(10, 600, n), rng.uniform(2, 8, n), rng.uniform(0, 8, n)
+    nee0 = 1.5 * lt_factor(t0, 150.0) + 0.002 * rg0 + rng.normal(0, 0.1, n)     # dormant
+    nee1, rg1, vpd1, t1 = _window(np.array([0.03, 20.0, 0.5, 3.0, 150.0]), n=n, seed=3)
+    stack = lambda a, b: np.vstack([a, b])  # noqa: E731
+    m = np.ones((2, n), bool)
+    data = lrc.LRCData(stack(rg0, rg1), stack(vpd0, vpd1), stack(t0, t1), stack(nee0, nee1),
+                       np.full((2, n), 0.7), m)
+    on = lrc.fit_lrc_windows(data, 150.0, np.array([1.5, 3.0]), resp_only_fallback=True)
+    off = lrc.fit_lrc_windows(data, 150.0, np.array([1.5, 3.0]))
+    assert on["resp_only"][0] and on["code"][0] == lrc.CODE_OK and on["theta"][0, lrc.IALPHA] == 0.0
+    assert on["code"][1] == lrc.CODE_NOT_CONVERGED
+    assert off["alpha_fixed"][1] and off["theta"][1, lrc.IALPHA] == 0.22 and not off["resp_only"].any()

@@ -37,15 +37,20 @@ def test_fluxnet_two_years_three_methods():
     assert len(sp.table) == len(df) and list(sp.summary["year"]) == [2007, 2008]
     for m in ("NT", "DT", "DTRH"):
         assert sp.table[f"RECO_{m}"].notna().mean() > 0.99
+    for m in ("NT", "DTRH"):
         np.testing.assert_allclose(sp.table[f"GPP_{m}"], sp.table[f"RECO_{m}"] - sp.table["NEE"], atol=1e-9)
+    # DT: the light-response-curve GPP (FLUXNET2015 definition): never negative, zero at night
+    assert (sp.table["GPP_DT"].dropna() >= 0).all()
+    night = sp.table["SW_IN"] <= 4
+    assert (sp.table.loc[night, "GPP_DT"] == 0).mean() > 0.95
     s = sp.summary.set_index("year")
-    assert (s["GPP_NT_vs_REF_R2"] > 0.99).all()
+    assert (s["GPP_NT_vs_REF_R2"] > 0.99).all() and (s["GPP_DT_vs_REF_R2"] > 0.99).all()
     assert (s["E0_DAY_DTRH_K"] > 0).all() and s["GAMMA_DTRH"].abs().max() <= 0.05
     w = sp.windows
     assert set(w["method"]) == {"NT", "DT", "DTRH"}
     stages = set(w.loc[w["method"] == "DTRH", "stage"])
     assert stages == {"light-response window", "day-time E0 and gamma window"}
-    sel = w[(w["method"] == "NT") & w["SELECTED"].astype(bool)]
+    sel = w[(w["method"] == "NT") & (w["stage"] == "E0 night-time window") & (w["SELECTED"] == 1)]
     assert len(sel) == 6  # best 3 E0 windows per site-year
     np.testing.assert_allclose(sel.groupby("year")["E0_K"].mean().round(2).values,
                                sp.summary["E0_NT_K"].values, atol=0.011)
