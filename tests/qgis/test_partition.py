@@ -56,21 +56,23 @@ def test_partition_bad_input(provider, tmp_path):
     assert not (tmp_path / "o.csv").exists()
 
 
-def test_partition_reddyproc_example_through_qgis_process(tmp_path):
+@pytest.mark.parametrize("path,site,year,rows", [(DETHA98, "DE-Tha", "1998", 17520),
+                                                 (FLX_HAI, "DE-Hai", "2007", 2 * 17520 + 48)])
+def test_partition_through_qgis_process(tmp_path, path, site, year, rows):
     out, summ, rep = tmp_path / "hh.csv", tmp_path / "summary.csv", tmp_path / "report.html"
     proc = subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "--json", "run", "ecoresp:partition",
-                           "--", f"INPUT={DETHA98}", "METHODS=NT,DT,DTRH", f"OUTPUT={out}",
+                           "--", f"INPUT={path}", "METHODS=NT,DT,DTRH", f"OUTPUT={out}",
                            f"SUMMARY={summ}", f"REPORT={rep}"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     res = json.loads(proc.stdout)["results"]
     assert set(res) >= {"OUTPUT", "SUMMARY", "REPORT"}
     with open(out) as fh:
-        rows = list(csv.DictReader(fh))
-    assert len(rows) == 17520
-    assert {"RECO_NT", "GPP_NT", "RECO_DT", "GPP_DT", "RECO_DTRH", "GPP_DTRH"} <= set(rows[0])
+        table = list(csv.DictReader(fh))
+    assert len(table) == rows
+    assert {"RECO_NT", "GPP_NT", "RECO_DT", "GPP_DT", "RECO_DTRH", "GPP_DTRH"} <= set(table[0])
     with open(summ) as fh:
         srow = next(csv.DictReader(fh))
-    assert srow["site_id"] == "DE-Tha" and srow["year"] == "1998"
+    assert srow["site_id"] == site and srow["year"] == year
     assert 50 < float(srow["E0_NT_K"]) < 450
     assert float(srow["RECO_NT_gC"]) > 0 and float(srow["E0_DAY_DTRH_K"]) > 0
     assert os.path.getsize(rep) > 5000
