@@ -21,6 +21,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [REPO, HERE]
 
 import bench_partition  # noqa: E402
+import fluxnet_agreement  # noqa: E402
 import bench_trend_core  # noqa: E402
 
 
@@ -72,6 +73,8 @@ def main():
     quick = "--quick" in sys.argv
     print("== site partitioning: NT, DT, DT-RH on one site-year vs hesseflux (bench_partition)")
     bench_partition.run()
+    print("\n== agreement with the FLUXNET2015 partitioning vs REddyProc and hesseflux (fluxnet_agreement)")
+    fluxnet_agreement.run()
     print()
     print("== trend core vs pymannkendall (bench_trend_core)")
     bench_trend_core.run(quick=quick)
