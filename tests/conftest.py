@@ -76,3 +76,22 @@ def stack_factory(tmp_path):
             dates = annual_dates(1989, len(values))
         return write_stack(tmp_path / name, values, dates, **kw)
     return make
+
+
+@pytest.fixture
+def provider(qgis_app, qgis_processing):
+    """The registered ecoresp provider (QGIS tests; registered once, kept for the session)."""
+    from qgis.core import QgsApplication
+
+    from ecoresp.provider.provider import EcorespProvider
+
+    reg = QgsApplication.processingRegistry()
+    prov = reg.providerById("ecoresp")
+    if prov is None:
+        prov = EcorespProvider()
+        assert reg.addProvider(prov)
+        _keep.append(prov)
+    return prov
+
+
+_keep = []
