@@ -201,3 +201,79 @@ def test_input_errors(year):
         partition_dtrh(df.drop(columns="RH"))
     with pytest.raises(InputError, match="rh_function"):
         partition_dtrh(df, rh_function="logistic")
+
+
+LEGACY = {"sd_nee": "replace", "sd_floor_quantile": 0.3, "day_night_rule": "reddyproc", "resp_only_fallback": False,
+          "window_location": "mean", "lrc_rtol": 1e-9}
+
+
+def test_oneflux_daytime_rules_by_default(fits, year):
+    """Stages B and C use DT's day-time rules (sdNEE look-up, no sdNEE floor, Rg-only masks,
+    GPP = 0 refit, parameters at the window centre, lrc_rtol 1e-6) by default."""
+    df, truth = year
+    r = fits["dtrh"]
+    o = r.options
+    assert (o["sd_nee"], o["sd_floor_quantile"], o["day_night_rule"], o["resp_only_fallback"],
+            o["window_location"], o["lrc_rtol"]) == ("lookup", None, "oneflux", True, "centre", 1e-6)
+    assert "sdNEE_from_lookup" in r.flags
+    # stage-C parameters attached to the window centre
+    w = r.windows[r.windows["code"] == 0]
+    assert (w["loc"] == w["centre"]).all()
+    # the light-response GPP is returned too (FLUXNET2015 GPP_DT definition)
+    d = truth["is_day"].values
+    assert (r.gpp_model >= 0).all() and r2(r.gpp_model[d], truth["gpp"][d]) > 0.95
+    np.testing.assert_allclose(r.gpp_residual.values, r.gpp.values)
+    m = partition_dtrh(df, gpp_output="model")
+    np.testing.assert_allclose(m.gpp.values, r.gpp_model.values)
+    np.testing.assert_allclose(m.reco.values, r.reco.values)
+
+
+def test_legacy_daytime_rules_still_recover(year):
+    """The previous (REddyProc-style) day-time rules stay selectable and keep the closed loop."""
+    df, truth = year
+    r = partition_dtrh(df, **LEGACY)
+    assert "sdNEE_from_lookup" not in r.flags
+    assert abs(r.e0_day - E0_D) < 2.5 * r.e0_day_se and abs(r.gamma - GAMMA) < 2.5 * r.gamma_se
+    assert r.e0_day - r.e0_night > 2.0 * np.hypot(r.e0_day_se, r.e0_night_se)
+    assert r2(r.reco, truth["reco"]) > 0.95
+    w = r.windows[r.windows["code"] == 0]
+    assert (w["loc"] != w["centre"]).any()                     # mean position of the records
+    # a table with sdNEE is used as given (no look-up)
+    dfs, truth_s = make_site_year(1, e0_night=E0_N, e0_day=E0_D, gamma=GAMMA, inhibition=INHIB, with_sd=True)
+    rs = partition_dtrh(dfs)
+    assert "sdNEE_from_lookup" not in rs.flags
+    assert abs(rs.e0_day - E0_D) < 2.5 * rs.e0_day_se and abs(rs.gamma - GAMMA) < 2.5 * rs.gamma_se
+    for name in ("sd_nee", "day_night_rule", "window_location", "gpp_output"):
+        with pytest.raises(InputError, match=name):
+            partition_dtrh(df, **{name: "bogus"})
+
+
+def test_day_night_rule(year):
+    """ONEFlux rule: day = Rg > 4 whatever SW_IN_POT says; REddyProc rule: also SW_IN_POT > 0."""
+    df, _ = year
+    d2 = df.copy()
+    day = (d2["SW_IN"] > 4.0).to_numpy()
+    first = day & ~np.roll(day, 1)                          # first day record of each day
+    d2.loc[first, "SW_IN_POT"] = 0.0
+    r = partition_dtrh(d2)
+    np.testing.assert_allclose(r.reco.values[first], r.reco_day_model.values[first])
+    o = partition_dtrh(d2, day_night_rule="reddyproc")
+    np.testing.assert_allclose(o.reco.values[first], o.reco_night_model.values[first])
+    assert not np.allclose(o.reco_day_model.values[first], o.reco_night_model.values[first])
+
+
+def test_resp_only_refit_of_windows_without_light_response():
+    """A dormant season without photosynthesis: the stage-C windows are refitted with GPP = 0
+    (ONEFlux) instead of being rejected and filled with the GPP of distant windows."""
+    df, truth = make_site_year(2, e0_night=E0_N, e0_day=E0_D, gamma=GAMMA, inhibition=INHIB)
+    winter = np.asarray((df.index.month <= 2) | (df.index.month == 12))
+    d2 = df.copy()
+    d2.loc[winter, "NEE"] = d2.loc[winter, "NEE"] + truth["gpp"][winter]         # GPP = 0 in winter
+    r = partition_dtrh(d2)
+    o = partition_dtrh(d2, resp_only_fallback=False)
+    assert any(f.startswith("lrc_windows_resp_only") for f in r.flags)
+    assert not any(f.startswith("lrc_windows_resp_only") for f in o.flags)
+    ro = r.windows["flags"].str.contains("resp_only")
+    assert ro.sum() >= 5 and (r.windows.loc[ro, "alpha"] == 0).all()
+    gw = np.asarray(r.gpp_model)[winter].mean()
+    assert gw < np.asarray(o.gpp_model)[winter].mean() and gw < 0.1
