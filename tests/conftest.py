@@ -9,7 +9,12 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "tests", "data")
-SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
+FLUX = os.path.join(DATA, "flux")
+# the bundled FLUXNET2015 half-hourly site-years (tests/data/README.md)
+FLUXNET_FILES = {"DE-Hai": "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz",
+                 "DE-Tha": "FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz",
+                 "FR-Pue": "FLX_FR-Pue_FLUXNET2015_zarrsubset_HH_2009-2010.csv.gz",
+                 "US-Var": "FLX_US-Var_FLUXNET2015_zarrsubset_HH_2013-2014.csv.gz"}
 
 _plugin_parent = tempfile.mkdtemp(prefix="ecoresp-plugin-")
 os.symlink(REPO, os.path.join(_plugin_parent, "ecoresp"))

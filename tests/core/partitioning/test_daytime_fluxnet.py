@@ -26,16 +26,13 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FLUX, FLUXNET_FILES
 
 from ecoresp_core.io.towers import read_tower, split_years
 from ecoresp_core.partitioning.daytime import partition_daytime
 from ecoresp_core.partitioning.evaluation import metrics
 
-FLUX = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "data", "flux")
-FILES = {"DE-Hai": "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz",
-         "DE-Tha": "FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz",
-         "FR-Pue": "FLX_FR-Pue_FLUXNET2015_zarrsubset_HH_2009-2010.csv.gz",
-         "US-Var": "FLX_US-Var_FLUXNET2015_zarrsubset_HH_2013-2014.csv.gz"}
+FILES = FLUXNET_FILES
 
 # (site, year): minimum R2, maximum RMSE, maximum |annual difference| (%)
 THRESHOLDS = {

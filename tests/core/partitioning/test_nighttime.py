@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import FLUX, FLUXNET_FILES
 from scipy.optimize import curve_fit
 
 from ecoresp_core.errors import InputError
@@ -19,13 +20,7 @@ from ecoresp_core.partitioning.nighttime import (NighttimeResult, _fit_lt_window
 from ecoresp_core.partitioning.respiration import KELVIN, T0_K, apparent_q10, lloyd_taylor
 from ecoresp_core.partitioning.solar import potential_radiation
 
-FLUX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "flux")
-FILES = {
-    "DE-Hai": "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz",
-    "DE-Tha": "FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz",
-    "FR-Pue": "FLX_FR-Pue_FLUXNET2015_zarrsubset_HH_2009-2010.csv.gz",
-    "US-Var": "FLX_US-Var_FLUXNET2015_zarrsubset_HH_2013-2014.csv.gz",
-}
+FILES = FLUXNET_FILES
 # what this implementation reaches (GPP_NT vs GPP_NT_VUT_REF, half-hourly), rounded to the safe side:
 # (min R2, max RMSE, max |annual difference| %)
 THRESHOLDS = {
