@@ -82,24 +82,45 @@ slopes (within-season slopes for ``seasonal``), ``M1 = (N' - C)/2``,
 
 Exactness and speed
 -------------------
-Everything is float64; slopes are computed exactly as pymannkendall does
-(``(x_j - x_i)/(j - i)``), and the order statistics are selected exactly:
-short slope sets are materialised per pixel block and selected with a float32
-sort followed by an exact float64 refinement inside the float32 tie class; long
-slope sets (e.g. 360 monthly values, 64 620 pairs) use a seeded random sample
-of pairs to bracket the needed ranks, one pass over all lags that counts the
-slopes below the bracket and gathers those inside it, an exact selection among
-the gathered slopes, and an exact per-pixel fallback for the (rare) pixels whose
-bracket missed.  Pixel blocks are processed by a thread pool.
+Slopes are computed exactly as pymannkendall does (``(x_j - x_i)/(j - i)`` in
+float64) and the order statistics are selected exactly; every band equals the
+pure float64 computation bit for bit.  Cheaper arithmetic is only used where its
+outcome is provably the same:
+
+* S counts ``x[t+k] > x[t]`` minus ``x[t+k] < x[t]`` lag by lag (comparisons with
+  NaN are False); the tie term uses run lengths of the sorted values.  Both run in
+  float32 when every value of the block is exactly a float32 (checked), since then
+  the comparisons are exact.
+* Short slope sets (at most ``_LONG_PAIRS`` pairs, e.g. 30 annual values) are
+  materialised per pixel block; per pixel the slopes are mapped to 16-bit keys by a
+  monotone function (linear in the pixel's slope range, clamped, truncated), the
+  keys are radix-sorted, and the slope of rank r is the unique slope carrying the
+  key of rank r, or is selected exactly in float64 among the slopes sharing it.
+* Long slope sets (e.g. 360 monthly values, 64 620 pairs; 30 years of seasonal
+  data, 5 220) use a bracket [L, U] around all target ranks from a seeded sample of
+  pairs (sorted as float32 chunks of 128, the SIMD sorting network), then ONE pass
+  over all lags in float32 with per-lag thresholds widened by a margin that exceeds
+  every float32 rounding error (see :func:`_sen_long32` for the bound): slopes
+  surely below L are only counted, slopes surely above U skipped, and the rest is
+  recomputed exactly in float64 and bucketed by a monotone key; only the buckets
+  holding a target are sorted.  A pixel is accepted only if every selected slope
+  lies inside [L, U] (which proves its rank); otherwise, or when the pixel's
+  magnitudes are outside [1e-30, 1e30] (float32 screening not safe), the exact
+  float64 bracketing pass and its per-pixel fallback are used.
+Pixel blocks are processed by a thread pool; working arrays are per-thread scratch
+buffers sized to the block (a few tens of MB for 360-step series).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy.special import ndtr
 from scipy.stats import norm
 
 from ..errors import Cancelled
@@ -112,86 +133,95 @@ VARIANTS = ("original", "hamed_rao", "yue_wang", "pre_whitening",
             "trend_free_pre_whitening", "seasonal")
 
 # slope sets larger than this use the bracketing selection (per pixel)
-_LONG_PAIRS = 6000
+_LONG_PAIRS = 2000
 # memory budget (bytes) of one materialised slope block
-_SLOPE_BLOCK_BYTES = 8 * 2 ** 20
+_SLOPE_BLOCK_BYTES = 2 * 2 ** 20
 _SAMPLE_PAIRS = 3000
+_SAMPLE_CHUNKS = 49  # float32 sample: chunks of 128 pairs
+_ZQ = 3.5  # bracket half-width in standard errors of the sample quantiles
 _SEED = 20240607
 _MAX_KTH = 0  # partition only with at most this many ranks, else sort
+# float32 screening pass of the long path: a pixel is screened in float32 only when
+# its largest magnitude M lies in [_F32_MIN, _F32_MAX] (or M == 0)
+_F32_MIN = 1e-30
+_F32_MAX = 1e30
+_MARGIN = 2.0 ** -18  # screening margin in units of M (errors are below 2**-21 M)
+_BUCKETS_MAX = 2048  # buckets per pixel for the exact selection among kept slopes
 
 
 # ---------------------------------------------------------------------------
 # small vectorised building blocks (time-major arrays (n, B) unless noted)
 # ---------------------------------------------------------------------------
 
-def _sort_info(x):
-    """Sort each column of x (n, B) (NaN last); return (order, sorted, valid count)."""
-    order = np.argsort(x, axis=0, kind="stable")
-    srt = np.take_along_axis(x, order, axis=0)
-    return order, srt
+def _exact_f32(x):
+    """x as float32 if that conversion is exact for every value (NaN kept), else None."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        x32 = x.astype(np.float32)
+    return x32 if np.array_equal(x32, x, equal_nan=True) else None
+
+
+_AUTO = object()
+
+
+def _sorted_rows(x, x32=_AUTO):
+    """The values of each column of x (n, B) sorted ascending (NaN last) as rows (B, n).
+
+    Sorted in float32 when that is exact (numpy's SIMD sort), else in float64
+    (x32: the result of :func:`_exact_f32` if already known)."""
+    if x32 is _AUTO:
+        x32 = _exact_f32(x)
+    return np.sort((x32 if x32 is not None else x).T, axis=1)
 
 
 def _tie_term(srt):
-    """sum over tie groups of t(t-1)(2t+5) for sorted columns (NaN never tied), int64 (B,)."""
-    n, B = srt.shape
+    """sum over tie groups of t(t-1)(2t+5) for the sorted rows srt (B, n) (NaN never tied).
+
+    Runs of equal values are delimited by the positions where a row changes; with a
+    delimiter also at both ends of every row, consecutive delimiters give the run
+    lengths (a row end and the next row start make a spurious run of length 1, and
+    f(1) = 0), so the sum is a bincount of f(length) by row.  int64 (B,)."""
+    B, n = srt.shape
     if n < 2:
         return np.zeros(B, np.int64)
-    eq = srt[1:] == srt[:-1]
+    eq = srt[:, 1:] == srt[:, :-1]
     if not eq.any():
         return np.zeros(B, np.int64)
-    idx = np.arange(n, dtype=np.int64)[:, None]
-    start = np.zeros((n, B), np.int64)
-    start[1:] = np.where(eq, 0, idx[1:])
-    np.maximum.accumulate(start, axis=0, out=start)
-    c = idx - start + 1  # 1-based position inside its run
-    # f(c) - f(c-1) with f(t) = t(t-1)(2t+5)  ->  6c^2 - 6c ... computed directly
-    term = c * (c - 1) * (2 * c + 5) - (c - 1) * (c - 2) * (2 * c + 3)
-    return term.sum(axis=0)
+    cut = np.ones((B, n + 1), bool)
+    np.logical_not(eq, out=cut[:, 1:n])
+    pos = np.flatnonzero(cut)
+    t = np.diff(pos)
+    f = t * (t - 1) * (2 * t + 5)
+    keep = np.flatnonzero(f)
+    return np.bincount(pos[keep] // (n + 1), weights=f[keep], minlength=B).astype(np.int64)
 
 
-def _dense_ranks(x, order, srt):
-    """Dense ranks (ties share a rank) of the valid values, BIG for NaN; int16/int32."""
-    n, B = x.shape
-    dt = np.int16 if n < 32000 else np.int32
-    big = np.iinfo(dt).max
-    newrun = np.ones((n, B), dtype=dt)
-    newrun[0] = 0
-    if n > 1:
-        np.not_equal(srt[1:], srt[:-1], out=newrun[1:], casting="unsafe")
-    dr = np.cumsum(newrun, axis=0, dtype=dt)
-    dr[np.isnan(srt)] = big
-    r = np.empty_like(dr)
-    np.put_along_axis(r, order, dr, axis=0)
-    return r, big
+def _mk_score(x, x32=_AUTO):
+    """Mann-Kendall S of each column of x (n, B), pairs with a NaN ignored. int64 (B,).
 
-
-def _mk_score(x, order=None, srt=None):
-    """Mann-Kendall S of each column of x (n, B), pairs with a NaN ignored. int64 (B,)."""
+    S = sum over lags k of count(x[t+k] > x[t]) - count(x[t+k] < x[t]); comparisons
+    with NaN are False, so such pairs drop out.  Compared in float32 when exact."""
     n, B = x.shape
     if n < 2:
         return np.zeros(B, np.int64)
-    if order is None:
-        order, srt = _sort_info(x)
-    r, big = _dense_ranks(x, order, srt)
-    acc = np.zeros((n - 1, B), dtype=r.dtype)
-    tmp = np.empty((n - 1, B), dtype=r.dtype)
+    if x32 is _AUTO:
+        x32 = _exact_f32(x)
+    xs = x32 if x32 is not None else x
+    small = n <= 128  # |acc| <= n - 1 fits int8
+    acc = np.zeros((n - 1, B), np.int8 if small else np.int16 if n < 32000 else np.int32)
+    gt = np.empty((n - 1, B), bool)
+    lt = np.empty((n - 1, B), bool)
+    t8 = None if small else np.empty((n - 1, B), np.int8)
     for k in range(1, n):
         m = n - k
-        t = tmp[:m]
-        np.subtract(r[k:], r[:-k], out=t)
-        np.sign(t, out=t)
-        np.add(acc[:m], t, out=acc[:m])
-    s_comp = acc.sum(axis=0, dtype=np.int64)
-    # NaN entries carry rank BIG: pair (valid i, NaN j>i) gave +1, (NaN i, valid j>i) gave -1
-    nanm = np.isnan(x)
-    if nanm.any():
-        valid = ~nanm
-        cumv = np.cumsum(valid, axis=0, dtype=np.int64)  # valid values up to and incl. t
-        nv = cumv[-1]
-        before = np.where(nanm, cumv, 0).sum(axis=0)
-        after = np.where(nanm, nv[None, :] - cumv, 0).sum(axis=0)
-        s_comp = s_comp - before + after
-    return s_comp
+        g = np.greater(xs[k:], xs[:-k], out=gt[:m])
+        l_ = np.less(xs[k:], xs[:-k], out=lt[:m])
+        if small:
+            np.add(acc[:m], g.view(np.int8), out=acc[:m])
+            np.subtract(acc[:m], l_.view(np.int8), out=acc[:m])
+        else:
+            np.subtract(g.view(np.int8), l_.view(np.int8), out=t8[:m])
+            np.add(acc[:m], t8[:m], out=acc[:m])
+    return acc.sum(axis=0, dtype=np.int64)
 
 
 def _variance(nv, tie):
@@ -207,30 +237,53 @@ def _z_score(s, var_s):
     return z
 
 
+@functools.lru_cache(maxsize=64)
+def _z_crit(alpha):
+    return norm.ppf(1 - alpha / 2)
+
+
 def _p_trend(z, alpha):
-    p = 2 * (1 - norm.cdf(np.abs(z)))
-    h = np.abs(z) > norm.ppf(1 - alpha / 2)
+    p = 2 * (1 - ndtr(np.abs(z)))  # ndtr is what norm.cdf evaluates (identical values)
+    h = np.abs(z) > _z_crit(alpha)
     trend = np.where(h & (z > 0), 1.0, np.where(h & (z < 0), -1.0, 0.0))
     return p, trend
 
 
 def _median_sorted(srt, cnt):
-    """numpy median of the first cnt entries of each sorted column (cnt >= 1)."""
-    B = srt.shape[1]
+    """numpy median of the first cnt entries of each sorted row of srt (B, n) (cnt >= 1)."""
+    B = srt.shape[0]
+    rows = np.arange(B)
+    lo = srt[rows, (cnt - 1) // 2].astype(np.float64)
+    hi = srt[rows, cnt // 2].astype(np.float64)
+    return np.where(cnt % 2 == 1, lo, (lo + hi) / 2)
+
+
+def _median_partition(x, cnt):
+    """numpy median of the valid values of each column of x (n, B) (cnt >= 1 valid):
+    the same order statistics as :func:`_median_sorted`, found by np.partition (NaN
+    goes last) at the few distinct ranks of the block."""
+    B = x.shape[1]
+    k1 = (cnt - 1) // 2
+    k2 = cnt // 2
+    part = np.partition(x, np.unique(np.concatenate([k1, k2])), axis=0)
     cols = np.arange(B)
-    lo = srt[(cnt - 1) // 2, cols]
-    hi = srt[cnt // 2, cols]
+    lo = part[k1, cols]
+    hi = part[k2, cols]
     return np.where(cnt % 2 == 1, lo, (lo + hi) / 2)
 
 
 def _median_valid_index(valid, divisor=None):
     """np.median(np.arange(n)[valid]) per column of the bool array valid (n, B)."""
-    cumv = np.cumsum(valid, axis=0, dtype=np.int64)
-    cnt = cumv[-1]
-    k1 = (cnt - 1) // 2 + 1  # 1-based rank among valid
-    k2 = cnt // 2 + 1
-    i1 = np.argmax(cumv >= k1[None, :], axis=0)
-    i2 = np.argmax(cumv >= k2[None, :], axis=0)
+    n, B = valid.shape
+    cnt = np.count_nonzero(valid, axis=0)
+    # 0-based positions of the valid entries, invalid ones pushed past the end
+    idx = np.where(valid, np.arange(n)[:, None], n).T
+    k1 = (cnt - 1) // 2
+    k2 = cnt // 2
+    part = np.partition(idx, np.unique(np.concatenate([k1, k2])), axis=1)
+    rows = np.arange(B)
+    i1 = part[rows, k1]
+    i2 = part[rows, k2]
     return np.where(cnt % 2 == 1, i1.astype(np.float64), (i1 + i2) / 2)
 
 
@@ -347,11 +400,13 @@ def _select(v64, ranks):
     return res
 
 
-def _pair_slopes(x3):
-    """All within-group pair slopes of x3 (Y, G, B) (time-major) as (G*Y*(Y-1)/2, B)."""
+def _pair_slopes(x3, scratch=False):
+    """All within-group pair slopes of x3 (Y, G, B) (time-major) as (G*Y*(Y-1)/2, B).
+
+    With scratch=True the result lives in a per-thread buffer (valid until the next call)."""
     Y, G, B = x3.shape
     T = G * Y * (Y - 1) // 2
-    out = np.empty((T, B))
+    out = _scratch("slopes", T * B, np.float64).reshape(T, B) if scratch else np.empty((T, B))
     off = 0
     for k in range(1, Y):
         m = G * (Y - k)
@@ -380,9 +435,67 @@ def _finish_median(vals, nprime):
     return np.where(nprime % 2 == 1, a, (a + b) / 2)
 
 
-def _sen_short(xs, ranks):
-    x3 = np.ascontiguousarray(xs.transpose(2, 1, 0))
-    return _select(_pair_slopes(x3), ranks)
+def _select_cols(v64, ranks):
+    """Exact order statistics of each column of v64 (W, B) float64 (NaN = absent).
+
+    ranks (B, K): 0-based ranks among the non-NaN entries.  Each column is quantised
+    to 16-bit keys ``floor((v - min) * 65534 / (max - min))`` (float64 subtraction of a
+    constant, multiplication by a non-negative constant, clamping and truncation are
+    all monotone non-decreasing, so the keys never invert the order of the values;
+    NaN gets the key 65535 and sorts last).  The keys are sorted per pixel with
+    numpy's 16-bit radix sort (``kind='stable'``); the exact value of rank r is the
+    unique value carrying the key of rank r or, when that key is shared, selected
+    exactly in float64 among the values sharing it.  Columns with a non-finite range
+    use :func:`_select` (float32 sort and exact refinement)."""
+    W, B = v64.shape
+    K = ranks.shape[1]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        lo = np.fmin.reduce(v64, axis=0)
+        hi = np.fmax.reduce(v64, axis=0)
+        span = hi - lo
+        sc = np.where(span > 0, 65534.0 / span, 0.0)
+        good = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(span) & np.isfinite(sc)
+        lo = np.where(good, lo, 0.0)
+        sc = np.where(good, sc, 0.0)
+        t = _scratch("sel_t", W * B, np.float64).reshape(W, B)
+        np.subtract(v64, lo, out=t)
+        t *= sc
+        np.minimum(t, 65534.0, out=t)
+        # NaN -> 65535.0 without a masked copy: |t| clears the sign bit of NaN, and the
+        # int64 view of a non-negative double is monotone with NaN above every number
+        np.abs(t, out=t)
+        ti = t.view(np.int64)
+        np.minimum(ti, np.array(65535.0).view(np.int64), out=ti)
+        key = _scratch("sel_key", W * B, np.uint16).reshape(B, W)
+        key[...] = t.T  # columns with a non-finite range are redone below
+    srt = np.sort(key, axis=1, kind="stable")  # 16-bit radix sort
+    rows = np.arange(B)
+    res = np.empty((B, K))
+    eq = _scratch("sel_eq", W * B, bool).reshape(B, W)
+    for j in range(K):
+        r = ranks[:, j]
+        prev = [jj for jj in range(j) if np.array_equal(ranks[:, jj], r)]
+        if prev:
+            res[:, j] = res[:, prev[0]]
+            continue
+        tk = srt[rows, r]
+        np.equal(key, tk[:, None], out=eq)
+        res[:, j] = v64[np.argmax(eq, axis=1), rows]
+        left = srt[rows, np.maximum(r - 1, 0)]
+        right = srt[rows, np.minimum(r + 1, W - 1)]
+        multi = np.flatnonzero(((left == tk) & (r > 0)) | ((right == tk) & (r + 1 < W)))
+        if multi.size:
+            lo_cnt = np.count_nonzero(key[multi] < tk[multi, None], axis=1)
+            rr, cc = np.nonzero(eq[multi])
+            vals = v64[cc, multi[rr]]
+            o = np.lexsort((vals, rr))
+            vals = vals[o]
+            starts = np.searchsorted(rr[o], np.arange(multi.size))
+            res[multi, j] = vals[starts + (r[multi] - lo_cnt)]
+    bad = np.flatnonzero(~good)
+    if bad.size:
+        res[bad] = _select(np.ascontiguousarray(v64[:, bad]), ranks[bad])
+    return res
 
 
 def _sen_long(xs, ranks, nprime, rng_seed=_SEED):
@@ -463,13 +576,250 @@ def _sen_long(xs, ranks, nprime, rng_seed=_SEED):
     return out
 
 
+_TLS = threading.local()  # per-thread scratch buffers
+
+
+def _scratch(name, size, dtype):
+    """Per-thread reusable 1-D scratch array (avoids page faults of fresh big arrays)."""
+    d = getattr(_TLS, "bufs", None)
+    if d is None:
+        d = _TLS.bufs = {}
+    a = d.get(name)
+    if a is None or a.size < size or a.dtype != dtype:
+        a = d[name] = np.empty(max(int(size), 1), dtype)
+    return a[:size]
+
+
+def _sample_bracket(xs, ranks, nprime, nchunk, zq, rng_seed=_SEED):
+    """Bracket [L, U] (float64, +-inf allowed) around all target ranks of each pixel.
+
+    A seeded sample of nchunk * 128 pairs (the same pairs for every pixel; xs is
+    (B, Y, G)) is sorted in float32 chunks of 128 (numpy's SIMD sorting network);
+    the bracket ends are the medians over the chunks of the chunk quantiles at
+    q_min - delta and q_max + delta (delta = zq standard errors).  The bracket only
+    decides speed: the callers verify every selected value against it.  Also
+    returns the expected fraction of slopes inside the bracket and the sample's
+    smallest and largest slope (NaN if none)."""
+    B, Y, G = xs.shape
+    C = 128
+    ns = nchunk * C
+    rng = np.random.default_rng(rng_seed)
+    g = rng.integers(0, G, ns)
+    i = rng.integers(0, Y, ns)
+    j = rng.integers(0, Y - 1, ns)
+    j = np.where(j >= i, j + 1, j)
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    x2 = xs.reshape(B, G * Y)
+    samp = np.take(x2, j * G + g, axis=1)
+    samp -= np.take(x2, i * G + g, axis=1)
+    samp /= (j - i)
+    with np.errstate(over="ignore"):
+        s32 = samp.astype(np.float32).reshape(B * nchunk, C)
+    s32.sort(axis=1)
+    s32 = s32.reshape(B, nchunk, C)
+    vc = C - np.count_nonzero(np.isnan(s32), axis=2)  # (B, nchunk)
+    vbar = np.maximum(vc.mean(axis=1), 1.0)
+    npf = np.maximum(nprime, 1).astype(np.float64)
+    ql = ranks.min(axis=1) / npf
+    qh = (ranks.max(axis=1) + 1) / npf
+    se = 1.2533 / np.sqrt(vbar * nchunk)
+    dl = zq * se * np.sqrt(ql * (1 - ql))
+    dh = zq * se * np.sqrt(qh * (1 - qh))
+    il = np.floor((ql - dl)[:, None] * vc).astype(np.int64)
+    ih = np.ceil((qh + dh)[:, None] * vc).astype(np.int64)
+    lv = np.take_along_axis(s32, np.clip(il, 0, C - 1)[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+    uv = np.take_along_axis(s32, np.clip(ih, 0, C - 1)[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+    lv = np.where(il < 0, -np.inf, lv)
+    uv = np.where(ih >= vc, np.inf, uv)
+    lv = np.where(vc > 0, lv, np.nan)
+    uv = np.where(vc > 0, uv, np.nan)
+    with np.errstate(invalid="ignore"):
+        lv.sort(axis=1)
+        uv.sort(axis=1)
+    nvc = np.count_nonzero(vc > 0, axis=1)
+    rows = np.arange(B)
+    L = lv[rows, np.maximum(nvc - 1, 0) // 2]  # lower median of the valid chunks
+    U = uv[rows, nvc // 2]  # upper median
+    L = np.where(np.isnan(L), -np.inf, L)
+    U = np.where(np.isnan(U), np.inf, U)
+    frac = np.clip(np.minimum(qh + dh, 1) - np.maximum(ql - dl, 0), 0.0, 1.0)
+    with np.errstate(invalid="ignore"):
+        smin = np.fmin.reduce(s32[:, :, 0], axis=1).astype(np.float64)
+        smax = np.fmax.reduce(s32.reshape(B, -1), axis=1).astype(np.float64)
+    return L, U, frac, smin, smax
+
+
+def _f32_thresholds(t64, up):
+    """float32 thresholds rounded toward -inf (up=False) or +inf (up=True) from float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        t32 = t64.astype(np.float32)
+        if up:
+            return np.where(t32 < t64, np.nextafter(t32, np.float32(np.inf)), t32)
+        return np.where(t32 > t64, np.nextafter(t32, np.float32(-np.inf)), t32)
+
+
+def _bucket_pick(key, vals, B, nb, ranks, fill):
+    """Exact order statistics from bucketed values.
+
+    key (E,) = pixel * nb + bucket, vals (E,) float64 exact values, where the bucket
+    is a monotone non-decreasing function of the value within each pixel (see
+    :func:`_sen_long32`); ranks (B, K) 0-based.  Only the values in the buckets
+    holding a target are sorted.  Rows whose ranks are not in [0, fill) get
+    meaningless values (the caller discards them)."""
+    K = ranks.shape[1]
+    ranks = np.clip(ranks, 0, np.maximum(fill - 1, 0)[:, None])
+    cnt = np.bincount(key, minlength=B * nb).reshape(B, nb)
+    cum = np.cumsum(cnt, axis=1)
+    rowoff = np.arange(B, dtype=np.int64)[:, None]
+    big = int(fill.max()) + 1
+    jb = np.searchsorted((cum + rowoff * big).ravel(), ranks + rowoff * big, side="right") - rowoff * nb
+    jb = np.clip(jb, 0, nb - 1)
+    before = np.where(jb > 0, cum[rowoff, np.maximum(jb - 1, 0)], 0)
+    tk = jb + rowoff * nb
+    mark = np.zeros(B * nb, bool)
+    mark[tk.ravel()] = True
+    sel = np.flatnonzero(mark[key])
+    ck = key[sel]
+    cv = vals[sel]
+    o = np.lexsort((cv, ck))
+    ck = ck[o]
+    cv = cv[o]
+    if cv.size == 0:
+        return np.full((B, K), np.nan)
+    idx = np.clip(np.searchsorted(ck, tk) + (ranks - before), 0, cv.size - 1)
+    return cv[idx]
+
+
+def _sen_long32(xs, ranks, nprime):
+    """Bracketing exact selection with a float32 screening pass; xs (B, Y, G) pixel-major
+    (time, then group innermost, so that each lag is one contiguous slice per pixel).
+
+    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed.
+
+    Exactness.  Let M be the largest |x| of the pixel (M in [1e-30, 1e30] or 0) and
+    mu = 2**-18 M.  Each difference d = x_j - x_i is screened as
+    d32 = fl32(fl32(x_j) - fl32(x_i)); converting to float32 and the float32
+    subtraction each err by at most 2**-24 of their magnitudes (<= M, <= 2M; values
+    below the float32 normal range err by <= 2**-150 absolute, far below mu), so
+    |d32 - d| < 2**-21 M < mu.  With per-lag thresholds tlo_k <= L k - mu and
+    thi_k >= U k + mu (computed in float64, rounded outward to float32), d32 < tlo_k
+    implies d < L k - mu/2, hence the float64 slope fl(fl(d)/k) < L ("below", only
+    counted); d32 > thi_k implies the slope > U ("above", dropped).  The rest ("kept",
+    not NaN) is recomputed exactly in float64 as pymannkendall does.  Kept slopes may
+    still lie outside [L, U], but every slope in [L, U] is kept, and the sorted slopes
+    are: (below and kept < L), (kept in [L, U]), (kept > U and above).  So if the
+    kept slope of relative rank ``r - below`` lies in [L, U], it is the slope of
+    rank r; this is checked per pixel and target (else the pixel is not ok)."""
+    B, Y, G = xs.shape
+    T = G * Y * (Y - 1) // 2
+    nchunk = int(min(_SAMPLE_CHUNKS, max(3, T // 640))) | 1
+    L, U, frac, smin, smax = _sample_bracket(xs, ranks, nprime, nchunk, _ZQ)
+    cap = (frac * nprime * 1.5 + 512).astype(np.int64)
+    xflat = xs.reshape(B, G * Y)
+    with np.errstate(invalid="ignore"):
+        M = np.nanmax(np.abs(xflat), axis=1)
+    mu = M * _MARGIN
+    ks = np.arange(1, Y, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        tlo = _f32_thresholds((L[:, None] * ks - mu[:, None]).T, up=False)  # (Y-1, B)
+        thi = _f32_thresholds((U[:, None] * ks + mu[:, None]).T, up=True)
+    # buckets of the kept slopes: monotone key floor(clip((v - lo) * sc, 0, nb - 1)) per pixel
+    # (lo/hi: the bracket, or the sample range where the bracket is open)
+    nb = int(min(_BUCKETS_MAX, max(16, 1 << int(np.ceil(np.log2(max(2.0, cap.mean() / 4)))))))
+    lo = np.where(np.isfinite(L), L, smin)
+    hi = np.where(np.isfinite(U), U, smax)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    hi = np.where(np.isfinite(hi), hi, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sc = np.where(hi > lo, (nb * (1 - 2.0 ** -20)) / (hi - lo), 0.0)
+    sc = np.where(np.isfinite(sc), sc, 0.0)
+    x32 = xs.astype(np.float32)
+    xf = xs.reshape(-1)
+    below = np.zeros(B, np.int64)
+    fill = np.zeros(B, np.int64)
+    over = np.zeros(B, bool)
+    any_over = False
+    E = int(cap.sum()) + B * G * Y  # kept slopes stored (caps plus one lag of slack)
+    kkey = _scratch("kkey", E, np.int64)
+    kvals = _scratch("kvals", E, np.float64)
+    pos = 0
+    nd = B * G * (Y - 1)
+    dbuf = _scratch("d32", nd, np.float32)
+    lbuf = _scratch("lt", nd, bool)
+    gbuf = _scratch("ge", nd, bool)
+    tbuf = _scratch("t64", B * G * Y, np.float64)
+    for k in range(1, Y):
+        yk = Y - k
+        m = G * yk
+        d3 = dbuf[:B * m].reshape(B, yk, G)
+        np.subtract(x32[:, k:], x32[:, :-k], out=d3)
+        d = d3.reshape(B, m)
+        lt = np.less(d, tlo[k - 1][:, None], out=lbuf[:B * m].reshape(B, m))
+        below += np.add.reduce(lt.view(np.uint8), axis=1, dtype=np.int32)
+        ge = np.less_equal(d, thi[k - 1][:, None], out=gbuf[:B * m].reshape(B, m))
+        np.greater(ge, lt, out=ge)
+        flat = np.flatnonzero(ge)
+        c = flat.size
+        if c == 0:
+            continue
+        if any_over:
+            flat = flat[~over[flat // m]]
+            c = flat.size
+        r = flat // m
+        base = r * (k * G)
+        base += flat  # r * Y * G + (flat - r * m): index of x_i (i * G + g in the pixel)
+        v = kvals[pos:pos + c]
+        np.take(xf, base, out=v)
+        base += k * G  # x_j, j = i + k
+        np.subtract(xf[base], v, out=v)  # x_j - x_i, exactly as pymannkendall
+        v /= k
+        t = tbuf[:c]
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.subtract(v, lo[r], out=t)
+            t *= sc[r]
+        np.maximum(t, 0, out=t)
+        np.minimum(t, nb - 1, out=t)
+        kk = kkey[pos:pos + c]
+        np.multiply(r, nb, out=kk)
+        np.add(kk, t, out=kk, casting="unsafe")  # t in [0, nb): pixel * nb + floor(t)
+        pos += c
+        fill += np.bincount(r, minlength=B)
+        if (fill > cap).any():
+            over |= fill > cap
+            any_over = True
+    rel = ranks - below[:, None]
+    ok = (~over) & np.all((rel >= 0) & (rel < fill[:, None]), axis=1)
+    out = np.full(ranks.shape, np.nan)
+    if ok.any() and pos:
+        res = _bucket_pick(kkey[:pos], kvals[:pos], B, nb, rel, fill)
+        inside = np.all((res >= L[:, None]) & (res <= U[:, None]), axis=1)
+        ok &= inside
+        out[ok] = res[ok]
+    return out, ok
+
+
 def _sen_select(x3, ranks, nprime):
     """x3 (Y, G, B) time-major."""
     Y, G, B = x3.shape
     T = G * Y * (Y - 1) // 2
     if T <= _LONG_PAIRS:
-        return _select(_pair_slopes(np.ascontiguousarray(x3)), ranks)
-    return _sen_long(np.ascontiguousarray(x3.transpose(2, 1, 0)), ranks, nprime)
+        return _select_cols(_pair_slopes(np.ascontiguousarray(x3), scratch=True), ranks)
+    xs = np.ascontiguousarray(x3.transpose(2, 1, 0))  # (B, G, Y) for the float64 path
+    xt = np.ascontiguousarray(x3.transpose(2, 0, 1))  # (B, Y, G) for the float32 pass
+    with np.errstate(invalid="ignore"):
+        M = np.nanmax(np.abs(xs.reshape(B, -1)), axis=1)
+    elig = (M <= _F32_MAX) & ((M >= _F32_MIN) | (M == 0))
+    out = np.empty(ranks.shape)
+    ok = np.zeros(B, bool)
+    ei = np.flatnonzero(elig)
+    if ei.size == B:
+        out, ok = _sen_long32(xt, ranks, nprime)
+    elif ei.size:
+        out[ei], ok[ei] = _sen_long32(np.ascontiguousarray(xt[ei]), ranks[ei], nprime[ei])
+    bad = np.flatnonzero(~ok)
+    if bad.size:  # float64 pass (and its exact per-pixel fallback)
+        out[bad] = _sen_long(np.ascontiguousarray(xs[bad]), ranks[bad], nprime[bad])
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -508,19 +858,17 @@ def _process_block(xb, variant, alpha, period, lag, zci):
     isn = np.isnan(xb)
     valid = ~isn
     nv = np.count_nonzero(valid, axis=0).astype(np.int64)
-    order, srt = _sort_info(xb)
-    medx = _median_sorted(srt, nv)
-
     if variant == "seasonal":
+        medx = _median_partition(xb, nv)
         ny = -(-n // period)
         pad = ny * period - n
         xp = np.concatenate([xb, np.full((pad, B), np.nan)], axis=0) if pad else xb
         x3 = xp.reshape(ny, period, B)
         # seasons as separate columns: (ny, period*B)
         xsea = x3.reshape(ny, period * B)
-        o2, s2 = _sort_info(xsea)
-        s_sea = _mk_score(xsea, o2, s2).reshape(period, B)
-        tie = _tie_term(s2).reshape(period, B)
+        xsea32 = _exact_f32(xsea)
+        s_sea = _mk_score(xsea, xsea32).reshape(period, B)
+        tie = _tie_term(_sorted_rows(xsea, xsea32)).reshape(period, B)
         nvs = np.count_nonzero(~np.isnan(x3), axis=0).astype(np.int64)  # (period, B)
         var_s = _variance(nvs, tie).sum(axis=0)
         s = s_sea.sum(axis=0)
@@ -536,7 +884,10 @@ def _process_block(xb, variant, alpha, period, lag, zci):
                    slope=slope, slope_lower=lower, slope_upper=upper, intercept=intercept)
         return res
 
-    s0 = _mk_score(xb, order, srt)
+    xb32 = _exact_f32(xb)
+    srt = _sorted_rows(xb, xb32)
+    medx = _median_sorted(srt, nv)
+    s0 = _mk_score(xb, xb32)
     var0 = _variance(nv, _tie_term(srt))
     slope, lower, upper = _block_sen(xb, var0, zci)
     midx = _median_valid_index(valid)
@@ -559,7 +910,7 @@ def _process_block(xb, variant, alpha, period, lag, zci):
         if variant == "hamed_rao":
             rk = _average_ranks(xd, nv)
             rho = _acf(rk, nv, maxlag)
-            interval = norm.ppf(1 - alpha / 2) / np.sqrt(nvf)
+            interval = _z_crit(alpha) / np.sqrt(nvf)
             inside = (rho <= interval[None, :]) & (rho >= -interval[None, :])
             w = (nvf - ii) * (nvf - ii - 1) * (nvf - ii - 2)
             with np.errstate(invalid="ignore"):
@@ -588,8 +939,7 @@ def _process_block(xb, variant, alpha, period, lag, zci):
         xw = np.where(vm, xw, np.nan)
         n1 = nv - 1
         s = _mk_score(xw)
-        o3, s3 = _sort_info(xw)
-        var_s = _variance(n1, _tie_term(s3))
+        var_s = _variance(n1, _tie_term(_sorted_rows(xw)))
         n1f = n1.astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             tau = s / (0.5 * n1f * (n1f - 1))
@@ -688,7 +1038,7 @@ def mann_kendall(values, variant="original", alpha=0.05, min_valid=3, period=12,
     n_threads = max(1, int(n_threads))
 
     def work(ix):
-        xb = x2[:, ix].astype(np.float64)
+        xb = np.ascontiguousarray(x2[:, ix], dtype=np.float64)  # C order: time-major rows
         res = _process_block(xb, variant, alpha, period, lag, zci)
         for bname, arr in res.items():
             out[bname][ix] = arr
@@ -698,33 +1048,36 @@ def mann_kendall(values, variant="original", alpha=0.05, min_valid=3, period=12,
             raise Cancelled("trend computation cancelled")
 
     nb = len(blocks)
-    if nb:
-        check()
-        if n_threads == 1 or nb == 1:
-            for i, ix in enumerate(blocks):
-                check()
-                work(ix)
-                if progress is not None:
-                    progress((i + 1) / nb)
-        else:
-            with ThreadPoolExecutor(max_workers=n_threads) as ex:
-                pending = list(blocks)
-                running = []
-                done = 0
-                try:
-                    while pending or running:
-                        while pending and len(running) < 2 * n_threads:
-                            running.append(ex.submit(work, pending.pop(0)))
-                        f = running.pop(0)
-                        f.result()
-                        done += 1
-                        if progress is not None:
-                            progress(done / nb)
-                        check()
-                except BaseException:
-                    for f in running:
-                        f.cancel()
-                    raise
-    elif progress is not None:
-        progress(1.0)
+    try:
+        if nb:
+            check()
+            if n_threads == 1 or nb == 1:
+                for i, ix in enumerate(blocks):
+                    check()
+                    work(ix)
+                    if progress is not None:
+                        progress((i + 1) / nb)
+            else:
+                with ThreadPoolExecutor(max_workers=n_threads) as ex:
+                    pending = list(blocks)
+                    running = []
+                    done = 0
+                    try:
+                        while pending or running:
+                            while pending and len(running) < 2 * n_threads:
+                                running.append(ex.submit(work, pending.pop(0)))
+                            f = running.pop(0)
+                            f.result()
+                            done += 1
+                            if progress is not None:
+                                progress(done / nb)
+                            check()
+                    except BaseException:
+                        for f in running:
+                            f.cancel()
+                        raise
+        elif progress is not None:
+            progress(1.0)
+    finally:
+        _TLS.__dict__.pop("bufs", None)  # scratch of the calling thread (pool threads end)
     return {b: out[b].reshape(pix_shape) for b in TREND_BANDS}

@@ -1,6 +1,6 @@
 """Benchmark of the vectorised trend core (ecoresp_core.trend.mann_kendall).
 
-    python tests/bench/bench_trend_core.py [--quick]
+    python tests/bench/bench_trend_core.py [--quick] [--baseline GIT_REF]
 
 1. 360 x 720 x 30 float32 cube (ER-like, ~30 % all-NaN ocean, rounded to 0.1 so
    there are ties, ~5 % random gaps): the core for every variant, and a
@@ -8,14 +8,20 @@
    land pixels -> speed ratio (original test + Sen slope + CI).
 2. 360 x 720 x 360 monthly cube: original (S, Sen slope and CI over 64 620
    pairs per pixel) and the seasonal variant.
-Peak memory is the process's ru_maxrss.  --quick uses smaller cubes.
-``run(quick=False)`` returns the rows as a list of dicts.
+Peak memory is the process's ru_maxrss after the row (baseline rows run last so
+they do not inflate the other rows).  --quick uses smaller cubes.  --baseline REF also times ecoresp_core/trends/trend.py as of git REF (e.g.
+HEAD) on the same cubes in the same run (original and seasonal), for a fair
+before/after comparison on a shared machine.
+``run(quick=False, baseline=None)`` returns the rows as a list of dicts.
 """
 
 import argparse
+import importlib.util
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -78,16 +84,32 @@ def _pmk_loop(cube, variant, n_sample, seed=SEED):
     return dt / len(series), land.size
 
 
-def _time_core(cube, variant, **kw):
+def _time_core(cube, variant, fn=None, **kw):
+    fn = mann_kendall if fn is None else fn
     t0 = time.perf_counter()
-    res = mann_kendall(cube, variant=variant, min_valid=10, **kw)
+    res = fn(cube, variant=variant, min_valid=10, **kw)
     dt = time.perf_counter() - t0
     return dt, res
 
 
-def run(quick=False):
+def _load_baseline(ref):
+    """mann_kendall of ecoresp_core/trends/trend.py at git ref (imported as a sibling module)."""
+    src = subprocess.run(["git", "-C", REPO, "show", f"{ref}:ecoresp_core/trends/trend.py"],
+                         check=True, capture_output=True, text=True).stdout
+    path = os.path.join(tempfile.mkdtemp(), "trend_baseline.py")
+    with open(path, "w") as fh:
+        fh.write(src)
+    spec = importlib.util.spec_from_file_location("ecoresp_core.trends.trend_baseline", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.mann_kendall
+
+
+def run(quick=False, baseline=None):
     """Run the benchmark, print a table and return its rows as dicts."""
     rows = []
+    base_fn = _load_baseline(baseline) if baseline else None
+    pmk_cache = {}
     ny, nx = (90, 180) if quick else (360, 720)
     print(f"building {ny} x {nx} x 30 cube (seed {SEED}) ...", flush=True)
     cube = synthetic_cube(30, ny, nx)
@@ -99,11 +121,14 @@ def run(quick=False):
                "land_pixels": int(np.count_nonzero(res["n_valid"] >= 10))}
         n_sample = PMK_SAMPLE if variant == "original" else max(50, PMK_SAMPLE // 3)
         per_px, nland = _pmk_loop(cube, variant, n_sample)
+        pmk_cache[(row["cube"], variant)] = per_px * nland
         row["pmk_scaled_s"] = per_px * nland
         row["ratio"] = row["pmk_scaled_s"] / dt
         row["peak_mb"] = peak_mb()
         rows.append(row)
         _print_row(row)
+    if base_fn is not None:
+        rows.append(_baseline_row(base_fn, baseline, cube, f"{ny}x{nx}x30", "original", pmk_cache))
     del cube
     ny, nx = (45, 90) if quick else (360, 720)
     nt = 360
@@ -115,18 +140,32 @@ def run(quick=False):
                "land_pixels": int(np.count_nonzero(res["n_valid"] >= 10))}
         n_sample = 20 if variant == "original" else 60
         per_px, nland = _pmk_loop(cube, variant, n_sample)
+        pmk_cache[(row["cube"], variant)] = per_px * nland
         row["pmk_scaled_s"] = per_px * nland
         row["ratio"] = row["pmk_scaled_s"] / dt
         row["peak_mb"] = peak_mb()
         rows.append(row)
         _print_row(row)
         del res
+    if base_fn is not None:
+        for variant in ("original", "seasonal"):
+            rows.append(_baseline_row(base_fn, baseline, cube, f"{ny}x{nx}x{nt}", variant, pmk_cache))
     print()
-    print(f"{'cube':<14}{'variant':<26}{'core s':>9}{'pmk s (scaled)':>16}{'ratio':>9}{'peak MB':>10}")
+    print(f"{'cube':<14}{'variant':<34}{'core s':>9}{'pmk s (scaled)':>16}{'ratio':>9}{'peak MB':>10}")
     for r in rows:
-        print(f"{r['cube']:<14}{r['variant']:<26}{r['core_s']:>9.2f}{r['pmk_scaled_s']:>16.1f}"
+        print(f"{r['cube']:<14}{r['variant']:<34}{r['core_s']:>9.2f}{r['pmk_scaled_s']:>16.1f}"
               f"{r['ratio']:>9.0f}{r['peak_mb']:>10.0f}")
     return rows
+
+
+def _baseline_row(base_fn, ref, cube, cube_name, variant, pmk_cache):
+    dt, res = _time_core(cube, variant, fn=base_fn)
+    pmk = pmk_cache[(cube_name, variant)]
+    row = {"cube": cube_name, "variant": f"{variant} [baseline {ref}]", "core_s": dt,
+           "land_pixels": int(np.count_nonzero(res["n_valid"] >= 10)),
+           "pmk_scaled_s": pmk, "ratio": pmk / dt, "peak_mb": peak_mb()}
+    _print_row(row)
+    return row
 
 
 def _print_row(r):
@@ -138,4 +177,7 @@ def _print_row(r):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small cubes")
-    run(quick=ap.parse_args().quick)
+    ap.add_argument("--baseline", metavar="GIT_REF", default=None,
+                    help="also time trend.py as of this git ref (e.g. HEAD) in the same run")
+    a = ap.parse_args()
+    run(quick=a.quick, baseline=a.baseline)

@@ -359,3 +359,105 @@ def test_threads_progress_cancel():
 
     with pytest.raises(Cancelled):
         mann_kendall(X, block_pixels=128, cancelled=cancel_later)
+
+
+# --------------------------------------------------------------------------- fast paths
+
+def _check_brute(X, r, zci=None, period=None):
+    zci = stats.norm.ppf(0.975) if zci is None else zci
+    for p in range(X.shape[1]):
+        if np.count_nonzero(~np.isnan(X[:, p])) < 3:
+            continue
+        med, lo, hi = _brute(X[:, p], r["var_s"][p], zci, period=period)
+        assert r["slope"][p] == med, (p, r["slope"][p], med)
+        assert r["slope_lower"][p] == lo, (p, r["slope_lower"][p], lo)
+        assert r["slope_upper"][p] == hi, (p, r["slope_upper"][p], hi)
+
+
+@pytest.mark.parametrize("kind", ["huge", "tiny", "mixed_scale", "offset", "subnormal_mix",
+                                  "edge_ties", "inf_slopes"])
+def test_long_series_float32_screening_adversarial(kind):
+    """Long path (float32 screening + exact float64 recompute) on adversarial data:
+    magnitudes near and beyond the float32 screening limits (1e30 / 1e-30), a large
+    offset (float32 cannot resolve the differences: everything is recomputed), a mix
+    of subnormal and normal values, many slopes exactly tied at the bracket ends, and
+    overflowing (infinite) slopes."""
+    rng = np.random.default_rng(hash(kind) % 2 ** 32)
+    n, npix = 150, 24
+    base = rng.integers(0, 7, size=(n, npix)).astype(float) + 0.01 * np.arange(n)[:, None]
+    if kind == "huge":
+        X = base * np.array([1e29, 3e29, 1e30, 2e30, 1e31, 1e35] * 4)[None, :]
+    elif kind == "tiny":
+        X = base * np.array([1e-29, 3e-30, 1e-30, 5e-31, 1e-33, 1e-40] * 4)[None, :]
+    elif kind == "mixed_scale":
+        X = base * 10.0 ** rng.integers(-30, 30, size=(1, npix))
+        X[::7, ::2] *= 1e20
+    elif kind == "offset":
+        X = 1e6 + np.round(rng.normal(size=(n, npix)), 1) + 0.001 * np.arange(n)[:, None]
+    elif kind == "subnormal_mix":
+        X = base * 1e-30
+        X[rng.random(X.shape) < 0.3] = 5e-324 * rng.integers(1, 50)
+    elif kind == "edge_ties":
+        # integer steps: slopes take few distinct values, with huge multiplicities
+        X = np.repeat(rng.integers(0, 3, size=(n // 10, npix)), 10, axis=0).astype(float)
+        X += (np.arange(n)[:, None] // 30)
+    else:  # inf_slopes: differences overflow float64
+        X = rng.choice([-1.7e308, 1.7e308, 0.0, 1.0], size=(n, npix))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    r = mann_kendall(X)
+    _check_brute(X, r)
+
+
+def test_long_series_bracket_miss_falls_back(monkeypatch):
+    """Brackets that miss the targets (negative width) or overflow the gather cap
+    must fall back to the exact float64 path and give the same answer."""
+    from ecoresp_core.trends import trend as tr
+    rng = np.random.default_rng(4)
+    X = np.round(800 + rng.normal(0, 5, (200, 30)) + 0.03 * np.arange(200)[:, None], 1)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    ref = mann_kendall(X)
+    _check_brute(X, ref)
+    called = []
+    orig = tr._sen_long
+
+    def spy(*a, **k):
+        called.append(a[0].shape[0])
+        return orig(*a, **k)
+
+    monkeypatch.setattr(tr, "_sen_long", spy)
+    monkeypatch.setattr(tr, "_ZQ", -6.0)
+    miss = mann_kendall(X)
+    assert called and sum(called) > 0
+    for b in TREND_BANDS:
+        np.testing.assert_array_equal(miss[b], ref[b])
+
+
+def test_seasonal_long_path_matches():
+    """30 years of monthly values: the seasonal slope set (5220 pairs) uses the
+    bracketing path."""
+    rng = np.random.default_rng(12)
+    X = np.round(rng.normal(size=(360, 24)) * 3 + 0.01 * np.arange(360)[:, None]
+                 + 5 * np.sin(np.arange(360) * np.pi / 6)[:, None], 1)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    X[:48, 0] = np.nan
+    X[:, 1] = 2.0
+    r = mann_kendall(X, "seasonal", ci_alpha=0.1)
+    _check_brute(X, r, zci=stats.norm.ppf(0.95), period=12)
+    assert assert_matches_pmk(X[:, :8], "seasonal") == 8
+
+
+@pytest.mark.parametrize("kind", ["inf_slopes", "tiny_range", "ties"])
+def test_short_series_radix_select_edge_cases(kind):
+    """Short path (16-bit radix keys): non-finite or degenerate slope ranges."""
+    rng = np.random.default_rng(21)
+    n, npix = 25, 40
+    if kind == "inf_slopes":
+        X = rng.choice([-1.7e308, 1.7e308, 0.0, 3.0], size=(n, npix))
+    elif kind == "tiny_range":
+        X = 1.0 + rng.integers(0, 3, size=(n, npix)) * 2.0 ** -52
+        X[:, :5] = 5e-324 * rng.integers(0, 4, size=(n, 5))
+    else:
+        X = rng.integers(0, 2, size=(n, npix)).astype(float)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    r = mann_kendall(X)
+    _check_brute(X, r)
