@@ -8,7 +8,6 @@ Use --quick for a small smoke run.
 """
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -57,16 +56,21 @@ def write_geotiff(path, cube, start_year=1989):
 
 
 def qgis_process_trend(src, out):
+    """Wall time and peak RSS (MB) of one ecoresp:trend run through qgis_process, measured in a
+    fresh interpreter so that only that run's processes count."""
     qp = os.path.join(REPO, ".ci", "qgis_process.sh")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
-    proc = subprocess.run([qp, "--json", "run", "ecoresp:trend", "--", f"INPUT={src}",
-                           f"OUTPUT={out}", "MIN_VALID=10"], capture_output=True, text=True)
-    dt = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"qgis_process failed:\n{proc.stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return dt, max(peak, before) / 1024.0
+    probe = ("import resource, subprocess, sys, time\n"
+             "t0 = time.perf_counter()\n"
+             "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+             "dt = time.perf_counter() - t0\n"
+             "print(p.returncode, dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)\n"
+             "sys.stderr.write(p.stderr[-3000:] if p.returncode else '')\n")
+    proc = subprocess.run([sys.executable, "-c", probe, qp, "--json", "run", "ecoresp:trend", "--",
+                           f"INPUT={src}", f"OUTPUT={out}", "MIN_VALID=10"], capture_output=True, text=True)
+    rc, dt, peak = proc.stdout.split()
+    if rc != "0":
+        raise SystemExit(f"qgis_process failed:\n{proc.stderr}")
+    return float(dt), float(peak)
 
 
 def main():
