@@ -1,5 +1,6 @@
 """ecoresp:partition — NEE into ER and GPP with several methods side by side."""
 
+import json
 import os
 
 from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
@@ -8,6 +9,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParam
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
 from ..ecoresp_core.io.towers import FORMATS, read_tower
+from ..ecoresp_core.provenance import versions
 from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.partitioning.sitepartition import (DEFAULT_METHODS, METHOD_NAMES, parse_methods,
                                                        partition_site, report_html)
@@ -143,6 +145,8 @@ class PartitionAlgorithm(EcorespAlgorithm):
         summary = sp.summary.copy()
         for k, v in sp.options.items():
             summary[f"option_{k}"] = str(v)
+        summary["source_file"] = path
+        summary["ecoresp_versions"] = json.dumps(versions(), sort_keys=True)
         results[self.SUMMARY] = write_table(self, parameters, self.SUMMARY, context, summary, feedback,
                                             lon="longitude", lat="latitude")
         if parameters.get(self.WINDOWS) is not None:

@@ -34,6 +34,7 @@ def test_partition_fluxnet_in_qgis(provider, tmp_path):
     feats = list(s.getFeatures())
     assert len(feats) == 2 and feats[0].geometry().asPoint().y() == pytest.approx(51.0792, abs=1e-3)
     r2 = [f["GPP_NT_vs_REF_R2"] for f in feats]
+    assert "numpy" in feats[0]["ecoresp_versions"] and feats[0]["option_methods"] == "['NT']"
     assert min(r2) > 0.99
     assert "Mean diurnal ER" in open(rep).read()
 
