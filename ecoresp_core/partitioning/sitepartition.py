@@ -367,12 +367,16 @@ def report_html(sp, title="ecoresp partitioning report"):
     sections.append(("Day versus night temperature response (R/Rref, Tref 15 degC)", report.line_chart(
         curves, "Lloyd-Taylor temperature response", "air temperature (degC)", "R / Rref(15 degC)")))
     inh = {}
-    for (year, code), res in sp.results.items():
-        if code in DTRH_VARIANT and code in sp.methods and not isinstance(res, Exception):
-            s = pd.Series(res.inhibition).dropna()
-            if len(s):
-                g = (100 * s).groupby(s.index.month).median()
-                inh[f"{year} {code}"] = (g.index.values, g.values)
+    w = sp.windows if sp.windows is not None else pd.DataFrame()
+    if len(w) and "INHIBITION_PCT" in w:
+        for (code, stage), g in w.groupby(["method", "stage"]):
+            if stage not in ("light-response window", "Kok low-light window"):
+                continue
+            g = g[np.isfinite(g["INHIBITION_PCT"]) & (g["VALID"].fillna(1) == 1)]
+            if len(g):
+                m = g.groupby(pd.to_datetime(g["centre"]).dt.month)["INHIBITION_PCT"].median()
+                label = f"{code} Kok" if stage.startswith("Kok") else f"{code} Rref night vs day"
+                inh[label] = (m.index.values, m.values)
     sections.append(("Inhibition of daytime respiration by month (median, %)", report.line_chart(
         inh, "(Rref_night - Rref_day) / Rref_night", "month", "inhibition (%)", markers=True)))
     if "IS_DAY" in t:
