@@ -77,3 +77,16 @@ def test_partition_through_qgis_process(tmp_path, path, site, year, rows):
     assert 50 < float(srow["E0_NT_K"]) < 450
     assert float(srow["RECO_NT_gC"]) > 0 and float(srow["E0_DAY_DTRH_K"]) > 0
     assert os.path.getsize(rep) > 5000
+
+
+def test_partition_cancel_writes_nothing(provider, tmp_path):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    fb = QgsProcessingFeedback()
+    fb.cancel()
+    params = {"INPUT": FLX_HAI, "METHODS": "NT,DT", "OUTPUT": str(tmp_path / "o.csv"),
+              "SUMMARY": str(tmp_path / "s.csv"), "REPORT": str(tmp_path / "r.html")}
+    with pytest.raises(QgsProcessingException, match="Cancelled"):
+        processing.run("ecoresp:partition", params, feedback=fb, context=QgsProcessingContext())
+    assert os.listdir(tmp_path) == []
