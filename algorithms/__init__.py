@@ -3,9 +3,10 @@
 
 from .detrend import DetrendAlgorithm
 from .evaluate import EvaluateAlgorithm
+from .integrate import IntegrateAlgorithm
 from .isotopepartition import IsotopePartitionAlgorithm
 from .partition import PartitionAlgorithm
 from .trend import TrendAlgorithm
 
 # in pipeline order: site partitioning -> upscaling -> trends and attribution
-ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm, TrendAlgorithm, DetrendAlgorithm]
+ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm, IntegrateAlgorithm, TrendAlgorithm, DetrendAlgorithm]

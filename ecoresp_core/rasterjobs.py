@@ -11,10 +11,11 @@ from . import temporal
 from .blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
 from .errors import InputError
 from .io.dates import STEPS_PER_YEAR, format_date, time_step
-from .io.series import SeriesWriter
+from .io.series import SeriesWriter, read_band
 from .io.styles import apply_categories, write_qml
 from .provenance import provenance
 from .trends.trend import TREND_BANDS, VARIANTS, mann_kendall
+from .upscaling import integrate as _integrate
 
 TREND_CLASSES = [
     (1, "significant decrease", "#2166ac"),
@@ -173,3 +174,72 @@ def detrend_raster(src, out_path, method="linear", keep_mean=False, budget_mb=DE
     counts.update(options)
     counts["output"] = out_path
     return counts
+
+
+def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.0, zones_path=None,
+                     zone_type="categorical", product="ER", annual_path=None, budget_mb=DEFAULT_BUDGET_MB,
+                     progress=None, cancelled=None):
+    """Annual totals (Pg C yr-1) of a monthly ER raster series on a regular lat/lon grid, globally
+    or per zone, with exact spherical cell areas (``upscaling.integrate``).
+
+    ``land_fraction_path``: optional raster on the same grid, multiplied by ``land_scale`` (0.01
+    for percent).  ``zones_path``: optional raster on the same grid, either integer codes
+    (``zone_type='categorical'``, e.g. IGBP or Koppen) or mean annual temperature in degC
+    (``'mat'``: boreal < 2, temperate 2..17, tropical > 17).  ``annual_path``: optional GeoTIFF of
+    annual sums (g C m-2 yr-1), one band per complete year.  Returns (totals rows, summary rows)."""
+    if time_step(src.dates) != "monthly":
+        raise InputError(f"{src.label}: integration needs a regular monthly series")
+    land = None
+    if land_fraction_path:
+        land = read_band(land_fraction_path, src.grid, what="land fraction") * float(land_scale)
+    zones, names = None, None
+    if zones_path:
+        z = read_band(zones_path, src.grid, what="zones")
+        if zone_type == "mat":
+            zones, names = _integrate.climate_zones_from_mat(z), dict(_integrate.ZONE_NAMES)
+        elif zone_type == "categorical":
+            zones = np.where(np.isfinite(z), z, 0).astype("int64")
+        else:
+            raise InputError(f"zone type must be 'categorical' or 'mat', not {zone_type!r}")
+    integ = _integrate.Integrator(src.dates, src.grid.geotransform, src.grid.height, unit, land, zones)
+    years = [int(y) for y in integ.uyears if integ.nmonths[int(y)] == 12]
+    if not years:
+        raise InputError(f"{src.label}: no complete calendar year (12 months) in the series")
+    options = dict(unit=unit, land_fraction=land_fraction_path, land_scale=land_scale, zones=zones_path,
+                   zone_type=zone_type, product=product, cell_area="authalic sphere R=6371007.181 m",
+                   carbon_molar_mass=_integrate.M_C)
+    progress = Progress(progress, cancelled)
+    writer = None
+    if annual_path:
+        writer = SeriesWriter(annual_path, src.grid, [f"{y}-01-01" for y in years],
+                              metadata=provenance("integrate", options, {"input": src.label}),
+                              band_metadata=[{"units": "g C m-2 yr-1", "DATE": f"{y}-01-01"} for y in years])
+    ymask = np.array([d.year in years for d in src.dates])
+    counts = {"valid": 0}
+    try:
+        def work(r0, r1, sub):
+            data = src.read_block(r0, r1)
+            counts["valid"] += int(np.isfinite(data).any(axis=0).sum())
+            integ.add(data, r0)
+            if writer is not None:
+                out = []
+                for y in years:
+                    sel = np.nonzero((integ.years == y) & ymask)[0]
+                    amounts = np.stack([_integrate.monthly_amount(data[k], y, integ.months[k], unit) for k in sel])
+                    out.append(np.where(np.isfinite(amounts).all(axis=0), amounts.sum(axis=0), np.nan))
+                writer.write_block(r0, np.stack(out))
+
+        run_row_blocks(src.grid.height, src.grid.width, 8 * 3 * len(src.dates), work, progress, budget_mb)
+        if counts["valid"] == 0:
+            raise InputError(f"{src.label}: every pixel is nodata in every band")
+        if writer is not None:
+            writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    rows = integ.annual_totals()
+    for r in rows:
+        r["zone_name"] = (names or {}).get(r["zone"], "all" if r["zone"] == 0 else str(r["zone"]))
+        r["product"] = product
+    return rows, _integrate.totals_summary(rows, product, names)

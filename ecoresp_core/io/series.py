@@ -313,3 +313,27 @@ class SeriesWriter:
         if exc_type is not None or not self.committed:
             self.abort()
         return False
+
+
+def read_band(path, grid=None, band=1, what="raster", variable=None):
+    """One band of a raster as float64 with NaN for nodata; with ``grid`` given, the raster must
+    be on that grid (InputError naming both otherwise)."""
+    if gdal is None:
+        raise InputError("GDAL's Python bindings (osgeo) are not installed")
+    source = f'NETCDF:"{path}":{variable}' if variable else str(path)
+    try:
+        ds = gdal.Open(source)
+    except RuntimeError as exc:
+        raise InputError(f"{what} {path}: cannot be read ({exc})") from None
+    if ds is None or ds.RasterCount < band:
+        raise InputError(f"{what} {path}: has no band {band}")
+    g = Grid(ds.RasterXSize, ds.RasterYSize, ds.GetGeoTransform(), ds.GetProjection() or "")
+    if grid is not None and not grid.same_as(g):
+        raise InputError(f"grids differ: {what} {path} is {g.describe()}, the series is {grid.describe()}")
+    b = ds.GetRasterBand(band)
+    arr = b.ReadAsArray().astype("float64")
+    nd = b.GetNoDataValue()
+    if nd is not None and np.isfinite(nd):
+        arr[arr == nd] = np.nan
+    arr[~np.isfinite(arr)] = np.nan
+    return arr

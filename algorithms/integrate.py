@@ -1,0 +1,77 @@
+"""ecoresp:integrate — annual ER totals in Pg C per year from a monthly ER raster series."""
+
+import pandas as pd
+from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
+                       QgsProcessingParameterString)
+
+from ..ecoresp_core.rasterjobs import integrate_raster
+from ..ecoresp_core.upscaling.integrate import UNITS
+from .base import TimeSeriesAlgorithm, TimeSeriesInput
+from .tables import write_table
+
+UNIT_LABELS = ["g C m-2 d-1 (mean daily rate, e.g. FLUXNET2015 MM)", "g C m-2 month-1",
+               "umol CO2 m-2 s-1 (mean flux)"]
+
+
+class IntegrateAlgorithm(TimeSeriesAlgorithm):
+    NAME = "integrate"
+    DISPLAY = "Integrate ER to annual totals (Pg C per year)"
+    GROUP = "2 Upscaling"
+    GROUP_ID = "upscaling"
+    HELP = (
+        "<p>Sums a monthly ER raster series on a regular latitude/longitude grid to annual totals "
+        "in Pg C per year, globally or per zone, with exact spherical cell areas (authalic sphere, "
+        "R = 6 371 007.181 m: A = R^2 dlon (sin lat_n - sin lat_s)), the real number of days of "
+        "each month (leap Februaries) and an optional land fraction. Zones come from a categorical "
+        "raster (IGBP, Koppen, ...) or from mean annual temperature (boreal &lt; 2 degC, temperate "
+        "2-17 degC inclusive, tropical &gt; 17 degC). Only complete calendar years are totalled; "
+        "pixel-months without a value are counted and reported.</p>" + TimeSeriesInput.HELP +
+        "<p><b>Outputs</b>: OUTPUT, one row per year and zone; SUMMARY, the comparison table "
+        "(product, zone, period, mean and standard deviation of the annual totals); ANNUAL, "
+        "optional annual sums (g C m-2 yr-1).</p>"
+    )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        TimeSeriesInput.add_parameters(self, "monthly ER series")
+        self.addParameter(QgsProcessingParameterEnum("UNIT", "ER unit", UNIT_LABELS, defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterLayer("LAND_FRACTION", "Land fraction (same grid)",
+                                                            optional=True))
+        self.addParameter(QgsProcessingParameterEnum("LAND_SCALE", "Land fraction is given as",
+                                                     ["fraction 0-1", "percent 0-100"], defaultValue=0))
+        self.addParameter(QgsProcessingParameterRasterLayer("ZONES", "Zones (same grid)", optional=True))
+        self.addParameter(QgsProcessingParameterEnum(
+            "ZONE_TYPE", "Zones raster holds", ["category codes", "mean annual temperature (degC)"],
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterString("PRODUCT", "Product name", "ecoresp ER"))
+        TimeSeriesInput.add_memory_parameter(self)
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Annual totals", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Comparison table", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterRasterDestination("ANNUAL", "Annual sums", optional=True,
+                                                                  createByDefault=False))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        src = TimeSeriesInput.open(self, parameters, context)
+
+        def layer_path(name):
+            lyr = self.parameterAsRasterLayer(parameters, name, context)
+            return lyr.source() if lyr is not None else None
+
+        annual = self.parameterAsOutputLayer(parameters, "ANNUAL", context) or None
+        progress, cancelled = self.hooks(feedback)
+        rows, summary = self.run_core(
+            integrate_raster, src, unit=UNITS[self.parameterAsEnum(parameters, "UNIT", context)],
+            land_fraction_path=layer_path("LAND_FRACTION"),
+            land_scale=(1.0, 0.01)[self.parameterAsEnum(parameters, "LAND_SCALE", context)],
+            zones_path=layer_path("ZONES"),
+            zone_type=("categorical", "mat")[self.parameterAsEnum(parameters, "ZONE_TYPE", context)],
+            product=self.parameterAsString(parameters, "PRODUCT", context), annual_path=annual,
+            budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
+            progress=progress, cancelled=cancelled)
+        for r in summary:
+            feedback.pushInfo(f"{r['zone']}: {r['mean_PgC_yr']:.4g} +- {r['sd_PgC_yr']:.2g} Pg C/yr ({r['period']})")
+        results = {"OUTPUT": write_table(self, parameters, "OUTPUT", context, pd.DataFrame(rows), feedback),
+                   "SUMMARY": write_table(self, parameters, "SUMMARY", context, pd.DataFrame(summary), feedback)}
+        if annual:
+            results["ANNUAL"] = annual
+        return results

@@ -1,0 +1,86 @@
+"""ecoresp:integrate: a constant 1 g C m-2 d-1 over the real 0.5-degree land fraction gives the
+analytic total (leap years counted); zones add up; grids must match."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATA, write_stack
+from osgeo import gdal
+
+from ecoresp_core.upscaling.integrate import row_areas_m2
+
+pytestmark = pytest.mark.qgis
+ZONES_NC = f"{DATA}/climate_zones_landmask_0p5deg.nc"
+GT = (-180.0, 0.5, 0.0, 90.0, 0.0, -0.5)
+
+
+def extract(tmp_path, var):
+    out = str(tmp_path / f"{var}.tif")
+    gdal.Translate(out, f'NETCDF:"{ZONES_NC}":{var}', outputSRS="EPSG:4326")
+    return out
+
+
+def run(params):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    return processing.run("ecoresp:integrate", params, feedback=QgsProcessingFeedback(),
+                          context=QgsProcessingContext())
+
+
+def read(path):
+    from qgis.core import QgsVectorLayer
+
+    lyr = QgsVectorLayer(path, "t", "ogr")
+    return pd.DataFrame([f.attributes() for f in lyr.getFeatures()], columns=lyr.fields().names())
+
+
+def test_constant_rate_over_real_land_fraction(provider, tmp_path):
+    dates = [f"{y}-{m:02d}-15" for y in (2000, 2001) for m in range(1, 13)]
+    stack = write_stack(tmp_path / "er.tif", np.ones((24, 360, 720)), dates, geotransform=GT)
+    land_tif = extract(tmp_path, "land_fraction_globe")
+    ds = gdal.Open(land_tif)
+    land = np.nan_to_num(ds.GetRasterBand(1).ReadAsArray().astype(float))
+    ds = None
+    land_area = (row_areas_m2(GT, 360)[:, None] * land).sum()
+    res = run({"INPUT": stack, "UNIT": 0, "LAND_FRACTION": land_tif, "OUTPUT": str(tmp_path / "t.csv"),
+               "SUMMARY": str(tmp_path / "s.csv"), "ANNUAL": str(tmp_path / "annual.tif")})
+    t = read(res["OUTPUT"]).astype({"year": int, "total_PgC": float})
+    tot = dict(zip(t["year"], t["total_PgC"]))
+    assert tot[2000] == pytest.approx(land_area * 366e-15, rel=1e-9)
+    assert tot[2001] == pytest.approx(land_area * 365e-15, rel=1e-9)
+    assert 1.3e14 < land_area < 1.6e14  # Earth's land area incl. Antarctica ~1.49e14 m2
+    ads = gdal.Open(res["ANNUAL"])
+    assert ads.RasterCount == 2 and ads.GetRasterBand(1).GetDescription() == "2000-01-01"
+    assert float(ads.GetRasterBand(1).ReadAsArray()[100, 100]) == pytest.approx(366.0)
+    s = read(res["SUMMARY"])
+    assert s["period"][0] == "2000-2001"
+
+
+def test_zones_add_up_and_grid_mismatch(provider, tmp_path, stack_factory):
+    from qgis.core import QgsProcessingException
+
+    dates = [f"2001-{m:02d}-15" for m in range(1, 13)]
+    rng = np.random.default_rng(1)
+    stack = write_stack(tmp_path / "er.tif", rng.random((12, 360, 720)) * 3, dates, geotransform=GT)
+    zones = extract(tmp_path, "koppen_dominant")
+    res_all = run({"INPUT": stack, "OUTPUT": str(tmp_path / "a.csv"), "SUMMARY": str(tmp_path / "as.csv")})
+    res_z = run({"INPUT": stack, "ZONES": zones, "OUTPUT": str(tmp_path / "z.csv"), "SUMMARY": str(tmp_path / "zs.csv")})
+    a = read(res_all["OUTPUT"]).astype({"total_PgC": float})
+    z = read(res_z["OUTPUT"]).astype({"total_PgC": float, "zone": int})
+    ds = gdal.Open(zones)
+    zarr = ds.GetRasterBand(1).ReadAsArray()
+    ds = None
+    outside = np.where(zarr[None] > 0, 0, 1)  # pixels without a zone are not in any zone total
+    ds = gdal.Open(stack)
+    vals = ds.ReadAsArray().astype(float)
+    ds = None
+    days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[:, None, None]
+    missing = (vals * days * outside * row_areas_m2(GT, 360)[None, :, None]).sum() * 1e-15
+    assert sorted(z["zone"].unique()) == [1, 2, 3, 4, 5]
+    assert z["total_PgC"].sum() + missing == pytest.approx(a["total_PgC"].sum(), rel=1e-9)
+    small = stack_factory(np.ones((12, 3, 4)), dates=dates, name="small.tif")
+    with pytest.raises(QgsProcessingException, match="grids differ: zones"):
+        run({"INPUT": small, "ZONES": zones, "OUTPUT": str(tmp_path / "x.csv"), "SUMMARY": str(tmp_path / "y.csv")})
