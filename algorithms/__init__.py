@@ -1,12 +1,16 @@
 """Processing algorithms, one per file; each is thin: read and check parameters, call
 ``ecoresp_core``, write outputs."""
 
+from .derivedriver import DeriveDriverAlgorithm
 from .detrend import DetrendAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .integrate import IntegrateAlgorithm
 from .isotopepartition import IsotopePartitionAlgorithm
 from .partition import PartitionAlgorithm
+from .sitemonthtable import SiteMonthTableAlgorithm
 from .trend import TrendAlgorithm
 
 # in pipeline order: site partitioning -> upscaling -> trends and attribution
-ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm, IntegrateAlgorithm, TrendAlgorithm, DetrendAlgorithm]
+ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm,
+              SiteMonthTableAlgorithm, DeriveDriverAlgorithm, IntegrateAlgorithm,
+              TrendAlgorithm, DetrendAlgorithm]

@@ -1,0 +1,362 @@
+"""Site-month ER table for upscaling (science.md sections 11-12).
+
+One row per site and calendar month (of the interval START, local standard time), with the
+columns of the FLUXNET2015 site-month table shipped with the project where they overlap
+(``site_id, year, month, n_records, n_expected, frac_present, frac_measured, TA_F_degC,
+SW_IN_F_W_m2, VPD_F_hPa, TA_F_frac_measured, ..., RECO_<M>_gC_m2_d, resolution, latitude, longitude, IGBP, MAT_degC, utc_offset_h``)
+plus
+
+- ``ER_gC_m2_d``: the monthly mean rate of the chosen ER column (g C m-2 d-1): mean of the
+  available half-hourly values (umol CO2 m-2 s-1) x 1.0377504 (C = 12.011 g mol-1);
+- ``ER_gC_m2_month``: the rate x the real number of days of the month (leap Februaries);
+- ``frac_present``: records with an ER value / records expected for the month;
+- ``frac_measured``: records with NEE QC == 0 (measured) / records expected;
+- ``frac_good``: records with NEE QC 0 or 1 (measured or good gap-fill) / records expected, the
+  FLUXNET2015 meaning of the aggregated ``NEE_VUT_REF_QC`` (section 11);
+- ``quality_ok``: 1 when ``frac_good >= min_coverage`` and the rate is defined, else 0.
+
+``read_fluxnet_monthly`` reads FLUXNET2015 MM files into the same columns (there the rate is the
+file's value, ``frac_good`` the file's NEE QC fraction and ``frac_measured`` / ``n_records`` are
+unknown).  ``sample_drivers`` adds driver values sampled from monthly raster series at each
+site's point, ``attach_tower_meteorology`` the monthly means of the tower's TA, SW_IN and VPD.
+"""
+
+import calendar
+import os
+import re
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..io.towers import site_id_from_name, site_info
+from ..partitioning.evaluation import UMOL_TO_GC_PER_DAY
+
+KEYS = ["site_id", "year", "month"]
+MET = {"TA": "TA_F_degC", "SW_IN": "SW_IN_F_W_m2", "VPD": "VPD_F_hPa"}
+SITE_COLUMNS = ["latitude", "longitude", "IGBP", "MAT_degC", "utc_offset_h"]
+MONTHLY_MET = {"TA_F": "TA_F_degC", "SW_IN_F": "SW_IN_F_W_m2", "VPD_F": "VPD_F_hPa"}
+
+
+def _days(year, month):
+    return np.array([calendar.monthrange(int(y), int(m))[1] for y, m in zip(year, month)], dtype="float64")
+
+
+def er_label(er_column):
+    """'RECO_NT_REF' -> 'RECO_NT', 'RECO_NT_VUT_REF' -> 'RECO_NT', 'RECO_DTRH' -> 'RECO_DTRH'."""
+    name = re.sub(r"(_VUT|_CUT)?_REF$", "", str(er_column))
+    name = re.sub(r"_DERIVED$", "", name)
+    return name
+
+
+def _site_meta(site_id, attrs=None):
+    attrs = attrs or {}
+    info = site_info(site_id) or {}
+    lat = attrs.get("latitude", info.get("latitude"))
+    lon = attrs.get("longitude", info.get("longitude"))
+    return {"latitude": np.nan if lat is None else float(lat),
+            "longitude": np.nan if lon is None else float(lon),
+            "IGBP": info.get("IGBP") or "",
+            "MAT_degC": np.nan if info.get("MAT") is None else float(info["MAT"]),
+            "utc_offset_h": np.nan if attrs.get("utc_offset_h", info.get("utc_offset_h")) is None
+            else float(attrs.get("utc_offset_h", info.get("utc_offset_h")))}
+
+
+def _time_index(df, what):
+    if isinstance(df.index, pd.DatetimeIndex):
+        return df.index
+    if "TIMESTAMP_START" in df.columns:
+        ts = df["TIMESTAMP_START"]
+        if pd.api.types.is_datetime64_any_dtype(ts):
+            return pd.DatetimeIndex(ts)
+        text = ts.astype(str).str.strip()
+        fmt = "%Y%m%d%H%M" if text.str.fullmatch(r"\d{12}").all() else None
+        try:
+            return pd.DatetimeIndex(pd.to_datetime(text, format=fmt))
+        except (ValueError, TypeError):
+            raise InputError(f"{what}: column TIMESTAMP_START cannot be read as date-times") from None
+    raise InputError(f"{what}: has no TIMESTAMP_START (neither a date-time index nor a column); "
+                     f"columns: {', '.join(map(str, df.columns))}")
+
+
+def _one_site_months(df, er_column, qc_column, site_id, what):
+    attrs = dict(getattr(df, "attrs", {}) or {})
+    idx = _time_index(df, what)
+    missing = [c for c in (er_column, qc_column) if c not in df.columns]
+    if missing:
+        raise InputError(f"{what}: column(s) {', '.join(missing)} missing (needed: ER {er_column}, "
+                         f"NEE QC {qc_column}); columns: {', '.join(map(str, df.columns))}")
+    if site_id is None:
+        site_id = attrs.get("site_id")
+    if site_id is None and "site_id" in df.columns:
+        ids = df["site_id"].dropna().unique()
+        if len(ids) > 1:
+            raise InputError(f"{what}: holds several sites ({', '.join(map(str, ids[:5]))}); give one table per site")
+        site_id = ids[0] if len(ids) else None
+    if not site_id:
+        raise InputError(f"{what}: the site id is unknown: give a site_id column or name the site")
+    if len(idx) < 2:
+        raise InputError(f"{what}: fewer than 2 records")
+    step_s = float(np.median(np.diff(idx.values).astype("timedelta64[s]").astype("int64")))
+    rpd = attrs.get("records_per_day") or (86400.0 / step_s if step_s > 0 else None)
+    if not rpd or abs(rpd - round(rpd)) > 1e-9:
+        raise InputError(f"{what}: cannot infer a regular time step from TIMESTAMP_START")
+    rpd = int(round(rpd))
+    er = pd.to_numeric(df[er_column], errors="coerce").to_numpy(dtype="float64")
+    qc = pd.to_numeric(df[qc_column], errors="coerce").to_numpy(dtype="float64")
+    work = pd.DataFrame({"year": idx.year, "month": idx.month, "er": er,
+                         "present": np.isfinite(er), "measured": qc == 0, "good": (qc == 0) | (qc == 1)})
+    for src in MET:
+        if src in df.columns:
+            work[src] = pd.to_numeric(df[src], errors="coerce").to_numpy(dtype="float64")
+    g = work.groupby(["year", "month"], sort=True)
+    out = g.agg(n_records=("present", "sum"), n_measured=("measured", "sum"), n_good=("good", "sum"),
+                er_mean=("er", "mean")).reset_index()
+    n_exp = _days(out["year"], out["month"]) * rpd
+    label = er_label(er_column)
+    res = pd.DataFrame({"site_id": str(site_id), "year": out["year"].astype("int64"),
+                        "month": out["month"].astype("int64"),
+                        "resolution": {48: "HH", 24: "HR"}.get(rpd, f"{rpd}/d"),
+                        "n_records": out["n_records"].astype("int64"), "n_expected": n_exp.astype("int64"),
+                        "frac_present": out["n_records"] / n_exp, "frac_measured": out["n_measured"] / n_exp,
+                        "frac_good": out["n_good"] / n_exp})
+    res["ER_gC_m2_d"] = out["er_mean"].to_numpy() * UMOL_TO_GC_PER_DAY
+    res[f"{label}_gC_m2_d"] = res["ER_gC_m2_d"]
+    res["ER_gC_m2_month"] = res["ER_gC_m2_d"] * _days(res["year"], res["month"])
+    res["er_source"] = str(er_column)
+    for k, v in _site_meta(site_id, attrs).items():
+        res[k] = v
+    return res
+
+
+def _finish(table, min_coverage):
+    q = (table["frac_good"] >= float(min_coverage)) & np.isfinite(table["ER_gC_m2_d"])
+    table["quality_ok"] = q.astype("int64")
+    return table
+
+
+def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_coverage=0.75, site_ids=None):
+    """Site-month table (module docstring) from half-hourly/hourly tables: tower tables
+    (``read_tower``), ``partition_site(...).table`` or partition output read back from a file
+    (``TIMESTAMP_START`` as index or column).  ``tables``: one DataFrame, a list of them, or a dict
+    {site_id: DataFrame}.  The site id comes from ``site_ids`` (same order as the list), the dict
+    key, ``df.attrs['site_id']`` or a ``site_id`` column; coordinates, IGBP and MAT from
+    ``df.attrs`` or the shipped FLUXNET2015 site list."""
+    if not 0.0 <= float(min_coverage) <= 1.0:
+        raise InputError(f"minimum coverage must be a fraction 0..1 (got {min_coverage})")
+    if isinstance(tables, pd.DataFrame):
+        items = [(None, tables)]
+    elif isinstance(tables, dict):
+        items = list(tables.items())
+    else:
+        items = [(None, t) for t in tables]
+    if site_ids is not None:
+        if len(site_ids) != len(items):
+            raise InputError(f"{len(site_ids)} site ids given for {len(items)} tables")
+        items = [(s, t) for s, (_, t) in zip(site_ids, items)]
+    if not items:
+        raise InputError("no input tables")
+    parts = []
+    for i, (sid, df) in enumerate(items):
+        what = (df.attrs.get("source") if hasattr(df, "attrs") else None) or f"table {i + 1}" + (
+            f" ({sid})" if sid else "")
+        parts.append(_one_site_months(df, er_column, qc_column, sid, what))
+    table = pd.concat(parts, ignore_index=True)
+    dup = table.duplicated(KEYS)
+    if dup.any():
+        r = table[dup].iloc[0]
+        raise InputError(f"site {r.site_id}: month {r.year}-{r.month:02d} comes from more than one table")
+    return _finish(table.sort_values(KEYS, ignore_index=True), min_coverage)
+
+
+def attach_tower_meteorology(table, tower_tables):
+    """Add (or replace) TA_F_degC, SW_IN_F_W_m2, VPD_F_hPa: monthly means of the tower's TA, SW_IN
+    and VPD.  ``tower_tables``: dict {site_id: DataFrame} or a list of DataFrames whose
+    ``attrs['site_id']`` or ``site_id`` column names the site."""
+    items = list(tower_tables.items()) if isinstance(tower_tables, dict) else [(None, t) for t in tower_tables]
+    parts = []
+    for sid, df in items:
+        sid = sid or df.attrs.get("site_id") or (df["site_id"].iloc[0] if "site_id" in df else None)
+        if not sid:
+            raise InputError("tower meteorology: a table has no site id")
+        present = [c for c in MET if c in df.columns]
+        if not present:
+            raise InputError(f"tower meteorology of {sid}: none of the columns {', '.join(MET)} is present")
+        idx = _time_index(df, f"tower table of {sid}")
+        m = pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce").to_numpy("float64") for c in present})
+        qcs = [c for c in present if f"{c}_QC" in df.columns]
+        for c in qcs:  # share of records whose driver was measured (QC 0), as in the FLUXNET2015 table
+            m[f"{c}_F_frac_measured"] = (
+                pd.to_numeric(df[f"{c}_QC"], errors="coerce").to_numpy("float64") == 0).astype("float64")
+        m["year"], m["month"] = idx.year, idx.month
+        m = m.groupby(["year", "month"]).mean().reset_index().rename(columns=MET)
+        m["site_id"] = str(sid)
+        parts.append(m)
+    met = pd.concat(parts, ignore_index=True)
+    out = table.drop(columns=[c for c in met.columns if c in table.columns and c not in KEYS])
+    return out.merge(met, on=KEYS, how="left")
+
+
+def read_fluxnet_monthly(path, er_column="RECO_NT_VUT_REF", qc_column="NEE_VUT_REF_QC", site_id=None,
+                         min_coverage=0.75):
+    """FLUXNET2015 MM file -> site-month table.  ``TIMESTAMP`` = YYYYMM; carbon fluxes in
+    g C m-2 d-1 (mean daily rate); ``NEE_VUT_REF_QC`` is the fraction of measured and good-quality
+    gap-filled records (kept as ``frac_good``).  -9999 -> NaN."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: file not found")
+    try:
+        raw = pd.read_csv(path, na_values=["-9999", "-9999.0", "-9999.00"], dtype={"TIMESTAMP": str},
+                          comment=None)
+    except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError) as exc:
+        raise InputError(f"{path}: cannot be parsed as csv ({exc})") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    missing = [c for c in ("TIMESTAMP", er_column, qc_column) if c not in raw.columns]
+    if missing:
+        raise InputError(f"{path}: column(s) {', '.join(missing)} missing (a FLUXNET2015 MM file has "
+                         f"TIMESTAMP = YYYYMM, {er_column}, {qc_column}); columns: {', '.join(raw.columns[:20])}")
+    stamp = raw["TIMESTAMP"].astype(str).str.strip()
+    bad = ~stamp.str.fullmatch(r"\d{6}")
+    if bad.any():
+        i = int(np.flatnonzero(bad.values)[0])
+        raise InputError(f"{path}: column TIMESTAMP: {stamp.iloc[i]!r} in data row {i + 1} is not YYYYMM "
+                         "(is this a monthly MM file?)")
+    year = stamp.str[:4].astype("int64").to_numpy()
+    month = stamp.str[4:].astype("int64").to_numpy()
+    if ((month < 1) | (month > 12)).any():
+        raise InputError(f"{path}: column TIMESTAMP: month outside 1..12")
+    site_id = site_id or site_id_from_name(path)
+    if not site_id:
+        raise InputError(f"{path}: site id unknown (name the file FLX_<SITE>_... or give site_id)")
+    rate = pd.to_numeric(raw[er_column], errors="coerce").to_numpy("float64")
+    qc = pd.to_numeric(raw[qc_column], errors="coerce").to_numpy("float64")
+    label = er_label(er_column)
+    res = pd.DataFrame({"site_id": str(site_id), "year": year, "month": month, "resolution": "MM",
+                        "n_records": np.nan, "n_expected": np.nan,
+                        "frac_present": np.isfinite(rate).astype("float64"), "frac_measured": np.nan,
+                        "frac_good": qc})
+    res["ER_gC_m2_d"] = rate
+    res[f"{label}_gC_m2_d"] = rate
+    res["ER_gC_m2_month"] = rate * _days(year, month)
+    res["er_source"] = er_column
+    for src, dst in MONTHLY_MET.items():
+        if src in raw.columns:
+            res[dst] = pd.to_numeric(raw[src], errors="coerce").to_numpy("float64")
+    for k, v in _site_meta(site_id).items():
+        res[k] = v
+    return _finish(res, min_coverage)
+
+
+def is_fluxnet_monthly(path):
+    """True for a FLUXNET2015 MM csv (TIMESTAMP column with YYYYMM values)."""
+    try:
+        head = pd.read_csv(path, nrows=3, dtype=str)
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not MM
+        return False
+    return "TIMESTAMP" in head.columns and head["TIMESTAMP"].astype(str).str.fullmatch(r"\d{6}").all()
+
+
+# ----------------------------------------------------------------------------------------------
+# drivers
+
+def _month_index(series):
+    out = {}
+    for i, d in enumerate(series.dates):
+        key = (d.year, d.month)
+        if key in out:
+            raise InputError(f"{series.label}: two bands for {key[0]}-{key[1]:02d} (bands {out[key] + 1} and "
+                             f"{i + 1}); a monthly driver needs one band per month")
+        out[key] = i
+    return out
+
+
+def _to_grid_xy(series, lon, lat):
+    """Site lon/lat (WGS84) -> x/y in the series CRS (identity for geographic grids)."""
+    wkt = series.grid.crs_wkt
+    if not wkt:
+        return lon, lat
+    from osgeo import osr
+    dst = osr.SpatialReference()
+    dst.ImportFromWkt(wkt)
+    if dst.IsGeographic():
+        return lon, lat
+    src = osr.SpatialReference()
+    src.ImportFromEPSG(4326)
+    for s in (src, dst):
+        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    ct = osr.CoordinateTransformation(src, dst)
+    xy = np.array([ct.TransformPoint(float(x), float(y))[:2] if np.isfinite(x) and np.isfinite(y)
+                   else (np.nan, np.nan) for x, y in zip(lon, lat)]).reshape(-1, 2)
+    return xy[:, 0], xy[:, 1]
+
+
+def check_drivers(driver_series):
+    """Drivers must share grid, CRS and dates: InputError naming the two layers otherwise."""
+    from .drivers import check_same_series
+    items = list(driver_series.items())
+    for name, s in items[1:]:
+        check_same_series(items[0][1], s)
+
+
+def sample_drivers(table, driver_series, lat_col="latitude", lon_col="longitude", outside="nan",
+                   same_grid=True):
+    """Add one column per driver (name -> RasterSeries) with the value of the grid cell holding each
+    site (nearest cell centre) for the row's year and month.  NaN when the month is not in the
+    series or the cell is nodata.  A site outside the grid gets NaN and a warning naming the
+    driver and the site (``outside='nan'``, warnings in ``result.attrs['warnings']``) or raises
+    InputError (``outside='error'``).  With ``same_grid`` the drivers must share grid, CRS and
+    dates (InputError naming the layers otherwise)."""
+    if outside not in ("nan", "error"):
+        raise InputError(f"outside must be 'nan' or 'error', not {outside!r}")
+    missing = [c for c in ("site_id", "year", "month", lat_col, lon_col) if c not in table.columns]
+    if missing:
+        raise InputError(f"site-month table: column(s) {', '.join(missing)} missing; "
+                         f"columns: {', '.join(map(str, table.columns))}")
+    if not driver_series:
+        return table.copy()
+    if same_grid:
+        check_drivers(driver_series)
+    out = table.copy()
+    warnings = list(table.attrs.get("warnings", []))
+    sites = out.drop_duplicates("site_id")[["site_id", lon_col, lat_col]]
+    lon = pd.to_numeric(sites[lon_col], errors="coerce").to_numpy("float64")
+    lat = pd.to_numeric(sites[lat_col], errors="coerce").to_numpy("float64")
+    years = out["year"].to_numpy("int64")
+    months = out["month"].to_numpy("int64")
+    for name, series in driver_series.items():
+        gt = series.grid.geotransform
+        if gt[2] != 0 or gt[4] != 0:
+            raise InputError(f"driver {name} ({series.label}): rotated grids are not supported")
+        x, y = _to_grid_xy(series, lon, lat)
+        col = np.floor((np.asarray(x) - gt[0]) / gt[1]).astype("float64")
+        row = np.floor((np.asarray(y) - gt[3]) / gt[5]).astype("float64")
+        cell = {}
+        for sid, c, r, lo, la in zip(sites["site_id"], col, row, lon, lat):
+            ok = np.isfinite(c) and np.isfinite(r) and 0 <= c < series.grid.width and 0 <= r < series.grid.height
+            if not ok:
+                msg = (f"driver {name} ({series.label}): site {sid} at lat {la:g}, lon {lo:g} lies outside "
+                       f"the grid ({series.grid.describe()})" if np.isfinite(lo) and np.isfinite(la) else
+                       f"driver {name} ({series.label}): site {sid} has no coordinates")
+                if outside == "error":
+                    raise InputError(msg)
+                warnings.append(msg)
+                cell[sid] = None
+            else:
+                cell[sid] = (int(r), int(c))
+        bands = _month_index(series)
+        values = np.full(len(out), np.nan)
+        rows_needed = sorted({rc[0] for rc in cell.values() if rc is not None})
+        cache = {r: series.read_block(r, r + 1)[:, 0, :] for r in rows_needed}
+        for i, (sid, y_, m_) in enumerate(zip(out["site_id"], years, months)):
+            rc = cell.get(sid)
+            b = bands.get((int(y_), int(m_)))
+            if rc is None or b is None:
+                continue
+            values[i] = cache[rc[0]][b, rc[1]]
+        n_missing_month = int(sum((int(y_), int(m_)) not in bands for y_, m_ in zip(years, months)))
+        if n_missing_month:
+            warnings.append(f"driver {name} ({series.label}): {n_missing_month} site-month(s) outside its "
+                            "dates get NaN")
+        out[name] = values
+    out.attrs["warnings"] = warnings
+    return out
