@@ -99,14 +99,18 @@ outcome is provably the same:
 * Long slope sets (e.g. 360 monthly values, 64 620 pairs; 30 years of seasonal
   data, 5 220) use a bracket [L, U] around all target ranks from a seeded sample of
   pairs (sorted as float32 chunks of 128, the SIMD sorting network), then ONE pass
-  over all lags in float32 with per-lag thresholds widened by a margin that exceeds
-  every float32 rounding error (see :func:`_sen_long32` for the bound): slopes
-  surely below L are only counted, slopes surely above U skipped, and the rest is
-  recomputed exactly in float64 and bucketed by a monotone key; only the buckets
-  holding a target are sorted.  A pixel is accepted only if every selected slope
-  lies inside [L, U] (which proves its rank); otherwise, or when the pixel's
-  magnitudes are outside [1e-30, 1e30] (float32 screening not safe), the exact
-  float64 bracketing pass and its per-pixel fallback are used.
+  over all lags: by default lag by lag in float32, with per-lag thresholds widened
+  by a margin that exceeds every float32 rounding error (see
+  :func:`_sen_long32_lagwise` for the bound): slopes surely below L are only
+  counted, slopes surely above U skipped, and the rest is recomputed exactly in
+  float64 and bucketed by a monotone key; only the buckets holding a target are
+  sorted.  (The batched variant :func:`_sen_long32`, switched off by default via
+  ``_BATCHED_GROUPS_MAX``, reads batches of lags through a strided view of the
+  NaN-padded series and computes every slope exactly in float64.)  A pixel is
+  accepted only if every target rank falls among its kept slopes and every selected
+  slope lies in [L, U] (which proves its value); otherwise, or when the pixel's
+  magnitudes are outside [1e-30, 1e30], the exact float64 bracketing pass and its
+  per-pixel fallback are used.
 Pixel blocks are processed by a thread pool; working arrays are per-thread scratch
 buffers sized to the block (a few tens of MB for 360-step series).
 """
@@ -141,12 +145,20 @@ _SAMPLE_CHUNKS = 49  # float32 sample: chunks of 128 pairs
 _ZQ = 3.5  # bracket half-width in standard errors of the sample quantiles
 _SEED = 20240607
 _MAX_KTH = 0  # partition only with at most this many ranks, else sort
-# float32 screening pass of the long path: a pixel is screened in float32 only when
-# its largest magnitude M lies in [_F32_MIN, _F32_MAX] (or M == 0)
+# batched pass of the long path (_sen_long32): used for a pixel only when its largest
+# magnitude M lies in [_F32_MIN, _F32_MAX] (or M == 0); others take _sen_long
 _F32_MIN = 1e-30
 _F32_MAX = 1e30
-_MARGIN = 2.0 ** -18  # screening margin in units of M (errors are below 2**-21 M)
+_MARGIN = 2.0 ** -18  # float32 screening margin in units of M (errors are below 2**-21 M)
 _BUCKETS_MAX = 2048  # buckets per pixel for the exact selection among kept slopes
+# batched pass of the long path: lags per batch (at most) and elements per batch (target)
+_LAG_BATCH_MAX = 64
+_LAG_BATCH_ELEMS = 1 << 18
+# slope sets with at most this many groups (1: non-seasonal) use the batched float64
+# pass (_sen_long32), others the lag-by-lag float32 screening (_sen_long32_lagwise).
+# Switched off (0): the batched pass is exact (tested) but only faster when both
+# cores are free (~5 % slower single-threaded), so the lag-wise pass is the default.
+_BATCHED_GROUPS_MAX = 0
 
 
 # ---------------------------------------------------------------------------
@@ -480,18 +492,37 @@ def _select_cols(v64, ranks):
             continue
         tk = srt[rows, r]
         np.equal(key, tk[:, None], out=eq)
-        res[:, j] = v64[np.argmax(eq, axis=1), rows]
-        left = srt[rows, np.maximum(r - 1, 0)]
-        right = srt[rows, np.minimum(r + 1, W - 1)]
-        multi = np.flatnonzero(((left == tk) & (r > 0)) | ((right == tk) & (r + 1 < W)))
+        # entries carrying the key tk, row by row (every row holds tk at least once,
+        # since tk is one of its sorted keys): f row-major, so rows ascend
+        f = np.flatnonzero(eq)
+        fr = f // W
+        fc = f - fr * W
+        st = np.flatnonzero(np.concatenate(([True], fr[1:] != fr[:-1])))  # (B,) run starts
+        res[:, j] = v64[fc[st], rows]  # the value, if it is the only one with key tk
+        csize = np.diff(np.append(st, f.size))
+        multi = np.flatnonzero(csize > 1)
         if multi.size:
-            lo_cnt = np.count_nonzero(key[multi] < tk[multi, None], axis=1)
-            rr, cc = np.nonzero(eq[multi])
-            vals = v64[cc, multi[rr]]
+            # rank of the first key tk in the sorted row (the keys below it), by bisection
+            # on the sorted keys: first p in [0, r] with srt[p] >= tk (srt[r] == tk)
+            rm = r[multi]
+            tkm = tk[multi]
+            phi = rm.astype(np.int64)
+            plo = np.maximum(phi - (csize[multi] - 1), 0)  # the run of tk holds r
+            while True:
+                act = plo < phi
+                if not act.any():
+                    break
+                mid = (plo + phi) // 2
+                hit = srt[multi, mid] >= tkm
+                phi = np.where(hit, mid, phi)
+                plo = np.where(hit, plo, mid + 1)
+            sel = np.flatnonzero((csize > 1)[fr])
+            rr = fr[sel]
+            vals = v64[fc[sel], rr]
             o = np.lexsort((vals, rr))
             vals = vals[o]
-            starts = np.searchsorted(rr[o], np.arange(multi.size))
-            res[multi, j] = vals[starts + (r[multi] - lo_cnt)]
+            starts = np.searchsorted(rr[o], multi)
+            res[multi, j] = vals[starts + (rm - plo)]
     bad = np.flatnonzero(~good)
     if bad.size:
         res[bad] = _select(np.ascontiguousarray(v64[:, bad]), ranks[bad])
@@ -691,8 +722,123 @@ def _bucket_pick(key, vals, B, nb, ranks, fill):
 
 
 def _sen_long32(xs, ranks, nprime):
-    """Bracketing exact selection with a float32 screening pass; xs (B, Y, G) pixel-major
-    (time, then group innermost, so that each lag is one contiguous slice per pixel).
+    """Bracketing exact selection with one batched pass over the lags; xs (B, Y, G)
+    pixel-major (time, then group innermost, so that each lag is one contiguous slice
+    per pixel).
+
+    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed.
+
+    Exactness.  The lags are processed in batches: for lags k0 .. k0+K-1 the slopes
+    of every pixel form one (B, K, (Y-k0) G) array
+    ``s[b, kk, q] = (x[b, q + (k0+kk) G] - x[b, q]) / (k0+kk)``, computed in float64
+    exactly as pymannkendall does (subtraction, then division by the lag converted
+    to float64), from a strided view of the series padded with NaN (pairs whose later
+    element lies in the padding, and pairs with a gap, give NaN slopes, which compare
+    False: neither counted nor kept).  Slopes below L are only counted ("below"),
+    slopes in [L, U] are kept, the rest dropped; all comparisons are on the exact
+    slopes, so the sorted slopes are (below), (kept), (above) and the kept slope of
+    relative rank ``r - below`` is the slope of rank r whenever that relative rank is
+    in range; it is also checked to lie in [L, U] per pixel and target (else, or on
+    a gather overflow, the pixel is not ok and the caller recomputes it).  The
+    pixels handed in have their largest magnitude in [1e-30, 1e30] (or 0), so no
+    slope overflows."""
+    B, Y, G = xs.shape
+    T = G * Y * (Y - 1) // 2
+    nchunk = int(min(_SAMPLE_CHUNKS, max(3, T // 640))) | 1
+    L, U, frac, smin, smax = _sample_bracket(xs, ranks, nprime, nchunk, _ZQ)
+    cap = (frac * nprime * 1.5 + 512).astype(np.int64)
+    # buckets of the kept slopes: monotone key floor(clip((v - lo) * sc, 0, nb - 1)) per pixel
+    # (lo/hi: the bracket, or the sample range where the bracket is open)
+    nb = int(min(_BUCKETS_MAX, max(16, 1 << int(np.ceil(np.log2(max(2.0, cap.mean() / 4)))))))
+    lo = np.where(np.isfinite(L), L, smin)
+    hi = np.where(np.isfinite(U), U, smax)
+    lo = np.where(np.isfinite(lo), lo, 0.0)
+    hi = np.where(np.isfinite(hi), hi, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        sc = np.where(hi > lo, (nb * (1 - 2.0 ** -20)) / (hi - lo), 0.0)
+    sc = np.where(np.isfinite(sc), sc, 0.0)
+    YG = Y * G
+    kmax = _LAG_BATCH_MAX
+    x64pad = _scratch("x64pad", B * (YG + kmax * G), np.float64).reshape(B, YG + kmax * G)
+    x64pad[:, YG:] = np.nan
+    x64pad[:, :YG] = xs.reshape(B, YG)
+    rs64, es64 = x64pad.strides[0], x64pad.strides[1]
+    kvec = np.arange(1, Y, dtype=np.float64)  # the lags j - i (exact in float64)
+    pix = np.arange(B, dtype=np.int64)
+    Lc = L[:, None, None]
+    Uc = U[:, None, None]
+    below = np.zeros(B, np.int64)
+    fill = np.zeros(B, np.int64)
+    over = np.zeros(B, bool)
+    any_over = False
+    batches = []
+    k0 = 1
+    while k0 < Y:
+        mq = (Y - k0) * G
+        K = int(max(1, min(kmax, Y - k0, _LAG_BATCH_ELEMS // max(1, B * mq))))
+        batches.append((k0, K, mq))
+        k0 += K
+    maxel = max(B * K * mq for k0, K, mq in batches)
+    E = int(cap.sum()) + maxel  # kept slopes stored (caps plus one batch of slack)
+    kkey = _scratch("kkey", E, np.int64)
+    kvals = _scratch("kvals", E, np.float64)
+    pos = 0
+    lbuf = _scratch("lt", maxel, bool)
+    gbuf = _scratch("ge", maxel, bool)
+    tbuf = _scratch("t64", maxel, np.float64)
+    sbuf = _scratch("s64", maxel, np.float64)
+    for k0, K, mq in batches:
+        n_el = B * K * mq
+        # exact float64 slopes of the whole batch (streaming, no gather)
+        xj64 = np.lib.stride_tricks.as_strided(x64pad[:, k0 * G:], shape=(B, K, mq),
+                                               strides=(rs64, G * es64, es64), writeable=False)
+        s64 = sbuf[:n_el].reshape(B, K, mq)
+        with np.errstate(invalid="ignore", over="ignore"):
+            np.subtract(xj64, x64pad[:, None, :mq], out=s64)  # x_j - x_i, as pymannkendall
+            np.true_divide(s64, kvec[k0 - 1:k0 - 1 + K, None], out=s64)  # / (j - i)
+        lt = np.less(s64, Lc, out=lbuf[:n_el].reshape(B, K, mq))
+        below += np.add.reduce(lt.view(np.uint8).reshape(B, K * mq), axis=1, dtype=np.int32)
+        ge = np.less_equal(s64, Uc, out=gbuf[:n_el].reshape(B, K, mq))
+        np.greater(ge, lt, out=ge)
+        if any_over:
+            ge[over] = False
+        cnt = np.add.reduce(ge.view(np.uint8).reshape(B, K * mq), axis=1, dtype=np.int32)
+        c = int(cnt.sum())
+        if c == 0:
+            continue
+        v = kvals[pos:pos + c]
+        np.compress(ge.reshape(-1), s64.reshape(-1), out=v)
+        r = np.repeat(pix, cnt)
+        t = tbuf[:c]
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.subtract(v, lo[r], out=t)
+            t *= sc[r]
+        np.maximum(t, 0, out=t)
+        np.minimum(t, nb - 1, out=t)
+        kkc = kkey[pos:pos + c]
+        np.multiply(r, nb, out=kkc)
+        np.add(kkc, t, out=kkc, casting="unsafe")  # t in [0, nb): pixel * nb + floor(t)
+        pos += c
+        fill += cnt
+        if (fill > cap).any():
+            over |= fill > cap
+            any_over = True
+    rel = ranks - below[:, None]
+    ok = (~over) & np.all((rel >= 0) & (rel < fill[:, None]), axis=1)
+    out = np.full(ranks.shape, np.nan)
+    if ok.any() and pos:
+        res = _bucket_pick(kkey[:pos], kvals[:pos], B, nb, rel, fill)
+        inside = np.all((res >= L[:, None]) & (res <= U[:, None]), axis=1)
+        ok &= inside
+        out[ok] = res[ok]
+    return out, ok
+
+
+def _sen_long32_lagwise(xs, ranks, nprime):
+    """Bracketing exact selection with a float32 screening pass, lag by lag (used for
+    grouped, i.e. seasonal, slope sets, where it is faster than :func:`_sen_long32`);
+    xs (B, Y, G) pixel-major (time, then group innermost, so that each lag is one
+    contiguous slice per pixel).  Same contract as :func:`_sen_long32`.
 
     Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed.
 
@@ -805,17 +951,18 @@ def _sen_select(x3, ranks, nprime):
     if T <= _LONG_PAIRS:
         return _select_cols(_pair_slopes(np.ascontiguousarray(x3), scratch=True), ranks)
     xs = np.ascontiguousarray(x3.transpose(2, 1, 0))  # (B, G, Y) for the float64 path
-    xt = np.ascontiguousarray(x3.transpose(2, 0, 1))  # (B, Y, G) for the float32 pass
+    xt = np.ascontiguousarray(x3.transpose(2, 0, 1))  # (B, Y, G) for the batched / lag-wise pass
     with np.errstate(invalid="ignore"):
         M = np.nanmax(np.abs(xs.reshape(B, -1)), axis=1)
     elig = (M <= _F32_MAX) & ((M >= _F32_MIN) | (M == 0))
     out = np.empty(ranks.shape)
     ok = np.zeros(B, bool)
     ei = np.flatnonzero(elig)
+    long32 = _sen_long32 if G <= _BATCHED_GROUPS_MAX else _sen_long32_lagwise
     if ei.size == B:
-        out, ok = _sen_long32(xt, ranks, nprime)
+        out, ok = long32(xt, ranks, nprime)
     elif ei.size:
-        out[ei], ok[ei] = _sen_long32(np.ascontiguousarray(xt[ei]), ranks[ei], nprime[ei])
+        out[ei], ok[ei] = long32(np.ascontiguousarray(xt[ei]), ranks[ei], nprime[ei])
     bad = np.flatnonzero(~ok)
     if bad.size:  # float64 pass (and its exact per-pixel fallback)
         out[bad] = _sen_long(np.ascontiguousarray(xs[bad]), ranks[bad], nprime[bad])

@@ -461,3 +461,102 @@ def test_short_series_radix_select_edge_cases(kind):
     X[rng.random(X.shape) < 0.1] = np.nan
     r = mann_kendall(X)
     _check_brute(X, r)
+
+
+@pytest.mark.parametrize("batch_max,batch_elems",
+                         [(1, 1), (3, 1 << 12), (64, 1 << 18), (7, 1 << 30)])
+@pytest.mark.parametrize("kind", ["noise", "edge_ties", "gaps", "seasonal"])
+def test_long_path_lag_batches(monkeypatch, kind, batch_max, batch_elems):
+    """The long path screens the lags in batches (strided views over the NaN-padded
+    series): every batch size, including one lag per batch and batches reaching into
+    the padding, gives the brute-force slopes, and the bracketing path (not its
+    fallback) does the work.  Data with heavy ties (many slopes exactly at the
+    bracket ends), long gaps and the seasonal layout (12 groups) are covered; the
+    seasonal case (which by default screens lag by lag in float32) is forced through
+    the batched pass and must equal the default lag-wise result bit for bit."""
+    from ecoresp_core.trends import trend as tr
+    rng = np.random.default_rng(31)
+    n, npix = 130, 17
+    if kind == "noise":
+        X = np.round(800 + rng.normal(0, 5, (n, npix)) + 0.05 * np.arange(n)[:, None], 1)
+    elif kind == "edge_ties":
+        X = np.repeat(rng.integers(0, 3, size=(n // 10, npix)), 10, axis=0).astype(float)
+        X += np.arange(n)[:, None] // 40
+    elif kind == "gaps":
+        X = rng.integers(0, 50, size=(n, npix)).astype(float) * 0.25 + 0.1 * np.arange(n)[:, None]
+        X[10:60, ::3] = np.nan
+        X[-30:, 1::4] = np.nan
+    else:
+        n = 360
+        X = np.round(rng.normal(size=(n, npix)) * 3 + 0.01 * np.arange(n)[:, None]
+                     + 5 * np.sin(np.arange(n) * np.pi / 6)[:, None], 1)
+        X[:37, 0] = np.nan
+    X[rng.random(X.shape) < 0.05] = np.nan
+    period = 12 if kind == "seasonal" else None
+    variant = "seasonal" if period else "original"
+    ref = mann_kendall(X, variant)
+    called = []
+    orig = tr._sen_long
+
+    def spy(*a, **k):
+        called.append(a[0].shape[0])
+        return orig(*a, **k)
+
+    monkeypatch.setattr(tr, "_sen_long", spy)
+    monkeypatch.setattr(tr, "_LAG_BATCH_MAX", batch_max)
+    monkeypatch.setattr(tr, "_LAG_BATCH_ELEMS", batch_elems)
+    monkeypatch.setattr(tr, "_BATCHED_GROUPS_MAX", 12)  # seasonal groups batched too
+    r = mann_kendall(X, variant, n_threads=1, block_pixels=5)
+    _check_brute(X, r, period=period)
+    for b in TREND_BANDS:
+        np.testing.assert_array_equal(r[b], ref[b])
+    if kind != "edge_ties":  # heavy ties may legitimately miss the sampled bracket
+        assert sum(called) <= 1
+
+
+def test_long_path_gather_overflow_falls_back(monkeypatch):
+    """A bracket far wider than its announced fraction overflows the kept-slope cap:
+    those pixels are recomputed by the exact float64 path with the same answer."""
+    from ecoresp_core.trends import trend as tr
+    rng = np.random.default_rng(8)
+    X = np.round(800 + rng.normal(0, 5, (120, 12)) + 0.04 * np.arange(120)[:, None], 1)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    ref = mann_kendall(X)
+    orig_bracket = tr._sample_bracket
+    orig_long = tr._sen_long
+    called = []
+
+    def wide(*a, **k):
+        L, U, frac, smin, smax = orig_bracket(*a, **k)
+        L[::2] = -np.inf
+        U[::2] = np.inf
+        return L, U, np.zeros_like(frac), smin, smax
+
+    def spy(*a, **k):
+        called.append(a[0].shape[0])
+        return orig_long(*a, **k)
+
+    monkeypatch.setattr(tr, "_sample_bracket", wide)
+    monkeypatch.setattr(tr, "_sen_long", spy)
+    r = mann_kendall(X, n_threads=1)
+    assert sum(called) >= 6
+    _check_brute(X, r)
+    for b in TREND_BANDS:
+        np.testing.assert_array_equal(r[b], ref[b])
+
+
+@pytest.mark.parametrize("n", [12, 30, 45])
+def test_short_series_tied_key_classes(n):
+    """Short path: slopes with huge multiplicities (few distinct values, gaps), so
+    the target ranks fall inside, at the start and at the end of runs of equal
+    16-bit keys; every pixel equals brute force and pymannkendall."""
+    rng = np.random.default_rng(n)
+    npix = 300
+    X = rng.integers(0, 4, size=(n, npix)).astype(float)
+    X[:, ::3] = np.round(X[:, ::3] * 0.1 + 0.05 * np.arange(n)[:, None], 2)
+    X[:, 1::5] = 1e-3 * rng.integers(0, 2, size=(n, 1))  # two values only
+    X[rng.random(X.shape) < 0.15] = np.nan
+    X[: n // 2, 7] = np.nan
+    r = mann_kendall(X, ci_alpha=0.3)
+    _check_brute(X, r, zci=stats.norm.ppf(0.85))
+    assert assert_matches_pmk(X[:, :12], "original") == 12
