@@ -4,13 +4,16 @@
 from .derivedriver import DeriveDriverAlgorithm
 from .detrend import DetrendAlgorithm
 from .evaluate import EvaluateAlgorithm
+from .fitupscaler import FitUpscalerAlgorithm
 from .integrate import IntegrateAlgorithm
 from .isotopepartition import IsotopePartitionAlgorithm
 from .partition import PartitionAlgorithm
+from .predictupscaler import PredictUpscalerAlgorithm
 from .sitemonthtable import SiteMonthTableAlgorithm
 from .trend import TrendAlgorithm
 
 # in pipeline order: site partitioning -> upscaling -> trends and attribution
 ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm,
-              SiteMonthTableAlgorithm, DeriveDriverAlgorithm, IntegrateAlgorithm,
+              SiteMonthTableAlgorithm, DeriveDriverAlgorithm, FitUpscalerAlgorithm,
+              PredictUpscalerAlgorithm, IntegrateAlgorithm,
               TrendAlgorithm, DetrendAlgorithm]

@@ -22,6 +22,7 @@ sys.path[:0] = [REPO, HERE]
 import bench_partition  # noqa: E402
 import fluxnet_agreement  # noqa: E402
 import bench_trend_core  # noqa: E402
+import bench_upscaler  # noqa: E402
 
 
 def synthetic_cube(nt, ny, nx, seed=42):
@@ -79,6 +80,9 @@ def main():
     bench_partition.run()
     print("\n== agreement with the FLUXNET2015 partitioning vs REddyProc and hesseflux (fluxnet_agreement)")
     fluxnet_agreement.run()
+    print()
+    print("== upscaling: block-wise raster prediction vs scikit-learn's predict (bench_upscaler)")
+    bench_upscaler.run(quick=quick)
     print()
     print("== trend core vs pymannkendall (bench_trend_core)")
     bench_trend_core.run(quick=quick)

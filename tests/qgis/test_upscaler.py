@@ -1,0 +1,131 @@
+"""ecoresp:fitupscaler and ecoresp:predictupscaler through Processing: the model file, the
+metrics and importance tables, raster and table prediction, and the checks before a run."""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATA, monthly_dates, write_stack
+from osgeo import gdal
+
+pytestmark = pytest.mark.qgis
+SITE_MONTH = os.path.join(DATA, "sites", "fluxnet2015_site_month.csv")
+FEATURES = ["TA_F_degC", "SW_IN_F_W_m2", "VPD_F_hPa", "IGBP"]
+
+
+def algs():
+    from ecoresp.algorithms.fitupscaler import FitUpscalerAlgorithm
+    from ecoresp.algorithms.predictupscaler import PredictUpscalerAlgorithm
+    return FitUpscalerAlgorithm().create(), PredictUpscalerAlgorithm().create()  # initialised instances
+
+
+def run(alg, params):
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+    return processing.run(alg, params, feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+
+
+def csv_layer(path):
+    from qgis.core import QgsVectorLayer
+    lyr = QgsVectorLayer(f"file://{path}?delimiter=,&detectTypes=yes", "t", "delimitedtext")
+    assert lyr.isValid()
+    return lyr
+
+
+def read(path):
+    from qgis.core import QgsVectorLayer
+    lyr = QgsVectorLayer(path, "t", "ogr")
+    df = pd.DataFrame([f.attributes() for f in lyr.getFeatures()], columns=lyr.fields().names())
+    for c in df.columns:  # CSV fields come back as text
+        num = pd.to_numeric(df[c], errors="coerce")
+        if num.notna().sum() == df[c].notna().sum() and c not in ("fold",):
+            df[c] = num
+    return df
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory):
+    df = pd.read_csv(SITE_MONTH)
+    df = df[df["frac_measured"] >= 0.2]
+    sites = sorted(df["site_id"].unique())[::4]          # 44 sites: a light Processing run
+    sub = df[df["site_id"].isin(sites)][["site_id", "year", "month", "RECO_NT_gC_m2_d"] + FEATURES]
+    path = tmp_path_factory.mktemp("sm") / "site_month.csv"
+    sub.to_csv(path, index=False)
+    return str(path), sub
+
+
+@pytest.fixture
+def fitted(provider, subset, tmp_path):
+    fit, _ = algs()
+    res = run(fit, {"INPUT": csv_layer(subset[0]), "TARGET": "RECO_NT_gC_m2_d", "FEATURES": FEATURES,
+                    "GROUP": "site_id", "UNITS": "TA_F_degC=degC,SW_IN_F_W_m2=W m-2,VPD_F_hPa=hPa",
+                    "MODEL": 0, "FOLDS": 4, "SEED": 2, "TREES": 30, "OUTPUT": str(tmp_path / "er.npz"),
+                    "METRICS": str(tmp_path / "metrics.csv"), "IMPORTANCE": str(tmp_path / "imp.csv")})
+    return res, tmp_path
+
+
+def test_fit_writes_model_metrics_importances(fitted):
+    from ecoresp_core.upscaling.model import validate_model_file
+    res, tmp = fitted
+    meta = validate_model_file(res["OUTPUT"])
+    assert meta["features"] == FEATURES and meta["units"]["SW_IN_F_W_m2"] == "W m-2"
+    assert meta["seed"] == 2 and meta["cv"]["grouped_by"] == "site_id"
+    m = read(res["METRICS"])
+    assert set(m["part"]) == {"train", "test"} and {"1", "2", "3", "4", "mean", "pooled"} <= set(m["fold"].astype(str))
+    test = m[(m["fold"].astype(str) == "mean") & (m["part"] == "test")].iloc[0]
+    assert 0.3 < test["R2"] < 0.9 and test["RMSE"] < 2.5 and test["RMSLE"] < 0.6
+    assert res["CV_R2"] == pytest.approx(test["R2"])
+    imp = read(res["IMPORTANCE"])
+    assert imp["feature"].iloc[0] == "TA_F_degC" and set(imp["feature"]) == set(FEATURES)
+
+
+def test_predict_table_and_rasters(fitted, subset, tmp_path):
+    from ecoresp_core.upscaling.model import load_model
+    from ecoresp_core.upscaling.predict import predict_table
+    res, _ = fitted
+    _, pred = algs()
+    out = run(pred, {"MODEL": res["OUTPUT"], "TABLE": csv_layer(subset[0]),
+                     "OUTPUT_TABLE": str(tmp_path / "pred.csv")})
+    t = read(out["OUTPUT_TABLE"])
+    expect = predict_table(load_model(res["OUTPUT"]), subset[1].reset_index(drop=True))
+    np.testing.assert_allclose(t["ER_pred"].astype(float), expect["ER_pred"], rtol=1e-12)
+    assert out["N_PREDICTED"] == len(subset[1])
+    # rasters: 12 months of drivers on a 3 x 4 grid, land cover as IGBP codes
+    rng = np.random.default_rng(0)
+    dates = monthly_dates(2010, 12)
+    ta = write_stack(tmp_path / "TA_F_degC.tif", rng.uniform(-5, 25, (12, 3, 4)), dates)
+    sw = write_stack(tmp_path / "SW_IN_F_W_m2.tif", rng.uniform(20, 300, (12, 3, 4)), dates)
+    vpd = write_stack(tmp_path / "VPD_F_hPa.tif", rng.uniform(0, 40, (12, 3, 4)), dates)
+    lc = write_stack(tmp_path / "IGBP.tif", np.full((1, 3, 4), 4.0), ["lc"], dtype="Byte")  # DBF
+    out = run(pred, {"MODEL": res["OUTPUT"], "DRIVERS": [ta, sw, vpd, lc],
+                     "OUTPUT": str(tmp_path / "er.tif"), "OUTSIDE_SHARE": str(tmp_path / "share.tif")})
+    ds = gdal.Open(out["OUTPUT"])
+    assert ds.RasterCount == 12 and ds.GetRasterBand(1).GetDescription() == "2010-01-15"
+    assert out["N_PREDICTED"] == 144
+    er = ds.ReadAsArray()
+    assert np.isfinite(er).all() and 0 < er.mean() < 10
+    assert gdal.Open(out["OUTSIDE_SHARE"]).RasterCount == 1
+    # wrong driver names: a clear message naming them
+    from qgis.core import QgsProcessingException
+    with pytest.raises(QgsProcessingException, match=r"no driver for feature\(s\) IGBP.*driver\(s\) landcover"):
+        run(pred, {"MODEL": res["OUTPUT"], "DRIVERS": [ta, sw, vpd, lc],
+                   "DRIVER_NAMES": "TA_F_degC,SW_IN_F_W_m2,VPD_F_hPa,landcover", "OUTPUT": str(tmp_path / "x.tif")})
+    # a table without the needed columns
+    bad = tmp_path / "bad.csv"
+    subset[1].drop(columns=["VPD_F_hPa"]).to_csv(bad, index=False)
+    with pytest.raises(QgsProcessingException, match=r"TABLE: has no column\(s\) VPD_F_hPa"):
+        run(pred, {"MODEL": res["OUTPUT"], "TABLE": csv_layer(str(bad)), "OUTPUT_TABLE": str(tmp_path / "p2.csv")})
+
+
+def test_tampered_model_rejected_before_the_run(provider, fitted, tmp_path):
+    from qgis.core import QgsProcessingException
+    res, _ = fitted
+    with np.load(res["OUTPUT"], allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["threshold"] = arrays["threshold"] + 0.5
+    bad = str(tmp_path / "tampered.npz")
+    np.savez(bad, **arrays)
+    _, pred = algs()
+    with pytest.raises(QgsProcessingException, match="checksum"):
+        run(pred, {"MODEL": bad, "TABLE": csv_layer(SITE_MONTH), "OUTPUT_TABLE": str(tmp_path / "p.csv")})
