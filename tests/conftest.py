@@ -1,6 +1,7 @@
 """Test set-up: the repository is importable both as the QGIS plugin package ``ecoresp``
 (through a symlink, as QGIS loads it) and as the plain core package ``ecoresp_core``."""
 
+import gc
 import os
 import sys
 import tempfile
@@ -96,7 +97,10 @@ def provider(qgis_app, qgis_processing):
         prov = EcorespProvider()
         assert reg.addProvider(prov)
         _keep.append(prov)
-    return prov
+    yield prov
+    # layers caught in exception tracebacks form reference cycles; collect them now, while QGIS
+    # is alive, not at interpreter exit after QGIS has shut down (that segfaults)
+    gc.collect()
 
 
 _keep = []
