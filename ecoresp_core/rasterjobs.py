@@ -157,7 +157,8 @@ def detrend_raster(src, out_path, method="linear", keep_mean=False, budget_mb=DE
     counts = dict(pixels=0, valid_input=0)
     writer = SeriesWriter(out_path, src.grid, names, metadata=meta,
                           band_metadata=[{"DATE": n, "units": src.units} for n in names])
-    try:
+    with writer:  # removes the temporary file unless committed
+
         def work(r0, r1, sub):
             data = src.read_block(r0, r1)
             counts["pixels"] += data.shape[1] * data.shape[2]
@@ -168,9 +169,6 @@ def detrend_raster(src, out_path, method="linear", keep_mean=False, budget_mb=DE
         if counts["valid_input"] == 0:
             raise InputError(f"{src.label}: every pixel is nodata in every band")
         writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
     counts.update(options)
     counts["output"] = out_path
     return counts

@@ -168,7 +168,8 @@ def derive_raster(kind, first, out_path, second=None, seconds=86400.0, budget_mb
     counts = dict(pixels=0, valid=0)
     writer = SeriesWriter(out_path, first.grid, names, metadata=meta,
                           band_metadata=[{"DATE": n, "units": units} for n in names])
-    try:
+    with writer:  # SeriesWriter removes the temporary file unless committed
+
         def work(r0, r1, sub):
             a = first.read_block(r0, r1)
             b = second.read_block(r0, r1) if second is not None else None
@@ -181,9 +182,6 @@ def derive_raster(kind, first, out_path, second=None, seconds=86400.0, budget_mb
         run_row_blocks(first.grid.height, first.grid.width, 8 * 4 * max(first.count, 1), work,
                        progress, budget_mb)
         writer.commit()
-    except BaseException:
-        writer.abort()
-        raise
     counts.update(options)
     counts["output"] = out_path
     return counts
