@@ -1,0 +1,351 @@
+"""Per-pixel random-forest relative importance of the drivers of ER's interannual
+variability (science.md section 15, "per-pixel RF alternative").  EXPLORATORY ONLY:
+with ~30 samples per pixel a forest's importances are noisy; science.md asks that the
+output be reported as exploratory, and collinear drivers (tmp/tmx/tmn/dtr/frs; vap/RH)
+share importance between them, so reduce them first (one per group, or a VIF < 10 screen).
+
+What is computed, per pixel, from the prepared series (``partialcorr.prepare_series``:
+annual or monthly anomalies, detrended; the common valid steps of ER and all drivers):
+
+- a random forest of ``n_trees`` CART regression trees (squared error), each grown on a
+  bootstrap sample (``n`` draws with replacement from the ``n`` valid steps) to
+  ``max_depth`` with ``min_samples_leaf`` and ``max_features`` as in scikit-learn's
+  ``RandomForestRegressor`` (best split over the candidate features, threshold at the
+  midpoint between neighbouring in-bag values of the node);
+- permutation importance: for driver ``j``, the increase of the mean squared error when
+  ``j``'s values are permuted.  ``importance='oob'`` (default; Breiman 2001): per tree, on
+  that tree's out-of-bag steps, ``j`` permuted among them, averaged over the trees that
+  have out-of-bag steps; ``importance='train'``: the whole forest on all steps, ``j``
+  permuted over the steps, ``n_repeats`` permutations (what
+  ``sklearn.inspection.permutation_importance`` does on the training data).
+  ER is standardised per pixel first, so the raw importance is an MSE increase in units
+  of ER's (detrended) variance; ``relative`` = importances clipped at 0 and divided by
+  their sum (NaN when none is positive).
+- dominant driver: ``argmax`` of the importance (code ``j + 1``), ``NONE`` (0) when no
+  importance is positive, ``NODATA`` (255) where the pixel has fewer than ``min_valid``
+  valid steps or a constant ER.
+
+Speed: the naive route fits one scikit-learn forest per pixel (and permutes through its
+``predict``), ~80 ms per pixel with 100 trees.  Here every tree of every pixel of a
+chunk is grown at once, level by level, with numpy: at each level and for each driver the
+in-bag samples of every tree are sorted by (node, driver rank), and cumulative weighted
+sums give the squared-error gain of every split position of every node; segment
+reductions pick each node's best split.  Trees are stored as complete binary trees of
+depth ``max_depth`` (a node that does not split sends everything left, so its subtree
+repeats its value).  The bench (tests/bench/bench_attribution.py) measures the speed ratio
+against the naive scikit-learn loop and the agreement of the importances with it (rank
+correlation per pixel and the share of pixels with the same dominant driver).
+
+Random numbers come from a counter-based hash (splitmix64) of ``(seed, pixel id, tree,
+sample, stream)``, so a pixel's result depends only on SEED and its position in the grid,
+not on block sizes, memory budget or chunking.  The same SEED gives the same output.
+"""
+
+import numpy as np
+
+from ..errors import InputError
+from .partialcorr import NODATA, NONE
+
+IMPORTANCES = ("oob", "train")
+DEFAULT_TREES = 100
+DEFAULT_DEPTH = 6
+_BIG = np.iinfo(np.int64).max // 4
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _splitmix(x):
+    x = (x + np.uint64(0x9E3779B97F4A7C15)) & _M64
+    x = ((x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _M64
+    x = ((x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _M64
+    return x ^ (x >> np.uint64(31))
+
+
+def _uniform(seed, pixel_ids, tree, sample, stream):
+    """Uniform [0, 1) numbers for the broadcast of ``pixel_ids``, ``tree`` and ``sample``
+    indices, from a hash of (seed, pixel, tree, sample, stream)."""
+    with np.errstate(over="ignore"):
+        h = _splitmix(np.uint64(seed % 2 ** 63) * np.uint64(0x100000001B3) + np.uint64(stream))
+        h = _splitmix(h ^ np.asarray(pixel_ids, dtype="uint64"))
+        h = _splitmix(h ^ (np.asarray(tree, dtype="uint64") * np.uint64(0x9E3779B1)))
+        h = _splitmix(h ^ np.asarray(sample, dtype="uint64"))
+    return (h >> np.uint64(11)).astype("float64") * (1.0 / 2 ** 53)
+
+
+def _check(n_trees, max_depth, min_samples_leaf, max_features, importance, n_repeats):
+    if int(n_trees) < 1:
+        raise InputError(f"number of trees must be at least 1 (got {n_trees})")
+    if not 1 <= int(max_depth) <= 16:
+        raise InputError(f"maximum tree depth must be 1..16 (got {max_depth})")
+    if int(min_samples_leaf) < 1:
+        raise InputError(f"minimum samples per leaf must be at least 1 (got {min_samples_leaf})")
+    if not 0 < float(max_features) <= 1:
+        raise InputError(f"max_features must be a fraction in (0, 1] (got {max_features})")
+    if importance not in IMPORTANCES:
+        raise InputError(f"unknown importance {importance!r}; use one of {', '.join(IMPORTANCES)}")
+    if int(n_repeats) < 1:
+        raise InputError(f"n_repeats must be at least 1 (got {n_repeats})")
+
+
+class _Forest:
+    """All trees of a chunk of pixels: ``feat``/``thr`` (B, 2^D - 1), ``leaf`` (B, 2^D).
+    Gathers use flat indices (``np.take``), much faster than ``take_along_axis`` here."""
+
+    def __init__(self, xb, depth):
+        self.xb = xb  # (B, n, m)
+        self.depth = depth
+        B, n, m = xb.shape
+        self.row_n = (np.arange(B) * n)[:, None]
+        self.xflat = xb.reshape(-1)
+        self.sample_m = ((np.arange(B)[:, None] * n + np.arange(n)[None, :]) * m)
+
+    def route(self, perm_feature=None, perm_col=None):
+        """Leaf of every sample of every tree; with ``perm_feature`` j, driver j's values are
+        replaced by ``perm_col`` (B, n)."""
+        B, n, m = self.xb.shape
+        n_int = 2 ** self.depth - 1
+        row_int = (np.arange(B) * n_int)[:, None]
+        node = np.zeros((B, n), dtype="int64")
+        for level in range(self.depth):
+            heap = node + (2 ** level - 1) + row_int
+            f = np.take(self.feat, heap)
+            thr = np.take(self.thr, heap)
+            xv = np.take(self.xflat, self.sample_m + f)
+            if perm_feature is not None:
+                xv = np.where(f == perm_feature, perm_col, xv)
+            node = 2 * node + (xv > thr)
+        return node
+
+    def predict(self, **kw):
+        leaves = 2 ** self.depth
+        return np.take(self.leaf, self.route(**kw) + (np.arange(self.xb.shape[0]) * leaves)[:, None])
+
+
+def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_ids):
+    """Grow all trees level by level (see the module docstring).  ``wb`` bootstrap counts
+    (B, n); ``rankb`` (B, n, m) ranks of the valid steps per driver (invalid: any)."""
+    B, n, m = xb.shape
+    forest = _Forest(xb, depth)
+    n_int = 2 ** depth - 1
+    forest.feat = np.zeros((B, n_int), dtype="int64")
+    forest.thr = np.full((B, n_int), np.inf)
+    node = np.zeros((B, n), dtype="int64")
+    inbag = wb > 0
+    wy = wb * yb
+    w2 = np.stack([wb, wy], axis=-1).reshape(B * n, 2)
+    row_n = (np.arange(B) * n)[:, None]
+    xcols = [np.ascontiguousarray(xb[:, :, f]).reshape(-1) for f in range(m)]
+    ranks = [np.ascontiguousarray(rankb[:, :, f]) for f in range(m)]
+    big = (2 ** depth + 2) * n
+    kdtype = "int32" if big < 2 ** 31 else "int64"
+    for level in range(depth):
+        nodes = 2 ** level
+        row_nodes = (np.arange(B) * nodes)[:, None]
+        idx = row_nodes + node
+        W = np.bincount(idx[inbag], weights=wb[inbag], minlength=B * nodes).reshape(B, nodes)
+        S = np.bincount(idx[inbag], weights=wy[inbag], minlength=B * nodes).reshape(B, nodes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            parent = np.where(W > 0, S * S / W, 0.0)
+        stats = np.stack([W, S, np.cumsum(W, axis=1) - W, np.cumsum(S, axis=1) - S, parent],
+                         axis=-1).reshape(B * nodes, 5)
+        best = np.full(B * nodes, 1e-12)
+        best_f = np.zeros(B * nodes, dtype="int64")
+        best_t = np.full(B * nodes, np.inf)
+        if n_feat_try < m:  # features drawn per node, as scikit-learn's max_features
+            u = _uniform(seed, pix_ids[:, None, None], tree_ids[:, None, None],
+                         (level * 65536 + np.arange(nodes))[None, :, None] * 64 + np.arange(m)[None, None, :], 7)
+            allowed = (np.argsort(np.argsort(u, axis=2), axis=2) < n_feat_try).reshape(B * nodes, m)
+        for f in range(m):
+            key = np.where(inbag, node * n + ranks[f], big).astype(kdtype)
+            fo = np.argsort(key, axis=1, kind="stable") + row_n
+            ks = np.take(key, fo)
+            ins = ks < big
+            ns = np.where(ins, ks // n, 0) + row_nodes  # flat node index
+            xs = np.take(xcols[f], fo)
+            cw = np.cumsum(np.take(w2, fo, axis=0), axis=1)
+            st = np.take(stats, ns, axis=0)
+            WL = cw[..., 0] - st[..., 2]
+            SL = cw[..., 1] - st[..., 3]
+            WR = st[..., 0] - WL
+            SR = st[..., 1] - SL
+            xnext = np.empty_like(xs)
+            xnext[:, :-1] = xs[:, 1:]
+            xnext[:, -1] = np.inf
+            ok = ins & (xs < xnext) & (WL >= min_leaf) & (WR >= min_leaf)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gain = np.where(ok, SL * SL / WL + SR * SR / WR - st[..., 4], -np.inf)
+            if n_feat_try < m:
+                gain = np.where(np.take(allowed[:, f], ns), gain, -np.inf)
+            # best position per (tree, node): segments of equal node in the sorted rows
+            start = np.ones((B, n), dtype=bool)
+            start[:, 1:] = ns[:, 1:] != ns[:, :-1]
+            starts = np.flatnonzero(start)
+            g = gain.reshape(-1)
+            segmax = np.maximum.reduceat(g, starts)
+            seglen = np.diff(np.append(starts, g.size))
+            first = np.minimum.reduceat(np.where(g == np.repeat(segmax, seglen), np.arange(g.size), _BIG), starts)
+            snode = ns.reshape(-1)[starts]
+            better = (segmax > best[snode]) & ins.reshape(-1)[starts]
+            snode, pos = snode[better], first[better]
+            best[snode] = segmax[better]
+            best_f[snode] = f
+            best_t[snode] = 0.5 * (xs.reshape(-1)[pos] + xnext.reshape(-1)[pos])
+        best_t = np.where(best > 1e-12, best_t, np.inf)
+        heap0 = 2 ** level - 1
+        forest.feat[:, heap0:heap0 + nodes] = best_f.reshape(B, nodes)
+        forest.thr[:, heap0:heap0 + nodes] = best_t.reshape(B, nodes)
+        f_s = np.take(best_f, idx)
+        t_s = np.take(best_t, idx)
+        xv = np.take(forest.xflat, forest.sample_m + f_s)
+        node = 2 * node + (xv > t_s)
+    nodes = 2 ** depth
+    idx = (np.arange(B) * nodes)[:, None] + node
+    W = np.bincount(idx[inbag], weights=wb[inbag], minlength=B * nodes).reshape(B, nodes)
+    S = np.bincount(idx[inbag], weights=wy[inbag], minlength=B * nodes).reshape(B, nodes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        forest.leaf = np.where(W > 0, S / np.where(W > 0, W, 1.0), 0.0)
+    return forest, node
+
+
+def _chunk(y, x, pix_ids, n_trees, depth, min_leaf, n_feat_try, seed, importance, n_repeats, min_valid):
+    """Importances for a chunk: y (P, t), x (P, t, m) -> (imp (P, m), ok (P,))."""
+    P, t, m = x.shape
+    valid = np.isfinite(y) & np.all(np.isfinite(x), axis=2)
+    nv = valid.sum(axis=1)
+    order = np.argsort(~valid, axis=1, kind="stable")  # valid steps first, in time order
+    y = np.take_along_axis(y, order, axis=1)
+    x = np.take_along_axis(x, order[..., None], axis=1)
+    pos = np.arange(t)[None, :]
+    inside = pos < nv[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = np.where(inside, y, 0.0).sum(axis=1) / nv
+        sd = np.sqrt(np.where(inside, (y - mu[:, None]) ** 2, 0.0).sum(axis=1) / nv)
+    ok = (nv >= max(int(min_valid), 2)) & (sd > 0)
+    y = np.where(inside & ok[:, None], (y - mu[:, None]) / np.where(ok, sd, 1.0)[:, None], 0.0)
+    x = np.where(inside[..., None], x, 0.0)
+    rank = np.argsort(np.argsort(np.where(inside[..., None], x, np.inf), axis=1, kind="stable"), axis=1)
+    T = n_trees
+    B = P * T
+    pb = np.repeat(np.arange(P), T)
+    tree_ids = np.tile(np.arange(T), P)
+    pidb = pix_ids[pb]
+    nvb = nv[pb]
+    # bootstrap: n_valid draws with replacement among the valid steps
+    u = _uniform(seed, pidb[:, None], tree_ids[:, None], np.arange(t)[None, :], 1)
+    draws = np.minimum((u * nvb[:, None]).astype("int64"), np.maximum(nvb[:, None] - 1, 0))
+    draws = np.where(pos < nvb[:, None], draws, t)  # beyond n_valid: no draw
+    wb = (draws[:, :, None] == np.arange(t)[None, None, :]).sum(axis=1).astype("float64")  # counts
+    okb = ok[pb]
+    wb[~okb] = 0.0
+    xb = x[pb]
+    yb = y[pb]
+    forest, leaf_node = _grow(xb, yb, wb, rank[pb], depth, min_leaf, n_feat_try, seed, pidb, tree_ids)
+    insideb = pos < nvb[:, None]
+    imp = np.zeros((P, m))
+    if importance == "oob":
+        oob = (wb == 0) & insideb & okb[:, None]
+        n_oob = oob.sum(axis=1)
+        base_pred = np.take(forest.leaf, leaf_node + (np.arange(B) * 2 ** depth)[:, None])
+        err0 = np.where(oob, (base_pred - yb) ** 2, 0.0).sum(axis=1)
+        has = n_oob > 0
+        ntree_px = np.bincount(pb, weights=has, minlength=P)
+        for j in range(m):
+            uu = _uniform(seed, pidb[:, None], tree_ids[:, None], np.arange(t)[None, :] + 4096 * j, 2)
+            src = np.argsort(np.where(oob, uu, 2.0 + pos / t), axis=1)
+            dst = np.argsort(np.where(oob, pos, t + pos), axis=1)
+            col = xb[:, :, j]
+            newcol = np.empty_like(col)
+            np.put_along_axis(newcol, dst, np.take_along_axis(col, src, axis=1), axis=1)
+            pj = forest.predict(perm_feature=j, perm_col=newcol)
+            errj = np.where(oob, (pj - yb) ** 2, 0.0).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                d = np.where(has, (errj - err0) / np.maximum(n_oob, 1), 0.0)
+                imp[:, j] = np.bincount(pb, weights=d, minlength=P) / ntree_px
+    else:
+        def forest_mse(pred):
+            fp = pred.reshape(P, T, t).mean(axis=1)
+            return np.where(inside, (fp - y) ** 2, 0.0).sum(axis=1) / np.maximum(nv, 1)
+
+        base = forest_mse(np.take(forest.leaf, leaf_node + (np.arange(B) * 2 ** depth)[:, None]))
+        for j in range(m):
+            acc = np.zeros(P)
+            for r in range(int(n_repeats)):
+                uu = _uniform(seed, pix_ids[:, None], r, np.arange(t)[None, :] + 4096 * j, 3)
+                src = np.argsort(np.where(inside, uu, 2.0 + pos / t), axis=1)
+                newcol = np.take_along_axis(x[:, :, j], src, axis=1)
+                acc += forest_mse(forest.predict(perm_feature=j, perm_col=newcol[pb])) - base
+            imp[:, j] = acc / int(n_repeats)
+    imp[~ok] = np.nan
+    return imp, ok
+
+
+def rf_importance(er, drivers, n_trees=DEFAULT_TREES, max_depth=DEFAULT_DEPTH, min_samples_leaf=1,
+                  max_features=1.0, min_valid=10, seed=42, importance="oob", n_repeats=5,
+                  pixel_ids=None, chunk_pixels=None, budget_mb=256, progress=None):
+    """Random-forest permutation importance per pixel of ``er`` ``(t, ...)`` for
+    ``drivers`` ``(m, t, ...)`` (prepared series).  ``pixel_ids`` (ints of ER's pixel
+    shape; default: 0..P-1) key the random numbers.  Returns a dict: ``importance`` (raw,
+    (m, ...)), ``relative`` ((m, ...)), ``dominant`` uint8 and ``n_valid``."""
+    _check(n_trees, max_depth, min_samples_leaf, max_features, importance, n_repeats)
+    er = np.asarray(er, dtype="float64")
+    x = np.asarray(drivers, dtype="float64")
+    if x.ndim < 2 or x.shape[1:] != er.shape:
+        raise InputError(f"drivers of shape {x.shape} do not match ER {er.shape} (expected (m,) + ER shape)")
+    m, t = x.shape[0], er.shape[0]
+    if m < 2:
+        raise InputError(f"attribution needs at least 2 drivers (got {m})")
+    shape = er.shape[1:]
+    y = er.reshape(t, -1).T
+    xx = x.reshape(m, t, -1).transpose(2, 1, 0)
+    P = y.shape[0]
+    ids = np.arange(P) if pixel_ids is None else np.asarray(pixel_ids).reshape(-1).astype("int64")
+    n_try = max(1, int(round(float(max_features) * m)))
+    if chunk_pixels is None:  # ~60 float64 arrays of (trees, t) per pixel at peak
+        chunk_pixels = max(1, int(budget_mb * 2 ** 20 // (60 * 8 * int(n_trees) * (t + 1) * max(1, m // 2))))
+    imp = np.full((P, m), np.nan)
+    nv = (np.isfinite(y) & np.all(np.isfinite(xx), axis=2)).sum(axis=1)
+    todo = np.flatnonzero(nv >= max(int(min_valid), 2))
+    for k in range(0, todo.size, chunk_pixels):
+        sel = todo[k:k + chunk_pixels]
+        imp[sel], _ = _chunk(y[sel], xx[sel], ids[sel], int(n_trees), int(max_depth), int(min_samples_leaf),
+                             n_try, int(seed), importance, int(n_repeats), min_valid)
+        if progress is not None:
+            progress((k + sel.size) / todo.size)
+    computed = np.isfinite(imp).all(axis=1)
+    pos = np.clip(np.where(computed[:, None], imp, 0.0), 0.0, None)
+    tot = pos.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where((tot > 0)[:, None], pos / tot[:, None], np.nan)
+    dom = np.where(tot > 0, np.argmax(np.where(computed[:, None], imp, -np.inf), axis=1) + 1, NONE)
+    dom = np.where(computed, dom, NODATA).astype("uint8")
+    rel[~computed] = np.nan
+    return {"importance": imp.T.reshape((m,) + shape), "relative": rel.T.reshape((m,) + shape),
+            "dominant": dom.reshape(shape), "n_valid": nv.reshape(shape)}
+
+
+def sklearn_reference(er, drivers, n_trees=DEFAULT_TREES, max_depth=None, min_samples_leaf=1,
+                      max_features=1.0, seed=42, n_repeats=5):
+    """The naive route, for tests and the bench: per pixel (columns of ``er`` ``(t, P)`` and
+    ``drivers`` ``(m, t, P)``), scikit-learn's RandomForestRegressor on the common valid steps
+    (ER standardised) and ``sklearn.inspection.permutation_importance`` on the training data.
+    Returns raw importances ``(m, P)``."""
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    er = np.asarray(er, dtype="float64")
+    x = np.asarray(drivers, dtype="float64")
+    m, t, P = x.shape
+    out = np.full((m, P), np.nan)
+    for p in range(P):
+        X = x[:, :, p].T
+        y = er[:, p]
+        ok = np.isfinite(y) & np.all(np.isfinite(X), axis=1)
+        if ok.sum() < 3 or np.std(y[ok]) == 0:
+            continue
+        yy = (y[ok] - y[ok].mean()) / y[ok].std()
+        rf = RandomForestRegressor(n_estimators=n_trees, max_depth=max_depth, min_samples_leaf=min_samples_leaf,
+                                   max_features=max_features, random_state=seed, n_jobs=1)
+        rf.fit(X[ok], yy)
+        res = permutation_importance(rf, X[ok], yy, n_repeats=n_repeats, random_state=seed,
+                                     scoring="neg_mean_squared_error")
+        out[:, p] = res.importances_mean
+    return out
