@@ -1,0 +1,326 @@
+"""File-to-file attribution jobs (science.md section 15), used by the QGIS algorithms and
+by scripts alike; no QGIS import here.
+
+- ``partialcorr_raster``: ER series + driver series (same grid, same dates) -> a GeoTIFF
+  with ``r_<driver>`` and ``p_<driver>`` bands (and ``n_valid``), a categorical
+  dominant-driver GeoTIFF (Byte: 0 = none, 1..m = drivers in the given order, 255 = nodata)
+  with a colour table, ``CLASS_NAMES`` metadata and a ``.qml`` style naming the drivers,
+  and the signed ``r_p`` of the dominant driver.
+- ``rf_raster``: the exploratory random-forest importance (``rel_<driver>`` relative
+  importance and ``imp_<driver>`` raw permutation importance bands) and its dominant driver.
+- ``zones_table``: area shares of a dominant-driver map per climate zone.
+
+Inputs are read block by block (whole rows within ``budget_mb``); outputs are written under
+a temporary name and renamed only when complete (``SeriesWriter``); Cancel is honoured
+between and inside blocks; every output records the method, options, inputs and versions.
+Errors on bad inputs (other grid, other dates, fewer than 2 drivers, duplicate names, too
+few years) are ``InputError`` naming the layer.
+"""
+
+import json
+import time
+
+import numpy as np
+
+from ..blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
+from ..errors import InputError
+from ..io.dates import format_date, time_step
+from ..io.series import SeriesWriter, gdal, osr, read_band
+from ..io.styles import apply_categories, write_qml
+from ..provenance import provenance
+from ..temporal import annual_aggregate
+from . import partialcorr as pc
+from . import rfattribution as rfa
+from . import zones as zn
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f"]
+NONE_COLOUR = "#e0e0e0"
+
+
+def driver_classes(names):
+    """Categories of a dominant-driver raster: [(0, 'none', grey), (1, name1, colour), ...]."""
+    return [(pc.NONE, "none", NONE_COLOUR)] + [(j + 1, n, PALETTE[j % len(PALETTE)]) for j, n in enumerate(names)]
+
+
+def _steps_after(src, mode, detrend):
+    """Number of time steps the prepared series will have (for the 'too few years' check)."""
+    step = time_step(src.dates)
+    if mode == "annual":
+        if step not in ("monthly", "daily"):
+            raise InputError(f"ER {src.label}: annual mode needs a regular monthly or daily series "
+                             f"(found {step or 'an irregular time axis'}); for a series that is already "
+                             "annual choose the mode 'series as given'")
+        try:
+            _, dates = annual_aggregate(np.zeros((src.count, 1)), src.dates, "sum")
+        except InputError as exc:
+            raise InputError(f"ER {src.label}: {exc}") from None
+        n = len(dates)
+    else:
+        if mode == "monthly" and step != "monthly":
+            raise InputError(f"ER {src.label}: monthly anomalies need a regular monthly series "
+                             f"(found {step or 'an irregular time axis'})")
+        n = src.count
+    return n - 1 if detrend == "diff" else n
+
+
+def check_inputs(src, drivers, names, mode="annual", detrend="linear", min_valid=10):
+    """Validate ER ``src`` and ``drivers`` (RasterSeries) with ``names``; returns the number
+    of time steps after preparation."""
+    if mode not in pc.MODES:
+        raise InputError(f"unknown mode {mode!r}; use one of {', '.join(pc.MODES)}")
+    if detrend not in pc.DETRENDS:
+        raise InputError(f"unknown detrending {detrend!r}; use one of {', '.join(pc.DETRENDS)}")
+    names = pc.check_names(names)
+    if len(names) != len(drivers):
+        raise InputError(f"{len(names)} driver names for {len(drivers)} driver layers")
+    for name, d in zip(names, drivers):
+        if not src.grid.same_as(d.grid):
+            raise InputError(f"driver {name} ({d.label}) is on another grid than ER: {d.grid.describe()} "
+                             f"vs {src.grid.describe()} ({src.label}); resample it first")
+        if d.count != src.count:
+            raise InputError(f"driver {name} ({d.label}) has {d.count} time steps "
+                             f"({format_date(d.dates[0])} .. {format_date(d.dates[-1])}), ER has {src.count} "
+                             f"({format_date(src.dates[0])} .. {format_date(src.dates[-1])}); use the same period")
+        for i, (a, b) in enumerate(zip(src.dates, d.dates)):
+            if (a.year, a.month, a.day) != (b.year, b.month, b.day):
+                raise InputError(f"driver {name} ({d.label}): band {i + 1} is dated {format_date(b)} but "
+                                 f"ER band {i + 1} is {format_date(a)}; drivers need the dates of ER")
+    n = _steps_after(src, mode, detrend)
+    m = len(names)
+    need = max(int(min_valid), m + 3)
+    if n < need:
+        unit = "years" if mode == "annual" else "time steps"
+        raise InputError(f"ER {src.label}: {n} {unit} after {mode} preparation and detrending; at least {need} "
+                         f"are needed for {m} drivers (minimum valid {min_valid}, and n - 2 - k >= 2)")
+    return n
+
+
+def _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggregations):
+    er = src.read_block(r0, r1)
+    drv = [d.read_block(r0, r1) for d in drivers]
+    return pc.prepare_series(er, drv, src.dates, names, mode, detrend, aggregations)
+
+
+def _write_dominant(path, grid, names, meta):
+    return SeriesWriter(path, grid, ["dominant_driver"], metadata=meta, nodata=pc.NODATA, dtype="Byte",
+                        band_metadata=[{"DRIVERS": json.dumps(list(names))}])
+
+
+def _finish_dominant(writer, path, names):
+    classes = driver_classes(names)
+    apply_categories(writer.dataset, classes)
+    writer.commit()
+    write_qml(path, classes)
+
+
+def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, dominant_r_path=None, mode="annual",
+                       detrend="linear", alpha=0.05, min_valid=10, aggregations=None,
+                       budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None):
+    """Partial correlation of detrended ER with each driver given the others, per pixel
+    (``partialcorr``), written as GeoTIFFs (see the module docstring).  ``src`` and
+    ``drivers`` are RasterSeries; ``names`` the driver names.  Returns a summary dict."""
+    if not 0 < alpha < 1:
+        raise InputError(f"significance level must be between 0 and 1 (got {alpha})")
+    n_steps = check_inputs(src, drivers, names, mode, detrend, min_valid)
+    names = [str(n) for n in names]
+    aggs = pc.aggregations_for(names, aggregations) if mode == "annual" else None
+    options = dict(method="partial correlation (OLS residuals / precision matrix)", mode=mode, detrend=detrend,
+                   alpha=alpha, min_valid=int(min_valid), drivers=names, annual_aggregation=aggs,
+                   er_aggregation="sum" if mode == "annual" else None, steps_after_preparation=n_steps,
+                   df="n - 2 - k, k = number of drivers - 1")
+    meta = provenance("partialcorrelation", options,
+                      {"er": src.label, "drivers": {n: d.label for n, d in zip(names, drivers)}})
+    bands = [b for n in names for b in (f"r_{n}", f"p_{n}")] + ["n_valid"]
+    band_meta = [{"driver": n, "quantity": q} for n in names
+                 for q in ("partial correlation r_p", "two-sided p-value")] + [{"quantity": "valid time steps"}]
+    progress = Progress(progress, cancelled)
+    counts = {"pixels": 0, "computed": 0, "with_dominant": 0, "by_driver": {n: 0 for n in names}}
+    writers = [SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta)]
+    dwriter = rwriter = None
+    try:
+        if dominant_path:
+            dwriter = _write_dominant(dominant_path, src.grid, names, meta)
+            writers.append(dwriter)
+        if dominant_r_path:
+            rwriter = SeriesWriter(dominant_r_path, src.grid, ["dominant_r"], metadata=meta,
+                                   band_metadata=[{"quantity": "signed r_p of the dominant driver"}])
+            writers.append(rwriter)
+
+        def work(r0, r1, sub):
+            er, drv, _ = _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggs)
+            res = pc.partial_correlation(er, drv, alpha=alpha, min_valid=min_valid)
+            dom = res["dominant"]
+            counts["pixels"] += dom.size
+            counts["computed"] += int((dom != pc.NODATA).sum())
+            counts["with_dominant"] += int(((dom != pc.NODATA) & (dom != pc.NONE)).sum())
+            for j, n in enumerate(names):
+                counts["by_driver"][n] += int((dom == j + 1).sum())
+            out = np.empty((len(bands),) + dom.shape)
+            out[0:-1:2] = res["r"]
+            out[1:-1:2] = res["p"]
+            out[-1] = np.where(dom != pc.NODATA, res["n_valid"], np.nan)
+            writers[0].write_block(r0, out)
+            if dwriter is not None:
+                dwriter.write_block(r0, dom[None])
+            if rwriter is not None:
+                rwriter.write_block(r0, res["dominant_r"][None])
+
+        per_cell = 8 * src.count * (len(names) + 1) * 6 + 8 * (len(names) + 1) ** 2 * 4
+        run_row_blocks(src.grid.height, src.grid.width, per_cell, work, progress, budget_mb)
+        if counts["computed"] == 0:
+            raise InputError(f"ER {src.label}: no pixel has {max(int(min_valid), len(names) + 2)} time steps "
+                             "where ER and every driver are valid")
+        writers[0].commit()
+        if dwriter is not None:
+            _finish_dominant(dwriter, dominant_path, names)
+        if rwriter is not None:
+            rwriter.commit()
+    except BaseException:
+        for w in writers:
+            if not w.committed:
+                w.abort()
+        raise
+    counts.update(options)
+    counts.update(output=out_path, dominant=dominant_path, dominant_r=dominant_r_path)
+    return counts
+
+
+def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", detrend="linear",
+              n_trees=rfa.DEFAULT_TREES, max_depth=rfa.DEFAULT_DEPTH, min_samples_leaf=1, max_features=1.0,
+              importance="oob", seed=42, min_valid=10, aggregations=None, max_seconds=None,
+              budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None):
+    """Exploratory per-pixel random-forest permutation importance (``rfattribution``) as
+    GeoTIFFs: ``rel_<driver>`` (relative importance, sums to 1) and ``imp_<driver>`` (raw
+    MSE increase in units of ER's variance) bands, and the dominant driver.  ``max_seconds``
+    (compute budget): after the first block the whole run is estimated, and the job stops
+    with an InputError, writing nothing, when the estimate exceeds the budget."""
+    rfa._check(n_trees, max_depth, min_samples_leaf, max_features, importance, 5)
+    n_steps = check_inputs(src, drivers, names, mode, detrend, min_valid)
+    names = [str(n) for n in names]
+    aggs = pc.aggregations_for(names, aggregations) if mode == "annual" else None
+    options = dict(method="random forest, permutation importance (EXPLORATORY)", importance=importance,
+                   mode=mode, detrend=detrend, n_trees=int(n_trees), max_depth=int(max_depth),
+                   min_samples_leaf=int(min_samples_leaf), max_features=float(max_features), seed=int(seed),
+                   min_valid=int(min_valid), drivers=names, annual_aggregation=aggs,
+                   steps_after_preparation=n_steps, max_seconds=max_seconds)
+    meta = provenance("rfattribution", options,
+                      {"er": src.label, "drivers": {n: d.label for n, d in zip(names, drivers)}})
+    meta["ECORESP_EXPLORATORY"] = ("per-pixel random forest on ~30 samples: exploratory only (science.md 15); "
+                                   "collinear drivers share importance")
+    bands = [f"rel_{n}" for n in names] + [f"imp_{n}" for n in names]
+    band_meta = ([{"driver": n, "quantity": "relative permutation importance (0..1)"} for n in names]
+                 + [{"driver": n, "quantity": "permutation importance: MSE increase / ER variance"} for n in names])
+    progress = Progress(progress, cancelled)
+    counts = {"pixels": 0, "computed": 0, "by_driver": {n: 0 for n in names}}
+    writers = [SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta)]
+    dwriter = None
+    t0 = time.perf_counter()
+    try:
+        if dominant_path:
+            dwriter = _write_dominant(dominant_path, src.grid, names, meta)
+            writers.append(dwriter)
+
+        def work(r0, r1, sub):
+            er, drv, _ = _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggs)
+            ids = (np.arange(r0, r1)[:, None] * src.grid.width + np.arange(src.grid.width)[None, :])
+            res = rfa.rf_importance(er, drv, n_trees=n_trees, max_depth=max_depth,
+                                    min_samples_leaf=min_samples_leaf, max_features=max_features,
+                                    min_valid=min_valid, seed=seed, importance=importance, pixel_ids=ids,
+                                    budget_mb=min(256, budget_mb), progress=sub.step)
+            dom = res["dominant"]
+            counts["pixels"] += dom.size
+            counts["computed"] += int((dom != pc.NODATA).sum())
+            for j, n in enumerate(names):
+                counts["by_driver"][n] += int((dom == j + 1).sum())
+            writers[0].write_block(r0, np.concatenate([res["relative"], res["importance"]]))
+            if dwriter is not None:
+                dwriter.write_block(r0, dom[None])
+            if max_seconds and r1 < src.grid.height:
+                est = (time.perf_counter() - t0) * src.grid.height / r1
+                if est > float(max_seconds):
+                    raise InputError(f"the random-forest attribution would take about {est:.0f} s, more than the "
+                                     f"compute budget of {float(max_seconds):.0f} s: lower the number of trees or "
+                                     "the depth, or raise the budget")
+
+        per_cell = 8 * src.count * (len(names) + 1) * 4
+        run_row_blocks(src.grid.height, src.grid.width, per_cell, work, progress,
+                       min(budget_mb, max(16, budget_mb // 4)))
+        if counts["computed"] == 0:
+            raise InputError(f"ER {src.label}: no pixel has {int(min_valid)} time steps where ER and every "
+                             "driver are valid (and ER varies)")
+        writers[0].commit()
+        if dwriter is not None:
+            _finish_dominant(dwriter, dominant_path, names)
+    except BaseException:
+        for w in writers:
+            if not w.committed:
+                w.abort()
+        raise
+    counts.update(options)
+    counts.update(output=out_path, dominant=dominant_path, seconds=time.perf_counter() - t0)
+    return counts
+
+
+def read_dominant(path):
+    """``(codes (rows, cols) int, names, grid-like dict)`` of a dominant-driver raster written
+    by these jobs (driver names from its CLASS_NAMES metadata: GTiff does not keep category
+    names)."""
+    if gdal is None:
+        raise InputError("GDAL's Python bindings (osgeo) are not installed")
+    try:
+        ds = gdal.Open(str(path))
+    except RuntimeError as exc:
+        raise InputError(f"dominant-driver raster {path}: cannot be read ({exc})") from None
+    band = ds.GetRasterBand(1)
+    text = band.GetMetadataItem("CLASS_NAMES") or ""
+    classes = {}
+    for item in text.split(";"):
+        if "=" in item:
+            k, v = item.split("=", 1)
+            try:
+                classes[int(k)] = v
+            except ValueError:
+                continue
+    names = [classes[k] for k in sorted(classes) if k not in (pc.NONE, pc.NODATA)]
+    if not names or sorted(k for k in classes if k != pc.NONE) != list(range(1, len(names) + 1)):
+        raise InputError(f"dominant-driver raster {path}: has no CLASS_NAMES metadata naming drivers 1..m; "
+                         "make it with ecoresp:partialcorrelation or ecoresp:rfattribution")
+    arr = band.ReadAsArray()
+    nd = band.GetNoDataValue()
+    codes = arr.astype("int64")
+    if nd is not None:
+        codes[arr == nd] = pc.NODATA
+    gt = ds.GetGeoTransform()
+    wkt = ds.GetProjection() or ""
+    ds = None
+    return codes, names, {"geotransform": gt, "crs_wkt": wkt, "height": codes.shape[0], "width": codes.shape[1]}
+
+
+def _geographic(wkt, gt, height, width):
+    if wkt:
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(wkt)
+        return bool(srs.IsGeographic())
+    ys = (gt[3], gt[3] + gt[5] * height)
+    xs = (gt[0], gt[0] + gt[1] * width)
+    return max(abs(v) for v in ys) <= 90.0 + 1e-9 and max(abs(v) for v in xs) <= 360.0 + 1e-9
+
+
+def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None):
+    """Area shares of a dominant-driver raster per zone (``zones.zone_summary``); the zones
+    raster (MAT in degC or categorical codes) must be on the same grid.  Returns rows."""
+    from ..io.series import Grid
+
+    codes, names, g = read_dominant(dominant_path)
+    grid = Grid(g["width"], g["height"], g["geotransform"], g["crs_wkt"])
+    geographic = _geographic(g["crs_wkt"], g["geotransform"], g["height"], g["width"])
+    areas = zn.cell_areas(g["geotransform"], g["height"], g["width"], geographic)
+    zones = znames = None
+    if zones_path:
+        zones, znames = zn.zones_from_values(read_band(zones_path, grid, what="zones"), zone_type)
+    rows = zn.zone_summary(codes, names, areas, zones, znames, groups)
+    unit = "km2" if geographic else "km2 (map units squared x 1e-6)"
+    for r in rows:
+        r["area_unit"] = unit
+    return rows
