@@ -1,14 +1,17 @@
 """Processing algorithms, one per file; each is thin: read and check parameters, call
 ``ecoresp_core``, write outputs."""
 
+from .attributionzones import AttributionZonesAlgorithm
 from .derivedriver import DeriveDriverAlgorithm
 from .detrend import DetrendAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .fitupscaler import FitUpscalerAlgorithm
 from .integrate import IntegrateAlgorithm
 from .isotopepartition import IsotopePartitionAlgorithm
+from .partialcorrelation import PartialCorrelationAlgorithm
 from .partition import PartitionAlgorithm
 from .predictupscaler import PredictUpscalerAlgorithm
+from .rfattribution import RfAttributionAlgorithm
 from .sitemonthtable import SiteMonthTableAlgorithm
 from .trend import TrendAlgorithm
 
@@ -16,4 +19,5 @@ from .trend import TrendAlgorithm
 ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm,
               SiteMonthTableAlgorithm, DeriveDriverAlgorithm, FitUpscalerAlgorithm,
               PredictUpscalerAlgorithm, IntegrateAlgorithm,
-              TrendAlgorithm, DetrendAlgorithm]
+              TrendAlgorithm, DetrendAlgorithm,
+              PartialCorrelationAlgorithm, RfAttributionAlgorithm, AttributionZonesAlgorithm]

@@ -1,0 +1,214 @@
+"""ecoresp:partialcorrelation — per-pixel partial correlation of detrended ER with each
+driver given the others, and the dominant driver (science.md section 15).
+
+``AttributionInputs`` (the ER series, the drivers and the preparation options) is shared
+with ecoresp:rfattribution."""
+
+import os
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterString,
+)
+
+from ..ecoresp_core.attribution.jobs import partialcorr_raster
+from ..ecoresp_core.attribution.partialcorr import DETRENDS, MODES
+from ..ecoresp_core.io.series import open_series
+from .base import EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
+
+MODE_LABELS = [
+    "Annual: ER summed, drivers summed (precipitation, wet and frost days) or averaged (monthly or daily input)",
+    "Monthly anomalies (mean seasonal cycle removed)",
+    "Series as given (e.g. already annual)",
+]
+DETREND_LABELS = ["Linear (remove the per-pixel least-squares line)", "First differences", "None"]
+
+
+def source_path(source):
+    """``(path, variable)`` of a raster layer source: ``NETCDF:"file.nc":var`` -> file, var."""
+    text = str(source).strip()
+    if text.upper().startswith("NETCDF:"):
+        body = text[len("NETCDF:"):]
+        if ":" in body:
+            file_part, variable = body.rsplit(":", 1)
+            return file_part.strip().strip('"'), variable.strip() or None
+        return body.strip().strip('"'), None
+    return text.split("|")[0], None
+
+
+def driver_sources(alg, parameters, context, names=None):
+    """Ordered (name, path, variable) of the DRIVERS layers (named by ``names`` or by the layer
+    names), then of the DRIVER_FILES entries (name=source; source a file or NETCDF:"f.nc":var)."""
+    out = []
+    layers = alg.parameterAsLayerList(parameters, "DRIVERS", context) if parameters.get("DRIVERS") else []
+    if names and len(names) != len(layers):
+        raise QgsProcessingException(f"DRIVER_NAMES: {len(names)} names for {len(layers)} driver layers")
+    for i, layer in enumerate(layers):
+        path, variable = source_path(layer.source())
+        out.append((names[i] if names else layer.name(), path, variable))
+    layers = None
+    text = alg.parameterAsString(parameters, "DRIVER_FILES", context) if parameters.get("DRIVER_FILES") else ""
+    for entry in (e.strip() for e in text.split(";")):
+        if not entry:
+            continue
+        if "=" not in entry:
+            raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} is not name=source")
+        name, source = (p.strip() for p in entry.split("=", 1))
+        path, variable = source_path(source)
+        if not name or not path:
+            raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} lacks a name or a source")
+        out.append((name, path, variable))
+    for name, path, _ in out:
+        if not os.path.exists(path):
+            raise QgsProcessingException(f"driver {name}: {path}: file not found")
+    return out
+
+
+class AttributionInputs:
+    """ER series, driver rasters and the preparation options shared by the attribution
+    algorithms."""
+
+    DRIVERS = "DRIVERS"
+    DRIVER_NAMES = "DRIVER_NAMES"
+    MODE = "MODE"
+    DETREND = "DETREND"
+    AGGREGATION = "AGGREGATION"
+    MIN_VALID = "MIN_VALID"
+
+    HELP = (
+        "<p><b>Inputs</b>: the ER series (INPUT or INPUT_FILE) and at least 2 driver series (DRIVERS, "
+        "raster layers; the layer name is the driver name, or give DRIVER_NAMES, comma separated in "
+        "layer order; DRIVER_FILES takes <i>name=source</i> entries separated by ';', where source is a "
+        "raster file or NETCDF:\"file.nc\":variable) on the same grid and with the same dates as ER "
+        "(DATES, when given, applies to ER and to every driver). Collinear drivers (tmp/tmx/tmn/dtr/frs; "
+        "vap/RH) should be reduced to one per group first.</p>"
+        "<p><b>Preparation</b> (MODE): annual values (ER sum of months; drivers named like pre, "
+        "precipitation, pr, tp, wet, frs summed, all others averaged; AGGREGATION overrides, e.g. "
+        "<i>SM=mean; snow=sum</i>), monthly anomalies from the mean seasonal cycle, or the series as "
+        "given. Each series is then set to nodata where ER or any driver is missing and detrended per "
+        "pixel (DETREND: linear by default, or first differences). Pixels need MIN_VALID valid time steps "
+        "after preparation.</p>"
+    )
+
+    @classmethod
+    def add_parameters(cls, alg):
+        TimeSeriesInput.add_parameters(alg, "ER series")
+        alg.addParameter(QgsProcessingParameterMultipleLayers(
+            cls.DRIVERS, "Driver series (raster layers, one band per time step)", QgsProcessing.TypeRaster,
+            optional=True))
+        alg.addParameter(QgsProcessingParameterString(
+            cls.DRIVER_NAMES, "Driver names in layer order (default: layer names)", optional=True))
+        alg.addParameter(QgsProcessingParameterString(
+            "DRIVER_FILES", "Driver files: name=path or name=NETCDF:\"file.nc\":variable, separated by ';'",
+            optional=True))
+        alg.addParameter(QgsProcessingParameterEnum(cls.MODE, "Time scale", MODE_LABELS, defaultValue=0))
+        alg.addParameter(QgsProcessingParameterEnum(cls.DETREND, "Detrending", DETREND_LABELS, defaultValue=0))
+        alg.addParameter(QgsProcessingParameterString(
+            cls.AGGREGATION, "Annual aggregation overrides (name=sum or name=mean, ';' separated)",
+            optional=True))
+        alg.addParameter(QgsProcessingParameterNumber(
+            cls.MIN_VALID, "Minimum number of valid time steps (years) per pixel",
+            QgsProcessingParameterNumber.Integer, 10, True, 4))
+
+    @classmethod
+    def check(cls, alg, parameters, context):
+        ok, msg = TimeSeriesInput.check(alg, parameters, context)
+        if not ok:
+            return ok, msg
+        if not parameters.get(cls.DRIVERS) and not str(parameters.get("DRIVER_FILES") or "").strip():
+            return False, "Give at least 2 driver series (DRIVERS or DRIVER_FILES)"
+        return True, ""
+
+    @classmethod
+    def open(cls, alg, parameters, context, feedback):
+        """(ER series, driver series, names, options dict for the core)."""
+        src = TimeSeriesInput.open(alg, parameters, context)
+        names = [s.strip() for s in (alg.parameterAsString(parameters, cls.DRIVER_NAMES, context) or "").split(",")
+                 if s.strip()]
+        dates = alg.parameterAsString(parameters, TimeSeriesInput.DATES, context) or None
+        drivers, dnames = [], []
+        for name, path, variable in driver_sources(alg, parameters, context, names or None):
+            drivers.append(EcorespAlgorithm.run_core(open_series, path, variable, dates))
+            dnames.append(name)
+        if len(drivers) < 2:
+            raise QgsProcessingException(f"attribution needs at least 2 drivers (got {len(drivers)}: "
+                                         f"{', '.join(dnames) or 'none'})")
+        aggs = {}
+        for entry in (e.strip() for e in (alg.parameterAsString(parameters, cls.AGGREGATION, context) or "").split(";")):
+            if not entry:
+                continue
+            if "=" not in entry:
+                raise QgsProcessingException(f"AGGREGATION: entry {entry!r} is not name=sum or name=mean")
+            k, v = (p.strip() for p in entry.split("=", 1))
+            aggs[k] = v.lower()
+        feedback.pushInfo(f"ER {src.label}: {src.count} time steps {src.date_strings()[0]} .. "
+                          f"{src.date_strings()[-1]}, {src.grid.describe()}; drivers {', '.join(dnames)}")
+        options = dict(mode=MODES[alg.parameterAsEnum(parameters, cls.MODE, context)],
+                       detrend=DETRENDS[alg.parameterAsEnum(parameters, cls.DETREND, context)],
+                       min_valid=alg.parameterAsInt(parameters, cls.MIN_VALID, context),
+                       aggregations=aggs or None,
+                       budget_mb=alg.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context))
+        return src, drivers, dnames, options
+
+
+class PartialCorrelationAlgorithm(TimeSeriesAlgorithm):
+    NAME = "partialcorrelation"
+    DISPLAY = "Attribution: partial correlation and dominant driver"
+    GROUP = "3 Trends and attribution"
+    GROUP_ID = "trends"
+    HELP = (
+        "<p>Per pixel, the partial correlation r_p of detrended ER with each driver, controlling for "
+        "the other drivers (OLS residuals of ER and of the driver on the other drivers, correlated; "
+        "computed through the inverse correlation matrix), with a two-sided t-test on n - 2 - k degrees "
+        "of freedom (k = number of drivers - 1). The dominant driver is the one with the largest |r_p| "
+        "among those with p &lt; ALPHA, else 'none'.</p>" + AttributionInputs.HELP +
+        TimeSeriesInput.HELP +
+        "<p><b>Outputs</b>: OUTPUT, bands r_&lt;driver&gt; and p_&lt;driver&gt; per driver and n_valid; "
+        "DOMINANT, a categorical raster (0 none, 1..m the drivers in input order, 255 nodata) with a "
+        "colour table and a ready style naming the drivers; DOMINANT_R, the signed r_p of the dominant "
+        "driver. Outputs record the method, options and library versions in their metadata.</p>"
+    )
+    ALPHA = "ALPHA"
+    OUTPUT = "OUTPUT"
+    DOMINANT = "DOMINANT"
+    DOMINANT_R = "DOMINANT_R"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        AttributionInputs.add_parameters(self)
+        self.addParameter(QgsProcessingParameterNumber(
+            self.ALPHA, "Significance level (alpha)", QgsProcessingParameterNumber.Double, 0.05, True, 1e-6, 0.5))
+        TimeSeriesInput.add_memory_parameter(self)
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, "Partial correlations and p-values", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.DOMINANT, "Dominant driver", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.DOMINANT_R, "Partial correlation of the dominant driver", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+        self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))
+        self.addOutput(QgsProcessingOutputNumber("N_DOMINANT", "Pixels with a significant dominant driver"))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = AttributionInputs.check(self, parameters, context)
+        if not ok:
+            return ok, msg
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        src, drivers, names, options = AttributionInputs.open(self, parameters, context, feedback)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        dom = self.parameterAsOutputLayer(parameters, self.DOMINANT, context)
+        dom_r = self.parameterAsOutputLayer(parameters, self.DOMINANT_R, context)
+        progress, cancelled = self.hooks(feedback)
+        s = self.run_core(partialcorr_raster, src, drivers, names, out, dom, dom_r,
+                          alpha=self.parameterAsDouble(parameters, self.ALPHA, context),
+                          progress=progress, cancelled=cancelled, **options)
+        feedback.pushInfo(f"{s['computed']} pixels computed, {s['with_dominant']} with a significant dominant "
+                          "driver: " + ", ".join(f"{k} {v}" for k, v in s["by_driver"].items()))
+        return {self.OUTPUT: out, self.DOMINANT: dom, self.DOMINANT_R: dom_r,
+                "N_COMPUTED": s["computed"], "N_DOMINANT": s["with_dominant"]}

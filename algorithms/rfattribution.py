@@ -1,0 +1,101 @@
+"""ecoresp:rfattribution — exploratory per-pixel random-forest importance of the drivers of
+ER's interannual variability (science.md section 15)."""
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterDestination,
+)
+
+from ..ecoresp_core.attribution.jobs import rf_raster
+from ..ecoresp_core.attribution.rfattribution import DEFAULT_DEPTH, DEFAULT_TREES, IMPORTANCES
+from .base import TimeSeriesAlgorithm, TimeSeriesInput
+from .partialcorrelation import AttributionInputs
+
+IMPORTANCE_LABELS = ["Out-of-bag permutation importance (Breiman)",
+                     "Permutation importance on the training data (as scikit-learn's permutation_importance)"]
+
+
+class RfAttributionAlgorithm(TimeSeriesAlgorithm):
+    NAME = "rfattribution"
+    DISPLAY = "Attribution: random-forest driver importance (exploratory)"
+    GROUP = "3 Trends and attribution"
+    GROUP_ID = "trends"
+    HELP = (
+        "<p><b>Exploratory.</b> Per pixel, a random forest of regression trees (bootstrap samples, "
+        "squared-error splits, as scikit-learn's RandomForestRegressor) predicts detrended ER from the "
+        "detrended drivers, and each driver's permutation importance (increase of the mean squared error "
+        "when its values are shuffled, in units of ER's variance) measures its role. With ~30 years per "
+        "pixel the importances are noisy, and collinear drivers share importance: read the maps as "
+        "exploratory (science.md 15). All trees of many pixels are grown at once (vectorised), and "
+        "SEED makes the output reproducible, independent of the memory budget.</p>"
+        + AttributionInputs.HELP + TimeSeriesInput.HELP +
+        "<p><b>Compute budget</b>: N_TREES and MAX_DEPTH set the cost; MAX_SECONDS (0 = no limit) stops "
+        "the run, writing nothing, when the estimate after the first block exceeds it.</p>"
+        "<p><b>Outputs</b>: OUTPUT, bands rel_&lt;driver&gt; (relative importance, summing to 1) and "
+        "imp_&lt;driver&gt; (raw importance); DOMINANT, the driver with the largest importance (0 none "
+        "when no importance is positive, 255 nodata) with a ready style.</p>"
+    )
+    SEED = "SEED"
+    N_TREES = "N_TREES"
+    MAX_DEPTH = "MAX_DEPTH"
+    MIN_SAMPLES_LEAF = "MIN_SAMPLES_LEAF"
+    MAX_FEATURES = "MAX_FEATURES"
+    IMPORTANCE = "IMPORTANCE"
+    MAX_SECONDS = "MAX_SECONDS"
+    OUTPUT = "OUTPUT"
+    DOMINANT = "DOMINANT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        AttributionInputs.add_parameters(self)
+        self.addParameter(QgsProcessingParameterNumber(
+            self.N_TREES, "Number of trees per pixel", QgsProcessingParameterNumber.Integer, DEFAULT_TREES,
+            True, 1, 5000))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MAX_DEPTH, "Maximum tree depth", QgsProcessingParameterNumber.Integer, DEFAULT_DEPTH, True, 1, 16))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SEED, "Random seed", QgsProcessingParameterNumber.Integer, 42, True, 0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.IMPORTANCE, "Importance", IMPORTANCE_LABELS, defaultValue=0, optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MAX_SECONDS, "Compute budget in seconds (0 = no limit)", QgsProcessingParameterNumber.Double,
+            0.0, True, 0.0))
+        for p in (QgsProcessingParameterNumber(self.MIN_SAMPLES_LEAF, "Minimum samples per leaf",
+                                               QgsProcessingParameterNumber.Integer, 1, True, 1),
+                  QgsProcessingParameterNumber(self.MAX_FEATURES, "Share of drivers tried at each split",
+                                               QgsProcessingParameterNumber.Double, 1.0, True, 0.01, 1.0)):
+            p.setFlags(p.flags() | p.FlagAdvanced)
+            self.addParameter(p)
+        TimeSeriesInput.add_memory_parameter(self)
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, "Driver importances (exploratory)", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            self.DOMINANT, "Most important driver (exploratory)", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+        self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = AttributionInputs.check(self, parameters, context)
+        if not ok:
+            return ok, msg
+        return super().checkParameterValues(parameters, context)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        src, drivers, names, options = AttributionInputs.open(self, parameters, context, feedback)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        dom = self.parameterAsOutputLayer(parameters, self.DOMINANT, context)
+        progress, cancelled = self.hooks(feedback)
+        max_seconds = self.parameterAsDouble(parameters, self.MAX_SECONDS, context)
+        s = self.run_core(rf_raster, src, drivers, names, out, dom,
+                          n_trees=self.parameterAsInt(parameters, self.N_TREES, context),
+                          max_depth=self.parameterAsInt(parameters, self.MAX_DEPTH, context),
+                          min_samples_leaf=self.parameterAsInt(parameters, self.MIN_SAMPLES_LEAF, context),
+                          max_features=self.parameterAsDouble(parameters, self.MAX_FEATURES, context),
+                          importance=IMPORTANCES[self.parameterAsEnum(parameters, self.IMPORTANCE, context)],
+                          seed=self.parameterAsInt(parameters, self.SEED, context),
+                          max_seconds=max_seconds if max_seconds > 0 else None,
+                          progress=progress, cancelled=cancelled, **options)
+        feedback.pushInfo(f"{s['computed']} pixels in {s['seconds']:.1f} s; most important driver: "
+                          + ", ".join(f"{k} {v}" for k, v in s["by_driver"].items()) + " (exploratory)")
+        return {self.OUTPUT: out, self.DOMINANT: dom, "N_COMPUTED": s["computed"]}
