@@ -13,7 +13,7 @@ from qgis.core import (
 )
 
 from ..ecoresp_core.errors import Cancelled, EcorespError
-from ..ecoresp_core.io.series import open_series
+from ..ecoresp_core.io.series import open_series, split_source
 
 
 class EcorespAlgorithm(QgsProcessingAlgorithm):
@@ -115,15 +115,7 @@ class TimeSeriesInput:
             layer = alg.parameterAsRasterLayer(parameters, cls.INPUT, context)
             if layer is None:
                 raise QgsProcessingException(f"INPUT: cannot load raster layer {parameters.get(cls.INPUT)!r}")
-            path = layer.source()
-            if path.upper().startswith("NETCDF:"):
-                # NETCDF:"file":var -> file + variable
-                body = path[len("NETCDF:"):]
-                file_part, var = body.rsplit(":", 1)
-                path = file_part.strip('"')
-                variable = var
-            else:
-                variable = None
+            path, variable = split_source(layer.source())
         else:
             variable = None
         variable = alg.parameterAsString(parameters, cls.VARIABLE, context) or variable
@@ -131,6 +123,59 @@ class TimeSeriesInput:
         if not os.path.exists(path):
             raise QgsProcessingException(f"{path}: file not found")
         return EcorespAlgorithm.run_core(open_series, path, variable, dates)
+
+
+class DriverSources:
+    """Driver rasters for algorithms that take several: raster layers (DRIVERS; the layer name is
+    the driver name) and/or files given as text (DRIVER_FILES), which is how a multi-variable
+    NetCDF such as a CRU TS or ERA5 file is passed (QGIS 3.22 does not accept
+    ``NETCDF:"file":var`` as a layer)."""
+
+    LAYERS = "DRIVERS"
+    FILES = "DRIVER_FILES"
+    HELP_FILES = ("DRIVER_FILES: <i>name=source</i> entries separated by ';', where source is a raster "
+                  "file or NETCDF:\"file.nc\":variable (e.g. TA=NETCDF:\"cru_ts4.04.tmp.dat.nc\":tmp).")
+
+    @classmethod
+    def add_files_parameter(cls, alg):
+        alg.addParameter(QgsProcessingParameterString(
+            cls.FILES, "Driver files: name=path or name=NETCDF:\"file.nc\":variable, separated by ';'",
+            optional=True))
+
+    @classmethod
+    def given(cls, parameters):
+        return bool(parameters.get(cls.LAYERS)) or bool(str(parameters.get(cls.FILES) or "").strip())
+
+    @classmethod
+    def sources(cls, alg, parameters, context, names=None):
+        """Ordered list of (name, path, variable): the layers first (named by ``names`` when
+        given, else by their layer names), then the DRIVER_FILES entries.  Names must be unique."""
+        out = []
+        layers = alg.parameterAsLayerList(parameters, cls.LAYERS, context) if parameters.get(cls.LAYERS) else []
+        if names and len(names) != len(layers):
+            raise QgsProcessingException(f"DRIVER_NAMES: {len(names)} names for {len(layers)} driver layers")
+        for i, layer in enumerate(layers):
+            path, variable = split_source(layer.source())
+            out.append((names[i] if names else layer.name(), path, variable))
+        text = alg.parameterAsString(parameters, cls.FILES, context) if parameters.get(cls.FILES) else ""
+        for entry in (e.strip() for e in text.split(";")):
+            if not entry:
+                continue
+            if "=" not in entry:
+                raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} is not name=source")
+            name, source = (p.strip() for p in entry.split("=", 1))
+            path, variable = split_source(source)
+            if not name or not path:
+                raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} lacks a name or a source")
+            out.append((name, path, variable))
+        seen = set()
+        for name, path, _ in out:
+            if name in seen:
+                raise QgsProcessingException(f"two drivers are named {name!r}; rename a layer or give other names")
+            seen.add(name)
+            if not os.path.exists(path):
+                raise QgsProcessingException(f"driver {name}: {path}: file not found")
+        return out
 
 
 class TimeSeriesAlgorithm(EcorespAlgorithm):

@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum, QgsPr
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
-from ..ecoresp_core.io.series import open_series
+from ..ecoresp_core.io.series import open_series, split_source
 from ..ecoresp_core.upscaling.drivers import DERIVATIONS, derive_raster
 from .base import EcorespAlgorithm, TimeSeriesInput
 
@@ -24,10 +24,7 @@ def open_layer_or_file(alg, parameters, context, layer_name, file_name, var_name
         layer = alg.parameterAsRasterLayer(parameters, layer_name, context)
         if layer is None:
             raise QgsProcessingException(f"{what}: cannot load raster layer {parameters.get(layer_name)!r}")
-        path = layer.source()
-        if path.upper().startswith("NETCDF:"):
-            file_part, variable = path[len("NETCDF:"):].rsplit(":", 1)
-            path = file_part.strip('"')
+        path, variable = split_source(layer.source())
     variable = alg.parameterAsString(parameters, var_name, context) or variable
     dates = alg.parameterAsString(parameters, dates_name, context) or None
     if not os.path.exists(path):
@@ -45,7 +42,7 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
         "per month (dates in the band descriptions or a CF time axis). Two-input derivations need both "
         "series on the same grid, CRS and dates; otherwise the error names both layers.</p><ul>"
         + "".join(f"<li><b>{k}</b>: {v[2]} -> {v[1]}</li>" for k, v in DERIVATIONS.items()) +
-        "</ul><p>e_sat(T) = 6.1078 exp(17.08085 T / (234.175 + T)) hPa (REddyProc). FIRST is vap (RH, VPD), "
+        "</ul><p>e_sat(T) = 6.1078 exp(17.08085 T / (234.175 + T)) hPa (REddyProc). FIRST is vap (RH, VPD), tmn (VPD from tmn), "
         "tmx (DTR) or the single input; SECOND is tmp (RH, VPD) or tmn (DTR). Each input is a raster "
         "layer or a file (e.g. a CRU TS NetCDF) with its variable name. mm/month and mm/day use the real "
         "days of each month (leap Februaries); J m-2 -> W m-2 divides by the accumulation period "

@@ -66,6 +66,10 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                                          QgsProcessingParameterNumber.Integer, 8, False, 1, 200)
         p.setFlags(p.flags() | p.FlagAdvanced)
         self.addParameter(p)
+        p = QgsProcessingParameterNumber("THREADS", "Threads for the forests (0 = all cores; results do not "
+                                         "depend on it)", QgsProcessingParameterNumber.Integer, 0, False, 0, 256)
+        p.setFlags(p.flags() | p.FlagAdvanced)
+        self.addParameter(p)
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", "Model file", "ecoresp upscaling model (*.npz)"))
         self.addParameter(QgsProcessingParameterFeatureSink("METRICS", "Cross-validation metrics",
@@ -100,7 +104,8 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                             n_splits=self.parameterAsInt(parameters, "FOLDS", context),
                             units=units, target_unit=self.parameterAsString(parameters, "TARGET_UNIT", context),
                             n_estimators=self.parameterAsInt(parameters, "TREES", context),
-                            n_iter=self.parameterAsInt(parameters, "N_ITER", context), n_jobs=1,
+                            n_iter=self.parameterAsInt(parameters, "N_ITER", context),
+                            n_jobs=self.parameterAsInt(parameters, "THREADS", context) or -1,
                             progress=progress, cancelled=cancelled)
         self.run_core(save_model, res["model"], out)
         m = res["metrics"].set_index(["fold", "part"])

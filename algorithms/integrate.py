@@ -1,7 +1,7 @@
 """ecoresp:integrate — annual ER totals in Pg C per year from a monthly ER raster series."""
 
 import pandas as pd
-from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
@@ -43,6 +43,8 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             "ZONE_TYPE", "Zones raster holds", ["category codes", "mean annual temperature (degC)"],
             defaultValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            "ZONE_NAMES", "Names of the zone codes (code=name, comma separated)", optional=True))
         self.addParameter(QgsProcessingParameterString("PRODUCT", "Product name", "ecoresp ER"))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Annual totals", QgsProcessing.TypeVector))
@@ -58,6 +60,15 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
             return lyr.source() if lyr is not None else None
 
         annual = self.parameterAsOutputLayer(parameters, "ANNUAL", context) or None
+        zone_names = {}
+        for item in (self.parameterAsString(parameters, "ZONE_NAMES", context) or "").split(","):
+            if not item.strip():
+                continue
+            code, _, name = item.partition("=")
+            try:
+                zone_names[int(code)] = name.strip()
+            except ValueError:
+                raise QgsProcessingException(f"ZONE_NAMES: {item.strip()!r} is not code=name") from None
         progress, cancelled = self.hooks(feedback)
         rows, summary = self.run_core(
             integrate_raster, src, unit=UNITS[self.parameterAsEnum(parameters, "UNIT", context)],
@@ -66,6 +77,7 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
             zones_path=layer_path("ZONES"),
             zone_type=("categorical", "mat")[self.parameterAsEnum(parameters, "ZONE_TYPE", context)],
             product=self.parameterAsString(parameters, "PRODUCT", context), annual_path=annual,
+            zone_names=zone_names,
             budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
             progress=progress, cancelled=cancelled)
         for r in summary:

@@ -11,7 +11,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
 from ..ecoresp_core.errors import InputError
 from ..ecoresp_core.upscaling.model import load_model, validate_model_file
 from ..ecoresp_core.upscaling.predict import open_driver, predict_rasters, predict_table
-from .base import EcorespAlgorithm, TimeSeriesInput
+from .base import DriverSources, EcorespAlgorithm, TimeSeriesInput
 from .tables import source_to_dataframe, write_table
 
 
@@ -28,7 +28,7 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
         "with a time axis) must have the same dates; a single-band raster is a static driver (e.g. "
         "land cover as MODIS IGBP codes 1-16). A driver's name is its layer name (the file name "
         "without extension when loaded from a file), or give DRIVER_NAMES (comma separated, in the "
-        "order of the layers). Output: a monthly GeoTIFF with dated bands; pixel-months with a missing "
+        "order of the layers). " + DriverSources.HELP_FILES + " Output: a monthly GeoTIFF with dated bands; pixel-months with a missing "
         "driver, an unknown land-cover code or outside LAND_MASK (zero or nodata) are nodata. "
         "OUTSIDE_SHARE: share of the predicted months per pixel with a driver outside the training "
         "range.</p>"
@@ -44,6 +44,7 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
             "DRIVERS", "Driver rasters (one per feature)", QgsProcessing.TypeRaster, optional=True))
         self.addParameter(QgsProcessingParameterString(
             "DRIVER_NAMES", "Driver names in layer order (default: layer names)", optional=True))
+        DriverSources.add_files_parameter(self)
         self.addParameter(QgsProcessingParameterFeatureSource(
             "TABLE", "or a table with the feature columns", [QgsProcessing.TypeVector], optional=True))
         self.addParameter(QgsProcessingParameterString("PREDICTION_FIELD", "Prediction field name", "ER_pred"))
@@ -66,10 +67,10 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
             validate_model_file(path)
         except InputError as exc:
             return False, str(exc)
-        has_drivers = bool(parameters.get("DRIVERS"))
+        has_drivers = DriverSources.given(parameters)
         has_table = bool(parameters.get("TABLE"))
         if has_drivers == has_table:
-            return False, "Give either driver rasters (DRIVERS) or a table (TABLE), not both"
+            return False, "Give either driver rasters (DRIVERS / DRIVER_FILES) or a table (TABLE), not both"
         if has_table and not parameters.get("OUTPUT_TABLE"):
             return False, "Predicting a table needs OUTPUT_TABLE"
         return super().checkParameterValues(parameters, context)
@@ -93,20 +94,11 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
                               "outside the training range")
             return {"OUTPUT_TABLE": write_table(self, parameters, "OUTPUT_TABLE", context, out, feedback),
                     "N_PREDICTED": n}
-        layers = self.parameterAsLayerList(parameters, "DRIVERS", context)
         names = [s.strip() for s in (self.parameterAsString(parameters, "DRIVER_NAMES", context) or "").split(",")
                  if s.strip()]
-        if names and len(names) != len(layers):
-            raise QgsProcessingException(f"DRIVER_NAMES: {len(names)} names for {len(layers)} layers")
         drivers = {}
-        for i, lyr in enumerate(layers):
-            name = names[i] if names else lyr.name()
-            path = lyr.source()
-            if not os.path.exists(path):
-                raise QgsProcessingException(f"driver {name}: {path} is not a file (use GeoTIFF or NetCDF files)")
-            if name in drivers:
-                raise QgsProcessingException(f"two driver layers are named {name}; rename one or give DRIVER_NAMES")
-            drivers[name] = self.run_core(open_driver, path, name)
+        for name, path, variable in DriverSources.sources(self, parameters, context, names):
+            drivers[name] = self.run_core(open_driver, path, name, variable=variable)
         mask = self.parameterAsRasterLayer(parameters, "LAND_MASK", context)
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         share = self.parameterAsOutputLayer(parameters, "OUTSIDE_SHARE", context) or None

@@ -16,7 +16,7 @@ from ..ecoresp_core.io.series import open_series
 from ..ecoresp_core.io.towers import read_tower, site_id_from_name
 from ..ecoresp_core.upscaling.sitemonth import (attach_tower_meteorology, er_label, is_fluxnet_monthly,
                                                 read_fluxnet_monthly, sample_drivers, site_month_table)
-from .base import EcorespAlgorithm
+from .base import DriverSources, EcorespAlgorithm
 from .tables import source_to_dataframe, write_table
 
 
@@ -48,7 +48,7 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         "name is the column name. Each site takes the value of the cell holding it for the row's year and "
         "month; NaN outside the grid (with a warning naming the driver and the site) or for months the "
         "series lacks. Drivers must share grid, CRS and dates (use ecoresp:derivedriver for RH, VPD, DTR "
-        "and unit conversions). TOWER_MET adds the tower's monthly mean TA, SW_IN and VPD instead of, or "
+        "and unit conversions). " + DriverSources.HELP_FILES + " TOWER_MET adds the tower's monthly mean TA, SW_IN and VPD instead of, or "
         "besides, gridded drivers (science.md section 12 recommends gridded drivers for training).</p>"
     )
 
@@ -73,6 +73,7 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "DRIVERS", "Driver rasters (monthly series; layer name = driver name)", QgsProcessing.TypeRaster,
             optional=True))
+        DriverSources.add_files_parameter(self)
         self.addParameter(QgsProcessingParameterBoolean(
             "TOWER_MET", "Add the tower's monthly TA, SW_IN, VPD", False))
         self.addParameter(QgsProcessingParameterNumber(
@@ -167,15 +168,9 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
 
         table = self._apply_sites(parameters, context, table, feedback)
         drivers = {}
-        for layer in self.parameterAsLayerList(parameters, "DRIVERS", context) if parameters.get("DRIVERS") else []:
-            source, variable = layer.source(), None
-            if source.upper().startswith("NETCDF:"):
-                file_part, variable = source[len("NETCDF:"):].rsplit(":", 1)
-                source = file_part.strip('"')
-            name = layer.name()
-            if name in drivers or name in table.columns:
-                raise QgsProcessingException(f"DRIVERS: two drivers (or a driver and a table column) are named "
-                                             f"{name!r}; rename a layer")
+        for name, source, variable in DriverSources.sources(self, parameters, context):
+            if name in table.columns:
+                raise QgsProcessingException(f"DRIVERS: driver {name!r} has the name of a table column; rename it")
             drivers[name] = self.run_core(open_series, source, variable)
         if drivers:
             table = self.run_core(sample_drivers, table, drivers)

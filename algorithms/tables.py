@@ -69,9 +69,11 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
     return dest
 
 
-def source_to_dataframe(source, fields, what="INPUT"):
+def source_to_dataframe(source, fields, what="INPUT", numeric_text=True):
     """Read ``fields`` of a feature source into a DataFrame (QDateTime -> Timestamp,
-    NULL -> NaN).  Errors name the missing field."""
+    NULL -> NaN).  Errors name the missing field.  With ``numeric_text``, a text field whose
+    every non-empty value is a number becomes numeric (a CSV opened without a .csvt file has
+    only text fields)."""
     names = source.fields().names()
     missing = [f for f in fields if f not in names]
     if missing:
@@ -81,7 +83,22 @@ def source_to_dataframe(source, fields, what="INPUT"):
     for feat in source.getFeatures():
         attrs = feat.attributes()
         rows.append([_py(attrs[i]) for i in idx])
-    return pd.DataFrame(rows, columns=list(fields))
+    df = pd.DataFrame(rows, columns=list(fields))
+    return numeric_text_columns(df) if numeric_text else df
+
+
+def numeric_text_columns(df):
+    """``df`` with every object column whose non-empty values all parse as numbers converted
+    to float64 (empty strings become NaN)."""
+    for c in df.columns:
+        if df[c].dtype != object:
+            continue
+        text = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
+        text = text.where(text != "", None)
+        num = pd.to_numeric(text, errors="coerce")
+        if text.notna().any() and num.notna().sum() == text.notna().sum():
+            df[c] = num.astype("float64")
+    return df
 
 
 def _py(v):

@@ -175,8 +175,8 @@ def detrend_raster(src, out_path, method="linear", keep_mean=False, budget_mb=DE
 
 
 def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.0, zones_path=None,
-                     zone_type="categorical", product="ER", annual_path=None, budget_mb=DEFAULT_BUDGET_MB,
-                     progress=None, cancelled=None):
+                     zone_type="categorical", product="ER", annual_path=None, zone_names=None,
+                     budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None):
     """Annual totals (Pg C yr-1) of a monthly ER raster series on a regular lat/lon grid, globally
     or per zone, with exact spherical cell areas (``upscaling.integrate``).
 
@@ -184,7 +184,9 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
     for percent).  ``zones_path``: optional raster on the same grid, either integer codes
     (``zone_type='categorical'``, e.g. IGBP or Koppen) or mean annual temperature in degC
     (``'mat'``: boreal < 2, temperate 2..17, tropical > 17).  ``annual_path``: optional GeoTIFF of
-    annual sums (g C m-2 yr-1), one band per complete year.  Returns (totals rows, summary rows)."""
+    annual sums (g C m-2 yr-1), one band per complete year.  ``zone_names``: {code: name} for
+    categorical zones.  Zone 0 ('all') is the total over every cell.  Returns (totals rows,
+    summary rows)."""
     if time_step(src.dates) != "monthly":
         raise InputError(f"{src.label}: integration needs a regular monthly series")
     land = None
@@ -197,6 +199,7 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
             zones, names = _integrate.climate_zones_from_mat(z), dict(_integrate.ZONE_NAMES)
         elif zone_type == "categorical":
             zones = np.where(np.isfinite(z), z, 0).astype("int64")
+            names = {int(k): str(v) for k, v in (zone_names or {}).items()}
         else:
             raise InputError(f"zone type must be 'categorical' or 'mat', not {zone_type!r}")
     integ = _integrate.Integrator(src.dates, src.grid.geotransform, src.grid.height, unit, land, zones)

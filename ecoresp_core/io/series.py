@@ -217,6 +217,19 @@ class RasterSeries:
         self._ds = None
 
 
+def split_source(source):
+    """``(path, variable)`` of a raster source as GDAL and QGIS write it:
+    ``NETCDF:"file.nc":var`` -> ``("file.nc", "var")``; a plain path -> ``(path, None)``."""
+    text = str(source).strip()
+    if text.upper().startswith("NETCDF:"):
+        body = text[len("NETCDF:"):]
+        if ":" in body:
+            file_part, variable = body.rsplit(":", 1)
+            return file_part.strip().strip('"'), variable.strip() or None
+        return body.strip().strip('"'), None
+    return text, None
+
+
 def open_series(path, variable=None, dates=None):
     """Open a raster time series (see module docstring); raises InputError on bad input."""
     return RasterSeries(path, variable, dates)

@@ -5,6 +5,7 @@ series written block by block.
 - saturation vapour pressure: e_sat(T) = 6.1078 exp(17.08085 T / (234.175 + T)) hPa, T in degC
   (the REddyProc formula of section 11, also used for CRU TS RH in section 12);
 - RH = 100 vap / e_sat(tmp), clipped to [0, 100]; VPD = e_sat(tmp) - vap, clipped at 0 (hPa);
+- VPD without humidity data: e_sat(tmp) - e_sat(tmn) (minimum temperature as dew point);
 - DTR = tmx - tmn (degC);
 - K <-> degC (273.15), accumulated J m-2 -> mean W m-2 (divide by the accumulation seconds),
   mm/month <-> mm/day with the real number of days of each month (leap Februaries).
@@ -37,6 +38,14 @@ def rh_from_vap_tmp(vap_hpa, tmp_degc):
 def vpd_from_vap_tmp(vap_hpa, tmp_degc):
     """Vapour pressure deficit (hPa) = e_sat(tmp) - vap, clipped at 0."""
     return np.maximum(esat_hpa(tmp_degc) - np.asarray(vap_hpa, dtype="float64"), 0.0)
+
+
+def vpd_from_tmn_tmp(tmn_degc, tmp_degc):
+    """Vapour pressure deficit (hPa) with the daily minimum temperature as dew point:
+    e_sat(tmp) - e_sat(tmn), clipped at 0.  For grids without humidity (e.g. CRU tmp/tmn only);
+    an approximation that holds where nights reach saturation and overestimates humidity in arid
+    climates (Kimball et al. 1997, Agric. For. Meteorol. 85:87-98)."""
+    return np.maximum(esat_hpa(tmp_degc) - esat_hpa(tmn_degc), 0.0)
 
 
 def dtr_from_tmx_tmn(tmx_degc, tmn_degc):
@@ -100,6 +109,8 @@ DERIVATIONS = {
     "j_to_w": (1, "W m-2", "energy sum J m-2 over the accumulation period -> mean W m-2"),
     "mm_month_to_mm_day": (1, "mm/day", "mm/month -> mm/day (real days per month)"),
     "mm_day_to_mm_month": (1, "mm/month", "mm/day -> mm/month (real days per month)"),
+    "vpd_tmn": (2, "hPa", "VPD = e_sat(tmp) - e_sat(tmn), >= 0: minimum temperature as dew point, for grids "
+                "without humidity (inputs: tmn, tmp degC)"),
 }
 
 
@@ -144,6 +155,8 @@ def derive_raster(kind, first, out_path, second=None, seconds=86400.0, budget_mb
             return rh_from_vap_tmp(a, b)
         if kind == "vpd":
             return vpd_from_vap_tmp(a, b)
+        if kind == "vpd_tmn":
+            return vpd_from_tmn_tmp(a, b)
         if kind == "dtr":
             return dtr_from_tmx_tmn(a, b)
         if kind == "k_to_c":

@@ -24,6 +24,7 @@ from ..partitioning.evaluation import metrics
 from .model import IGBP_CODES, UpscalerModel
 
 MODELS = ("rf", "search")
+MAX_CATEGORIES = 50  # a text feature with more distinct values is almost surely a number column read as text
 METRIC_COLUMNS = ["R2", "EF", "RMSE", "MAE", "ME", "RMSLE", "n", "n_negative_masked"]
 
 
@@ -112,6 +113,11 @@ def prepare(table, target, features, group, categorical=None):
     if len(df) < 10:
         raise InputError(f"only {len(df)} complete rows (target {target}, features {', '.join(features)})")
     cats = {f: sorted(df[f].unique().tolist()) for f in categorical}
+    for f, values in cats.items():
+        if len(values) > MAX_CATEGORIES:
+            raise InputError(f"feature column {f} is text with {len(values)} distinct values (e.g. "
+                             f"{', '.join(map(str, values[:3]))}): a categorical feature may have at most "
+                             f"{MAX_CATEGORIES}; if it holds numbers, fix the values that are not numbers")
     return df, cats, n_dropped
 
 

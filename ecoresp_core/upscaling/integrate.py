@@ -68,7 +68,8 @@ def climate_zones_from_mat(mat_degc):
 
 
 class Integrator:
-    """Accumulates monthly ER blocks into annual totals (Pg C) per zone.
+    """Accumulates monthly ER blocks into annual totals (Pg C): zone 0 = all cells, plus one
+    total per zone code when ``zones`` is given.
 
     Feed row blocks with ``add(block (t, rows, cols), row0)``; the series' ``dates`` give
     year and month of each band.  ``land_fraction`` (rows x cols, 0..1) and ``zones`` (integer,
@@ -86,7 +87,8 @@ class Integrator:
         if self.land is not None and (np.nanmin(self.land) < 0 or np.nanmax(self.land) > 1.0 + 1e-9):
             raise InputError("land fraction must lie in 0..1 (divide a percentage by 100)")
         self.zones = None if zones is None else np.asarray(zones)
-        codes = [0] if self.zones is None else [int(z) for z in np.unique(self.zones) if z > 0]
+        # zone 0 is the total over every cell (with or without a zone)
+        codes = [0] if self.zones is None else [0] + [int(z) for z in np.unique(self.zones) if z > 0]
         self.codes = codes
         self.uyears = np.unique(self.years)
         self.total = {(int(y), c): 0.0 for y in self.uyears for c in codes}
@@ -106,11 +108,10 @@ class Integrator:
             amount = monthly_amount(block[k], y, m, self.unit)
             self.missing[y] += int(np.sum(valid_any & ~np.isfinite(amount)))
             contrib = np.where(np.isfinite(amount), amount, 0.0) * w
-            if self.zones is None:
-                self.total[(y, 0)] += float(contrib.sum())
-            else:
+            self.total[(y, 0)] += float(contrib.sum())
+            if self.zones is not None:
                 z = self.zones[row0:row0 + rows]
-                for c in self.codes:
+                for c in self.codes[1:]:
                     self.total[(y, c)] += float(contrib[z == c].sum())
 
     def annual_totals(self, complete_only=True):

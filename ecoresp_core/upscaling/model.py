@@ -77,6 +77,7 @@ class UpscalerModel:
         self.encoded_features = _encoded_names(self.features, self.categorical)
         self.meta["encoded_features"] = self.encoded_features
         self._trees = None
+        self.source = None  # the model file, when loaded from one
         self.n_threads = 1  # threads over row chunks for tree models (results do not change)
 
     # -- building from scikit-learn ------------------------------------------------------
@@ -288,7 +289,7 @@ def _digest(arrays, meta_bytes):
 def save_model(model, path):
     """Write ``model`` to ``path`` (.npz) under a temporary name, then rename. Returns path."""
     from ..provenance import versions
-    meta = dict(model.meta)
+    meta = {k: v for k, v in model.meta.items() if k != "sha256"}  # the checksum is stored beside
     meta.update(format=FORMAT, format_version=FORMAT_VERSION, kind=model.kind)
     meta.setdefault("versions", versions())
     meta_bytes = json.dumps(meta, sort_keys=True, default=_json_default).encode("utf-8")
@@ -433,6 +434,7 @@ def _read(path):
         _check_structure(arrays, meta, n_enc)
     except ValueError as exc:
         raise InputError(f"model file {path}: rejected ({exc})") from None
+    meta["sha256"] = stored
     return arrays, meta
 
 
@@ -444,4 +446,6 @@ def validate_model_file(path):
 def load_model(path):
     """The verified UpscalerModel of ``path`` (see the module docstring for why this is safe)."""
     arrays, meta = _read(path)
-    return UpscalerModel(meta["kind"], arrays, meta)
+    model = UpscalerModel(meta["kind"], arrays, meta)
+    model.source = str(path)
+    return model

@@ -4,6 +4,7 @@ static drivers such as land cover may be single-band rasters), written block by 
 monthly GeoTIFF with dated bands, plus the share of months outside the training range.
 """
 
+import json
 import os
 
 import numpy as np
@@ -79,16 +80,18 @@ class StaticLayer:
         return self._data[r0:r1]
 
 
-def open_driver(path, name=None, dates=None):
-    """A RasterSeries for a multiband raster, a StaticLayer for a single-band raster."""
+def open_driver(path, name=None, dates=None, variable=None):
+    """A RasterSeries for a multiband raster (or NetCDF ``variable`` with a time axis), a
+    StaticLayer for a single-band raster or variable (e.g. land cover)."""
+    source = f'NETCDF:"{path}":{variable}' if variable else str(path)
     if gdal is not None:
         try:
-            ds = gdal.Open(str(path))
+            ds = gdal.Open(source)
         except RuntimeError as exc:
-            raise InputError(f"driver {name or path}: {path} cannot be read as a raster ({exc})") from None
+            raise InputError(f"driver {name or path}: {source} cannot be read as a raster ({exc})") from None
         if ds is not None and ds.RasterCount == 1 and not ds.GetSubDatasets():
-            return StaticLayer(path, name)
-    return open_series(path, dates=dates)
+            return StaticLayer(source, name)
+    return open_series(path, variable, dates=dates)
 
 
 def check_drivers(model, drivers):
@@ -181,6 +184,9 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
                                                  features=model.features),
                       {n: getattr(d, "label", str(d)) for n, d in drivers.items()})
     meta["ECORESP_TARGET"] = f"{model.meta.get('target', '')} [{model.meta.get('target_unit', '')}]"
+    meta["ECORESP_MODEL"] = json.dumps({"file": model.source, "sha256": model.meta.get("sha256"),
+                                        "chosen": model.meta.get("chosen"), "seed": model.meta.get("seed"),
+                                        "cv": model.meta.get("cv")}, default=str)
     stats = {"predicted": 0, "outside": 0, "skipped_invalid": 0}
     prog = Progress(progress, cancelled)
     writers = []

@@ -67,7 +67,7 @@ def test_zones_add_up_and_grid_mismatch(provider, tmp_path, stack_factory):
     stack = write_stack(tmp_path / "er.tif", rng.random((12, 360, 720)) * 3, dates, geotransform=GT)
     zones = extract(tmp_path, "koppen_dominant")
     res_all = run({"INPUT": stack, "OUTPUT": str(tmp_path / "a.csv"), "SUMMARY": str(tmp_path / "as.csv")})
-    res_z = run({"INPUT": stack, "ZONES": zones, "OUTPUT": str(tmp_path / "z.csv"), "SUMMARY": str(tmp_path / "zs.csv")})
+    res_z = run({"INPUT": stack, "ZONES": zones, "ZONE_NAMES": "1=A tropical, 3=C temperate", "OUTPUT": str(tmp_path / "z.csv"), "SUMMARY": str(tmp_path / "zs.csv")})
     a = read(res_all["OUTPUT"]).astype({"total_PgC": float})
     z = read(res_z["OUTPUT"]).astype({"total_PgC": float, "zone": int})
     ds = gdal.Open(zones)
@@ -79,8 +79,13 @@ def test_zones_add_up_and_grid_mismatch(provider, tmp_path, stack_factory):
     ds = None
     days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[:, None, None]
     missing = (vals * days * outside * row_areas_m2(GT, 360)[None, :, None]).sum() * 1e-15
-    assert sorted(z["zone"].unique()) == [1, 2, 3, 4, 5]
-    assert z["total_PgC"].sum() + missing == pytest.approx(a["total_PgC"].sum(), rel=1e-9)
+    assert sorted(z["zone"].unique()) == [0, 1, 2, 3, 4, 5]
+    zones_only = z[z["zone"] > 0]
+    assert zones_only["total_PgC"].sum() + missing == pytest.approx(a["total_PgC"].sum(), rel=1e-9)
+    # zone 0 ('all') equals the run without zones
+    assert z[z["zone"] == 0]["total_PgC"].sum() == pytest.approx(a["total_PgC"].sum(), rel=1e-12)
+    names = dict(zip(z["zone"], z["zone_name"]))
+    assert names[0] == "all" and names[3] == "C temperate"
     small = stack_factory(np.ones((12, 3, 4)), dates=dates, name="small.tif")
     with pytest.raises(QgsProcessingException, match="grids differ: zones"):
         run({"INPUT": small, "ZONES": zones, "OUTPUT": str(tmp_path / "x.csv"), "SUMMARY": str(tmp_path / "y.csv")})

@@ -30,6 +30,16 @@ def test_esat_and_rh_hand_computed():
     np.testing.assert_array_equal(np.isnan(d.rh_from_vap_tmp([np.nan, 5.0], [10.0, np.nan])), [True, True])
 
 
+def test_vpd_from_minimum_temperature():
+    # e_sat(20) - e_sat(10) = 23.4200 - 12.2939 = 11.1261 hPa; tmn above tmp (bad data) -> 0
+    assert d.esat_hpa(10.0) == pytest.approx(12.2939, abs=5e-4)
+    assert d.vpd_from_tmn_tmp(10.0, 20.0) == pytest.approx(d.esat_hpa(20.0) - d.esat_hpa(10.0), rel=1e-15)
+    assert d.vpd_from_tmn_tmp(10.0, 20.0) == pytest.approx(11.1261, abs=1e-3)
+    assert d.vpd_from_tmn_tmp(21.0, 20.0) == 0.0
+    # equals the vap route with vap = e_sat(tmn)
+    assert d.vpd_from_tmn_tmp(5.0, 12.0) == pytest.approx(d.vpd_from_vap_tmp(d.esat_hpa(5.0), 12.0), rel=1e-15)
+
+
 def test_unit_conversions_exact():
     assert d.dtr_from_tmx_tmn(25.5, 12.25) == 13.25
     assert d.kelvin_to_celsius(273.15) == 0.0

@@ -116,3 +116,9 @@ def test_bad_inputs():
         fit_upscaler(t, "er", ["ta"], n_splits=10, n_estimators=5)
     with pytest.raises(InputError, match="unknown model"):
         fit_upscaler(t, "er", ["ta"], model="xgb")
+    # a number column read as text (one bad value) is not silently one-hot encoded into hundreds of columns
+    bad = t.copy()
+    bad["ta"] = bad["ta"].map(lambda v: f"{v:.3f}")
+    bad.loc[0, "ta"] = "n/a"
+    with pytest.raises(InputError, match=r"feature column ta is text with \d+ distinct values"):
+        fit_upscaler(bad, "er", ["ta"], n_estimators=5)

@@ -67,10 +67,14 @@ def test_zones_and_summary():
     by = {(r["year"], r["zone"]): r["total_PgC"] for r in rows}
     assert by[(2002, 2)] == pytest.approx(3 * a * 2 * 365 * 1e-15)
     assert by[(2001, 3)] == pytest.approx(a * 365 * 1e-15)
+    # zone 0 is the total over every cell, also the one without a zone (NaN MAT)
+    assert by[(2002, 0)] == pytest.approx(6 * a * 2 * 365 * 1e-15)
+    assert by[(2001, 0)] == pytest.approx(sum(by[(2001, c)] for c in (1, 2, 3)) + a * 365 * 1e-15)
     summ = {r["zone"]: r for r in totals_summary(rows, "test", {1: "boreal", 2: "temperate", 3: "tropical"})}
     assert summ["temperate"]["mean_PgC_yr"] == pytest.approx(np.mean([3, 6, 3]) * a * 365 * 1e-15)
     assert summ["temperate"]["sd_PgC_yr"] == pytest.approx(np.std([3, 6, 3], ddof=1) * a * 365 * 1e-15)
     assert summ["boreal"]["period"] == "2001-2003"
+    assert summ["all"]["mean_PgC_yr"] == pytest.approx(np.mean([6, 12, 6]) * a * 365 * 1e-15)
 
 
 def test_bad_grids():
