@@ -122,32 +122,46 @@ class _Forest:
 
 def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_ids):
     """Grow all trees level by level (see the module docstring).  ``wb`` bootstrap counts
-    (B, n); ``rankb`` (B, n, m) ranks of the valid steps per driver (invalid: any)."""
+    (B, n); ``rankb`` (B, n, m) ranks of the valid steps per driver (invalid: any).
+    Returns ``(forest, leaf of every sample (B, n))``.
+
+    The in-bag samples of each tree are first compacted to the left (``K`` columns, the
+    largest number of distinct in-bag samples of a tree), so the level loop works on
+    ``(B, K)`` arrays; out-of-bag samples are routed afterwards with ``_Forest.route``."""
     B, n, m = xb.shape
     forest = _Forest(xb, depth)
     n_int = 2 ** depth - 1
     forest.feat = np.zeros((B, n_int), dtype="int64")
     forest.thr = np.full((B, n_int), np.inf)
-    node = np.zeros((B, n), dtype="int64")
-    inbag = wb > 0
-    wy = wb * yb
-    w2 = np.stack([wb, wy], axis=-1).reshape(B * n, 2)
-    row_n = (np.arange(B) * n)[:, None]
-    xcols = [np.ascontiguousarray(xb[:, :, f]).reshape(-1) for f in range(m)]
-    ranks = [np.ascontiguousarray(rankb[:, :, f]) for f in range(m)]
-    big = (2 ** depth + 2) * n
-    kdtype = "int32" if big < 2 ** 31 else "int64"
+    inbag_full = wb > 0
+    K = max(int(inbag_full.sum(axis=1).max()), 1)
+    cols = np.argsort(~inbag_full, axis=1, kind="stable")[:, :K]
+    flat = cols + (np.arange(B) * n)[:, None]
+    inbag = np.take(inbag_full, flat)
+    w = np.take(wb, flat)
+    wy = w * np.take(yb, flat)
+    xs_all = [np.take(xb[:, :, f].reshape(-1), flat) for f in range(m)]
+    xc = np.stack(xs_all, axis=-1)  # (B, K, m)
+    xc_flat = xc.reshape(-1)
+    sample_m = (np.arange(B)[:, None] * K + np.arange(K)[None, :]) * m
+    ranks = [np.take(rankb[:, :, f].reshape(-1), flat).astype("int32") for f in range(m)]
+    w_flat, wy_flat = w.reshape(-1), wy.reshape(-1)
+    xcols = [x.reshape(-1) for x in xs_all]
+    row_k = (np.arange(B) * K)[:, None]
+    node = np.zeros((B, K), dtype="int32")
+    big = np.int32((2 ** depth + 2) * n) if (2 ** depth + 2) * n < 2 ** 31 else np.int64((2 ** depth + 2) * n)
     for level in range(depth):
         nodes = 2 ** level
         row_nodes = (np.arange(B) * nodes)[:, None]
         idx = row_nodes + node
-        W = np.bincount(idx[inbag], weights=wb[inbag], minlength=B * nodes).reshape(B, nodes)
+        W = np.bincount(idx[inbag], weights=w[inbag], minlength=B * nodes).reshape(B, nodes)
         S = np.bincount(idx[inbag], weights=wy[inbag], minlength=B * nodes).reshape(B, nodes)
+        offW = (np.cumsum(W, axis=1) - W).reshape(-1)
+        offS = (np.cumsum(S, axis=1) - S).reshape(-1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            parent = np.where(W > 0, S * S / W, 0.0)
-        stats = np.stack([W, S, np.cumsum(W, axis=1) - W, np.cumsum(S, axis=1) - S, parent],
-                         axis=-1).reshape(B * nodes, 5)
-        best = np.full(B * nodes, 1e-12)
+            parent = np.where(W > 0, S * S / W, 0.0).reshape(-1)
+        W, S = W.reshape(-1), S.reshape(-1)
+        best = np.full(B * nodes, -np.inf)
         best_f = np.zeros(B * nodes, dtype="int64")
         best_t = np.full(B * nodes, np.inf)
         if n_feat_try < m:  # features drawn per node, as scikit-learn's max_features
@@ -155,55 +169,63 @@ def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_id
                          (level * 65536 + np.arange(nodes))[None, :, None] * 64 + np.arange(m)[None, None, :], 7)
             allowed = (np.argsort(np.argsort(u, axis=2), axis=2) < n_feat_try).reshape(B * nodes, m)
         for f in range(m):
-            key = np.where(inbag, node * n + ranks[f], big).astype(kdtype)
-            fo = np.argsort(key, axis=1, kind="stable") + row_n
+            key = np.where(inbag, node * np.int32(n) + ranks[f], big)
+            fo = np.argsort(key, axis=1, kind="stable") + row_k
             ks = np.take(key, fo)
             ins = ks < big
             ns = np.where(ins, ks // n, 0) + row_nodes  # flat node index
             xs = np.take(xcols[f], fo)
-            cw = np.cumsum(np.take(w2, fo, axis=0), axis=1)
-            st = np.take(stats, ns, axis=0)
-            WL = cw[..., 0] - st[..., 2]
-            SL = cw[..., 1] - st[..., 3]
-            WR = st[..., 0] - WL
-            SR = st[..., 1] - SL
+            cW = np.cumsum(np.take(w_flat, fo), axis=1)
+            cS = np.cumsum(np.take(wy_flat, fo), axis=1)
+            WL = cW - np.take(offW, ns)
+            SL = cS - np.take(offS, ns)
+            WR = np.take(W, ns) - WL
+            SR = np.take(S, ns) - SL
             xnext = np.empty_like(xs)
             xnext[:, :-1] = xs[:, 1:]
             xnext[:, -1] = np.inf
             ok = ins & (xs < xnext) & (WL >= min_leaf) & (WR >= min_leaf)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                gain = np.where(ok, SL * SL / WL + SR * SR / WR - st[..., 4], -np.inf)
             if n_feat_try < m:
-                gain = np.where(np.take(allowed[:, f], ns), gain, -np.inf)
+                ok &= np.take(allowed[:, f], ns)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gain = np.where(ok, SL * SL / WL + SR * SR / WR, -np.inf)  # + const per node
             # best position per (tree, node): segments of equal node in the sorted rows
-            start = np.ones((B, n), dtype=bool)
+            start = np.ones((B, K), dtype=bool)
             start[:, 1:] = ns[:, 1:] != ns[:, :-1]
             starts = np.flatnonzero(start)
             g = gain.reshape(-1)
             segmax = np.maximum.reduceat(g, starts)
-            seglen = np.diff(np.append(starts, g.size))
-            first = np.minimum.reduceat(np.where(g == np.repeat(segmax, seglen), np.arange(g.size), _BIG), starts)
             snode = ns.reshape(-1)[starts]
-            better = (segmax > best[snode]) & ins.reshape(-1)[starts]
-            snode, pos = snode[better], first[better]
-            best[snode] = segmax[better]
-            best_f[snode] = f
-            best_t[snode] = 0.5 * (xs.reshape(-1)[pos] + xnext.reshape(-1)[pos])
-        best_t = np.where(best > 1e-12, best_t, np.inf)
+            better = (segmax > best[snode]) & np.isfinite(segmax)
+            if not better.any():
+                continue
+            seglen = np.diff(np.append(starts, g.size))
+            hit = np.flatnonzero((g == np.repeat(np.where(better, segmax, np.nan), seglen)))
+            seg = np.searchsorted(starts, hit, side="right") - 1
+            firsthit = np.ones(hit.size, dtype=bool)
+            firsthit[1:] = seg[1:] != seg[:-1]
+            hit, seg = hit[firsthit], seg[firsthit]
+            sn = snode[seg]
+            best[sn] = segmax[seg]
+            best_f[sn] = f
+            best_t[sn] = 0.5 * (xs.reshape(-1)[hit] + xnext.reshape(-1)[hit])
+        split = best - parent > 1e-12
+        best_t = np.where(split, best_t, np.inf)
+        best_f = np.where(split, best_f, 0)
         heap0 = 2 ** level - 1
         forest.feat[:, heap0:heap0 + nodes] = best_f.reshape(B, nodes)
         forest.thr[:, heap0:heap0 + nodes] = best_t.reshape(B, nodes)
         f_s = np.take(best_f, idx)
         t_s = np.take(best_t, idx)
-        xv = np.take(forest.xflat, forest.sample_m + f_s)
+        xv = np.take(xc_flat, sample_m + f_s)
         node = 2 * node + (xv > t_s)
     nodes = 2 ** depth
     idx = (np.arange(B) * nodes)[:, None] + node
-    W = np.bincount(idx[inbag], weights=wb[inbag], minlength=B * nodes).reshape(B, nodes)
+    W = np.bincount(idx[inbag], weights=w[inbag], minlength=B * nodes).reshape(B, nodes)
     S = np.bincount(idx[inbag], weights=wy[inbag], minlength=B * nodes).reshape(B, nodes)
     with np.errstate(invalid="ignore", divide="ignore"):
         forest.leaf = np.where(W > 0, S / np.where(W > 0, W, 1.0), 0.0)
-    return forest, node
+    return forest, forest.route()
 
 
 def _chunk(y, x, pix_ids, n_trees, depth, min_leaf, n_feat_try, seed, importance, n_repeats, min_valid):
@@ -299,8 +321,8 @@ def rf_importance(er, drivers, n_trees=DEFAULT_TREES, max_depth=DEFAULT_DEPTH, m
     P = y.shape[0]
     ids = np.arange(P) if pixel_ids is None else np.asarray(pixel_ids).reshape(-1).astype("int64")
     n_try = max(1, int(round(float(max_features) * m)))
-    if chunk_pixels is None:  # ~60 float64 arrays of (trees, t) per pixel at peak
-        chunk_pixels = max(1, int(budget_mb * 2 ** 20 // (60 * 8 * int(n_trees) * (t + 1) * max(1, m // 2))))
+    if chunk_pixels is None:  # ~60 float64 arrays of (trees, t) per pixel at peak; small chunks stay in cache
+        chunk_pixels = max(1, min(16, int(budget_mb * 2 ** 20 // (60 * 8 * int(n_trees) * (t + 1) * max(1, m // 2)))))
     imp = np.full((P, m), np.nan)
     nv = (np.isfinite(y) & np.all(np.isfinite(xx), axis=2)).sum(axis=1)
     todo = np.flatnonzero(nv >= max(int(min_valid), 2))
