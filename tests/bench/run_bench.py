@@ -2,7 +2,9 @@
 
 1. The trend core against a per-pixel pymannkendall loop (bench_trend_core).
 2. Site partitioning (NT, DT, DT-RH) against hesseflux (bench_partition).
-3. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
+3. Attribution: partial correlation over a 0.5-degree grid and the random-forest importance
+   against the naive per-pixel scikit-learn loop, with their agreement (bench_attribution).
+4. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
    GeoTIFF, with the peak memory of the qgis_process child.
 Use --quick for a small smoke run.
 """
@@ -19,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [REPO, HERE]
 
+import bench_attribution  # noqa: E402
 import bench_partition  # noqa: E402
 import fluxnet_agreement  # noqa: E402
 import bench_trend_core  # noqa: E402
@@ -86,6 +89,9 @@ def main():
     print()
     print("== trend core vs pymannkendall (bench_trend_core)")
     bench_trend_core.run(quick=quick)
+    print("\n== attribution: partial correlation on a 0.5-degree grid; random forest vs the naive "
+          "per-pixel scikit-learn loop (bench_attribution)")
+    bench_attribution.run(quick=quick)
     ny, nx, nt = (90, 180, 30) if quick else (360, 720, 30)
     print(f"\n== ecoresp:trend through qgis_process on a {ny} x {nx} x {nt} float32 GeoTIFF")
     cube = synthetic_cube(nt, ny, nx)
