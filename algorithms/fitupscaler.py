@@ -4,7 +4,7 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterExpression, QgsProcessingParameterString)
 
 from ..ecoresp_core.upscaling.fit import fit_upscaler
 from ..ecoresp_core.upscaling.model import save_model
@@ -34,7 +34,8 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         "one row per fold and part (train/test), the mean over folds and the pooled out-of-fold "
         "predictions: R2 (Pearson r squared), EF (Nash-Sutcliffe, sklearn r2_score), RMSE, MAE, ME, "
         "RMSLE (negative values left out and counted). IMPORTANCE: permutation importances on the "
-        "held-out folds (mean drop of EF when one feature is shuffled).</p>"
+        "held-out folds (mean drop of EF when one feature is shuffled). FILTER selects the rows used "
+        "(e.g. a coverage threshold: to_real(\"frac_measured\") &gt;= 0.2 or \"quality_ok\" = 1).</p>"
         "<p><b>Model file</b> (.npz): numeric arrays and a JSON record (features, units, order, "
         "categories, training ranges, target, seed, CV metrics, library versions) with a SHA-256 "
         "checksum. It is not a pickle: loading it never runs code carried in the file, and a "
@@ -49,6 +50,9 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterField("FEATURES", "Feature fields (drivers)", None, "INPUT",
                                                       allowMultiple=True))
         self.addParameter(QgsProcessingParameterField("GROUP", "Site field (CV groups)", "site_id", "INPUT"))
+        self.addParameter(QgsProcessingParameterExpression(
+            "FILTER", "Use only the site-months where (expression, e.g. \"quality_ok\" = 1)", None, "INPUT",
+            optional=True))
         self.addParameter(QgsProcessingParameterString(
             "UNITS", "Units of the features (name=unit, comma separated)", optional=True))
         self.addParameter(QgsProcessingParameterString("TARGET_UNIT", "Unit of the target", "g C m-2 d-1",
@@ -93,7 +97,10 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
             if "=" in item:
                 k, v = item.split("=", 1)
                 units[k.strip()] = v.strip()
-        df = source_to_dataframe(source, [target, group] + [f for f in features if f not in (target, group)])
+        df = source_to_dataframe(source, [target, group] + [f for f in features if f not in (target, group)],
+                                 numeric_text=True, expression=self.parameterAsExpression(parameters, "FILTER", context))
+        if df.empty:
+            raise QgsProcessingException("INPUT: no site-month left after FILTER")
         model = MODEL_KEYS[self.parameterAsEnum(parameters, "MODEL", context)]
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         feedback.pushInfo(f"{len(df)} rows, {df[group].nunique()} sites; target {target}; features "

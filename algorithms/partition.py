@@ -96,7 +96,7 @@ class PartitionAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, "Partitioned fluxes", QgsProcessing.TypeVector))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.SUMMARY, "Site-year summary", QgsProcessing.TypeVectorPoint))
+            self.SUMMARY, "Site-year summary", QgsProcessing.TypeVectorPoint, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.WINDOWS, "Fitting windows", QgsProcessing.TypeVector, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -147,8 +147,9 @@ class PartitionAlgorithm(EcorespAlgorithm):
             summary[f"option_{k}"] = str(v)
         summary["source_file"] = path
         summary["ecoresp_versions"] = json.dumps(versions(), sort_keys=True)
-        results[self.SUMMARY] = write_table(self, parameters, self.SUMMARY, context, summary, feedback,
-                                            lon="longitude", lat="latitude")
+        if parameters.get(self.SUMMARY) is not None:
+            results[self.SUMMARY] = write_table(self, parameters, self.SUMMARY, context, summary, feedback,
+                                                lon="longitude", lat="latitude")
         if parameters.get(self.WINDOWS) is not None:
             results[self.WINDOWS] = write_table(self, parameters, self.WINDOWS, context, sp.windows, feedback)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)

@@ -83,7 +83,7 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
         source = self.parameterAsSource(parameters, "TABLE", context)
         if source is not None:
             names = source.fields().names()
-            df = source_to_dataframe(source, names, what="TABLE")
+            df = source_to_dataframe(source, names, what="TABLE", numeric_text=True)
             missing = [f for f in model.features if f not in names]
             if missing:
                 raise QgsProcessingException(f"TABLE: has no column(s) {', '.join(missing)} needed by the model "

@@ -14,7 +14,8 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, Qgs
 
 from ..ecoresp_core.io.series import open_series
 from ..ecoresp_core.io.towers import read_tower, site_id_from_name
-from ..ecoresp_core.upscaling.sitemonth import (attach_tower_meteorology, er_label, is_fluxnet_monthly,
+from ..ecoresp_core.upscaling.sitemonth import (append_site_months, attach_tower_meteorology, er_label,
+                                                is_fluxnet_monthly,
                                                 read_fluxnet_monthly, sample_drivers, site_month_table)
 from .base import DriverSources, EcorespAlgorithm
 from .tables import source_to_dataframe, write_table
@@ -50,6 +51,10 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         "series lacks. Drivers must share grid, CRS and dates (use ecoresp:derivedriver for RH, VPD, DTR "
         "and unit conversions). " + DriverSources.HELP_FILES + " TOWER_MET adds the tower's monthly mean TA, SW_IN and VPD instead of, or "
         "besides, gridded drivers (science.md section 12 recommends gridded drivers for training).</p>"
+        "<p><b>APPEND</b> adds the rows of an existing site-month table (e.g. the FLUXNET2015 table of "
+        "175 sites), its APPEND_ER_FIELD becoming ER_gC_m2_d, so that your towers train together with "
+        "the network; where both give the same site-month, your input wins. Appended rows get "
+        "quality_ok = 1: screen them first (e.g. Extract by expression frac_measured &gt;= 0.2).</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -74,6 +79,11 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
             "DRIVERS", "Driver rasters (monthly series; layer name = driver name)", QgsProcessing.TypeRaster,
             optional=True))
         DriverSources.add_files_parameter(self)
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "APPEND", "Append a site-month table (e.g. FLUXNET2015, screened beforehand)",
+            [QgsProcessing.TypeVector], optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "APPEND_ER_FIELD", "ER field of the appended table (g C m-2 d-1)", "RECO_NT_gC_m2_d", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             "TOWER_MET", "Add the tower's monthly TA, SW_IN, VPD", False))
         self.addParameter(QgsProcessingParameterNumber(
@@ -167,6 +177,16 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
             raise QgsProcessingException(f"site {r.site_id}: month {r.year}-{r.month:02d} comes from more than one input")
 
         table = self._apply_sites(parameters, context, table, feedback)
+        if parameters.get("APPEND"):
+            src = self.parameterAsSource(parameters, "APPEND", context)
+            if src is None:
+                raise QgsProcessingException("APPEND: cannot be read")
+            other = source_to_dataframe(src, [f for f in src.fields().names() if f.lower() != "fid"],
+                                        what="APPEND", numeric_text=True)
+            er_field = self.parameterAsString(parameters, "APPEND_ER_FIELD", context) or "RECO_NT_gC_m2_d"
+            table, n_dup = self.run_core(append_site_months, table, other, er_field, f"APPEND {src.sourceName()}")
+            feedback.pushInfo(f"APPEND: {len(other) - n_dup} site-months appended"
+                              + (f"; {n_dup} left out because the inputs give the same site-month" if n_dup else ""))
         drivers = {}
         for name, source, variable in DriverSources.sources(self, parameters, context):
             if name in table.columns:

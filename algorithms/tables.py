@@ -5,7 +5,8 @@ import math
 
 import numpy as np
 import pandas as pd
-from qgis.core import (QgsCoordinateReferenceSystem, QgsFeature, QgsFeatureSink, QgsField, QgsFields,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsExpression, QgsFeature, QgsFeatureRequest,
+                       QgsFeatureSink, QgsField, QgsFields,
                        QgsGeometry, QgsPointXY, QgsProcessingException, QgsWkbTypes)
 from qgis.PyQt.QtCore import QDateTime, QVariant
 
@@ -43,6 +44,8 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
     Returns the destination id."""
     if df.index.name:
         df = df.reset_index()
+    # a GeoPackage makes its own feature id: a 'fid' column read from another layer would clash
+    df = df[[c for c in df.columns if str(c).lower() != "fid"]]
     fields = QgsFields()
     kinds = []
     for c in df.columns:
@@ -69,18 +72,24 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
     return dest
 
 
-def source_to_dataframe(source, fields, what="INPUT", numeric_text=True):
+def source_to_dataframe(source, fields, what="INPUT", numeric_text=False, expression=None):
     """Read ``fields`` of a feature source into a DataFrame (QDateTime -> Timestamp,
     NULL -> NaN).  Errors name the missing field.  With ``numeric_text``, a text field whose
     every non-empty value is a number becomes numeric (a CSV opened without a .csvt file has
-    only text fields)."""
+    only text fields).  ``expression``: a QGIS filter expression selecting the features read."""
     names = source.fields().names()
     missing = [f for f in fields if f not in names]
     if missing:
         raise QgsProcessingException(f"{what}: has no field(s) {', '.join(missing)}; fields: {', '.join(names)}")
     idx = [names.index(f) for f in fields]
     rows = []
-    for feat in source.getFeatures():
+    request = QgsFeatureRequest()
+    if expression:
+        check = QgsExpression(expression)
+        if check.hasParserError():
+            raise QgsProcessingException(f"{what}: filter expression {expression!r}: {check.parserErrorString()}")
+        request.setFilterExpression(expression)
+    for feat in source.getFeatures(request):
         attrs = feat.attributes()
         rows.append([_py(attrs[i]) for i in idx])
     df = pd.DataFrame(rows, columns=list(fields))

@@ -169,6 +169,41 @@ def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_cove
     return _finish(table.sort_values(KEYS, ignore_index=True), min_coverage)
 
 
+def append_site_months(table, other, er_column="RECO_NT_gC_m2_d", what="appended table"):
+    """``table`` plus the rows of another site-month table ``other`` (e.g. the FLUXNET2015 site-month
+    table of 175 sites), whose ``er_column`` (g C m-2 d-1) becomes ``ER_gC_m2_d``.  Rows of ``other``
+    for a site-month already in ``table`` are dropped (the table's own ER wins).  Appended rows get
+    ``er_source = 'appended:<er_column>'`` and ``quality_ok = 1``: screen ``other`` before appending
+    (e.g. frac_measured >= 0.2).  Returns (combined table, number of rows dropped as duplicates)."""
+    missing = [c for c in KEYS + [er_column] if c not in other.columns]
+    if missing:
+        raise InputError(f"{what}: column(s) {', '.join(missing)} missing; columns: "
+                         f"{', '.join(map(str, other.columns))}")
+    add = other.copy()
+    add["site_id"] = add["site_id"].astype(str)
+    for c in ("year", "month"):
+        add[c] = pd.to_numeric(add[c], errors="coerce")
+    bad = add["year"].isna() | add["month"].isna() | ~add["month"].between(1, 12)
+    if bad.any():
+        r = other[bad].iloc[0]
+        raise InputError(f"{what}: row {int(np.flatnonzero(bad.to_numpy())[0]) + 1} has no valid year/month "
+                         f"({r['year']!r}, {r['month']!r})")
+    add["year"] = add["year"].astype("int64")
+    add["month"] = add["month"].astype("int64")
+    add["ER_gC_m2_d"] = pd.to_numeric(add[er_column], errors="coerce").astype("float64")
+    add["ER_gC_m2_month"] = add["ER_gC_m2_d"] * _days(add["year"], add["month"])
+    add["er_source"] = f"appended:{er_column}"
+    add["quality_ok"] = np.isfinite(add["ER_gC_m2_d"]).astype("int64")
+    if len(table):
+        own = pd.MultiIndex.from_frame(table[KEYS].astype({"site_id": str}))
+        dup = pd.MultiIndex.from_frame(add[KEYS]).isin(own)
+    else:
+        dup = np.zeros(len(add), dtype=bool)
+    add = add[~dup]
+    combined = pd.concat([table, add], ignore_index=True, sort=False)
+    return combined.sort_values(KEYS, ignore_index=True), int(dup.sum())
+
+
 def attach_tower_meteorology(table, tower_tables):
     """Add (or replace) TA_F_degC, SW_IN_F_W_m2, VPD_F_hPa: monthly means of the tower's TA, SW_IN
     and VPD.  ``tower_tables``: dict {site_id: DataFrame} or a list of DataFrames whose

@@ -215,3 +215,26 @@ def test_own_nt_partitioning_against_real_table(towers, reference):
     assert np.abs(diff).max() < 0.5                                     # g C m-2 d-1 (measured 0.45)
     assert np.median(np.abs(diff) / m["RECO_NT_gC_m2_d_ref"]) < 0.05     # measured 2.8 %
     assert abs(m["ER_gC_m2_month"].sum() / (m["RECO_NT_gC_m2_d_ref"] * m["n_expected"] / 48).sum() - 1) < 0.06
+
+
+def test_append_network_table(towers, reference):
+    """DE-Hai 2007-2008 from the tower file plus the real 175-site table: the tower's own 24
+    site-months replace the table's, every other row is kept with its RECO as ER."""
+    from ecoresp_core.upscaling.sitemonth import append_site_months
+    own = site_month_table(towers["DE-Hai"], er_column="RECO_NT_REF", qc_column="NEE_QC")
+    ref = reference.copy()
+    ref["year"] = ref["year"].astype(str)  # as a CSV read without types gives them
+    combined, n_dup = append_site_months(own, ref, "RECO_NT_gC_m2_d")
+    assert n_dup == 24 and len(combined) == len(reference)
+    assert not combined.duplicated(["site_id", "year", "month"]).any()
+    hai = combined[(combined.site_id == "DE-Hai") & (combined.year == 2007)]
+    assert (hai["er_source"] == "RECO_NT_REF").all()
+    other = combined[combined.site_id == "AR-SLu"].iloc[0]
+    assert other["er_source"] == "appended:RECO_NT_gC_m2_d" and other["quality_ok"] == 1
+    assert other["ER_gC_m2_d"] == pytest.approx(3.7139) and other["ER_gC_m2_month"] == pytest.approx(3.7139 * 31)
+    with pytest.raises(InputError, match="appended table: column\\(s\\) RECO_X missing"):
+        append_site_months(own, reference, "RECO_X")
+    bad = reference.head(3).copy()
+    bad.loc[bad.index[1], "month"] = 13
+    with pytest.raises(InputError, match="row 2 has no valid year/month"):
+        append_site_months(own, bad, "RECO_NT_gC_m2_d")
