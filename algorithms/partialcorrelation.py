@@ -107,8 +107,9 @@ class AttributionInputs:
         alg.addParameter(QgsProcessingParameterString(
             "DRIVER_FILES", "Driver files: name=path or name=NETCDF:\"file.nc\":variable, separated by ';'",
             optional=True))
-        alg.addParameter(QgsProcessingParameterEnum(cls.MODE, "Time scale", MODE_LABELS, defaultValue=0))
-        alg.addParameter(QgsProcessingParameterEnum(cls.DETREND, "Detrending", DETREND_LABELS, defaultValue=0))
+        alg.addParameter(QgsProcessingParameterEnum(cls.MODE, "Time scale", MODE_LABELS, defaultValue=0, optional=True))
+        alg.addParameter(QgsProcessingParameterEnum(cls.DETREND, "Detrending", DETREND_LABELS, defaultValue=0,
+                                                    optional=True))
         alg.addParameter(QgsProcessingParameterString(
             cls.AGGREGATION, "Annual aggregation overrides (name=sum or name=mean, ';' separated)",
             optional=True))

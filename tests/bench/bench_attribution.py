@@ -61,7 +61,7 @@ def known_driver_cube(nt, ny, nx, m=M, seed=SEED, ocean=True, dtype="float32"):
                  + 0.6 * rng.normal(size=(ny, nx)) + 0.03 * i)
     if ocean:
         yy, xx = np.mgrid[0:ny, 0:nx]
-        sea = (np.sin(xx / nx * 6.3) * np.cos(yy / ny * 3.1) + 0.1 * rng.normal(size=(ny, nx))) > 0.45
+        sea = (np.sin(xx / nx * 6.3) * np.cos(yy / ny * 3.1) + 0.1 * rng.normal(size=(ny, nx))) > 0.27
         er[:, sea] = np.nan
         drivers[:, :, sea] = np.nan
     return er, drivers, truth + 1
