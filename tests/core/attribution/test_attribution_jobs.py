@@ -165,3 +165,19 @@ def test_zones_table_needs_class_names(tmp_path):
     p = write_stack(tmp_path / "plain.tif", np.ones((1, 2, 2)), ["2000-01-01"], dtype="Byte")
     with pytest.raises(InputError, match="has no CLASS_NAMES"):
         jobs.zones_table(p)
+
+
+def test_results_do_not_depend_on_block_size(tmp_path):
+    er, drv, _ = monthly_cube(seed=4, ny=30, nx=5)
+    dates = monthly_dates(1990, er.shape[0])
+    src = open_series(write_stack(tmp_path / "er.tif", er, dates))
+    ds = [open_series(write_stack(tmp_path / f"{n}.tif", d, dates)) for n, d in zip(NAMES, drv)]
+    for job, kw in ((jobs.rf_raster, {"n_trees": 10}), (jobs.partialcorr_raster, {})):
+        small = job(src, ds, NAMES, str(tmp_path / "small.tif"), budget_mb=1, **kw)
+        big = job(src, ds, NAMES, str(tmp_path / "big.tif"), budget_mb=1024, **kw)
+        a, b = gdal.Open(small["output"]), gdal.Open(big["output"])
+        np.testing.assert_array_equal(a.ReadAsArray(), b.ReadAsArray())
+        a = b = None
+    # more than one block was used with the small budget
+    from ecoresp_core.blocks import row_blocks
+    assert len(row_blocks(30, 5, 8 * 240 * 4 * 6 + 8 * 16 * 4, 1)) > 1

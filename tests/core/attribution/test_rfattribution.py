@@ -113,3 +113,24 @@ def test_errors():
         rf.rf_importance(er, np.zeros((2, 30, 2)), importance="gini")
     with pytest.raises(InputError, match="max_features"):
         rf.rf_importance(er, np.zeros((2, 30, 2)), max_features=2)
+
+
+def test_min_samples_leaf_and_max_features():
+    rng = np.random.default_rng(6)
+    t, m, B = 30, 4, 50
+    xb = rng.normal(size=(B, t, m))
+    yb = xb[:, :, 0] + 0.3 * rng.normal(size=(B, t))
+    wb = rng.multinomial(t, np.ones(t) / t, size=B).astype(float)
+    rank = np.argsort(np.argsort(xb, axis=1), axis=1)
+    ids = np.arange(B)
+    forest, leaf = rf._grow(xb, yb, wb, rank, 5, 4, 2, 0, ids, ids)
+    # every leaf that holds in-bag samples holds at least min_samples_leaf of them (weighted)
+    for b in range(B):
+        w = np.bincount(leaf[b], weights=wb[b], minlength=32)
+        assert np.all((w == 0) | (w >= 4))
+    # 2 of 4 drivers tried per split: the strong driver is in the draw at about half of the roots
+    # (with all drivers tried it would be chosen at every root)
+    assert 0.3 < np.mean(forest.feat[:, 0] == 0) < 0.75
+    er, x, truth = _cube(7, npx=30)
+    res = rf.rf_importance(er, x, n_trees=50, max_features=0.5, min_samples_leaf=2)
+    assert np.mean(res["dominant"] == truth) >= 0.8
