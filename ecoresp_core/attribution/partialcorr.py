@@ -28,7 +28,10 @@ Choices:
 Preparation (``prepare_series``), as science.md prescribes:
 - ``mode='annual'``: monthly (or daily) series to calendar years; ER is summed, each
   driver is summed or averaged by name (``default_aggregation``: precipitation, wet days
-  and frost days are sums, everything else means), overridable per driver;
+  and frost days are sums, everything else means), overridable per driver; only complete
+  calendar years are kept, and a pixel-year needs every month valid
+  (``temporal.annual_aggregate``); ER is summed month by month as science.md says (a mean
+  daily rate is not weighted by the days of the month);
 - ``mode='monthly'``: anomalies from the mean seasonal cycle (monthly series);
 - ``mode='asis'``: the series as given (already annual, or already anomalies).
 Then every series is set to NaN where any of ER and the drivers is missing and is

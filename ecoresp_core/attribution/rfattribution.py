@@ -32,9 +32,17 @@ in-bag samples of every tree are sorted by (node, driver rank), and cumulative w
 sums give the squared-error gain of every split position of every node; segment
 reductions pick each node's best split.  Trees are stored as complete binary trees of
 depth ``max_depth`` (a node that does not split sends everything left, so its subtree
-repeats its value).  The bench (tests/bench/bench_attribution.py) measures the speed ratio
-against the naive scikit-learn loop and the agreement of the importances with it (rank
-correlation per pixel and the share of pixels with the same dominant driver).
+repeats its value); the in-bag samples of each tree are compacted first, and pixels go in
+chunks of at most 16 (arrays stay in cache).  Defaults: 100 trees, ``max_depth`` 6 (with
+~19 distinct in-bag years per tree, deeper levels split few nodes; the agreement with the
+naive loop, which grows trees fully, was the same at depths 5, 6 and 8), ``min_samples_leaf``
+1, all drivers tried at each split (scikit-learn's regression default).
+
+Measured by tests/bench/bench_attribution.py (2-core shared machine, 5 drivers, 30 years,
+100 trees): OOB importance 6.9 ms per pixel vs 124 ms for the naive loop (18x), 'train'
+importance 9.0 ms (14x).  Agreement with the naive loop on 60 pixels: mean Spearman rank
+correlation of the importances 0.74 (OOB) / 0.86 (train), same dominant driver on 98 % of
+the pixels; two naive runs with different seeds agree to 0.90 and 100 %.
 
 Random numbers come from a counter-based hash (splitmix64) of ``(seed, pixel id, tree,
 sample, stream)``, so a pixel's result depends only on SEED and its position in the grid,
