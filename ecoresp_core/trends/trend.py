@@ -98,19 +98,18 @@ outcome is provably the same:
   key of rank r, or is selected exactly in float64 among the slopes sharing it.
 * Long slope sets (e.g. 360 monthly values, 64 620 pairs; 30 years of seasonal
   data, 5 220) use a bracket [L, U] around all target ranks from a seeded sample of
-  pairs (sorted as float32 chunks of 128, the SIMD sorting network), then ONE pass
-  over all lags: by default lag by lag in float32, with per-lag thresholds widened
-  by a margin that exceeds every float32 rounding error (see
-  :func:`_sen_long32_lagwise` for the bound): slopes surely below L are only
-  counted, slopes surely above U skipped, and the rest is recomputed exactly in
-  float64 and bucketed by a monotone key; only the buckets holding a target are
-  sorted.  (The batched variant :func:`_sen_long32`, switched off by default via
-  ``_BATCHED_GROUPS_MAX``, reads batches of lags through a strided view of the
-  NaN-padded series and computes every slope exactly in float64.)  A pixel is
-  accepted only if every target rank falls among its kept slopes and every selected
-  slope lies in [L, U] (which proves its value); otherwise, or when the pixel's
-  magnitudes are outside [1e-30, 1e30], the exact float64 bracketing pass and its
-  per-pixel fallback are used.
+  pairs (sorted as float32 chunks of 128), then ONE dense float32 pass over all
+  pairs of a few pixels at a time, laid out as a folded (Y/2, Y) array per series
+  (:func:`_fold_layout`; a subtraction and a multiplication over a strided view
+  give every slope), with thresholds widened beyond every float32 rounding error
+  (bound in :func:`_sen_fold`): slopes surely below L are only counted, slopes
+  surely above U skipped, and the rest ("kept") is bucketed per pixel by a monotone
+  key; only the few kept slopes whose key lies within the error band of a target's
+  bucket are recomputed exactly in float64 and sorted.  A pixel is accepted only if
+  every target rank falls among its kept slopes and every selected slope lies in
+  [L, U] (which proves its value); otherwise, or when the pixel holds a value of
+  magnitude above 1e37 or a non-finite one, the exact float64 bracketing pass
+  (:func:`_sen_long`) and its per-pixel fallback are used.
 Pixel blocks are processed by a thread pool; working arrays are per-thread scratch
 buffers sized to the block (a few tens of MB for 360-step series).
 """
@@ -118,7 +117,6 @@ buffers sized to the block (a few tens of MB for 360-step series).
 from __future__ import annotations
 
 import functools
-import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -145,20 +143,6 @@ _SAMPLE_CHUNKS = 49  # float32 sample: chunks of 128 pairs
 _ZQ = 3.5  # bracket half-width in standard errors of the sample quantiles
 _SEED = 20240607
 _MAX_KTH = 0  # partition only with at most this many ranks, else sort
-# batched pass of the long path (_sen_long32): used for a pixel only when its largest
-# magnitude M lies in [_F32_MIN, _F32_MAX] (or M == 0); others take _sen_long
-_F32_MIN = 1e-30
-_F32_MAX = 1e30
-_MARGIN = 2.0 ** -18  # float32 screening margin in units of M (errors are below 2**-21 M)
-_BUCKETS_MAX = 2048  # buckets per pixel for the exact selection among kept slopes
-# batched pass of the long path: lags per batch (at most) and elements per batch (target)
-_LAG_BATCH_MAX = 64
-_LAG_BATCH_ELEMS = 1 << 18
-# slope sets with at most this many groups (1: non-seasonal) use the batched float64
-# pass (_sen_long32), others the lag-by-lag float32 screening (_sen_long32_lagwise).
-# Switched off (0): the batched pass is exact (tested) but only faster when both
-# cores are free (~5 % slower single-threaded), so the lag-wise pass is the default.
-_BATCHED_GROUPS_MAX = 0
 
 
 # ---------------------------------------------------------------------------
@@ -689,260 +673,187 @@ def _f32_thresholds(t64, up):
         return np.where(t32 > t64, np.nextafter(t32, np.float32(-np.inf)), t32)
 
 
-def _bucket_pick(key, vals, B, nb, ranks, fill):
-    """Exact order statistics from bucketed values.
+# folded pair layout of the long path (_sen_fold)
+_FOLD_NB = 2048  # buckets per pixel for the kept slopes
+_FOLD_CHUNK = 1 << 20  # pairs per chunk of pixels of the dense pass
+_FOLD_XMAX = 1e37  # pixels with a larger |x| (or non-finite values) take _sen_long
+_ALPHA = 2.0 ** -21  # relative error bound of the float32 slopes
 
-    key (E,) = pixel * nb + bucket, vals (E,) float64 exact values, where the bucket
-    is a monotone non-decreasing function of the value within each pixel (see
-    :func:`_sen_long32`); ranks (B, K) 0-based.  Only the values in the buckets
-    holding a target are sorted.  Rows whose ranks are not in [0, fill) get
-    meaningless values (the caller discards them)."""
+
+@functools.lru_cache(maxsize=16)
+def _fold_layout(Y):
+    """Folded layout of the Y(Y-1)/2 pairs of a series of length Y: row r (1..R,
+    R = Y // 2), column p pairs the circular neighbours p and (p + r) mod Y, i.e. lag r
+    for p < Y - r and lag Y - r (earlier element (p + r) - Y, later element p) for
+    the other r columns; with Y even the second half of row R repeats the first and is
+    masked.  Returns R and the (R, Y) float32 multipliers fl32(+-1/lag) (negative for
+    the second part, whose circular difference is x_earlier - x_later; NaN where masked),
+    so that (x[(p + r) mod Y] - x[p]) * mult is the pair's slope."""
+    R = Y // 2
+    p = np.arange(Y)
+    r = np.arange(1, R + 1)[:, None]
+    first = p < Y - r
+    mult = np.where(first, 1.0 / r, -1.0 / (Y - r)).astype(np.float32)
+    if Y % 2 == 0:
+        mult[R - 1, Y - R:] = np.nan
+    mult.setflags(write=False)
+    return R, mult
+
+
+def _fold_pairs(pos, R, Y):
+    """(group, i, j) of the folded positions pos (within one pixel's (G, R, Y) array)."""
+    g, rem = np.divmod(pos, R * Y)
+    r, p = np.divmod(rem, Y)
+    r += 1
+    first = p < Y - r
+    i = np.where(first, p, p - (Y - r))
+    j = np.where(first, p + r, p)
+    return g, i, j
+
+
+def _sen_fold(xs, ranks, nprime):
+    """Bracketing exact selection for long slope sets; xs (B, G, Y) pixel-major float64.
+
+    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed
+    (:func:`_sen_long`).
+
+    1. A bracket [L, U] around all target ranks from a seeded sample of pairs
+       (:func:`_sample_bracket`).
+    2. Dense pass, a chunk of pixels at a time: every pair slope in float32,
+       ``S = fl32(fl32(x32_j - x32_i) * fl32(1/k))`` over the folded layout
+       (:func:`_fold_layout`: one subtraction and one multiplication over a strided
+       view cover all lags).  With x32 = fl32(x) and s the float64 slope
+       ``fl((x_j - x_i)/k)`` of pymannkendall, ``|S - s| <= a |s| + b`` with
+       a = 2**-21 and b = 2**-147 (+ 2**-22 M if some value of the pixel is not a
+       float32; M = max |x| <= 1e37, so nothing overflows): each float32 rounding
+       errs by at most 2**-24 relative (2**-150 absolute when subnormal), and the
+       conversion of x by 2**-24 |x|.  Thresholds tlo <= L - 4a|L| - 4b and
+       thi >= U + 4a|U| + 4b (float32, rounded outward) then give: S < tlo implies
+       s < L ("below", only counted), S > thi implies s > U ("above", dropped), and
+       every slope in [L, U] is "kept" (NaN slopes, i.e. pairs with a gap, are
+       neither).
+    3. Kept slopes are bucketed per pixel by the monotone key
+       ``floor(fl32(fl32(S - tlo) * F))`` in [0, nb) (F = (nb - 1)/(thi - tlo), a bit
+       less, at most 1e30).  The relative rank r - below of target rank r falls in bucket j of the
+       kept S.  Every kept slope has |S - s| <= E = 2**-20 max(|tlo|, |thi|) + 2b, so
+       the exact slope of that relative rank, and every slope equal to it, has its key
+       in j - d .. j + d with d = ceil(2 E F + 2**-8) (the key's own rounding moves it
+       by less than 2**-9 buckets), every kept slope with a lower key is smaller and
+       every one with a higher key larger.  Only these candidates are recomputed in
+       float64, exactly as pymannkendall does, and sorted.
+    4. The selected value v is the slope of rank r if it lies in [L, U] (below slopes
+       are < L <= v, above slopes > U >= v); checked per pixel and target (else the
+       pixel is not ok, e.g. when the sampled bracket missed)."""
+    B, G, Y = xs.shape
     K = ranks.shape[1]
-    ranks = np.clip(ranks, 0, np.maximum(fill - 1, 0)[:, None])
-    cnt = np.bincount(key, minlength=B * nb).reshape(B, nb)
-    cum = np.cumsum(cnt, axis=1)
-    rowoff = np.arange(B, dtype=np.int64)[:, None]
-    big = int(fill.max()) + 1
-    jb = np.searchsorted((cum + rowoff * big).ravel(), ranks + rowoff * big, side="right") - rowoff * nb
-    jb = np.clip(jb, 0, nb - 1)
-    before = np.where(jb > 0, cum[rowoff, np.maximum(jb - 1, 0)], 0)
-    tk = jb + rowoff * nb
-    mark = np.zeros(B * nb, bool)
-    mark[tk.ravel()] = True
-    sel = np.flatnonzero(mark[key])
-    ck = key[sel]
-    cv = vals[sel]
-    o = np.lexsort((cv, ck))
-    ck = ck[o]
-    cv = cv[o]
-    if cv.size == 0:
-        return np.full((B, K), np.nan)
-    idx = np.clip(np.searchsorted(ck, tk) + (ranks - before), 0, cv.size - 1)
-    return cv[idx]
-
-
-def _sen_long32(xs, ranks, nprime):
-    """Bracketing exact selection with one batched pass over the lags; xs (B, Y, G)
-    pixel-major (time, then group innermost, so that each lag is one contiguous slice
-    per pixel).
-
-    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed.
-
-    Exactness.  The lags are processed in batches: for lags k0 .. k0+K-1 the slopes
-    of every pixel form one (B, K, (Y-k0) G) array
-    ``s[b, kk, q] = (x[b, q + (k0+kk) G] - x[b, q]) / (k0+kk)``, computed in float64
-    exactly as pymannkendall does (subtraction, then division by the lag converted
-    to float64), from a strided view of the series padded with NaN (pairs whose later
-    element lies in the padding, and pairs with a gap, give NaN slopes, which compare
-    False: neither counted nor kept).  Slopes below L are only counted ("below"),
-    slopes in [L, U] are kept, the rest dropped; all comparisons are on the exact
-    slopes, so the sorted slopes are (below), (kept), (above) and the kept slope of
-    relative rank ``r - below`` is the slope of rank r whenever that relative rank is
-    in range; it is also checked to lie in [L, U] per pixel and target (else, or on
-    a gather overflow, the pixel is not ok and the caller recomputes it).  The
-    pixels handed in have their largest magnitude in [1e-30, 1e30] (or 0), so no
-    slope overflows."""
-    B, Y, G = xs.shape
     T = G * Y * (Y - 1) // 2
+    R, mult = _fold_layout(Y)
+    GRY = G * R * Y
+    nb = _FOLD_NB
+    xt = np.ascontiguousarray(xs.transpose(0, 2, 1))  # (B, Y, G) for the sample
     nchunk = int(min(_SAMPLE_CHUNKS, max(3, T // 640))) | 1
-    L, U, frac, smin, smax = _sample_bracket(xs, ranks, nprime, nchunk, _ZQ)
-    cap = (frac * nprime * 1.5 + 512).astype(np.int64)
-    # buckets of the kept slopes: monotone key floor(clip((v - lo) * sc, 0, nb - 1)) per pixel
-    # (lo/hi: the bracket, or the sample range where the bracket is open)
-    nb = int(min(_BUCKETS_MAX, max(16, 1 << int(np.ceil(np.log2(max(2.0, cap.mean() / 4)))))))
-    lo = np.where(np.isfinite(L), L, smin)
-    hi = np.where(np.isfinite(U), U, smax)
-    lo = np.where(np.isfinite(lo), lo, 0.0)
-    hi = np.where(np.isfinite(hi), hi, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        sc = np.where(hi > lo, (nb * (1 - 2.0 ** -20)) / (hi - lo), 0.0)
-    sc = np.where(np.isfinite(sc), sc, 0.0)
-    YG = Y * G
-    kmax = _LAG_BATCH_MAX
-    x64pad = _scratch("x64pad", B * (YG + kmax * G), np.float64).reshape(B, YG + kmax * G)
-    x64pad[:, YG:] = np.nan
-    x64pad[:, :YG] = xs.reshape(B, YG)
-    rs64, es64 = x64pad.strides[0], x64pad.strides[1]
-    kvec = np.arange(1, Y, dtype=np.float64)  # the lags j - i (exact in float64)
-    pix = np.arange(B, dtype=np.int64)
-    Lc = L[:, None, None]
-    Uc = U[:, None, None]
-    below = np.zeros(B, np.int64)
-    fill = np.zeros(B, np.int64)
-    over = np.zeros(B, bool)
-    any_over = False
-    batches = []
-    k0 = 1
-    while k0 < Y:
-        mq = (Y - k0) * G
-        K = int(max(1, min(kmax, Y - k0, _LAG_BATCH_ELEMS // max(1, B * mq))))
-        batches.append((k0, K, mq))
-        k0 += K
-    maxel = max(B * K * mq for k0, K, mq in batches)
-    E = int(cap.sum()) + maxel  # kept slopes stored (caps plus one batch of slack)
-    kkey = _scratch("kkey", E, np.int64)
-    kvals = _scratch("kvals", E, np.float64)
-    pos = 0
-    lbuf = _scratch("lt", maxel, bool)
-    gbuf = _scratch("ge", maxel, bool)
-    tbuf = _scratch("t64", maxel, np.float64)
-    sbuf = _scratch("s64", maxel, np.float64)
-    for k0, K, mq in batches:
-        n_el = B * K * mq
-        # exact float64 slopes of the whole batch (streaming, no gather)
-        xj64 = np.lib.stride_tricks.as_strided(x64pad[:, k0 * G:], shape=(B, K, mq),
-                                               strides=(rs64, G * es64, es64), writeable=False)
-        s64 = sbuf[:n_el].reshape(B, K, mq)
+    L, U, _, _, _ = _sample_bracket(xt, ranks, nprime, nchunk, _ZQ)
+    xf = xs.reshape(B, G * Y)
+    with np.errstate(invalid="ignore", over="ignore"):
+        M = np.nanmax(np.abs(xf), axis=1)
+        x32 = xf.astype(np.float32)
+    exact = np.all((x32 == xf) | np.isnan(xf), axis=1)
+    elig = np.isfinite(M) & (M <= _FOLD_XMAX)
+    beta = np.where(exact, 0.0, 2.0 ** -22 * np.where(elig, M, 0.0)) + 2.0 ** -147
+    a4 = 4 * _ALPHA
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        tlo = _f32_thresholds(L - a4 * np.abs(L) - 4 * beta, up=False)
+        thi = _f32_thresholds(U + a4 * np.abs(U) + 4 * beta, up=True)
+        t64 = tlo.astype(np.float64)
+        h64 = thi.astype(np.float64)
+        fin = np.isfinite(t64) & np.isfinite(h64)
+        F = np.where(fin, (nb - 1) * (1 - 2.0 ** -20) / (h64 - t64), 0.0)
+        F = np.where(np.isfinite(F), np.minimum(F, 1e30), 0.0).astype(np.float32)
+        E = 2.0 ** -20 * np.maximum(np.abs(t64), np.abs(h64)) + 2 * beta
+        d = np.where(fin & (F > 0), np.minimum(np.ceil(2 * E * F + 2.0 ** -8), nb), nb).astype(np.int64)
+    tk = np.where(fin, tlo, np.float32(0))
+    out = np.full(ranks.shape, np.nan)
+    ok = np.zeros(B, bool)
+    ei = np.flatnonzero(elig)
+    if ei.size == 0:
+        return out, ok
+    xc = np.empty((ei.size, G, 2 * Y), np.float32)
+    xc[:, :, :Y] = x32.reshape(B, G, Y)[ei]
+    xc[:, :, Y:] = xc[:, :, :Y]
+    xg = xs.reshape(B * G, Y)
+    c = max(1, _FOLD_CHUNK // GRY)
+    nel = min(c, ei.size) * GRY
+    sbuf = _scratch("fold_s", nel, np.float32)
+    lbuf = _scratch("fold_lt", nel, bool)
+    kbuf = _scratch("fold_kp", nel, bool)
+    s0, s1, s2 = xc.strides
+    for a in range(0, ei.size, c):
+        px = ei[a:a + c]
+        n = px.size
+        xa = xc[a:a + n]
+        # 2. dense pass: all slopes of the chunk in float32, classified
+        later = np.lib.stride_tricks.as_strided(xa[:, :, 1:], shape=(n, G, R, Y),
+                                                strides=(s0, s1, s2, s2), writeable=False)
+        S = sbuf[:n * GRY].reshape(n, G, R, Y)
         with np.errstate(invalid="ignore", over="ignore"):
-            np.subtract(xj64, x64pad[:, None, :mq], out=s64)  # x_j - x_i, as pymannkendall
-            np.true_divide(s64, kvec[k0 - 1:k0 - 1 + K, None], out=s64)  # / (j - i)
-        lt = np.less(s64, Lc, out=lbuf[:n_el].reshape(B, K, mq))
-        below += np.add.reduce(lt.view(np.uint8).reshape(B, K * mq), axis=1, dtype=np.int32)
-        ge = np.less_equal(s64, Uc, out=gbuf[:n_el].reshape(B, K, mq))
-        np.greater(ge, lt, out=ge)
-        if any_over:
-            ge[over] = False
-        cnt = np.add.reduce(ge.view(np.uint8).reshape(B, K * mq), axis=1, dtype=np.int32)
-        c = int(cnt.sum())
-        if c == 0:
+            np.subtract(later, xa[:, :, None, :Y], out=S)
+            np.multiply(S, mult, out=S)
+        lt = np.less(S, tlo[px, None, None, None], out=lbuf[:n * GRY].reshape(n, G, R, Y))
+        kp = np.less_equal(S, thi[px, None, None, None], out=kbuf[:n * GRY].reshape(n, G, R, Y))
+        np.greater(kp, lt, out=kp)
+        lt2 = lt.reshape(n, GRY)
+        below = np.array([np.count_nonzero(lt2[q]) for q in range(n)], np.int64)
+        idx = np.flatnonzero(kp)
+        st = np.searchsorted(idx, np.arange(n + 1) * GRY)
+        cnt = np.diff(st)
+        rel = ranks[px] - below[:, None]
+        okc = np.all((rel >= 0) & (rel < cnt[:, None]), axis=1)
+        if not okc.any():
             continue
-        v = kvals[pos:pos + c]
-        np.compress(ge.reshape(-1), s64.reshape(-1), out=v)
-        r = np.repeat(pix, cnt)
-        t = tbuf[:c]
-        with np.errstate(over="ignore", invalid="ignore"):
-            np.subtract(v, lo[r], out=t)
-            t *= sc[r]
-        np.maximum(t, 0, out=t)
-        np.minimum(t, nb - 1, out=t)
-        kkc = kkey[pos:pos + c]
-        np.multiply(r, nb, out=kkc)
-        np.add(kkc, t, out=kkc, casting="unsafe")  # t in [0, nb): pixel * nb + floor(t)
-        pos += c
-        fill += cnt
-        if (fill > cap).any():
-            over |= fill > cap
-            any_over = True
-    rel = ranks - below[:, None]
-    ok = (~over) & np.all((rel >= 0) & (rel < fill[:, None]), axis=1)
-    out = np.full(ranks.shape, np.nan)
-    if ok.any() and pos:
-        res = _bucket_pick(kkey[:pos], kvals[:pos], B, nb, rel, fill)
-        inside = np.all((res >= L[:, None]) & (res <= U[:, None]), axis=1)
-        ok &= inside
-        out[ok] = res[ok]
+        # 3. bucket keys of the kept slopes (pixel q of the chunk: q * nb + key), in
+        # float32 (|q * nb + key| < 2**24: the addition errs by < 2**-10 bucket)
+        key = np.take(S.reshape(-1), idx)
+        for qq in range(n):
+            seg = key[st[qq]:st[qq + 1]]
+            np.subtract(seg, tk[px[qq]], out=seg)
+            np.multiply(seg, F[px[qq]], out=seg)
+            np.add(seg, np.float32(qq * nb), out=seg)
+        ki = key.astype(np.intp)
+        cum = np.cumsum(np.bincount(ki, minlength=n * nb).reshape(n, nb), axis=1)
+        relc = np.clip(rel, 0, np.maximum(cnt - 1, 0)[:, None])
+        rowoff = np.arange(n, dtype=np.int64)[:, None]
+        big = int(cnt.max()) + 1
+        jb = np.searchsorted((cum + rowoff * big).ravel(), (relc + rowoff * big).ravel(),
+                             side="right").reshape(n, K) - rowoff * nb
+        dq = d[px, None]
+        lo = np.maximum(jb - dq, 0) + rowoff * nb  # absolute key ranges of the candidates
+        hi = np.minimum(jb + dq, nb - 1) + rowoff * nb
+        before = np.where(lo > rowoff * nb, cum.ravel()[np.maximum(lo - 1, 0)], 0)
+        mark = np.zeros(n * nb + 1, np.int32)
+        np.add.at(mark, lo[okc].ravel(), 1)
+        np.add.at(mark, hi[okc].ravel() + 1, -1)
+        np.cumsum(mark, out=mark)
+        sel = np.flatnonzero(np.take(mark.astype(bool), ki))
+        ck = ki[sel]
+        cq = ck // nb
+        g, i, j = _fold_pairs(idx[sel] - cq * GRY, R, Y)
+        row = px[cq] * G + g
+        cv = (xg[row, j] - xg[row, i]) / (j - i)  # exactly as pymannkendall
+        # exact selection among the candidates of every (pixel, target)
+        inr = (ck[:, None] >= lo[cq]) & (ck[:, None] <= hi[cq])
+        ci, ct = np.nonzero(inr)
+        grp = cq[ci] * K + ct
+        vv = cv[ci]
+        o = np.lexsort((vv, grp))
+        vv = vv[o]
+        starts = np.searchsorted(grp[o], np.arange(n * K)).reshape(n, K)
+        want = np.clip(starts + (relc - before), 0, max(vv.size - 1, 0))
+        res = vv[want] if vv.size else np.full((n, K), np.nan)
+        with np.errstate(invalid="ignore"):
+            okc &= np.all((res >= L[px, None]) & (res <= U[px, None]), axis=1)
+        out[px[okc]] = res[okc]
+        ok[px] = okc
     return out, ok
-
-
-def _sen_long32_lagwise(xs, ranks, nprime):
-    """Bracketing exact selection with a float32 screening pass, lag by lag (used for
-    grouped, i.e. seasonal, slope sets, where it is faster than :func:`_sen_long32`);
-    xs (B, Y, G) pixel-major (time, then group innermost, so that each lag is one
-    contiguous slice per pixel).  Same contract as :func:`_sen_long32`.
-
-    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed.
-
-    Exactness.  Let M be the largest |x| of the pixel (M in [1e-30, 1e30] or 0) and
-    mu = 2**-18 M.  Each difference d = x_j - x_i is screened as
-    d32 = fl32(fl32(x_j) - fl32(x_i)); converting to float32 and the float32
-    subtraction each err by at most 2**-24 of their magnitudes (<= M, <= 2M; values
-    below the float32 normal range err by <= 2**-150 absolute, far below mu), so
-    |d32 - d| < 2**-21 M < mu.  With per-lag thresholds tlo_k <= L k - mu and
-    thi_k >= U k + mu (computed in float64, rounded outward to float32), d32 < tlo_k
-    implies d < L k - mu/2, hence the float64 slope fl(fl(d)/k) < L ("below", only
-    counted); d32 > thi_k implies the slope > U ("above", dropped).  The rest ("kept",
-    not NaN) is recomputed exactly in float64 as pymannkendall does.  Kept slopes may
-    still lie outside [L, U], but every slope in [L, U] is kept, and the sorted slopes
-    are: (below and kept < L), (kept in [L, U]), (kept > U and above).  So if the
-    kept slope of relative rank ``r - below`` lies in [L, U], it is the slope of
-    rank r; this is checked per pixel and target (else the pixel is not ok)."""
-    B, Y, G = xs.shape
-    T = G * Y * (Y - 1) // 2
-    nchunk = int(min(_SAMPLE_CHUNKS, max(3, T // 640))) | 1
-    L, U, frac, smin, smax = _sample_bracket(xs, ranks, nprime, nchunk, _ZQ)
-    cap = (frac * nprime * 1.5 + 512).astype(np.int64)
-    xflat = xs.reshape(B, G * Y)
-    with np.errstate(invalid="ignore"):
-        M = np.nanmax(np.abs(xflat), axis=1)
-    mu = M * _MARGIN
-    ks = np.arange(1, Y, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        tlo = _f32_thresholds((L[:, None] * ks - mu[:, None]).T, up=False)  # (Y-1, B)
-        thi = _f32_thresholds((U[:, None] * ks + mu[:, None]).T, up=True)
-    # buckets of the kept slopes: monotone key floor(clip((v - lo) * sc, 0, nb - 1)) per pixel
-    # (lo/hi: the bracket, or the sample range where the bracket is open)
-    nb = int(min(_BUCKETS_MAX, max(16, 1 << int(np.ceil(np.log2(max(2.0, cap.mean() / 4)))))))
-    lo = np.where(np.isfinite(L), L, smin)
-    hi = np.where(np.isfinite(U), U, smax)
-    lo = np.where(np.isfinite(lo), lo, 0.0)
-    hi = np.where(np.isfinite(hi), hi, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        sc = np.where(hi > lo, (nb * (1 - 2.0 ** -20)) / (hi - lo), 0.0)
-    sc = np.where(np.isfinite(sc), sc, 0.0)
-    x32 = xs.astype(np.float32)
-    xf = xs.reshape(-1)
-    below = np.zeros(B, np.int64)
-    fill = np.zeros(B, np.int64)
-    over = np.zeros(B, bool)
-    any_over = False
-    E = int(cap.sum()) + B * G * Y  # kept slopes stored (caps plus one lag of slack)
-    kkey = _scratch("kkey", E, np.int64)
-    kvals = _scratch("kvals", E, np.float64)
-    pos = 0
-    nd = B * G * (Y - 1)
-    dbuf = _scratch("d32", nd, np.float32)
-    lbuf = _scratch("lt", nd, bool)
-    gbuf = _scratch("ge", nd, bool)
-    tbuf = _scratch("t64", B * G * Y, np.float64)
-    for k in range(1, Y):
-        yk = Y - k
-        m = G * yk
-        d3 = dbuf[:B * m].reshape(B, yk, G)
-        np.subtract(x32[:, k:], x32[:, :-k], out=d3)
-        d = d3.reshape(B, m)
-        lt = np.less(d, tlo[k - 1][:, None], out=lbuf[:B * m].reshape(B, m))
-        below += np.add.reduce(lt.view(np.uint8), axis=1, dtype=np.int32)
-        ge = np.less_equal(d, thi[k - 1][:, None], out=gbuf[:B * m].reshape(B, m))
-        np.greater(ge, lt, out=ge)
-        flat = np.flatnonzero(ge)
-        c = flat.size
-        if c == 0:
-            continue
-        if any_over:
-            flat = flat[~over[flat // m]]
-            c = flat.size
-        r = flat // m
-        base = r * (k * G)
-        base += flat  # r * Y * G + (flat - r * m): index of x_i (i * G + g in the pixel)
-        v = kvals[pos:pos + c]
-        np.take(xf, base, out=v)
-        base += k * G  # x_j, j = i + k
-        np.subtract(xf[base], v, out=v)  # x_j - x_i, exactly as pymannkendall
-        v /= k
-        t = tbuf[:c]
-        with np.errstate(over="ignore", invalid="ignore"):
-            np.subtract(v, lo[r], out=t)
-            t *= sc[r]
-        np.maximum(t, 0, out=t)
-        np.minimum(t, nb - 1, out=t)
-        kk = kkey[pos:pos + c]
-        np.multiply(r, nb, out=kk)
-        np.add(kk, t, out=kk, casting="unsafe")  # t in [0, nb): pixel * nb + floor(t)
-        pos += c
-        fill += np.bincount(r, minlength=B)
-        if (fill > cap).any():
-            over |= fill > cap
-            any_over = True
-    rel = ranks - below[:, None]
-    ok = (~over) & np.all((rel >= 0) & (rel < fill[:, None]), axis=1)
-    out = np.full(ranks.shape, np.nan)
-    if ok.any() and pos:
-        res = _bucket_pick(kkey[:pos], kvals[:pos], B, nb, rel, fill)
-        inside = np.all((res >= L[:, None]) & (res <= U[:, None]), axis=1)
-        ok &= inside
-        out[ok] = res[ok]
-    return out, ok
-
 
 def _sen_select(x3, ranks, nprime):
     """x3 (Y, G, B) time-major."""
@@ -951,18 +862,7 @@ def _sen_select(x3, ranks, nprime):
     if T <= _LONG_PAIRS:
         return _select_cols(_pair_slopes(np.ascontiguousarray(x3), scratch=True), ranks)
     xs = np.ascontiguousarray(x3.transpose(2, 1, 0))  # (B, G, Y) for the float64 path
-    xt = np.ascontiguousarray(x3.transpose(2, 0, 1))  # (B, Y, G) for the batched / lag-wise pass
-    with np.errstate(invalid="ignore"):
-        M = np.nanmax(np.abs(xs.reshape(B, -1)), axis=1)
-    elig = (M <= _F32_MAX) & ((M >= _F32_MIN) | (M == 0))
-    out = np.empty(ranks.shape)
-    ok = np.zeros(B, bool)
-    ei = np.flatnonzero(elig)
-    long32 = _sen_long32 if G <= _BATCHED_GROUPS_MAX else _sen_long32_lagwise
-    if ei.size == B:
-        out, ok = long32(xt, ranks, nprime)
-    elif ei.size:
-        out[ei], ok[ei] = long32(np.ascontiguousarray(xt[ei]), ranks[ei], nprime[ei])
+    out, ok = _sen_fold(xs, ranks, nprime)
     bad = np.flatnonzero(~ok)
     if bad.size:  # float64 pass (and its exact per-pixel fallback)
         out[bad] = _sen_long(np.ascontiguousarray(xs[bad]), ranks[bad], nprime[bad])

@@ -463,17 +463,15 @@ def test_short_series_radix_select_edge_cases(kind):
     _check_brute(X, r)
 
 
-@pytest.mark.parametrize("batch_max,batch_elems",
-                         [(1, 1), (3, 1 << 12), (64, 1 << 18), (7, 1 << 30)])
+@pytest.mark.parametrize("chunk,nb", [(1, 16), (1 << 12, 2048), (1 << 19, 4096), (1 << 30, 64)])
 @pytest.mark.parametrize("kind", ["noise", "edge_ties", "gaps", "seasonal"])
-def test_long_path_lag_batches(monkeypatch, kind, batch_max, batch_elems):
-    """The long path screens the lags in batches (strided views over the NaN-padded
-    series): every batch size, including one lag per batch and batches reaching into
-    the padding, gives the brute-force slopes, and the bracketing path (not its
-    fallback) does the work.  Data with heavy ties (many slopes exactly at the
-    bracket ends), long gaps and the seasonal layout (12 groups) are covered; the
-    seasonal case (which by default screens lag by lag in float32) is forced through
-    the batched pass and must equal the default lag-wise result bit for bit."""
+def test_long_path_chunks_and_buckets(monkeypatch, kind, chunk, nb):
+    """The long path's dense pass runs over chunks of pixels and buckets the kept
+    slopes: every chunk size (one pixel per chunk up to the whole block) and bucket
+    count gives the brute-force slopes, bit for bit the same result, and the folded
+    float32 pass (not its float64 fallback) does the work.  Data with heavy ties (many
+    slopes exactly at the bracket ends), long gaps and the seasonal layout (12 groups)
+    are covered."""
     from ecoresp_core.trends import trend as tr
     rng = np.random.default_rng(31)
     n, npix = 130, 17
@@ -503,9 +501,8 @@ def test_long_path_lag_batches(monkeypatch, kind, batch_max, batch_elems):
         return orig(*a, **k)
 
     monkeypatch.setattr(tr, "_sen_long", spy)
-    monkeypatch.setattr(tr, "_LAG_BATCH_MAX", batch_max)
-    monkeypatch.setattr(tr, "_LAG_BATCH_ELEMS", batch_elems)
-    monkeypatch.setattr(tr, "_BATCHED_GROUPS_MAX", 12)  # seasonal groups batched too
+    monkeypatch.setattr(tr, "_FOLD_CHUNK", chunk)
+    monkeypatch.setattr(tr, "_FOLD_NB", nb)
     r = mann_kendall(X, variant, n_threads=1, block_pixels=5)
     _check_brute(X, r, period=period)
     for b in TREND_BANDS:
@@ -514,9 +511,9 @@ def test_long_path_lag_batches(monkeypatch, kind, batch_max, batch_elems):
         assert sum(called) <= 1
 
 
-def test_long_path_gather_overflow_falls_back(monkeypatch):
-    """A bracket far wider than its announced fraction overflows the kept-slope cap:
-    those pixels are recomputed by the exact float64 path with the same answer."""
+def test_long_path_open_bracket(monkeypatch):
+    """Brackets open at one or both ends (infinite L / U) keep every slope on that
+    side: the folded pass still selects exactly, without the float64 fallback."""
     from ecoresp_core.trends import trend as tr
     rng = np.random.default_rng(8)
     X = np.round(800 + rng.normal(0, 5, (120, 12)) + 0.04 * np.arange(120)[:, None], 1)
@@ -529,8 +526,8 @@ def test_long_path_gather_overflow_falls_back(monkeypatch):
     def wide(*a, **k):
         L, U, frac, smin, smax = orig_bracket(*a, **k)
         L[::2] = -np.inf
-        U[::2] = np.inf
-        return L, U, np.zeros_like(frac), smin, smax
+        U[::3] = np.inf
+        return L, U, frac, smin, smax
 
     def spy(*a, **k):
         called.append(a[0].shape[0])
@@ -539,7 +536,7 @@ def test_long_path_gather_overflow_falls_back(monkeypatch):
     monkeypatch.setattr(tr, "_sample_bracket", wide)
     monkeypatch.setattr(tr, "_sen_long", spy)
     r = mann_kendall(X, n_threads=1)
-    assert sum(called) >= 6
+    assert sum(called) == 0
     _check_brute(X, r)
     for b in TREND_BANDS:
         np.testing.assert_array_equal(r[b], ref[b])
