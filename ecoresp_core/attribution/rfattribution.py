@@ -102,7 +102,6 @@ class _Forest:
         self.xb = xb  # (B, n, m)
         self.depth = depth
         B, n, m = xb.shape
-        self.row_n = (np.arange(B) * n)[:, None]
         self.xflat = xb.reshape(-1)
         self.sample_m = ((np.arange(B)[:, None] * n + np.arange(n)[None, :]) * m)
 
