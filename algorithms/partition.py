@@ -141,7 +141,11 @@ class PartitionAlgorithm(EcorespAlgorithm):
                 if isinstance(f, str) and f:
                     feedback.pushWarning(f)
         results = {}
-        results[self.OUTPUT] = write_table(self, parameters, self.OUTPUT, context, sp.table, feedback)
+        table = sp.table
+        if "site_id" not in table.columns and a.get("site_id"):
+            table = table.copy()
+            table.insert(0, "site_id", str(a["site_id"]))  # so that site-month tables know the site
+        results[self.OUTPUT] = write_table(self, parameters, self.OUTPUT, context, table, feedback)
         summary = sp.summary.copy()
         for k, v in sp.options.items():
             summary[f"option_{k}"] = str(v)

@@ -3,7 +3,7 @@
 import glob
 import os
 
-from qgis.core import QgsProcessingModelAlgorithm, QgsProcessingProvider
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingProvider
 
 from ..algorithms import ALGORITHMS
 from ..ecoresp_core import __version__
@@ -25,9 +25,21 @@ class EcorespProvider(QgsProcessingProvider):
     def versionInfo(self):  # noqa: N802
         return __version__
 
+    def __init__(self):
+        super().__init__()
+        # The shipped models' steps are this provider's algorithms: they resolve only once the
+        # provider is in the registry, so the models are loaded by a refresh right after it is added.
+        QgsApplication.processingRegistry().providerAdded.connect(self._on_provider_added)
+
+    def _on_provider_added(self, provider_id):
+        if provider_id == self.id() and QgsApplication.processingRegistry().providerById(provider_id) is self:
+            self.refreshAlgorithms()
+
     def loadAlgorithms(self):  # noqa: N802
         for cls in ALGORITHMS:
             self.addAlgorithm(cls())
+        if QgsApplication.processingRegistry().providerById(self.id()) is not self:
+            return  # not registered yet: _on_provider_added loads the models
         for path in sorted(glob.glob(os.path.join(MODELS_DIR, "*.model3"))):
             model = QgsProcessingModelAlgorithm()
             if model.fromFile(path):

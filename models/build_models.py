@@ -1,0 +1,260 @@
+"""Build the graphical models shipped in models/*.model3 (the provider loads them, so they appear
+in the toolbox as ecoresp:<name> and run through qgis_process).
+
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 models/build_models.py
+
+The models are written by code, not by hand, so that every child parameter is explicit and the
+files can be rebuilt after a parameter changes; a test checks that the committed files equal
+what this script builds and that each model validates and runs headless.
+
+- ``site_partitioning``: tower file -> partition (NT, DT, DT-RH) -> evaluate DT-RH against NT ->
+  site-month table of the tower, optionally appended to a network table (FLUXNET2015).
+- ``upscaling``: site-month table -> fitupscaler -> VPD from tmn/tmp -> predictupscaler (monthly
+  ER) -> integrate (annual totals per zone).
+- ``trends_attribution``: monthly ER series -> trend of annual sums -> partial correlation and
+  random-forest attribution against the drivers -> dominant-driver shares per zone.
+- ``whole_chain``: all of the above in one model, from a tower file to maps.
+"""
+
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FEATURES = ["TA_F_degC", "VPD_F_hPa", "IGBP"]
+
+
+def _qgis():
+    from qgis.core import QgsApplication
+    app = QgsApplication([], False)
+    app.initQgis()
+    import tempfile
+    parent = tempfile.mkdtemp(prefix="ecoresp-plugin-")  # the checkout importable as the package 'ecoresp'
+    os.symlink(os.path.dirname(HERE), os.path.join(parent, "ecoresp"))
+    sys.path.insert(0, parent)
+    import ecoresp
+    from ecoresp.provider.provider import EcorespProvider
+    from qgis.analysis import QgsNativeAlgorithms
+    QgsApplication.processingRegistry().addProvider(QgsNativeAlgorithms())
+    provider = EcorespProvider()
+    QgsApplication.processingRegistry().addProvider(provider)
+    return app, provider, ecoresp
+
+
+class ModelBuilder:
+    """A thin helper over QgsProcessingModelAlgorithm: inputs, children and outputs by name."""
+
+    def __init__(self, name, description):
+        from qgis.core import QgsProcessingModelAlgorithm
+        self.model = QgsProcessingModelAlgorithm(name, "ecoresp chains")
+        self.model.setHelpContent({"ALG_DESC": description, "ALG_CREATOR": "ecoresp",
+                                   "ALG_VERSION": "1"})
+        self.y = 60
+
+    def input(self, param):
+        from qgis.core import QgsProcessingModelParameter
+        comp = QgsProcessingModelParameter(param.name())
+        comp.setPosition(_point(120, self.y))
+        self.y += 70
+        self.model.addModelParameter(param, comp)
+        return param.name()
+
+    def child(self, alg_id, child_id, sources, outputs=None, x=420):
+        """``sources``: {param: value}; a value is ('input', name), ('child', id, output),
+        ('expr', expression), a list of those (multiple layers) or a static value.
+        ``outputs``: {child output name: model output description}."""
+        from qgis.core import (QgsApplication, QgsProcessing, QgsProcessingModelChildAlgorithm,
+                               QgsProcessingModelChildParameterSource as Src, QgsProcessingModelOutput)
+        alg = QgsApplication.processingRegistry().algorithmById(alg_id)
+        if alg is None:
+            raise RuntimeError(f"unknown algorithm {alg_id}")
+        names = {p.name() for p in alg.parameterDefinitions()}
+        child = QgsProcessingModelChildAlgorithm(alg_id)
+        child.setChildId(child_id)
+        child.setDescription(alg.displayName())
+        child.setPosition(_point(x, self.y))
+        self.y += 90
+
+        def one(v):
+            if isinstance(v, tuple) and v[0] == "input":
+                return Src.fromModelParameter(v[1])
+            if isinstance(v, tuple) and v[0] == "child":
+                return Src.fromChildOutput(v[1], v[2])
+            if isinstance(v, tuple) and v[0] == "expr":
+                return Src.fromExpression(v[1])
+            return Src.fromStaticValue(v)
+
+        for key, value in sources.items():
+            if key not in names:
+                raise RuntimeError(f"{alg_id} has no parameter {key}")
+            values = value if isinstance(value, list) else [value]
+            child.addParameterSources(key, [one(v) for v in values])
+        for p in alg.parameterDefinitions():  # every other parameter at its default, as the modeller does
+            if p.name() not in sources and not p.isDestination() and p.defaultValue() is not None:
+                child.addParameterSources(p.name(), [Src.fromStaticValue(p.defaultValue())])
+        outs = {}
+        for out_name, desc in (outputs or {}).items():
+            key = re.sub(r"[^a-z0-9]+", "_", desc.lower()).strip("_")  # qgis_process: <child>:<key>=...
+            o = QgsProcessingModelOutput(key, desc)
+            o.setChildOutputName(out_name)
+            o.setChildId(child_id)
+            o.setMandatory(False)
+            o.setDefaultValue(QgsProcessing.TEMPORARY_OUTPUT)  # outputs not asked for go to temporary files
+            outs[key] = o
+        child.setModelOutputs(outs)
+        self.model.addChildAlgorithm(child)
+        return child_id
+
+    def save(self, path):
+        self.model.updateDestinationParameters()  # the model outputs become destination parameters
+        from qgis.core import QgsProcessingParameterDefinition
+        for p in self.model.destinationParameterDefinitions():  # optional: not asked for -> temporary file
+            self.model.parameterDefinition(p.name()).setFlags(p.flags() | QgsProcessingParameterDefinition.FlagOptional)
+        ok, errors = self.model.validate()
+        if not ok:
+            raise RuntimeError(f"{self.model.name()}: " + "; ".join(errors))
+        if not self.model.toFile(path):
+            raise RuntimeError(f"cannot write {path}")
+        return path
+
+
+def _point(x, y):
+    from qgis.PyQt.QtCore import QPointF
+    return QPointF(x, y)
+
+
+# -- inputs shared by the models ------------------------------------------------------------
+def _tower_inputs(b):
+    from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterString,
+                           QgsProcessingParameterVectorLayer)
+    b.input(QgsProcessingParameterFile("tower_file", "Tower file (FLUXNET2015, AmeriFlux, REddyProc text)"))
+    b.input(QgsProcessingParameterString("methods", "Partitioning methods", "NT,DT,DTRH"))
+    b.input(QgsProcessingParameterString("er_field", "ER of the method used for upscaling", "RECO_DTRH"))
+    b.input(QgsProcessingParameterVectorLayer("network_table", "Network site-month table to train with "
+                                              "(e.g. FLUXNET2015, tests/data/sites)"))
+    b.input(QgsProcessingParameterString("network_filter", "Network site-months to keep (expression)",
+                                         'to_real("frac_measured") >= 0.2'))
+
+
+def _grid_inputs(b):
+    from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                           QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
+    b.input(QgsProcessingParameterFile("climate_file", "Monthly climate NetCDF (e.g. CRU TS)"))
+    b.input(QgsProcessingParameterString("tmp_variable", "Mean temperature variable (degC)", "tmp"))
+    b.input(QgsProcessingParameterString("tmn_variable", "Minimum temperature variable (degC)", "tmn"))
+    b.input(QgsProcessingParameterString("pre_variable", "Precipitation variable (mm/month)", "pre"))
+    b.input(QgsProcessingParameterRasterLayer("land_cover", "Land cover (MODIS IGBP codes, same grid)"))
+    b.input(QgsProcessingParameterRasterLayer("land_fraction", "Land fraction in percent (same grid)"))
+    b.input(QgsProcessingParameterRasterLayer("zones", "Zones: category codes (same grid)", optional=True))
+    b.input(QgsProcessingParameterString("zone_names", "Zone names (code=name, comma separated)", "",
+                                         optional=True))
+    b.input(QgsProcessingParameterNumber("seed", "Random seed", QgsProcessingParameterNumber.Integer, 1))
+
+
+def _nc(var_input):
+    """Expression for NETCDF:"<climate_file>":<variable input>."""
+    return f"""'NETCDF:"' || @climate_file || '":' || @{var_input}"""
+
+
+def _upscaling_children(b, table_source):
+    b.child("ecoresp:fitupscaler", "fit", {
+        "INPUT": table_source, "TARGET": "ER_gC_m2_d", "FEATURES": ";".join(FEATURES), "GROUP": "site_id",
+        "FILTER": '"quality_ok" = 1', "UNITS": "TA_F_degC=degC,VPD_F_hPa=hPa", "MODEL": 0, "FOLDS": 5,
+        "SEED": ("input", "seed"), "TREES": 100},
+        {"OUTPUT": "ER model file", "METRICS": "Cross-validation metrics", "IMPORTANCE": "Permutation importances"})
+    b.child("ecoresp:derivedriver", "vpd", {
+        "KIND": 8, "FIRST_FILE": ("input", "climate_file"), "FIRST_VARIABLE": ("input", "tmn_variable"),
+        "SECOND_FILE": ("input", "climate_file"), "SECOND_VARIABLE": ("input", "tmp_variable")},
+        {"OUTPUT": "VPD from minimum temperature"})
+    b.child("ecoresp:predictupscaler", "predict", {
+        "MODEL": ("child", "fit", "OUTPUT"),
+        "DRIVERS": [("child", "vpd", "OUTPUT"), ("input", "land_cover")],
+        "DRIVER_NAMES": "VPD_F_hPa,IGBP",
+        "DRIVER_FILES": ("expr", "'TA_F_degC=' || " + _nc("tmp_variable")),
+        "LAND_MASK": ("input", "land_fraction")},
+        {"OUTPUT": "Monthly ER", "OUTSIDE_SHARE": "Share of months outside the training range"})
+    b.child("ecoresp:integrate", "integrate", {
+        "INPUT": ("child", "predict", "OUTPUT"), "UNIT": 0, "LAND_FRACTION": ("input", "land_fraction"),
+        "LAND_SCALE": 1, "ZONES": ("input", "zones"), "ZONE_TYPE": 0, "ZONE_NAMES": ("input", "zone_names"),
+        "PRODUCT": "ecoresp ER"},
+        {"OUTPUT": "Annual ER totals", "SUMMARY": "ER totals summary", "ANNUAL": "Annual ER sums"})
+
+
+def _attribution_children(b, er_source):
+    drivers = ("expr", "'TA=' || " + _nc("tmp_variable") + " || ';PRE=' || " + _nc("pre_variable"))
+    b.child("ecoresp:trend", "trend", {"INPUT": er_source, "AGGREGATE": 2, "VARIANT": 0, "MIN_VALID": 10},
+            {"OUTPUT": "ER trend", "CLASSES": "ER trend classes"})
+    common = {"INPUT": er_source, "DRIVERS": [("child", "vpd", "OUTPUT")], "DRIVER_NAMES": "VPD",
+              "DRIVER_FILES": drivers, "MODE": 0, "DETREND": 0}
+    b.child("ecoresp:partialcorrelation", "partialcorrelation", dict(common),
+            {"OUTPUT": "Partial correlations", "DOMINANT": "Dominant driver (partial correlation)",
+             "DOMINANT_R": "Partial correlation of the dominant driver"})
+    b.child("ecoresp:rfattribution", "rfattribution", dict(common, SEED=("input", "seed")),
+            {"OUTPUT": "RF importances", "DOMINANT": "Dominant driver (random forest)"})
+    b.child("ecoresp:attributionzones", "attributionzones", {
+        "DOMINANT": ("child", "partialcorrelation", "DOMINANT"), "ZONES": ("input", "zones"), "ZONE_TYPE": 1},
+        {"OUTPUT": "Dominant-driver shares per zone"})
+
+
+def build_all(folder=HERE):
+    from qgis.core import QgsProcessingParameterRasterLayer, QgsProcessingParameterVectorLayer
+    paths = []
+
+    b = ModelBuilder("site_partitioning", "A tower file partitioned by NT, DT and DT-RH, DT-RH compared "
+                     "with NT, and the tower's site-month table joined to a screened network table.")
+    _tower_inputs(b)
+    _site_children(b)
+    paths.append(b.save(os.path.join(folder, "site_partitioning.model3")))
+
+    b = ModelBuilder("upscaling", "Fit an ER model on a site-month table (site-grouped CV), predict monthly "
+                     "ER from a climate NetCDF (temperature, VPD from minimum temperature) and land cover, and "
+                     "sum it to annual totals per zone.")
+    b.input(QgsProcessingParameterVectorLayer("site_months", "Site-month table (ER_gC_m2_d, TA_F_degC, "
+                                              "VPD_F_hPa, IGBP, quality_ok)"))
+    _grid_inputs(b)
+    _upscaling_children(b, ("input", "site_months"))
+    paths.append(b.save(os.path.join(folder, "upscaling.model3")))
+
+    b = ModelBuilder("trends_attribution", "Trend of annual ER and attribution of its interannual "
+                     "variability to temperature, precipitation and VPD (partial correlation and random "
+                     "forest), with dominant-driver shares per zone.")
+    b.input(QgsProcessingParameterRasterLayer("er_series", "Monthly ER series (GeoTIFF with dated bands)"))
+    _grid_inputs(b)
+    b.child("ecoresp:derivedriver", "vpd", {
+        "KIND": 8, "FIRST_FILE": ("input", "climate_file"), "FIRST_VARIABLE": ("input", "tmn_variable"),
+        "SECOND_FILE": ("input", "climate_file"), "SECOND_VARIABLE": ("input", "tmp_variable")},
+        {"OUTPUT": "VPD from minimum temperature"})
+    _attribution_children(b, ("input", "er_series"))
+    paths.append(b.save(os.path.join(folder, "trends_attribution.model3")))
+
+    b = ModelBuilder("whole_chain", "The whole programme in one run: a tower file partitioned (NT, DT, DT-RH), "
+                     "its site-months with a network table, an ER model with site-grouped CV, monthly ER maps, "
+                     "annual totals per zone, the ER trend and the attribution of its variability.")
+    _tower_inputs(b)
+    _grid_inputs(b)
+    _site_children(b)
+    _upscaling_children(b, ("child", "sitemonths", "OUTPUT"))
+    _attribution_children(b, ("child", "predict", "OUTPUT"))
+    paths.append(b.save(os.path.join(folder, "whole_chain.model3")))
+    return paths
+
+
+def _site_children(b):
+    b.child("ecoresp:partition", "partition", {
+        "INPUT": ("input", "tower_file"), "METHODS": ("input", "methods")},
+        {"OUTPUT": "Partitioned fluxes", "SUMMARY": "Site-year summary", "REPORT": "Partitioning report"})
+    b.child("ecoresp:evaluate", "evaluate", {
+        "INPUT": ("child", "partition", "OUTPUT"), "SIM_FIELD": ("input", "er_field"), "OBS_FIELD": "RECO_NT"},
+        {"OUTPUT": "ER method comparison", "REPORT": "ER method comparison report"})
+    b.child("native:extractbyexpression", "screen_network", {
+        "INPUT": ("input", "network_table"), "EXPRESSION": ("input", "network_filter")})
+    b.child("ecoresp:sitemonthtable", "sitemonths", {
+        "INPUT_TABLE": ("child", "partition", "OUTPUT"), "ER_FIELD": ("input", "er_field"), "TOWER_MET": True,
+        "APPEND": ("child", "screen_network", "OUTPUT")},
+        {"OUTPUT": "Site-month table"})
+
+
+if __name__ == "__main__":
+    app, provider, _ = _qgis()
+    for p in build_all(sys.argv[1] if len(sys.argv) > 1 else HERE):
+        print(p)
