@@ -142,19 +142,41 @@ def prepare_series(er, drivers, dates=None, names=None, mode="annual", detrend="
         er = seasonal_anomalies(er, dates)[0]
         drivers = [seasonal_anomalies(d, dates)[0] for d in drivers]
     stack = np.stack([er] + drivers)
-    stack[:, np.any(np.isnan(stack), axis=0)] = np.nan  # the common valid steps only
-    out = detrend_series(stack.swapaxes(0, 1), detrend).swapaxes(0, 1)  # time first for detrending
+    valid = ~np.any(np.isnan(stack), axis=0)
+    stack[:, ~valid] = np.nan  # the common valid steps only
+    if detrend == "linear":
+        out = _linear_detrend_common(stack, valid)
+    else:
+        out = detrend_series(stack.swapaxes(0, 1), detrend).swapaxes(0, 1)  # time first for detrending
     if dates is not None and detrend == "diff":
         dates = list(dates)[1:]
     return out[0], out[1:], (list(dates) if dates is not None else None)
 
 
+def _linear_detrend_common(stack, valid):
+    """Linear detrending of every series of ``stack`` (q, t, ...) that share the valid steps
+    ``valid`` (t, ...): the OLS line on those steps (time = step index), as
+    ``trends.detrend.detrend(method='linear')`` per series, with the time moments computed
+    once per pixel."""
+    t = np.arange(stack.shape[1], dtype="float64").reshape((-1,) + (1,) * (stack.ndim - 2))
+    n = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tbar = np.where(valid, t, 0.0).sum(axis=0) / n
+        dt = np.where(valid, t - tbar, 0.0)
+        sxx = (dt * dt).sum(axis=0)
+        yv = np.where(valid, stack, 0.0)
+        ybar = yv.sum(axis=1) / n
+        b = (dt * yv).sum(axis=1) / sxx  # sum(dt) = 0, so sum(dt * (y - ybar)) = sum(dt * y)
+        out = stack - ybar[:, None] - b[:, None] * (t - tbar)
+    return np.where((n >= 2)[None, None], out, np.nan)
+
+
 def _pvalue(r, df):
-    from scipy import stats
+    from scipy import special
 
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.abs(r) * np.sqrt(df / (1.0 - r * r))
-        p = 2.0 * stats.t.sf(t, df)
+        p = 2.0 * special.stdtr(df, -t)  # two-sided Student t tail (= 2 * stats.t.sf(t, df))
     return np.where(np.isfinite(r) & (df > 0), p, np.nan)
 
 

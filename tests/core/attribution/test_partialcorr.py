@@ -192,3 +192,18 @@ def test_errors():
         pc.partial_correlation(er, np.zeros((2, 10, 2)), alpha=1.5)
     with pytest.raises(InputError, match="do not match"):
         pc.partial_correlation(er, np.zeros((2, 9, 2)))
+
+
+def test_prepared_linear_detrending_equals_trends_detrend():
+    from ecoresp_core.trends.detrend import detrend
+    rng = np.random.default_rng(12)
+    er = rng.normal(size=(25, 3, 4)) + 0.1 * np.arange(25)[:, None, None]
+    d = [rng.normal(size=(25, 3, 4)) * (k + 1) + k * np.arange(25)[:, None, None] for k in range(3)]
+    d[1][[2, 7, 8], 1, 2] = np.nan
+    er[:, 0, 0] = np.nan
+    er[:24, 2, 3] = np.nan  # one valid step: NaN after detrending
+    e, dd, _ = pc.prepare_series(er, d, names=["a", "b", "c"], mode="asis")
+    common = np.isfinite(er) & np.all(np.isfinite(np.stack(d)), axis=0)
+    for got, x in zip([e] + list(dd), [er] + d):
+        ref = detrend(np.where(common, x, np.nan))
+        np.testing.assert_allclose(got, ref, atol=1e-10, equal_nan=True)
