@@ -127,3 +127,61 @@ th{{background:#f3f3f3}} svg{{margin:4px}}</style></head>
 {''.join(parts)}
 </body></html>
 """
+
+
+DIVERGING = ("#2166ac", "#67a9cf", "#d1e5f0", "#f7f7f7", "#fddbc7", "#ef8a62", "#b2182b")
+
+
+def map_svg(values, geotransform, title, classes=None, vmin=None, vmax=None, unit="", cell_px=None,
+            colours=DIVERGING):
+    """SVG map of a 2-D array on a north-up grid (one rectangle per cell; NaN = no fill).
+
+    ``classes``: [(code, name, '#rrggbb'), ...] draws a categorical map with a legend; otherwise the
+    values are binned linearly over [vmin, vmax] (default: symmetric about 0 when the data change
+    sign, else their range) onto ``colours``.  Axis labels are the cell-edge longitudes/latitudes
+    from ``geotransform``.  Meant for the small regional grids of reports (a few thousand cells)."""
+    a = np.asarray(values, dtype="float64")
+    rows, cols = a.shape
+    cell = cell_px or max(4, min(24, int(520 / max(rows, cols))))
+    pad_l, pad_t, pad_b, legend_w = 50, 28, 30, 190
+    width, height = pad_l + cols * cell + legend_w, pad_t + rows * cell + pad_b
+    ok = np.isfinite(a)
+    if classes is None:
+        if vmin is None or vmax is None:
+            lo, hi = (float(a[ok].min()), float(a[ok].max())) if ok.any() else (0.0, 1.0)
+            if lo < 0 < hi:
+                lo, hi = -max(-lo, hi), max(-lo, hi)
+            vmin = lo if vmin is None else vmin
+            vmax = hi if vmax is None else vmax
+        if vmax <= vmin:
+            vmax = vmin + 1.0
+        edges = np.linspace(vmin, vmax, len(colours) + 1)
+        index = np.clip(np.digitize(a, edges[1:-1]), 0, len(colours) - 1)
+        fill = np.where(ok, np.array(colours, dtype=object)[index], None)
+        legend = [(colours[i], f"{edges[i]:.3g} .. {edges[i + 1]:.3g} {unit}".rstrip()) for i in range(len(colours))]
+    else:
+        lookup = {float(code): colour for code, _, colour in classes}
+        fill = np.full(a.shape, None, dtype=object)
+        for code, colour in lookup.items():
+            fill[ok & (a == code)] = colour
+        legend = [(colour, f"{name} ({int((ok & (a == float(code))).sum())} cells)") for code, name, colour in classes]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+           f'font-size="11">', f'<text x="{pad_l}" y="16" font-weight="bold">{html.escape(title)}</text>',
+           f'<rect x="{pad_l}" y="{pad_t}" width="{cols * cell}" height="{rows * cell}" fill="#fafafa" stroke="#999"/>']
+    for r in range(rows):
+        for c in range(cols):
+            if fill[r, c] is not None:
+                out.append(f'<rect x="{pad_l + c * cell}" y="{pad_t + r * cell}" width="{cell}" height="{cell}" '
+                           f'fill="{fill[r, c]}"/>')
+    x0, dx, _, y0, _, dy = geotransform
+    out.append(f'<text x="{pad_l}" y="{pad_t + rows * cell + 14}">{x0:g}</text>'
+               f'<text x="{pad_l + cols * cell}" y="{pad_t + rows * cell + 14}" text-anchor="end">{x0 + cols * dx:g}</text>'
+               f'<text x="{pad_l - 4}" y="{pad_t + 10}" text-anchor="end">{y0:g}</text>'
+               f'<text x="{pad_l - 4}" y="{pad_t + rows * cell}" text-anchor="end">{y0 + rows * dy:g}</text>')
+    lx = pad_l + cols * cell + 12
+    for i, (colour, text) in enumerate(legend):
+        ly = pad_t + 14 * i
+        out.append(f'<rect x="{lx}" y="{ly}" width="12" height="10" fill="{colour}" stroke="#999"/>'
+                   f'<text x="{lx + 16}" y="{ly + 9}">{html.escape(text)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)

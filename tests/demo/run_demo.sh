@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the bundled example data, run through qgis_process as a user would.
-# Today: site partitioning of two real tower files, and trends of the real CRU TS Iberian grids
-# 1981-2010 and of a native CRU TS 4.04 file.  Later issues grow it into the whole chain
-# (partitioning -> upscaling -> trends -> attribution).
+# Site partitioning of two real tower files, trends of the real CRU TS Iberian grids 1981-2010 and of
+# a native CRU TS 4.04 file, then the whole chain (partitioning -> upscaling -> trends -> attribution)
+# as the shipped model ecoresp:whole_chain.  Writes OUT/index.html (and OUT/summary.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${1:-demo_output}"
@@ -50,4 +50,33 @@ run ecoresp:trend tas_anomalies_trend INPUT=$OUT/tas_anomalies_detrended.tif VAR
 run ecoresp:trend cru404_tmp_trend INPUT_FILE=$CRU VARIABLE=tmp AGGREGATE=1 \
     OUTPUT=$OUT/cru404_tmp_annual_trend.tif
 
+# 7. The whole chain as the shipped model ecoresp:whole_chain (models/whole_chain.model3): the DE-Tha tower
+#    partitioned (NT, DT, DT-RH) -> its site-months (DT-RH ER, tower meteorology) joined to the screened
+#    FLUXNET2015 table of 175 sites -> random forest with site-grouped CV -> monthly ER over Iberia 1981-2010
+#    (real CRU TS tas, VPD from tasmin, MODIS land cover) -> totals per Koppen zone -> trend of annual ER
+#    -> partial-correlation and random-forest attribution to TA, PRE, VPD -> dominant-driver shares per zone.
+#    (QGIS 3.22's qgis_process does not apply model-input defaults: every input is given.)
+C="$OUT/chain"; mkdir -p "$C"; D=tests/data
+run ecoresp:whole_chain chain/whole_chain \
+    tower_file=$D/flux/FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz methods=NT,DT,DTRH er_field=RECO_DTRH \
+    network_table=$D/sites/fluxnet2015_site_month.csv 'network_filter=to_real("frac_measured") >= 0.2' \
+    climate_file=$D/cru_ts400_iberia_1981-2010_monthly.nc tmp_variable=tas tmn_variable=tasmin pre_variable=pr \
+    land_cover=$D/iberia/iberia_igbp_2019.tif land_fraction=$D/iberia/iberia_land_fraction_percent.tif \
+    zones=$D/iberia/iberia_koppen_dominant.tif "zone_names=1=A tropical,2=B arid,3=C temperate,4=D cold,5=E polar" \
+    seed=1 \
+    partition:partitioned_fluxes=$C/partitioned.csv partition:partitioning_report=$C/partition.html \
+    partition:site_year_summary=$C/site_years.csv evaluate:er_method_comparison=$C/dtrh_vs_nt.csv \
+    evaluate:er_method_comparison_report=$C/dtrh_vs_nt.html sitemonths:site_month_table=$C/site_months.gpkg \
+    fit:er_model_file=$C/er_model.npz fit:cross_validation_metrics=$C/cv_metrics.csv \
+    fit:permutation_importances=$C/importances.csv vpd:vpd_from_minimum_temperature=$C/vpd.tif \
+    predict:monthly_er=$C/er_monthly.tif predict:share_of_months_outside_the_training_range=$C/er_outside_share.tif \
+    integrate:annual_er_totals=$C/er_totals.csv integrate:er_totals_summary=$C/er_summary.csv \
+    integrate:annual_er_sums=$C/er_annual.tif trend:er_trend=$C/er_trend.tif trend:er_trend_classes=$C/er_trend_classes.tif \
+    partialcorrelation:partial_correlations=$C/pcor.tif partialcorrelation:dominant_driver_partial_correlation=$C/dominant_pcor.tif \
+    partialcorrelation:partial_correlation_of_the_dominant_driver=$C/dominant_pcor_r.tif \
+    rfattribution:rf_importances=$C/rf.tif rfattribution:dominant_driver_random_forest=$C/dominant_rf.tif \
+    attributionzones:dominant_driver_shares_per_zone=$C/zones.csv
+
 .venv/bin/python tests/demo/summarise.py "$OUT"
+.venv/bin/python tests/demo/summary_html.py "$OUT"
+echo "Summary: $OUT/index.html"
