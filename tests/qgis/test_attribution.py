@@ -127,3 +127,19 @@ def test_partialcorrelation_qgis_process(tmp_path):
     band = ds = None
     assert opts["detrend"] == "diff" and opts["alpha"] == 0.01
     assert np.mean(codes == truth) >= 0.9
+
+
+def test_driver_names_and_driver_files(provider, tmp_path):
+    er, drivers, truth, _ = make_stacks(tmp_path, seed=3)
+    res = run("partialcorrelation", {"INPUT": er, "DRIVERS": drivers[:2], "DRIVER_NAMES": "tmp, precip",
+                                     "DRIVER_FILES": f"soil={drivers[2]}", "MODE": 0,
+                                     "OUTPUT": str(tmp_path / "o.tif"), "DOMINANT": str(tmp_path / "d.tif"),
+                                     "DOMINANT_R": str(tmp_path / "r.tif")})
+    names, _ = bands(res["OUTPUT"])
+    assert names == ["r_tmp", "p_tmp", "r_precip", "p_precip", "r_soil", "p_soil", "n_valid"]
+    ds = gdal.Open(res["OUTPUT"])
+    opts = json.loads(ds.GetMetadataItem("ECORESP_OPTIONS"))
+    ds = None
+    assert opts["annual_aggregation"] == {"tmp": "mean", "precip": "sum", "soil": "mean"}
+    _, dom = bands(res["DOMINANT"])
+    assert np.mean(dom == truth) >= 0.95
