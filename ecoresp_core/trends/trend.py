@@ -140,7 +140,8 @@ _LONG_PAIRS = 2000
 _SLOPE_BLOCK_BYTES = 2 * 2 ** 20
 _SAMPLE_PAIRS = 3000
 _SAMPLE_CHUNKS = 49  # float32 sample: chunks of 128 pairs
-_ZQ = 3.5  # bracket half-width in standard errors of the sample quantiles
+_ZQ = 3.5  # bracket half-width in standard errors of the sample quantiles (retry)
+_ZQ_TIGHT = 2.5  # first, tight bracket of the long path (misses are retried with _ZQ)
 _SEED = 20240607
 _MAX_KTH = 0  # partition only with at most this many ranks, else sort
 
@@ -605,33 +606,13 @@ def _scratch(name, size, dtype):
     return a[:size]
 
 
-def _sample_bracket(xs, ranks, nprime, nchunk, zq, rng_seed=_SEED):
-    """Bracket [L, U] (float64, +-inf allowed) around all target ranks of each pixel.
-
-    A seeded sample of nchunk * 128 pairs (the same pairs for every pixel; xs is
-    (B, Y, G)) is sorted in float32 chunks of 128 (numpy's SIMD sorting network);
-    the bracket ends are the medians over the chunks of the chunk quantiles at
-    q_min - delta and q_max + delta (delta = zq standard errors).  The bracket only
-    decides speed: the callers verify every selected value against it.  Also
-    returns the expected fraction of slopes inside the bracket and the sample's
-    smallest and largest slope (NaN if none)."""
-    B, Y, G = xs.shape
-    C = 128
-    ns = nchunk * C
-    rng = np.random.default_rng(rng_seed)
-    g = rng.integers(0, G, ns)
-    i = rng.integers(0, Y, ns)
-    j = rng.integers(0, Y - 1, ns)
-    j = np.where(j >= i, j + 1, j)
-    i, j = np.minimum(i, j), np.maximum(i, j)
-    x2 = xs.reshape(B, G * Y)
-    samp = np.take(x2, j * G + g, axis=1)
-    samp -= np.take(x2, i * G + g, axis=1)
-    samp /= (j - i)
-    with np.errstate(over="ignore"):
-        s32 = samp.astype(np.float32).reshape(B * nchunk, C)
-    s32.sort(axis=1)
-    s32 = s32.reshape(B, nchunk, C)
+def _chunk_bracket(s32, ranks, nprime, zq):
+    """Bracket [L, U] (float64, +-inf allowed) around all target ranks of each pixel
+    from its float32 sample slopes s32 (B, nchunk, 128), each chunk sorted (NaN last):
+    the medians over the chunks of the chunk quantiles at q_min - delta and
+    q_max + delta (delta = zq standard errors of the sample quantile).  The bracket
+    only decides speed: the caller verifies every selected value against it."""
+    B, nchunk, C = s32.shape
     vc = C - np.count_nonzero(np.isnan(s32), axis=2)  # (B, nchunk)
     vbar = np.maximum(vc.mean(axis=1), 1.0)
     npf = np.maximum(nprime, 1).astype(np.float64)
@@ -657,11 +638,7 @@ def _sample_bracket(xs, ranks, nprime, nchunk, zq, rng_seed=_SEED):
     U = uv[rows, nvc // 2]  # upper median
     L = np.where(np.isnan(L), -np.inf, L)
     U = np.where(np.isnan(U), np.inf, U)
-    frac = np.clip(np.minimum(qh + dh, 1) - np.maximum(ql - dl, 0), 0.0, 1.0)
-    with np.errstate(invalid="ignore"):
-        smin = np.fmin.reduce(s32[:, :, 0], axis=1).astype(np.float64)
-        smax = np.fmax.reduce(s32.reshape(B, -1), axis=1).astype(np.float64)
-    return L, U, frac, smin, smax
+    return L, U
 
 
 def _f32_thresholds(t64, up):
@@ -676,6 +653,7 @@ def _f32_thresholds(t64, up):
 # folded pair layout of the long path (_sen_fold)
 _FOLD_NB = 2048  # buckets per pixel for the kept slopes
 _FOLD_CHUNK = 1 << 20  # pairs per chunk of pixels of the dense pass
+_FOLD_SAMPLE_CHUNKS = 17  # sample of the bracket: chunks of 128 slopes per pixel
 _FOLD_XMAX = 1e37  # pixels with a larger |x| (or non-finite values) take _sen_long
 _ALPHA = 2.0 ** -21  # relative error bound of the float32 slopes
 
@@ -711,55 +689,28 @@ def _fold_pairs(pos, R, Y):
     return g, i, j
 
 
-def _sen_fold(xs, ranks, nprime):
-    """Bracketing exact selection for long slope sets; xs (B, G, Y) pixel-major float64.
-
-    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed
-    (:func:`_sen_long`).
-
-    1. A bracket [L, U] around all target ranks from a seeded sample of pairs
-       (:func:`_sample_bracket`).
-    2. Dense pass, a chunk of pixels at a time: every pair slope in float32,
-       ``S = fl32(fl32(x32_j - x32_i) * fl32(1/k))`` over the folded layout
-       (:func:`_fold_layout`: one subtraction and one multiplication over a strided
-       view cover all lags).  With x32 = fl32(x) and s the float64 slope
-       ``fl((x_j - x_i)/k)`` of pymannkendall, ``|S - s| <= a |s| + b`` with
-       a = 2**-21 and b = 2**-147 (+ 2**-22 M if some value of the pixel is not a
-       float32; M = max |x| <= 1e37, so nothing overflows): each float32 rounding
-       errs by at most 2**-24 relative (2**-150 absolute when subnormal), and the
-       conversion of x by 2**-24 |x|.  Thresholds tlo <= L - 4a|L| - 4b and
-       thi >= U + 4a|U| + 4b (float32, rounded outward) then give: S < tlo implies
-       s < L ("below", only counted), S > thi implies s > U ("above", dropped), and
-       every slope in [L, U] is "kept" (NaN slopes, i.e. pairs with a gap, are
-       neither).
-    3. Kept slopes are bucketed per pixel by the monotone key
-       ``floor(fl32(fl32(S - tlo) * F))`` in [0, nb) (F = (nb - 1)/(thi - tlo), a bit
-       less, at most 1e30).  The relative rank r - below of target rank r falls in bucket j of the
-       kept S.  Every kept slope has |S - s| <= E = 2**-20 max(|tlo|, |thi|) + 2b, so
-       the exact slope of that relative rank, and every slope equal to it, has its key
-       in j - d .. j + d with d = ceil(2 E F + 2**-8) (the key's own rounding moves it
-       by less than 2**-9 buckets), every kept slope with a lower key is smaller and
-       every one with a higher key larger.  Only these candidates are recomputed in
-       float64, exactly as pymannkendall does, and sorted.
-    4. The selected value v is the slope of rank r if it lies in [L, U] (below slopes
-       are < L <= v, above slopes > U >= v); checked per pixel and target (else the
-       pixel is not ok, e.g. when the sampled bracket missed)."""
-    B, G, Y = xs.shape
-    K = ranks.shape[1]
-    T = G * Y * (Y - 1) // 2
+@functools.lru_cache(maxsize=16)
+def _fold_sample(G, Y, nchunk, rng_seed=_SEED):
+    """Seeded sample of nchunk * 128 folded positions (within one pixel's (G, R, Y)
+    array, masked cells excluded): the same pairs for every pixel."""
     R, mult = _fold_layout(Y)
-    GRY = G * R * Y
-    nb = _FOLD_NB
-    xt = np.ascontiguousarray(xs.transpose(0, 2, 1))  # (B, Y, G) for the sample
-    nchunk = int(min(_SAMPLE_CHUNKS, max(3, T // 640))) | 1
-    L, U, _, _, _ = _sample_bracket(xt, ranks, nprime, nchunk, _ZQ)
-    xf = xs.reshape(B, G * Y)
-    with np.errstate(invalid="ignore", over="ignore"):
-        M = np.nanmax(np.abs(xf), axis=1)
-        x32 = xf.astype(np.float32)
-    exact = np.all((x32 == xf) | np.isnan(xf), axis=1)
-    elig = np.isfinite(M) & (M <= _FOLD_XMAX)
-    beta = np.where(exact, 0.0, 2.0 ** -22 * np.where(elig, M, 0.0)) + 2.0 ** -147
+    valid = np.flatnonzero(np.isfinite(np.broadcast_to(mult, (G, R, Y))).ravel())
+    ns = nchunk * 128
+    rng = np.random.default_rng(rng_seed)
+    idx = rng.choice(valid, ns, replace=ns > valid.size)
+    idx.setflags(write=False)
+    return idx
+
+
+def _fold_pick(S2, xsub, ranks, L, U, beta, Y, nb):
+    """Exact order statistics at ranks (n, K) from the float32 slopes S2 (n, G*R*Y) of
+    the folded layout (NaN = no pair) and the float64 series xsub (n, G, Y), given the
+    bracket [L, U] and the error term beta of each pixel (see :func:`_sen_fold`).
+    Returns (values (n, K), ok (n,))."""
+    n, GRY = S2.shape
+    K = ranks.shape[1]
+    G = xsub.shape[1]
+    R = GRY // (G * Y)
     a4 = 4 * _ALPHA
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         tlo = _f32_thresholds(L - a4 * np.abs(L) - 4 * beta, up=False)
@@ -772,85 +723,154 @@ def _sen_fold(xs, ranks, nprime):
         E = 2.0 ** -20 * np.maximum(np.abs(t64), np.abs(h64)) + 2 * beta
         d = np.where(fin & (F > 0), np.minimum(np.ceil(2 * E * F + 2.0 ** -8), nb), nb).astype(np.int64)
     tk = np.where(fin, tlo, np.float32(0))
+    # classify: below (counted), kept, above (dropped)
+    N = n * GRY
+    lt = np.less(S2, tlo[:, None], out=_scratch("fold_lt", N, bool).reshape(n, GRY))
+    # the kept mask is followed by N // 8 True entries: numpy's nonzero takes a slow
+    # memchr path for bool arrays with at most 10 % True, which kept masks often are
+    pad = N // 8
+    kbuf = _scratch("fold_kp", N + pad, bool)
+    kbuf[N:] = True
+    kp = np.less_equal(S2, thi[:, None], out=kbuf[:N].reshape(n, GRY))
+    np.greater(kp, lt, out=kp)
+    below = np.array([np.count_nonzero(lt[q]) for q in range(n)], np.int64)
+    idx = np.flatnonzero(kbuf)
+    idx = idx[:idx.size - pad]
+    st = np.searchsorted(idx, np.arange(n + 1) * GRY)
+    cnt = np.diff(st)
+    rel = ranks - below[:, None]
+    ok = np.all((rel >= 0) & (rel < cnt[:, None]), axis=1)
+    res = np.full((n, K), np.nan)
+    if not ok.any():
+        return res, ok
+    # bucket keys of the kept slopes (pixel q: q * nb + key), in float32 (|q * nb + key|
+    # < 2**24, so the addition errs by < 2**-10 bucket)
+    key = np.take(S2.reshape(-1), idx)
+    for q in range(n):
+        seg = key[st[q]:st[q + 1]]
+        np.subtract(seg, tk[q], out=seg)
+        np.multiply(seg, F[q], out=seg)
+        np.add(seg, np.float32(q * nb), out=seg)
+    ki = key.astype(np.intp)
+    cum = np.cumsum(np.bincount(ki, minlength=n * nb).reshape(n, nb), axis=1)
+    relc = np.clip(rel, 0, np.maximum(cnt - 1, 0)[:, None])
+    rowoff = np.arange(n, dtype=np.int64)[:, None]
+    big = int(cnt.max()) + 1
+    jb = np.searchsorted((cum + rowoff * big).ravel(), (relc + rowoff * big).ravel(),
+                         side="right").reshape(n, K) - rowoff * nb
+    lo = np.maximum(jb - d[:, None], 0) + rowoff * nb  # key ranges of the candidates
+    hi = np.minimum(jb + d[:, None], nb - 1) + rowoff * nb
+    before = np.where(lo > rowoff * nb, cum.ravel()[np.maximum(lo - 1, 0)], 0)
+    mark = np.zeros(n * nb + 1, np.int32)
+    np.add.at(mark, lo[ok].ravel(), 1)
+    np.add.at(mark, hi[ok].ravel() + 1, -1)
+    np.cumsum(mark, out=mark)
+    sel = np.flatnonzero(np.take(mark.astype(bool), ki))
+    ck = ki[sel]
+    cq = ck // nb
+    g, i, j = _fold_pairs(idx[sel] - cq * GRY, R, Y)
+    row = cq * G + g
+    xg = xsub.reshape(n * G, Y)
+    cv = (xg[row, j] - xg[row, i]) / (j - i)  # exactly as pymannkendall
+    # exact selection among the candidates of every (pixel, target)
+    ci, ct = np.nonzero((ck[:, None] >= lo[cq]) & (ck[:, None] <= hi[cq]))
+    grp = cq[ci] * K + ct
+    vv = cv[ci]
+    o = np.lexsort((vv, grp))
+    vv = vv[o]
+    starts = np.searchsorted(grp[o], np.arange(n * K)).reshape(n, K)
+    want = np.clip(starts + (relc - before), 0, max(vv.size - 1, 0))
+    if vv.size:
+        res = vv[want]
+    with np.errstate(invalid="ignore"):
+        ok &= np.all((res >= L[:, None]) & (res <= U[:, None]), axis=1)
+    return res, ok
+
+
+def _sen_fold(xs, ranks, nprime):
+    """Bracketing exact selection for long slope sets; xs (B, G, Y) pixel-major float64.
+
+    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed
+    (:func:`_sen_long`).  Per chunk of pixels (a cache-friendly working set):
+
+    1. Dense pass: every pair slope in float32,
+       ``S = fl32(fl32(x32_j - x32_i) * fl32(1/k))`` over the folded layout
+       (:func:`_fold_layout`: one subtraction and one multiplication over a strided
+       view cover all lags).  With x32 = fl32(x) and s the float64 slope
+       ``fl((x_j - x_i)/k)`` of pymannkendall, ``|S - s| <= a |s| + b`` with
+       a = 2**-21 and b = 2**-147 (+ 2**-22 M if some value of the pixel is not a
+       float32; M = max |x| <= 1e37, so nothing overflows): each float32 rounding
+       errs by at most 2**-24 relative (2**-150 absolute when subnormal), and the
+       conversion of x by 2**-24 |x|.
+    2. A bracket [L, U] around all target ranks from a seeded sample of the S
+       (:func:`_chunk_bracket`), first a tight one; pixels whose targets it misses
+       (known from the exact counts below) are redone with a wide one.
+    3. Thresholds tlo <= L - 4a|L| - 4b and thi >= U + 4a|U| + 4b (float32, rounded
+       outward) give: S < tlo implies s < L ("below", only counted), S > thi implies
+       s > U ("above", dropped), and every slope in [L, U] is "kept" (NaN slopes,
+       i.e. pairs with a gap, are neither).
+    4. Kept slopes are bucketed per pixel by the monotone key
+       ``floor(fl32(fl32(S - tlo) * F))`` in [0, nb) (F = (nb - 1)/(thi - tlo), a bit
+       less, at most 1e30).  The relative rank r - below of target rank r falls in
+       bucket j of the kept S.  Every kept slope has |S - s| <= E =
+       2**-20 max(|tlo|, |thi|) + 2b, so the exact slope of that relative rank, and
+       every slope equal to it, has its key in j - d .. j + d with
+       d = ceil(2 E F + 2**-8) (the key's own rounding moves it by less than 2**-9
+       buckets), every kept slope with a lower key is smaller and every one with a
+       higher key larger.  Only these candidates are recomputed in float64, exactly
+       as pymannkendall does, and sorted (:func:`_fold_pick`).
+    5. The selected value v is the slope of rank r if it lies in [L, U] (below slopes
+       are < L <= v, above slopes > U >= v); checked per pixel and target (else the
+       pixel is not ok)."""
+    B, G, Y = xs.shape
+    T = G * Y * (Y - 1) // 2
+    R, mult = _fold_layout(Y)
+    GRY = G * R * Y
+    nchunk = int(min(_FOLD_SAMPLE_CHUNKS, max(3, T // 640))) | 1
+    sidx = _fold_sample(G, Y, nchunk)
+    xf = xs.reshape(B, G * Y)
+    with np.errstate(invalid="ignore", over="ignore"):
+        M = np.nanmax(np.abs(xf), axis=1)
+        x32 = xf.astype(np.float32)
+    exact = np.all((x32 == xf) | np.isnan(xf), axis=1)
+    elig = np.isfinite(M) & (M <= _FOLD_XMAX)
+    beta = np.where(exact, 0.0, 2.0 ** -22 * np.where(elig, M, 0.0)) + 2.0 ** -147
     out = np.full(ranks.shape, np.nan)
     ok = np.zeros(B, bool)
     ei = np.flatnonzero(elig)
     if ei.size == 0:
         return out, ok
+    # buckets per pixel: about 4 kept slopes per bucket (a tight bracket keeps ~10 %)
+    nb = int(min(_FOLD_NB, max(16, 1 << int(np.ceil(np.log2(max(2.0, T / 40)))))))
     xc = np.empty((ei.size, G, 2 * Y), np.float32)
     xc[:, :, :Y] = x32.reshape(B, G, Y)[ei]
     xc[:, :, Y:] = xc[:, :, :Y]
-    xg = xs.reshape(B * G, Y)
     c = max(1, _FOLD_CHUNK // GRY)
-    nel = min(c, ei.size) * GRY
-    sbuf = _scratch("fold_s", nel, np.float32)
-    lbuf = _scratch("fold_lt", nel, bool)
-    kbuf = _scratch("fold_kp", nel, bool)
+    sbuf = _scratch("fold_s", min(c, ei.size) * GRY, np.float32)
     s0, s1, s2 = xc.strides
     for a in range(0, ei.size, c):
         px = ei[a:a + c]
         n = px.size
         xa = xc[a:a + n]
-        # 2. dense pass: all slopes of the chunk in float32, classified
         later = np.lib.stride_tricks.as_strided(xa[:, :, 1:], shape=(n, G, R, Y),
                                                 strides=(s0, s1, s2, s2), writeable=False)
         S = sbuf[:n * GRY].reshape(n, G, R, Y)
         with np.errstate(invalid="ignore", over="ignore"):
             np.subtract(later, xa[:, :, None, :Y], out=S)
             np.multiply(S, mult, out=S)
-        lt = np.less(S, tlo[px, None, None, None], out=lbuf[:n * GRY].reshape(n, G, R, Y))
-        kp = np.less_equal(S, thi[px, None, None, None], out=kbuf[:n * GRY].reshape(n, G, R, Y))
-        np.greater(kp, lt, out=kp)
-        lt2 = lt.reshape(n, GRY)
-        below = np.array([np.count_nonzero(lt2[q]) for q in range(n)], np.int64)
-        idx = np.flatnonzero(kp)
-        st = np.searchsorted(idx, np.arange(n + 1) * GRY)
-        cnt = np.diff(st)
-        rel = ranks[px] - below[:, None]
-        okc = np.all((rel >= 0) & (rel < cnt[:, None]), axis=1)
-        if not okc.any():
-            continue
-        # 3. bucket keys of the kept slopes (pixel q of the chunk: q * nb + key), in
-        # float32 (|q * nb + key| < 2**24: the addition errs by < 2**-10 bucket)
-        key = np.take(S.reshape(-1), idx)
-        for qq in range(n):
-            seg = key[st[qq]:st[qq + 1]]
-            np.subtract(seg, tk[px[qq]], out=seg)
-            np.multiply(seg, F[px[qq]], out=seg)
-            np.add(seg, np.float32(qq * nb), out=seg)
-        ki = key.astype(np.intp)
-        cum = np.cumsum(np.bincount(ki, minlength=n * nb).reshape(n, nb), axis=1)
-        relc = np.clip(rel, 0, np.maximum(cnt - 1, 0)[:, None])
-        rowoff = np.arange(n, dtype=np.int64)[:, None]
-        big = int(cnt.max()) + 1
-        jb = np.searchsorted((cum + rowoff * big).ravel(), (relc + rowoff * big).ravel(),
-                             side="right").reshape(n, K) - rowoff * nb
-        dq = d[px, None]
-        lo = np.maximum(jb - dq, 0) + rowoff * nb  # absolute key ranges of the candidates
-        hi = np.minimum(jb + dq, nb - 1) + rowoff * nb
-        before = np.where(lo > rowoff * nb, cum.ravel()[np.maximum(lo - 1, 0)], 0)
-        mark = np.zeros(n * nb + 1, np.int32)
-        np.add.at(mark, lo[okc].ravel(), 1)
-        np.add.at(mark, hi[okc].ravel() + 1, -1)
-        np.cumsum(mark, out=mark)
-        sel = np.flatnonzero(np.take(mark.astype(bool), ki))
-        ck = ki[sel]
-        cq = ck // nb
-        g, i, j = _fold_pairs(idx[sel] - cq * GRY, R, Y)
-        row = px[cq] * G + g
-        cv = (xg[row, j] - xg[row, i]) / (j - i)  # exactly as pymannkendall
-        # exact selection among the candidates of every (pixel, target)
-        inr = (ck[:, None] >= lo[cq]) & (ck[:, None] <= hi[cq])
-        ci, ct = np.nonzero(inr)
-        grp = cq[ci] * K + ct
-        vv = cv[ci]
-        o = np.lexsort((vv, grp))
-        vv = vv[o]
-        starts = np.searchsorted(grp[o], np.arange(n * K)).reshape(n, K)
-        want = np.clip(starts + (relc - before), 0, max(vv.size - 1, 0))
-        res = vv[want] if vv.size else np.full((n, K), np.nan)
-        with np.errstate(invalid="ignore"):
-            okc &= np.all((res >= L[px, None]) & (res <= U[px, None]), axis=1)
+        S2 = S.reshape(n, GRY)
+        samp = np.take(S2, sidx, axis=1).reshape(n * nchunk, 128)
+        samp.sort(axis=1)
+        samp = samp.reshape(n, nchunk, 128)
+        rk = ranks[px]
+        npr = nprime[px]
+        L, U = _chunk_bracket(samp, rk, npr, _ZQ_TIGHT)
+        res, okc = _fold_pick(S2, xs[px], rk, L, U, beta[px], Y, nb)
+        bad = np.flatnonzero(~okc)
+        if bad.size:  # retry with a wide bracket
+            L, U = _chunk_bracket(samp[bad], rk[bad], npr[bad], _ZQ)
+            res[bad], okc[bad] = _fold_pick(np.ascontiguousarray(S2[bad]), xs[px[bad]], rk[bad],
+                                            L, U, beta[px[bad]], Y, nb)
         out[px[okc]] = res[okc]
         ok[px] = okc
     return out, ok

@@ -426,6 +426,7 @@ def test_long_series_bracket_miss_falls_back(monkeypatch):
 
     monkeypatch.setattr(tr, "_sen_long", spy)
     monkeypatch.setattr(tr, "_ZQ", -6.0)
+    monkeypatch.setattr(tr, "_ZQ_TIGHT", -6.0)
     miss = mann_kendall(X)
     assert called and sum(called) > 0
     for b in TREND_BANDS:
@@ -519,21 +520,21 @@ def test_long_path_open_bracket(monkeypatch):
     X = np.round(800 + rng.normal(0, 5, (120, 12)) + 0.04 * np.arange(120)[:, None], 1)
     X[rng.random(X.shape) < 0.05] = np.nan
     ref = mann_kendall(X)
-    orig_bracket = tr._sample_bracket
+    orig_bracket = tr._chunk_bracket
     orig_long = tr._sen_long
     called = []
 
     def wide(*a, **k):
-        L, U, frac, smin, smax = orig_bracket(*a, **k)
+        L, U = orig_bracket(*a, **k)
         L[::2] = -np.inf
         U[::3] = np.inf
-        return L, U, frac, smin, smax
+        return L, U
 
     def spy(*a, **k):
         called.append(a[0].shape[0])
         return orig_long(*a, **k)
 
-    monkeypatch.setattr(tr, "_sample_bracket", wide)
+    monkeypatch.setattr(tr, "_chunk_bracket", wide)
     monkeypatch.setattr(tr, "_sen_long", spy)
     r = mann_kendall(X, n_threads=1)
     assert sum(called) == 0
