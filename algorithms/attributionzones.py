@@ -13,8 +13,8 @@ from qgis.core import (
 
 from ..ecoresp_core.attribution.jobs import zones_table
 from ..ecoresp_core.attribution.zones import parse_groups
-from .base import EcorespAlgorithm
-from .partialcorrelation import source_path
+from ..ecoresp_core.io.series import split_source
+from .base import EcorespAlgorithm, zone_names_parameter
 from .tables import write_table
 
 
@@ -42,8 +42,10 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer("DOMINANT", "Dominant-driver raster"))
         self.addParameter(QgsProcessingParameterRasterLayer("ZONES", "Zones raster (same grid)", optional=True))
         self.addParameter(QgsProcessingParameterEnum(
-            "ZONE_TYPE", "Zones raster holds", ["mean annual temperature (degC)", "category codes"],
+            "ZONE_TYPE", "Zones raster holds", ["category codes", "mean annual temperature (degC)"],
             defaultValue=0, optional=True))
+        self.addParameter(QgsProcessingParameterString(
+            "ZONE_NAMES", "Names of the zone codes (code=name, comma separated)", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "GROUPS", "Driver groups (name=water|thermal|other, ';' separated; default from names)",
             optional=True))
@@ -53,14 +55,14 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         dom = self.parameterAsRasterLayer(parameters, "DOMINANT", context)
         if dom is None:
             raise QgsProcessingException(f"DOMINANT: cannot load raster layer {parameters.get('DOMINANT')!r}")
-        dom_path = source_path(dom.source())[0]
+        dom_path = split_source(dom.source())[0]
         zl = self.parameterAsRasterLayer(parameters, "ZONES", context)
-        zones_path = source_path(zl.source())[0] if zl is not None else None
+        zones_path = split_source(zl.source())[0] if zl is not None else None
         dom = zl = None  # keep no layer alive beyond this point
         groups = self.run_core(parse_groups, self.parameterAsString(parameters, "GROUPS", context))
         rows = self.run_core(zones_table, dom_path, zones_path,
-                             ("mat", "categorical")[self.parameterAsEnum(parameters, "ZONE_TYPE", context)],
-                             groups or None)
+                             ("categorical", "mat")[self.parameterAsEnum(parameters, "ZONE_TYPE", context)],
+                             groups or None, zone_names_parameter(self, parameters, context))
         df = pd.DataFrame(rows)
         for r in rows:
             if r["kind"] == "group" and r["name"] in ("water", "thermal"):

@@ -125,6 +125,20 @@ class TimeSeriesInput:
         return EcorespAlgorithm.run_core(open_series, path, variable, dates)
 
 
+def zone_names_parameter(alg, parameters, context, name="ZONE_NAMES"):
+    """{code: name} from a 'code=name, code=name' string parameter."""
+    out = {}
+    for item in (alg.parameterAsString(parameters, name, context) or "").split(","):
+        if not item.strip():
+            continue
+        code, _, label = item.partition("=")
+        try:
+            out[int(code)] = label.strip()
+        except ValueError:
+            raise QgsProcessingException(f"{name}: {item.strip()!r} is not code=name") from None
+    return out
+
+
 class DriverSources:
     """Driver rasters for algorithms that take several: raster layers (DRIVERS; the layer name is
     the driver name) and/or files given as text (DRIVER_FILES), which is how a multi-variable

@@ -1,13 +1,13 @@
 """ecoresp:integrate — annual ER totals in Pg C per year from a monthly ER raster series."""
 
 import pandas as pd
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
 from ..ecoresp_core.rasterjobs import integrate_raster
 from ..ecoresp_core.upscaling.integrate import UNITS
-from .base import TimeSeriesAlgorithm, TimeSeriesInput
+from .base import TimeSeriesAlgorithm, TimeSeriesInput, zone_names_parameter
 from .tables import write_table
 
 UNIT_LABELS = ["g C m-2 d-1 (mean daily rate, e.g. FLUXNET2015 MM)", "g C m-2 month-1",
@@ -60,15 +60,7 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
             return lyr.source() if lyr is not None else None
 
         annual = self.parameterAsOutputLayer(parameters, "ANNUAL", context) or None
-        zone_names = {}
-        for item in (self.parameterAsString(parameters, "ZONE_NAMES", context) or "").split(","):
-            if not item.strip():
-                continue
-            code, _, name = item.partition("=")
-            try:
-                zone_names[int(code)] = name.strip()
-            except ValueError:
-                raise QgsProcessingException(f"ZONE_NAMES: {item.strip()!r} is not code=name") from None
+        zone_names = zone_names_parameter(self, parameters, context)
         progress, cancelled = self.hooks(feedback)
         rows, summary = self.run_core(
             integrate_raster, src, unit=UNITS[self.parameterAsEnum(parameters, "UNIT", context)],

@@ -20,7 +20,7 @@ from qgis.core import (
 from ..ecoresp_core.attribution.jobs import partialcorr_raster
 from ..ecoresp_core.attribution.partialcorr import DETRENDS, MODES
 from ..ecoresp_core.io.series import open_series
-from .base import EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
+from .base import DriverSources, EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
 
 MODE_LABELS = [
     "Annual: ER summed, drivers summed (precipitation, wet and frost days) or averaged (monthly or daily input)",
@@ -28,46 +28,6 @@ MODE_LABELS = [
     "Series as given (e.g. already annual)",
 ]
 DETREND_LABELS = ["Linear (remove the per-pixel least-squares line)", "First differences", "None"]
-
-
-def source_path(source):
-    """``(path, variable)`` of a raster layer source: ``NETCDF:"file.nc":var`` -> file, var."""
-    text = str(source).strip()
-    if text.upper().startswith("NETCDF:"):
-        body = text[len("NETCDF:"):]
-        if ":" in body:
-            file_part, variable = body.rsplit(":", 1)
-            return file_part.strip().strip('"'), variable.strip() or None
-        return body.strip().strip('"'), None
-    return text.split("|")[0], None
-
-
-def driver_sources(alg, parameters, context, names=None):
-    """Ordered (name, path, variable) of the DRIVERS layers (named by ``names`` or by the layer
-    names), then of the DRIVER_FILES entries (name=source; source a file or NETCDF:"f.nc":var)."""
-    out = []
-    layers = alg.parameterAsLayerList(parameters, "DRIVERS", context) if parameters.get("DRIVERS") else []
-    if names and len(names) != len(layers):
-        raise QgsProcessingException(f"DRIVER_NAMES: {len(names)} names for {len(layers)} driver layers")
-    for i, layer in enumerate(layers):
-        path, variable = source_path(layer.source())
-        out.append((names[i] if names else layer.name(), path, variable))
-    layers = None
-    text = alg.parameterAsString(parameters, "DRIVER_FILES", context) if parameters.get("DRIVER_FILES") else ""
-    for entry in (e.strip() for e in text.split(";")):
-        if not entry:
-            continue
-        if "=" not in entry:
-            raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} is not name=source")
-        name, source = (p.strip() for p in entry.split("=", 1))
-        path, variable = source_path(source)
-        if not name or not path:
-            raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} lacks a name or a source")
-        out.append((name, path, variable))
-    for name, path, _ in out:
-        if not os.path.exists(path):
-            raise QgsProcessingException(f"driver {name}: {path}: file not found")
-    return out
 
 
 class AttributionInputs:
@@ -84,8 +44,7 @@ class AttributionInputs:
     HELP = (
         "<p><b>Inputs</b>: the ER series (INPUT or INPUT_FILE) and at least 2 driver series (DRIVERS, "
         "raster layers; the layer name is the driver name, or give DRIVER_NAMES, comma separated in "
-        "layer order; DRIVER_FILES takes <i>name=source</i> entries separated by ';', where source is a "
-        "raster file or NETCDF:\"file.nc\":variable) on the same grid and with the same dates as ER "
+        "layer order; " + DriverSources.HELP_FILES + ") on the same grid and with the same dates as ER "
         "(DATES, when given, applies to ER and to every driver). Collinear drivers (tmp/tmx/tmn/dtr/frs; "
         "vap/RH) should be reduced to one per group first.</p>"
         "<p><b>Preparation</b> (MODE): annual values (ER sum of months; drivers named like pre, "
@@ -104,9 +63,7 @@ class AttributionInputs:
             optional=True))
         alg.addParameter(QgsProcessingParameterString(
             cls.DRIVER_NAMES, "Driver names in layer order (default: layer names)", optional=True))
-        alg.addParameter(QgsProcessingParameterString(
-            "DRIVER_FILES", "Driver files: name=path or name=NETCDF:\"file.nc\":variable, separated by ';'",
-            optional=True))
+        DriverSources.add_files_parameter(alg)
         alg.addParameter(QgsProcessingParameterEnum(cls.MODE, "Time scale", MODE_LABELS, defaultValue=0, optional=True))
         alg.addParameter(QgsProcessingParameterEnum(cls.DETREND, "Detrending", DETREND_LABELS, defaultValue=0,
                                                     optional=True))
@@ -122,7 +79,7 @@ class AttributionInputs:
         ok, msg = TimeSeriesInput.check(alg, parameters, context)
         if not ok:
             return ok, msg
-        if not parameters.get(cls.DRIVERS) and not str(parameters.get("DRIVER_FILES") or "").strip():
+        if not DriverSources.given(parameters):
             return False, "Give at least 2 driver series (DRIVERS or DRIVER_FILES)"
         return True, ""
 
@@ -134,7 +91,7 @@ class AttributionInputs:
                  if s.strip()]
         dates = alg.parameterAsString(parameters, TimeSeriesInput.DATES, context) or None
         drivers, dnames = [], []
-        for name, path, variable in driver_sources(alg, parameters, context, names or None):
+        for name, path, variable in DriverSources.sources(alg, parameters, context, names or None):
             drivers.append(EcorespAlgorithm.run_core(open_series, path, variable, dates))
             dnames.append(name)
         if len(drivers) < 2:

@@ -192,7 +192,8 @@ def _attribution_children(b, er_source):
     b.child("ecoresp:rfattribution", "rfattribution", dict(common, SEED=("input", "seed")),
             {"OUTPUT": "RF importances", "DOMINANT": "Dominant driver (random forest)"})
     b.child("ecoresp:attributionzones", "attributionzones", {
-        "DOMINANT": ("child", "partialcorrelation", "DOMINANT"), "ZONES": ("input", "zones"), "ZONE_TYPE": 1},
+        "DOMINANT": ("child", "partialcorrelation", "DOMINANT"), "ZONES": ("input", "zones"), "ZONE_TYPE": 0,
+        "ZONE_NAMES": ("input", "zone_names")},
         {"OUTPUT": "Dominant-driver shares per zone"})
 
 

@@ -307,9 +307,10 @@ def _geographic(wkt, gt, height, width):
     return max(abs(v) for v in ys) <= 90.0 + 1e-9 and max(abs(v) for v in xs) <= 360.0 + 1e-9
 
 
-def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None):
+def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None, zone_names=None):
     """Area shares of a dominant-driver raster per zone (``zones.zone_summary``); the zones
-    raster (MAT in degC or categorical codes) must be on the same grid.  Returns rows."""
+    raster (MAT in degC or categorical codes) must be on the same grid.  ``zone_names``:
+    {code: name} for categorical zones.  Returns rows."""
     from ..io.series import Grid
 
     codes, names, g = read_dominant(dominant_path)
@@ -319,6 +320,8 @@ def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None):
     zones = znames = None
     if zones_path:
         zones, znames = zn.zones_from_values(read_band(zones_path, grid, what="zones"), zone_type)
+        if zone_type == "categorical" and zone_names:
+            znames = {**(znames or {}), **{int(k): str(v) for k, v in zone_names.items()}}
     rows = zn.zone_summary(codes, names, areas, zones, znames, groups)
     unit = "km2" if geographic else "km2 (map units squared x 1e-6)"
     for r in rows:

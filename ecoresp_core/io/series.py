@@ -219,7 +219,8 @@ class RasterSeries:
 
 def split_source(source):
     """``(path, variable)`` of a raster source as GDAL and QGIS write it:
-    ``NETCDF:"file.nc":var`` -> ``("file.nc", "var")``; a plain path -> ``(path, None)``."""
+    ``NETCDF:"file.nc":var`` -> ``("file.nc", "var")``; a plain path (without a QGIS ``|option``
+    suffix) -> ``(path, None)``."""
     text = str(source).strip()
     if text.upper().startswith("NETCDF:"):
         body = text[len("NETCDF:"):]
@@ -227,7 +228,7 @@ def split_source(source):
             file_part, variable = body.rsplit(":", 1)
             return file_part.strip().strip('"'), variable.strip() or None
         return body.strip().strip('"'), None
-    return text, None
+    return text.split("|")[0], None  # QGIS sources may carry '|layername=...
 
 
 def open_series(path, variable=None, dates=None):

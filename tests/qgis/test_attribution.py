@@ -81,7 +81,7 @@ def test_partialcorrelation_and_zones(provider, tmp_path):
     # zones: rows 0-1 boreal, row 2 temperate, row 3 tropical
     mat = write_stack(tmp_path / "mat.tif", np.array([[[0.0] * 5, [1.0] * 5, [10.0] * 5, [25.0] * 5]]),
                       ["2000-01-01"])
-    z = run("attributionzones", {"DOMINANT": res["DOMINANT"], "ZONES": mat, "ZONE_TYPE": 0,
+    z = run("attributionzones", {"DOMINANT": res["DOMINANT"], "ZONES": mat, "ZONE_TYPE": 1,
                                  "GROUPS": "SM=other", "OUTPUT": str(tmp_path / "zones.csv")})
     t = read_table(z["OUTPUT"]).astype({"share_of_zone": float, "n_pixels": int})
     assert set(t["zone_name"]) == {"all", "boreal", "temperate", "tropical"}
@@ -91,6 +91,16 @@ def test_partialcorrelation_and_zones(provider, tmp_path):
     grp = t[(t["kind"] == "group") & (t["zone_name"] == "all")].set_index("name")
     assert grp.loc["other", "n_pixels"] == int((dom == 3).sum())  # SM regrouped as other
     assert grp.loc["water", "n_pixels"] == int((dom == 2).sum())
+    # the same rows as category codes 1..3 with names (the ZONE_TYPE order of ecoresp:integrate)
+    codes = write_stack(tmp_path / "codes.tif", np.array([[[1.0] * 5, [1.0] * 5, [2.0] * 5, [3.0] * 5]]),
+                        ["2000-01-01"])
+    zc = run("attributionzones", {"DOMINANT": res["DOMINANT"], "ZONES": codes, "ZONE_TYPE": 0,
+                                  "ZONE_NAMES": "1=boreal,2=temperate,3=tropical", "GROUPS": "SM=other",
+                                  "OUTPUT": str(tmp_path / "zones_codes.csv")})
+    tc = read_table(zc["OUTPUT"]).astype({"share_of_zone": float, "n_pixels": int})
+    key = ["zone_name", "kind", "name"]
+    pd.testing.assert_frame_equal(tc.sort_values(key)[key + ["n_pixels", "share_of_zone"]].reset_index(drop=True),
+                                  t.sort_values(key)[key + ["n_pixels", "share_of_zone"]].reset_index(drop=True))
 
 
 def test_rfattribution(provider, tmp_path):
