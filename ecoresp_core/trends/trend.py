@@ -196,29 +196,30 @@ def _mk_score(x, x32=_AUTO):
     """Mann-Kendall S of each column of x (n, B), pairs with a NaN ignored. int64 (B,).
 
     S = sum over lags k of count(x[t+k] > x[t]) - count(x[t+k] < x[t]); comparisons
-    with NaN are False, so such pairs drop out.  Compared in float32 when exact."""
+    with NaN are False, so such pairs drop out.  Compared in float32 when exact.  The
+    per-position counts accumulate in int8 (every operation on equal 1-byte types, the
+    fast SIMD loops), flushed to int64 every 127 lags."""
     n, B = x.shape
     if n < 2:
         return np.zeros(B, np.int64)
     if x32 is _AUTO:
         x32 = _exact_f32(x)
     xs = x32 if x32 is not None else x
-    small = n <= 128  # |acc| <= n - 1 fits int8
-    acc = np.zeros((n - 1, B), np.int8 if small else np.int16 if n < 32000 else np.int32)
+    acc = np.zeros((n - 1, B), np.int8)
     gt = np.empty((n - 1, B), bool)
     lt = np.empty((n - 1, B), bool)
-    t8 = None if small else np.empty((n - 1, B), np.int8)
+    t8 = np.empty((n - 1, B), np.int8)
+    s = np.zeros(B, np.int64)
     for k in range(1, n):
         m = n - k
         g = np.greater(xs[k:], xs[:-k], out=gt[:m])
         l_ = np.less(xs[k:], xs[:-k], out=lt[:m])
-        if small:
-            np.add(acc[:m], g.view(np.int8), out=acc[:m])
-            np.subtract(acc[:m], l_.view(np.int8), out=acc[:m])
-        else:
-            np.subtract(g.view(np.int8), l_.view(np.int8), out=t8[:m])
-            np.add(acc[:m], t8[:m], out=acc[:m])
-    return acc.sum(axis=0, dtype=np.int64)
+        np.subtract(g.view(np.int8), l_.view(np.int8), out=t8[:m])
+        np.add(acc[:m], t8[:m], out=acc[:m])
+        if k % 127 == 0:
+            s += acc.sum(axis=0, dtype=np.int64)
+            acc[...] = 0
+    return s + acc.sum(axis=0, dtype=np.int64)
 
 
 def _variance(nv, tie):
@@ -855,8 +856,9 @@ def _sen_fold(xs, ranks, nprime):
         later = np.lib.stride_tricks.as_strided(xa[:, :, 1:], shape=(n, G, R, Y),
                                                 strides=(s0, s1, s2, s2), writeable=False)
         S = sbuf[:n * GRY].reshape(n, G, R, Y)
+        np.copyto(S, later)  # (a copy, then in-place arithmetic, beats reading the strided view)
         with np.errstate(invalid="ignore", over="ignore"):
-            np.subtract(later, xa[:, :, None, :Y], out=S)
+            np.subtract(S, xa[:, :, None, :Y], out=S)
             np.multiply(S, mult, out=S)
         S2 = S.reshape(n, GRY)
         samp = np.take(S2, sidx, axis=1).reshape(n * nchunk, 128)
