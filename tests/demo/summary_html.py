@@ -55,6 +55,13 @@ def dominant_classes(meta, a):
             for c in codes if c != 255]
 
 
+# every output the chain declares was returned and written (a model must return all of them)
+with open(os.path.join(C, "whole_chain.json")) as fh:
+    results = json.load(fh)["results"]
+missing = [k for k, v in results.items() if isinstance(v, str) and v.startswith(OUT) and not os.path.exists(v)]
+if len(results) < 23 or missing:
+    sys.exit(f"whole chain: {len(results)} outputs returned; not written: {', '.join(missing) or '-'}")
+
 sections = []
 # 1. partitioning methods side by side
 site_years = pd.concat([csv(os.path.join(OUT, "partition_DE-Tha_1998_summary.csv")),

@@ -59,3 +59,56 @@ def test_site_partitioning_model_runs_and_returns_every_output(provider, tmp_pat
     own = sm[sm["site_id"] == "DE-Tha"]
     assert len(own) == 12 and (own["er_source"] == "RECO_DT").all()
     assert set(sm["site_id"]) - {"DE-Tha"} == set(sub["site_id"][sub["frac_measured"] >= 0.2])
+
+
+def test_upscaling_then_trends_attribution_through_qgis_process(tmp_path, iberia_nc):
+    """The two regional models chained by hand through qgis_process, as a user would: the
+    FLUXNET2015 site-months (screened) -> monthly ER over Iberia -> trend and attribution."""
+    import json
+
+    from osgeo import gdal
+    net = pd.read_csv(os.path.join(DATA, "sites", "fluxnet2015_site_month.csv"))
+    net = net[net["frac_measured"] >= 0.2].rename(columns={"RECO_NT_gC_m2_d": "ER_gC_m2_d"})
+    net["quality_ok"] = 1
+    net.to_csv(tmp_path / "sm.csv", index=False)
+    iberia = os.path.join(DATA, "iberia")
+    grid = [f"climate_file={iberia_nc}", "tmp_variable=tas", "tmn_variable=tasmin", "pre_variable=pr",
+            f"land_cover={iberia}/iberia_igbp_2019.tif", f"land_fraction={iberia}/iberia_land_fraction_percent.tif",
+            f"zones={iberia}/iberia_koppen_dominant.tif", "zone_names=2=B arid,3=C temperate,4=D cold", "seed=3"]
+    qp = os.path.join(REPO, ".ci", "qgis_process.sh")
+
+    def run(model, args, outputs):
+        alg_outputs = [f"{k}={tmp_path / v}" for k, v in outputs.items()]
+        proc = subprocess.run([qp, "--json", "run", f"ecoresp:{model}", "--"] + args + alg_outputs,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        res = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
+        for k, v in outputs.items():
+            assert res[k] == str(tmp_path / v) and os.path.exists(tmp_path / v), k
+        return res
+
+    run("upscaling", [f"site_months={tmp_path / 'sm.csv'}"] + grid, {
+        "fit:er_model_file": "m.npz", "fit:cross_validation_metrics": "cv.csv", "fit:permutation_importances": "imp.csv",
+        "vpd:vpd_from_minimum_temperature": "vpd.tif", "predict:monthly_er": "er.tif",
+        "predict:share_of_months_outside_the_training_range": "out.tif", "integrate:annual_er_totals": "tot.csv",
+        "integrate:er_totals_summary": "sum.csv", "integrate:annual_er_sums": "annual.tif"})
+    ds = gdal.Open(str(tmp_path / "er.tif"))
+    assert ds.RasterCount == 360
+    ds = None
+    summary = pd.read_csv(tmp_path / "sum.csv").set_index("zone")
+    # the regional total is the sum of the zones (every land cell of the crop has a Koppen class)
+    assert summary.loc["all", "mean_PgC_yr"] == pytest.approx(
+        summary.loc[["B arid", "C temperate", "D cold"], "mean_PgC_yr"].sum(), rel=1e-6)
+    assert 0.3 < summary.loc["all", "mean_PgC_yr"] < 1.5  # ~1 kg C m-2 yr-1 over ~0.6 million km2
+    run("trends_attribution", [f"er_series={tmp_path / 'er.tif'}"] + grid, {
+        "vpd:vpd_from_minimum_temperature": "vpd2.tif", "trend:er_trend": "trend.tif",
+        "trend:er_trend_classes": "classes.tif", "partialcorrelation:partial_correlations": "pc.tif",
+        "partialcorrelation:dominant_driver_partial_correlation": "dom.tif",
+        "partialcorrelation:partial_correlation_of_the_dominant_driver": "domr.tif",
+        "rfattribution:rf_importances": "rf.tif", "rfattribution:dominant_driver_random_forest": "rfdom.tif",
+        "attributionzones:dominant_driver_shares_per_zone": "zones.csv"})
+    zones = pd.read_csv(tmp_path / "zones.csv")
+    assert {"all", "B arid", "C temperate"} <= set(zones["zone_name"])
+    ds = gdal.Open(str(tmp_path / "pc.tif"))
+    names = [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+    assert {"r_TA", "p_TA", "r_PRE", "r_VPD"} <= set(names)
