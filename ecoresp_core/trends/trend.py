@@ -437,14 +437,14 @@ def _select_cols(v64, ranks):
     """Exact order statistics of each column of v64 (W, B) float64 (NaN = absent).
 
     ranks (B, K): 0-based ranks among the non-NaN entries.  Each column is quantised
-    to 16-bit keys ``floor((v - min) * 65534 / (max - min))`` (float64 subtraction of a
-    constant, multiplication by a non-negative constant, clamping and truncation are
-    all monotone non-decreasing, so the keys never invert the order of the values;
-    NaN gets the key 65535 and sorts last).  The keys are sorted per pixel with
+    to 16-bit keys ``floor((v - min) * 65534 / (max - min))`` computed in float32
+    (rounding to float32, subtraction of a constant, multiplication by a non-negative
+    constant, clamping and truncation are all monotone non-decreasing, so the keys
+    never invert the order of the values; NaN gets the key 65535 and sorts last).  The keys are sorted per pixel with
     numpy's 16-bit radix sort (``kind='stable'``); the exact value of rank r is the
     unique value carrying the key of rank r or, when that key is shared, selected
     exactly in float64 among the values sharing it.  Columns with a non-finite range
-    use :func:`_select` (float32 sort and exact refinement)."""
+    or values beyond 1e38 use :func:`_select` (float32 sort and exact refinement)."""
     W, B = v64.shape
     K = ranks.shape[1]
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -452,20 +452,24 @@ def _select_cols(v64, ranks):
         hi = np.fmax.reduce(v64, axis=0)
         span = hi - lo
         sc = np.where(span > 0, 65534.0 / span, 0.0)
-        good = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(span) & np.isfinite(sc)
-        lo = np.where(good, lo, 0.0)
-        sc = np.where(good, sc, 0.0)
-        t = _scratch("sel_t", W * B, np.float64).reshape(W, B)
-        np.subtract(v64, lo, out=t)
-        t *= sc
-        np.minimum(t, 65534.0, out=t)
-        # NaN -> 65535.0 without a masked copy: |t| clears the sign bit of NaN, and the
-        # int64 view of a non-negative double is monotone with NaN above every number
+        good = (np.isfinite(lo) & np.isfinite(hi) & np.isfinite(span) & (sc < 1e38)
+                & (np.abs(lo) < 1e38) & (np.abs(hi) < 1e38))
+        lo32 = np.where(good, lo, 0.0).astype(np.float32)[:, None]
+        sc32 = np.where(good, sc, 0.0).astype(np.float32)[:, None]
+        # keys in float32, pixel-major: fl32 and the float32 operations below are monotone,
+        # so the keys stay a monotone function of the exact values
+        t = _scratch("sel_t", W * B, np.float32).reshape(B, W)
+        t[...] = v64.T
+        np.subtract(t, lo32, out=t)
+        t *= sc32
+        np.minimum(t, np.float32(65534.0), out=t)
+        # NaN -> 65535 without a masked copy: |t| clears the sign bit of NaN, and the
+        # int32 view of a non-negative float is monotone with NaN above every number
         np.abs(t, out=t)
-        ti = t.view(np.int64)
-        np.minimum(ti, np.array(65535.0).view(np.int64), out=ti)
+        ti = t.view(np.int32)
+        np.minimum(ti, np.array(65535.0, np.float32).view(np.int32), out=ti)
         key = _scratch("sel_key", W * B, np.uint16).reshape(B, W)
-        key[...] = t.T  # columns with a non-finite range are redone below
+        key[...] = t  # columns with a non-finite or huge range are redone below
     srt = np.sort(key, axis=1, kind="stable")  # 16-bit radix sort
     rows = np.arange(B)
     res = np.empty((B, K))
