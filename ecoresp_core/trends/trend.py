@@ -808,8 +808,9 @@ def _sen_fold(xs, ranks, nprime):
        errs by at most 2**-24 relative (2**-150 absolute when subnormal), and the
        conversion of x by 2**-24 |x|.
     2. A bracket [L, U] around all target ranks from a seeded sample of the S
-       (:func:`_chunk_bracket`), first a tight one; pixels whose targets it misses
-       (known from the exact counts below) are redone with a wide one.
+       (:func:`_chunk_bracket`; sampled for the whole block before the chunks), first a
+       tight one; pixels whose targets it misses (known from the exact counts below)
+       are redone with a wide one.
     3. Thresholds tlo <= L - 4a|L| - 4b and thi >= U + 4a|U| + 4b (float32, rounded
        outward) give: S < tlo implies s < L ("below", only counted), S > thi implies
        s > U ("above", dropped), and every slope in [L, U] is "kept" (NaN slopes,
@@ -850,6 +851,21 @@ def _sen_fold(xs, ranks, nprime):
     xc = np.empty((ei.size, G, 2 * Y), np.float32)
     xc[:, :, :Y] = x32.reshape(B, G, Y)[ei]
     xc[:, :, Y:] = xc[:, :, :Y]
+    # bracket sample: the slopes at the sampled folded positions, computed with the
+    # same float32 operations as the dense pass, for all pixels of the block at once
+    g, rem = np.divmod(sidx, R * Y)
+    r, p = np.divmod(rem, Y)
+    xc2 = xc.reshape(ei.size, G * 2 * Y)
+    samp = np.take(xc2, g * 2 * Y + p + r + 1, axis=1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        samp -= np.take(xc2, g * 2 * Y + p, axis=1)
+        samp *= mult[r, p]
+    samp = samp.reshape(ei.size * nchunk, 128)
+    samp.sort(axis=1)
+    samp = samp.reshape(ei.size, nchunk, 128)
+    rke = ranks[ei]
+    npe = nprime[ei]
+    Lt, Ut = _chunk_bracket(samp, rke, npe, _ZQ_TIGHT)
     c = max(1, _FOLD_CHUNK // GRY)
     sbuf = _scratch("fold_s", min(c, ei.size) * GRY, np.float32)
     s0, s1, s2 = xc.strides
@@ -865,16 +881,11 @@ def _sen_fold(xs, ranks, nprime):
             np.subtract(S, xa[:, :, None, :Y], out=S)
             np.multiply(S, mult, out=S)
         S2 = S.reshape(n, GRY)
-        samp = np.take(S2, sidx, axis=1).reshape(n * nchunk, 128)
-        samp.sort(axis=1)
-        samp = samp.reshape(n, nchunk, 128)
-        rk = ranks[px]
-        npr = nprime[px]
-        L, U = _chunk_bracket(samp, rk, npr, _ZQ_TIGHT)
-        res, okc = _fold_pick(S2, xs[px], rk, L, U, beta[px], Y, nb)
+        rk = rke[a:a + n]
+        res, okc = _fold_pick(S2, xs[px], rk, Lt[a:a + n], Ut[a:a + n], beta[px], Y, nb)
         bad = np.flatnonzero(~okc)
         if bad.size:  # retry with a wide bracket
-            L, U = _chunk_bracket(samp[bad], rk[bad], npr[bad], _ZQ)
+            L, U = _chunk_bracket(samp[a + bad], rk[bad], npe[a + bad], _ZQ)
             res[bad], okc[bad] = _fold_pick(np.ascontiguousarray(S2[bad]), xs[px[bad]], rk[bad],
                                             L, U, beta[px[bad]], Y, nb)
         out[px[okc]] = res[okc]
