@@ -115,7 +115,17 @@ class AttributionInputs:
         return src, drivers, dnames, options
 
 
-class PartialCorrelationAlgorithm(TimeSeriesAlgorithm):
+class AttributionAlgorithm(TimeSeriesAlgorithm):
+    """An attribution algorithm: the ER series and its drivers (AttributionInputs)."""
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, msg = AttributionInputs.check(self, parameters, context)
+        if not ok:
+            return ok, msg
+        return super().checkParameterValues(parameters, context)
+
+
+class PartialCorrelationAlgorithm(AttributionAlgorithm):
     NAME = "partialcorrelation"
     DISPLAY = "Attribution: partial correlation and dominant driver"
     GROUP = "3 Trends and attribution"
@@ -150,12 +160,6 @@ class PartialCorrelationAlgorithm(TimeSeriesAlgorithm):
             self.DOMINANT_R, "Partial correlation of the dominant driver", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))
         self.addOutput(QgsProcessingOutputNumber("N_DOMINANT", "Pixels with a significant dominant driver"))
-
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, msg = AttributionInputs.check(self, parameters, context)
-        if not ok:
-            return ok, msg
-        return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         src, drivers, names, options = AttributionInputs.open(self, parameters, context, feedback)

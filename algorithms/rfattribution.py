@@ -11,14 +11,14 @@ from qgis.core import (
 
 from ..ecoresp_core.attribution.jobs import rf_raster
 from ..ecoresp_core.attribution.rfattribution import DEFAULT_DEPTH, DEFAULT_TREES, IMPORTANCES
-from .base import TimeSeriesAlgorithm, TimeSeriesInput
-from .partialcorrelation import AttributionInputs
+from .base import TimeSeriesInput
+from .partialcorrelation import AttributionAlgorithm, AttributionInputs
 
 IMPORTANCE_LABELS = ["Out-of-bag permutation importance (Breiman)",
                      "Permutation importance on the training data (as scikit-learn's permutation_importance)"]
 
 
-class RfAttributionAlgorithm(TimeSeriesAlgorithm):
+class RfAttributionAlgorithm(AttributionAlgorithm):
     NAME = "rfattribution"
     DISPLAY = "Attribution: random-forest driver importance (exploratory)"
     GROUP = "3 Trends and attribution"
@@ -74,12 +74,6 @@ class RfAttributionAlgorithm(TimeSeriesAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.DOMINANT, "Most important driver (exploratory)", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))
-
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, msg = AttributionInputs.check(self, parameters, context)
-        if not ok:
-            return ok, msg
-        return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         src, drivers, names, options = AttributionInputs.open(self, parameters, context, feedback)

@@ -96,20 +96,8 @@ def _lstsq_loop(er, drivers, pixels):
 
 
 def _write_annual(path, cube):
-    from osgeo import gdal, osr
-    nt, ny, nx = cube.shape
-    ds = gdal.GetDriverByName("GTiff").Create(path, nx, ny, nt, gdal.GDT_Float32,
-                                              ["TILED=YES", "COMPRESS=DEFLATE", "PREDICTOR=3"])
-    ds.SetGeoTransform((-180, 360.0 / nx, 0, 90, 0, -180.0 / ny))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(4326)
-    ds.SetProjection(srs.ExportToWkt())
-    for i in range(nt):
-        b = ds.GetRasterBand(i + 1)
-        b.SetNoDataValue(float("nan"))
-        b.SetDescription(f"{1989 + i}-01-01")
-        b.WriteArray(cube[i])
-    ds = None
+    from run_bench import write_geotiff  # same folder; imported late (run_bench imports this module)
+    write_geotiff(path, cube, start_year=1989)
 
 
 def bench_partialcorr(quick=False, n_sample=300):
