@@ -8,17 +8,20 @@ Inputs (``open_series``):
 
 Nodata and fill values (CRU's 9.96921e36) and non-finite values become NaN.
 Outputs (``SeriesWriter``) are GeoTIFFs written under a temporary name in the
-destination folder and renamed only by ``commit()``; ``abort()`` removes them.
+destination folder and renamed only by ``commit()``; ``abort()`` removes them.  A destination
+ending in .nc is written as a CF NetCDF (time axis from dated bands) at commit.
 """
 
 import json
 import os
+import re
 import uuid
 
 import numpy as np
 
 from ..errors import InputError
 from .dates import decode_cf_time, expand_dates_spec, format_date, parse_date
+from .netcdf import geotiff_to_netcdf, is_netcdf_path
 
 try:  # GDAL is an edge dependency: the numeric core works without it
     from osgeo import gdal, osr
@@ -301,9 +304,22 @@ class SeriesWriter:
             self._ds.GetRasterBand(i + 1).WriteArray(data[i], 0, int(row0))
 
     def commit(self):
-        """Flush, close and rename to the final name (replacing an older file)."""
+        """Flush, close and rename to the final name (replacing an older file).  A destination
+        ending in .nc gets the series as CF NetCDF (``io.netcdf``), converted block by block."""
         self._ds.FlushCache()
         self._ds = None
+        if is_netcdf_path(self.path):
+            stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(self.path))[0]) or "value"
+            tmp_nc = self.tmp[:-len(".tif")] + ".nc"
+            try:
+                geotiff_to_netcdf(self.tmp, tmp_nc, variable=stem if not stem[0].isdigit() else f"v{stem}")
+                os.replace(tmp_nc, self.path)
+            finally:
+                for p in (tmp_nc, self.tmp, self.tmp + ".aux.xml"):
+                    if os.path.exists(p):
+                        os.remove(p)
+            self.committed = True
+            return self.path
         # GDAL keeps what the TIFF cannot hold (category names, ...) in a .aux.xml sidecar
         if os.path.exists(self.tmp + ".aux.xml"):
             os.replace(self.tmp + ".aux.xml", self.path + ".aux.xml")

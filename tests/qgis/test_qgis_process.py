@@ -56,3 +56,19 @@ def test_failure_exit_code_message_and_no_file(iberia_nc, tmp_path):
     assert "has no variable 'nope'" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
     assert os.listdir(tmp_path) == []
+
+
+def test_netcdf_outputs_chain(iberia_nc, tmp_path):
+    """A series written as CF NetCDF (.nc destination) is a raster layer for the next algorithm."""
+    anom = tmp_path / "tas_anomalies.nc"
+    proc, res = run_json("ecoresp:detrend", INPUT_FILE=iberia_nc, VARIABLE="tas", METHOD=1, OUTPUT=anom)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert res["results"]["OUTPUT"] == str(anom)
+    proc, res = run_json("ecoresp:trend", INPUT=anom, OUTPUT=tmp_path / "trend.nc")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert res["results"]["N_TESTED"] == 330 and res["results"]["N_INCREASING"] > 250  # warming kept
+    from osgeo import gdal
+    ds = gdal.Open(f'NETCDF:"{tmp_path / "trend.nc"}":slope')
+    slope = ds.GetRasterBand(1).ReadAsArray()
+    ds = None
+    assert 0.012 < float(np.median(slope[slope < 1e30])) < 0.035  # degC per year
