@@ -136,8 +136,9 @@ VARIANTS = ("original", "hamed_rao", "yue_wang", "pre_whitening",
 
 # slope sets larger than this use the bracketing selection (per pixel)
 _LONG_PAIRS = 2000
-# memory budget (bytes) of one materialised slope block
-_SLOPE_BLOCK_BYTES = 2 * 2 ** 20
+# memory budget (bytes) of one materialised slope block (about 3000 pixels of 30 values:
+# large blocks mean few, large numpy calls, so that two threads rarely wait for the GIL)
+_SLOPE_BLOCK_BYTES = 10 * 2 ** 20
 _SAMPLE_PAIRS = 3000
 _SAMPLE_CHUNKS = 49  # float32 sample: chunks of 128 pairs
 _ZQ = 3.5  # bracket half-width in standard errors of the sample quantiles (retry)
