@@ -77,9 +77,11 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", "Model file", "ecoresp upscaling model (*.npz)"))
         self.addParameter(QgsProcessingParameterFeatureSink("METRICS", "Cross-validation metrics",
-                                                            QgsProcessing.TypeVector))
+                                                            QgsProcessing.TypeVector, optional=True,
+                                                            createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink("IMPORTANCE", "Permutation importances",
-                                                            QgsProcessing.TypeVector))
+                                                            QgsProcessing.TypeVector, optional=True,
+                                                            createByDefault=True))
         self.addOutput(QgsProcessingOutputNumber("CV_R2", "Mean test R2 over the folds"))
         self.addOutput(QgsProcessingOutputNumber("CV_RMSE", "Mean test RMSE over the folds"))
 
@@ -121,7 +123,7 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                           f"model {res['model'].meta['chosen']}")
         feedback.pushInfo(f"site-grouped CV, mean over test folds: R2 {t['R2']:.3f}, RMSE {t['RMSE']:.3f}, "
                           f"MAE {t['MAE']:.3f}, RMSLE {t['RMSLE']:.3f}")
-        return {"OUTPUT": out,
-                "METRICS": write_table(self, parameters, "METRICS", context, res["metrics"], feedback),
-                "IMPORTANCE": write_table(self, parameters, "IMPORTANCE", context, res["importances"], feedback),
-                "CV_R2": float(t["R2"]), "CV_RMSE": float(t["RMSE"])}
+        results = {"OUTPUT": out, "CV_R2": float(t["R2"]), "CV_RMSE": float(t["RMSE"]),
+                   "METRICS": write_table(self, parameters, "METRICS", context, res["metrics"], feedback),
+                   "IMPORTANCE": write_table(self, parameters, "IMPORTANCE", context, res["importances"], feedback)}
+        return {k: v for k, v in results.items() if v is not None}

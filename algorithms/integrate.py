@@ -48,7 +48,8 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
         self.addParameter(QgsProcessingParameterString("PRODUCT", "Product name", "ecoresp ER"))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Annual totals", QgsProcessing.TypeVector))
-        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Comparison table", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Comparison table", QgsProcessing.TypeVector,
+                                                            optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterRasterDestination("ANNUAL", "Annual sums", optional=True,
                                                                   createByDefault=False))
 
@@ -76,6 +77,8 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
             feedback.pushInfo(f"{r['zone']}: {r['mean_PgC_yr']:.4g} +- {r['sd_PgC_yr']:.2g} Pg C/yr ({r['period']})")
         results = {"OUTPUT": write_table(self, parameters, "OUTPUT", context, pd.DataFrame(rows), feedback),
                    "SUMMARY": write_table(self, parameters, "SUMMARY", context, pd.DataFrame(summary), feedback)}
+        if results["SUMMARY"] is None:
+            del results["SUMMARY"]
         if annual:
             results["ANNUAL"] = annual
         return results

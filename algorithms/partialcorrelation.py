@@ -157,7 +157,7 @@ class PartialCorrelationAlgorithm(AttributionAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.DOMINANT, "Dominant driver", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.DOMINANT_R, "Partial correlation of the dominant driver", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+            self.DOMINANT_R, "Partial correlation of the dominant driver", optional=True, createByDefault=True))
         self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))
         self.addOutput(QgsProcessingOutputNumber("N_DOMINANT", "Pixels with a significant dominant driver"))
 
@@ -165,12 +165,15 @@ class PartialCorrelationAlgorithm(AttributionAlgorithm):
         src, drivers, names, options = AttributionInputs.open(self, parameters, context, feedback)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         dom = self.parameterAsOutputLayer(parameters, self.DOMINANT, context)
-        dom_r = self.parameterAsOutputLayer(parameters, self.DOMINANT_R, context)
+        dom_r = self.parameterAsOutputLayer(parameters, self.DOMINANT_R, context) or None
         progress, cancelled = self.hooks(feedback)
         s = self.run_core(partialcorr_raster, src, drivers, names, out, dom, dom_r,
                           alpha=self.parameterAsDouble(parameters, self.ALPHA, context),
                           progress=progress, cancelled=cancelled, **options)
         feedback.pushInfo(f"{s['computed']} pixels computed, {s['with_dominant']} with a significant dominant "
                           "driver: " + ", ".join(f"{k} {v}" for k, v in s["by_driver"].items()))
-        return {self.OUTPUT: out, self.DOMINANT: dom, self.DOMINANT_R: dom_r,
-                "N_COMPUTED": s["computed"], "N_DOMINANT": s["with_dominant"]}
+        results = {self.OUTPUT: out, self.DOMINANT: dom, "N_COMPUTED": s["computed"],
+                   "N_DOMINANT": s["with_dominant"]}
+        if dom_r:
+            results[self.DOMINANT_R] = dom_r
+        return results

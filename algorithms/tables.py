@@ -41,7 +41,9 @@ def _value(v, kind):
 def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat=None):
     """Write ``df`` (index included as a column when named) to the sink parameter ``name``.
     With ``lon``/``lat`` column names, a point layer in EPSG:4326; otherwise a plain table.
-    Returns the destination id."""
+    Returns the destination id, or None for an optional sink that was not asked for."""
+    if parameters.get(name) is None:
+        return None
     if df.index.name:
         df = df.reset_index()
     # a GeoPackage makes its own feature id: a 'fid' column read from another layer would clash

@@ -164,8 +164,7 @@ def _upscaling_children(b, table_source):
         {"OUTPUT": "ER model file", "METRICS": "Cross-validation metrics", "IMPORTANCE": "Permutation importances"})
     b.child("ecoresp:derivedriver", "vpd", {
         "KIND": 8, "FIRST_FILE": ("input", "climate_file"), "FIRST_VARIABLE": ("input", "tmn_variable"),
-        "SECOND_FILE": ("input", "climate_file"), "SECOND_VARIABLE": ("input", "tmp_variable")},
-        {"OUTPUT": "VPD from minimum temperature"})
+        "SECOND_FILE": ("input", "climate_file"), "SECOND_VARIABLE": ("input", "tmp_variable")})
     b.child("ecoresp:predictupscaler", "predict", {
         "MODEL": ("child", "fit", "OUTPUT"),
         "DRIVERS": [("child", "vpd", "OUTPUT"), ("input", "land_cover")],
@@ -223,8 +222,7 @@ def build_all(folder=HERE):
     _grid_inputs(b)
     b.child("ecoresp:derivedriver", "vpd", {
         "KIND": 8, "FIRST_FILE": ("input", "climate_file"), "FIRST_VARIABLE": ("input", "tmn_variable"),
-        "SECOND_FILE": ("input", "climate_file"), "SECOND_VARIABLE": ("input", "tmp_variable")},
-        {"OUTPUT": "VPD from minimum temperature"})
+        "SECOND_FILE": ("input", "climate_file"), "SECOND_VARIABLE": ("input", "tmp_variable")})
     _attribution_children(b, ("input", "er_series"))
     paths.append(b.save(os.path.join(folder, "trends_attribution.model3")))
 

@@ -68,7 +68,7 @@ run ecoresp:whole_chain chain/whole_chain \
     partition:site_year_summary=$C/site_years.csv evaluate:er_method_comparison=$C/dtrh_vs_nt.csv \
     evaluate:er_method_comparison_report=$C/dtrh_vs_nt.html sitemonths:site_month_table=$C/site_months.gpkg \
     fit:er_model_file=$C/er_model.npz fit:cross_validation_metrics=$C/cv_metrics.csv \
-    fit:permutation_importances=$C/importances.csv vpd:vpd_from_minimum_temperature=$C/vpd.tif \
+    fit:permutation_importances=$C/importances.csv \
     predict:monthly_er=$C/er_monthly.tif predict:share_of_months_outside_the_training_range=$C/er_outside_share.tif \
     integrate:annual_er_totals=$C/er_totals.csv integrate:er_totals_summary=$C/er_summary.csv \
     integrate:annual_er_sums=$C/er_annual.tif trend:er_trend=$C/er_trend.tif trend:er_trend_classes=$C/er_trend_classes.tif \

@@ -88,8 +88,8 @@ def test_upscaling_then_trends_attribution_through_qgis_process(tmp_path, iberia
         return res
 
     run("upscaling", [f"site_months={tmp_path / 'sm.csv'}"] + grid, {
-        "fit:er_model_file": "m.npz", "fit:cross_validation_metrics": "cv.csv", "fit:permutation_importances": "imp.csv",
-        "vpd:vpd_from_minimum_temperature": "vpd.tif", "predict:monthly_er": "er.tif",
+        "fit:er_model_file": "m.npz",
+        "predict:monthly_er": "er.tif",
         "predict:share_of_months_outside_the_training_range": "out.tif", "integrate:annual_er_totals": "tot.csv",
         "integrate:er_totals_summary": "sum.csv", "integrate:annual_er_sums": "annual.tif"})
     ds = gdal.Open(str(tmp_path / "er.tif"))
@@ -101,10 +101,9 @@ def test_upscaling_then_trends_attribution_through_qgis_process(tmp_path, iberia
         summary.loc[["B arid", "C temperate", "D cold"], "mean_PgC_yr"].sum(), rel=1e-6)
     assert 0.3 < summary.loc["all", "mean_PgC_yr"] < 1.5  # ~1 kg C m-2 yr-1 over ~0.6 million km2
     run("trends_attribution", [f"er_series={tmp_path / 'er.tif'}"] + grid, {
-        "vpd:vpd_from_minimum_temperature": "vpd2.tif", "trend:er_trend": "trend.tif",
+        "trend:er_trend": "trend.tif",
         "trend:er_trend_classes": "classes.tif", "partialcorrelation:partial_correlations": "pc.tif",
         "partialcorrelation:dominant_driver_partial_correlation": "dom.tif",
-        "partialcorrelation:partial_correlation_of_the_dominant_driver": "domr.tif",
         "rfattribution:rf_importances": "rf.tif", "rfattribution:dominant_driver_random_forest": "rfdom.tif",
         "attributionzones:dominant_driver_shares_per_zone": "zones.csv"})
     zones = pd.read_csv(tmp_path / "zones.csv")
