@@ -660,6 +660,7 @@ def _f32_thresholds(t64, up):
 _FOLD_NB = 2048  # buckets per pixel for the kept slopes
 _FOLD_CHUNK = 1 << 20  # pairs per chunk of pixels of the dense pass
 _FOLD_SAMPLE_CHUNKS = 17  # sample of the bracket: chunks of 128 slopes per pixel
+_FOLD_MK_MIN = 1 << 14  # pairs per pixel from which the dense pass also counts the MK signs
 _FOLD_XMAX = 1e37  # pixels with a larger |x| (or non-finite values) take _sen_long
 _ALPHA = 2.0 ** -21  # relative error bound of the float32 slopes
 
@@ -796,8 +797,10 @@ def _fold_pick(S2, xsub, ranks, L, U, beta, Y, nb):
 def _sen_fold(xs, ranks, nprime):
     """Bracketing exact selection for long slope sets; xs (B, G, Y) pixel-major float64.
 
-    Returns (values (B, K), ok (B,) bool); rows with ok False must be recomputed
-    (:func:`_sen_long`).  Per chunk of pixels (a cache-friendly working set):
+    Returns (values (B, K), ok (B,) bool, s (B,) int64, s_ok (B,) bool): rows with ok
+    False must be recomputed (:func:`_sen_long`); s is the Mann-Kendall S (within-group
+    pairs) where s_ok, computed from the signs of the float32 slopes of step 1.  Per
+    chunk of pixels (a cache-friendly working set):
 
     1. Dense pass: every pair slope in float32,
        ``S = fl32(fl32(x32_j - x32_i) * fl32(1/k))`` over the folded layout
@@ -842,11 +845,19 @@ def _sen_fold(xs, ranks, nprime):
     exact = np.all((x32 == xf) | np.isnan(xf), axis=1)
     elig = np.isfinite(M) & (M <= _FOLD_XMAX)
     beta = np.where(exact, 0.0, 2.0 ** -22 * np.where(elig, M, 0.0)) + 2.0 ** -147
+    # the signs of the float32 slopes are exact (Mann-Kendall S for free) when every
+    # value is a float32 and every non-zero |x| >= 2**-100: then x_j - x_i is exact in
+    # sign, and a non-zero difference (>= 2**-123) times 1/k (> 2**-16) stays non-zero
+    with np.errstate(invalid="ignore"):
+        ax = np.abs(xf)
+        minnz = np.nanmin(np.where(ax > 0, ax, np.inf), axis=1)
+    s_ok = elig & exact & (minnz >= 2.0 ** -100) & (GRY >= _FOLD_MK_MIN)
+    s_mk = np.zeros(B, np.int64)
     out = np.full(ranks.shape, np.nan)
     ok = np.zeros(B, bool)
     ei = np.flatnonzero(elig)
     if ei.size == 0:
-        return out, ok
+        return out, ok, s_mk, s_ok
     # buckets per pixel: about 4 kept slopes per bucket (a tight bracket keeps ~10 %)
     nb = int(min(_FOLD_NB, max(16, 1 << int(np.ceil(np.log2(max(2.0, T / 40)))))))
     xc = np.empty((ei.size, G, 2 * Y), np.float32)
@@ -882,6 +893,13 @@ def _sen_fold(xs, ranks, nprime):
             np.subtract(S, xa[:, :, None, :Y], out=S)
             np.multiply(S, mult, out=S)
         S2 = S.reshape(n, GRY)
+        if s_ok[px].any():  # Mann-Kendall S: count(slope > 0) - count(slope < 0)
+            sg = np.greater(S2, 0, out=_scratch("fold_lt", n * GRY, bool).reshape(n, GRY))
+            for q in range(n):
+                s_mk[px[q]] = np.count_nonzero(sg[q])
+            np.less(S2, 0, out=sg)
+            for q in range(n):
+                s_mk[px[q]] -= np.count_nonzero(sg[q])
         rk = rke[a:a + n]
         res, okc = _fold_pick(S2, xs[px], rk, Lt[a:a + n], Ut[a:a + n], beta[px], Y, nb)
         bad = np.flatnonzero(~okc)
@@ -891,20 +909,24 @@ def _sen_fold(xs, ranks, nprime):
                                             L, U, beta[px[bad]], Y, nb)
         out[px[okc]] = res[okc]
         ok[px] = okc
-    return out, ok
+    return out, ok, s_mk, s_ok
 
 def _sen_select(x3, ranks, nprime):
-    """x3 (Y, G, B) time-major."""
+    """Order statistics at ranks of the within-group slopes of x3 (Y, G, B) time-major.
+
+    Returns (values (B, K), s (B,) int64, s_ok (B,) bool): the long path also yields
+    the Mann-Kendall S (within-group pairs) of the pixels with s_ok."""
     Y, G, B = x3.shape
     T = G * Y * (Y - 1) // 2
     if T <= _LONG_PAIRS:
-        return _select_cols(_pair_slopes(np.ascontiguousarray(x3), scratch=True), ranks)
+        out = _select_cols(_pair_slopes(np.ascontiguousarray(x3), scratch=True), ranks)
+        return out, np.zeros(B, np.int64), np.zeros(B, bool)
     xs = np.ascontiguousarray(x3.transpose(2, 1, 0))  # (B, G, Y) for the float64 path
-    out, ok = _sen_fold(xs, ranks, nprime)
+    out, ok, s, s_ok = _sen_fold(xs, ranks, nprime)
     bad = np.flatnonzero(~ok)
     if bad.size:  # float64 pass (and its exact per-pixel fallback)
         out[bad] = _sen_long(np.ascontiguousarray(xs[bad]), ranks[bad], nprime[bad])
-    return out
+    return out, s, s_ok
 
 
 # ---------------------------------------------------------------------------
@@ -912,7 +934,9 @@ def _sen_select(x3, ranks, nprime):
 # ---------------------------------------------------------------------------
 
 def _block_sen(xb, var_ci, zci, period=None):
-    """Sen slope, CI and N' for the time-major block xb (n, B)."""
+    """Sen slope, CI bounds for the time-major block xb (n, B), and the Mann-Kendall S
+    (summed over the seasons if period) where the long path yields it: returns
+    slope, lower, upper, s (int64), s_ok (bool)."""
     n, B = xb.shape
     if period is None:
         x3 = xb.reshape(n, 1, B)
@@ -927,14 +951,16 @@ def _block_sen(xb, var_ci, zci, period=None):
     slope = np.full(B, np.nan)
     lower = np.full(B, np.nan)
     upper = np.full(B, np.nan)
+    s = np.zeros(B, np.int64)
+    s_ok = np.zeros(B, bool)
     ok = np.flatnonzero(nprime >= 1)
     if ok.size:
         ranks = _targets(nprime[ok], var_ci[ok], zci)
-        vals = _sen_select(x3[:, :, ok] if ok.size < B else x3, ranks, nprime[ok])
+        vals, s[ok], s_ok[ok] = _sen_select(x3[:, :, ok] if ok.size < B else x3, ranks, nprime[ok])
         slope[ok] = _finish_median(vals, nprime[ok])
         lower[ok] = vals[:, 2]
         upper[ok] = vals[:, 3]
-    return slope, lower, upper
+    return slope, lower, upper, s, s_ok
 
 
 def _process_block(xb, variant, alpha, period, lag, zci):
@@ -952,17 +978,22 @@ def _process_block(xb, variant, alpha, period, lag, zci):
         # seasons as separate columns: (ny, period*B)
         xsea = x3.reshape(ny, period * B)
         xsea32 = _exact_f32(xsea)
-        s_sea = _mk_score(xsea, xsea32).reshape(period, B)
         tie = _tie_term(_sorted_rows(xsea, xsea32)).reshape(period, B)
         nvs = np.count_nonzero(~np.isnan(x3), axis=0).astype(np.int64)  # (period, B)
         var_s = _variance(nvs, tie).sum(axis=0)
-        s = s_sea.sum(axis=0)
+        slope, lower, upper, s, s_ok = _block_sen(xb, var_s, zci, period=period)
+        rest = np.flatnonzero(~s_ok)
+        if rest.size == B:
+            s = _mk_score(xsea, xsea32).reshape(period, B).sum(axis=0)
+        elif rest.size:  # S summed over the seasons, for the pixels the long path left
+            cols = (np.arange(period)[:, None] * B + rest).ravel()
+            xr = np.ascontiguousarray(xsea[:, cols])
+            s[rest] = _mk_score(xr).reshape(period, rest.size).sum(axis=0)
         denom = (0.5 * nvs * (nvs - 1)).sum(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             tau = s / denom
         z = _z_score(s, var_s)
         p, trend = _p_trend(z, alpha)
-        slope, lower, upper = _block_sen(xb, var_s, zci, period=period)
         midx = _median_valid_index(valid)
         intercept = medx - midx / period * slope
         res.update(s=s.astype(np.float64), var_s=var_s, tau=tau, z=z, p_value=p, trend=trend,
@@ -972,9 +1003,14 @@ def _process_block(xb, variant, alpha, period, lag, zci):
     xb32 = _exact_f32(xb)
     srt = _sorted_rows(xb, xb32)
     medx = _median_sorted(srt, nv)
-    s0 = _mk_score(xb, xb32)
     var0 = _variance(nv, _tie_term(srt))
-    slope, lower, upper = _block_sen(xb, var0, zci)
+    slope, lower, upper, s0, s_ok = _block_sen(xb, var0, zci)
+    rest = np.flatnonzero(~s_ok)
+    if rest.size == B:
+        s0 = _mk_score(xb, xb32)
+    elif rest.size:  # S for the pixels the long path left
+        s0[rest] = _mk_score(np.ascontiguousarray(xb[:, rest]),
+                             None if xb32 is None else np.ascontiguousarray(xb32[:, rest]))
     midx = _median_valid_index(valid)
     intercept = medx - midx * slope
     res.update(slope=slope, slope_lower=lower, slope_upper=upper, intercept=intercept)

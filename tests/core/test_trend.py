@@ -512,6 +512,28 @@ def test_long_path_chunks_and_buckets(monkeypatch, kind, chunk, nb):
         assert sum(called) <= 1
 
 
+def test_long_series_mk_score_from_slope_signs():
+    """Long series: the Mann-Kendall S comes from the signs of the float32 slopes of the
+    dense pass for pixels whose values are all float32 (and not tiny), from the lag-wise
+    count for the others; both equal the brute-force S, and the mix in one block too."""
+    rng = np.random.default_rng(17)
+    n, npix = 200, 30
+    t = np.arange(n)[:, None]
+    X = np.round(rng.normal(size=(n, npix)) * 3 + 0.01 * t, 1).astype(np.float32).astype(float)
+    X[:, 5:10] = np.round(rng.normal(size=(n, 5)) + 0.005 * t, 3)  # not float32
+    X[:, 10:13] = X[:, 10:13] * 1e-32  # below 2**-100 (signs not trusted)
+    X[:, 13:16] = rng.integers(0, 3, size=(n, 3))  # heavy ties
+    X[::7, 16] = 0.0
+    X[rng.random(X.shape) < 0.05] = np.nan
+    r = mann_kendall(X)
+    for p in range(npix):
+        x = X[:, p]
+        i, j = np.triu_indices(n, 1)
+        ok = ~np.isnan(x[i]) & ~np.isnan(x[j])
+        assert r["s"][p] == np.sign(x[j][ok] - x[i][ok]).sum(), p
+    assert assert_matches_pmk(X[:, ::5], "original") == 6
+
+
 def test_long_path_open_bracket(monkeypatch):
     """Brackets open at one or both ends (infinite L / U) keep every slope on that
     side: the folded pass still selects exactly, without the float64 fallback."""
