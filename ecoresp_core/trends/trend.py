@@ -665,6 +665,28 @@ _FOLD_XMAX = 1e37  # pixels with a larger |x| (or non-finite values) take _sen_l
 _ALPHA = 2.0 ** -21  # relative error bound of the float32 slopes
 
 
+def _mask_rows(n, width):
+    """Per-thread bool scratch (n, width) whose rows start every P bytes, P a multiple
+    of 8 * 255 (the padding bytes zeroed), for :func:`_row_counts`."""
+    P = -(-width // 2040) * 2040
+    buf = _scratch("rows_mask", n * P, bool).reshape(n, P)
+    buf[:, width:] = False
+    return buf[:, :width]
+
+
+def _row_counts(mask):
+    """Number of True entries per row of a mask from :func:`_mask_rows` (int64 (n,)).
+
+    The rows are summed as 64-bit words (eight 0/1 bytes each): 255 words per partial
+    sum keep every byte lane below 256, then the lanes are added up, so the whole count
+    takes two numpy calls, whatever the number of rows."""
+    n = mask.shape[0]
+    P = mask.strides[0]
+    buf = np.lib.stride_tricks.as_strided(mask, shape=(n, P), strides=(P, 1))
+    part = np.add.reduce(buf.view(np.uint64).reshape(n, P // 2040, 255), axis=2)
+    return part.view(np.uint8).reshape(n, -1).sum(axis=1, dtype=np.int64)
+
+
 @functools.lru_cache(maxsize=16)
 def _fold_layout(Y):
     """Folded layout of the Y(Y-1)/2 pairs of a series of length Y: row r (1..R,
@@ -732,7 +754,7 @@ def _fold_pick(S2, xsub, ranks, L, U, beta, Y, nb):
     tk = np.where(fin, tlo, np.float32(0))
     # classify: below (counted), kept, above (dropped)
     N = n * GRY
-    lt = np.less(S2, tlo[:, None], out=_scratch("fold_lt", N, bool).reshape(n, GRY))
+    lt = np.less(S2, tlo[:, None], out=_mask_rows(n, GRY))
     # the kept mask is followed by N // 8 True entries: numpy's nonzero takes a slow
     # memchr path for bool arrays with at most 10 % True, which kept masks often are
     pad = N // 8
@@ -740,7 +762,7 @@ def _fold_pick(S2, xsub, ranks, L, U, beta, Y, nb):
     kbuf[N:] = True
     kp = np.less_equal(S2, thi[:, None], out=kbuf[:N].reshape(n, GRY))
     np.greater(kp, lt, out=kp)
-    below = np.array([np.count_nonzero(lt[q]) for q in range(n)], np.int64)
+    below = _row_counts(lt)
     idx = np.flatnonzero(kbuf)
     idx = idx[:idx.size - pad]
     st = np.searchsorted(idx, np.arange(n + 1) * GRY)
@@ -894,12 +916,10 @@ def _sen_fold(xs, ranks, nprime):
             np.multiply(S, mult, out=S)
         S2 = S.reshape(n, GRY)
         if s_ok[px].any():  # Mann-Kendall S: count(slope > 0) - count(slope < 0)
-            sg = np.greater(S2, 0, out=_scratch("fold_lt", n * GRY, bool).reshape(n, GRY))
-            for q in range(n):
-                s_mk[px[q]] = np.count_nonzero(sg[q])
+            sg = np.greater(S2, 0, out=_mask_rows(n, GRY))
+            pos = _row_counts(sg)
             np.less(S2, 0, out=sg)
-            for q in range(n):
-                s_mk[px[q]] -= np.count_nonzero(sg[q])
+            s_mk[px] = pos - _row_counts(sg)
         rk = rke[a:a + n]
         res, okc = _fold_pick(S2, xs[px], rk, Lt[a:a + n], Ut[a:a + n], beta[px], Y, nb)
         bad = np.flatnonzero(~okc)
