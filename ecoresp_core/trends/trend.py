@@ -90,28 +90,34 @@ outcome is provably the same:
 * S counts ``x[t+k] > x[t]`` minus ``x[t+k] < x[t]`` lag by lag (comparisons with
   NaN are False); the tie term uses run lengths of the sorted values.  Both run in
   float32 when every value of the block is exactly a float32 (checked), since then
-  the comparisons are exact.
+  the comparisons are exact.  For long non-seasonal series of float32 values the
+  dense slope pass below yields S from the signs of its float32 slopes instead
+  (exact there, see :func:`_sen_fold`).
 * Short slope sets (at most ``_LONG_PAIRS`` pairs, e.g. 30 annual values) are
   materialised per pixel block; per pixel the slopes are mapped to 16-bit keys by a
-  monotone function (linear in the pixel's slope range, clamped, truncated), the
-  keys are radix-sorted, and the slope of rank r is the unique slope carrying the
-  key of rank r, or is selected exactly in float64 among the slopes sharing it.
+  monotone function (linear in the pixel's slope range, in float32, clamped,
+  truncated), the keys are radix-sorted, and the slope of rank r is the unique slope
+  carrying the key of rank r, or is selected exactly in float64 among the slopes
+  sharing it.
 * Long slope sets (e.g. 360 monthly values, 64 620 pairs; 30 years of seasonal
-  data, 5 220) use a bracket [L, U] around all target ranks from a seeded sample of
-  pairs (sorted as float32 chunks of 128), then ONE dense float32 pass over all
-  pairs of a few pixels at a time, laid out as a folded (Y/2, Y) array per series
-  (:func:`_fold_layout`; a subtraction and a multiplication over a strided view
-  give every slope), with thresholds widened beyond every float32 rounding error
-  (bound in :func:`_sen_fold`): slopes surely below L are only counted, slopes
-  surely above U skipped, and the rest ("kept") is bucketed per pixel by a monotone
-  key; only the few kept slopes whose key lies within the error band of a target's
-  bucket are recomputed exactly in float64 and sorted.  A pixel is accepted only if
-  every target rank falls among its kept slopes and every selected slope lies in
-  [L, U] (which proves its value); otherwise, or when the pixel holds a value of
-  magnitude above 1e37 or a non-finite one, the exact float64 bracketing pass
+  data, 5 220) take ONE dense float32 pass over all pairs of a chunk of pixels,
+  laid out as a folded (Y/2, Y) array per series (:func:`_fold_layout`: a copy of a
+  strided view, a subtraction and a multiplication give every slope).  A bracket
+  [L, U] around all target ranks comes from a seeded sample of these slopes (sorted
+  as float32 chunks of 128), tight first and wide for the pixels it misses; with
+  thresholds widened beyond every float32 rounding error (bound in
+  :func:`_sen_fold`) slopes surely below L are only counted, slopes surely above U
+  skipped, and the rest ("kept") is bucketed per pixel by a monotone key; only the
+  few kept slopes whose key lies within the error band of a target's bucket are
+  recomputed exactly in float64 and sorted.  A pixel is accepted only if every
+  target rank falls among its kept slopes and every selected slope lies in [L, U]
+  (which proves its value); otherwise, or when the pixel holds a value of magnitude
+  above 1e37 or a non-finite one, the exact float64 bracketing pass
   (:func:`_sen_long`) and its per-pixel fallback are used.
 Pixel blocks are processed by a thread pool; working arrays are per-thread scratch
-buffers sized to the block (a few tens of MB for 360-step series).
+buffers (about 20 MB for 30-step blocks of ~3000 pixels, a few MB per chunk of a
+360-step block).  Blocks are large so that numpy calls are few and long: threads
+then rarely wait for the GIL.
 """
 
 from __future__ import annotations
@@ -140,7 +146,6 @@ _LONG_PAIRS = 2000
 # large blocks mean few, large numpy calls, so that two threads rarely wait for the GIL)
 _SLOPE_BLOCK_BYTES = 10 * 2 ** 20
 _SAMPLE_PAIRS = 3000
-_SAMPLE_CHUNKS = 49  # float32 sample: chunks of 128 pairs
 _ZQ = 3.5  # bracket half-width in standard errors of the sample quantiles (retry)
 _ZQ_TIGHT = 2.5  # first, tight bracket of the long path (misses are retried with _ZQ)
 _SEED = 20240607
