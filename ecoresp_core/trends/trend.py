@@ -736,15 +736,10 @@ def _fold_sample(G, Y, nchunk, rng_seed=_SEED):
     return idx
 
 
-def _fold_pick(S2, xsub, ranks, L, U, beta, Y, nb):
-    """Exact order statistics at ranks (n, K) from the float32 slopes S2 (n, G*R*Y) of
-    the folded layout (NaN = no pair) and the float64 series xsub (n, G, Y), given the
-    bracket [L, U] and the error term beta of each pixel (see :func:`_sen_fold`).
-    Returns (values (n, K), ok (n,))."""
-    n, GRY = S2.shape
-    K = ranks.shape[1]
-    G = xsub.shape[1]
-    R = GRY // (G * Y)
+def _fold_params(L, U, beta, nb):
+    """Per-pixel parameters of :func:`_fold_pick` for the brackets [L, U] and error terms
+    beta (see :func:`_sen_fold`): the float32 thresholds tlo and thi, the bucket key
+    origin tk and scale F (float32), and the candidate half-width d (in buckets)."""
     a4 = 4 * _ALPHA
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         tlo = _f32_thresholds(L - a4 * np.abs(L) - 4 * beta, up=False)
@@ -757,6 +752,19 @@ def _fold_pick(S2, xsub, ranks, L, U, beta, Y, nb):
         E = 2.0 ** -20 * np.maximum(np.abs(t64), np.abs(h64)) + 2 * beta
         d = np.where(fin & (F > 0), np.minimum(np.ceil(2 * E * F + 2.0 ** -8), nb), nb).astype(np.int64)
     tk = np.where(fin, tlo, np.float32(0))
+    return tlo, thi, tk, F, d
+
+
+def _fold_pick(S2, xsub, ranks, L, U, params, Y, nb):
+    """Exact order statistics at ranks (n, K) from the float32 slopes S2 (n, G*R*Y) of
+    the folded layout (NaN = no pair) and the float64 series xsub (n, G, Y), given the
+    bracket [L, U] of each pixel and its :func:`_fold_params` (see :func:`_sen_fold`).
+    Returns (values (n, K), ok (n,))."""
+    n, GRY = S2.shape
+    K = ranks.shape[1]
+    G = xsub.shape[1]
+    R = GRY // (G * Y)
+    tlo, thi, tk, F, d = params
     # classify: below (counted), kept, above (dropped)
     N = n * GRY
     lt = np.less(S2, tlo[:, None], out=_mask_rows(n, GRY))
@@ -905,6 +913,7 @@ def _sen_fold(xs, ranks, nprime):
     rke = ranks[ei]
     npe = nprime[ei]
     Lt, Ut = _chunk_bracket(samp, rke, npe, _ZQ_TIGHT)
+    pt = _fold_params(Lt, Ut, beta[ei], nb)
     c = max(1, _FOLD_CHUNK // GRY)
     sbuf = _scratch("fold_s", min(c, ei.size) * GRY, np.float32)
     s0, s1, s2 = xc.strides
@@ -926,12 +935,13 @@ def _sen_fold(xs, ranks, nprime):
             np.less(S2, 0, out=sg)
             s_mk[px] = pos - _row_counts(sg)
         rk = rke[a:a + n]
-        res, okc = _fold_pick(S2, xs[px], rk, Lt[a:a + n], Ut[a:a + n], beta[px], Y, nb)
+        res, okc = _fold_pick(S2, xs[px], rk, Lt[a:a + n], Ut[a:a + n],
+                              [v[a:a + n] for v in pt], Y, nb)
         bad = np.flatnonzero(~okc)
         if bad.size:  # retry with a wide bracket
             L, U = _chunk_bracket(samp[a + bad], rk[bad], npe[a + bad], _ZQ)
             res[bad], okc[bad] = _fold_pick(np.ascontiguousarray(S2[bad]), xs[px[bad]], rk[bad],
-                                            L, U, beta[px[bad]], Y, nb)
+                                            L, U, _fold_params(L, U, beta[px[bad]], nb), Y, nb)
         out[px[okc]] = res[okc]
         ok[px] = okc
     return out, ok, s_mk, s_ok
