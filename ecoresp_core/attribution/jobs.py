@@ -151,11 +151,7 @@ def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, domina
             er, drv, _ = _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggs)
             res = pc.partial_correlation(er, drv, alpha=alpha, min_valid=min_valid)
             dom = res["dominant"]
-            counts["pixels"] += dom.size
-            counts["computed"] += int((dom != pc.NODATA).sum())
-            counts["with_dominant"] += int(((dom != pc.NODATA) & (dom != pc.NONE)).sum())
-            for j, n in enumerate(names):
-                counts["by_driver"][n] += int((dom == j + 1).sum())
+            _count_dominant(counts, dom, names)
             out = np.empty((len(bands),) + dom.shape)
             out[0:-1:2] = res["r"]
             out[1:-1:2] = res["p"]
@@ -186,6 +182,15 @@ def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, domina
     return counts
 
 
+def _count_dominant(counts, dom, names):
+    """Add a block's dominant-driver codes to the run's counts."""
+    counts["pixels"] += dom.size
+    counts["computed"] += int((dom != pc.NODATA).sum())
+    counts["with_dominant"] += int(((dom != pc.NODATA) & (dom != pc.NONE)).sum())
+    for j, n in enumerate(names):
+        counts["by_driver"][n] += int((dom == j + 1).sum())
+
+
 def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", detrend="linear",
               n_trees=rfa.DEFAULT_TREES, max_depth=rfa.DEFAULT_DEPTH, min_samples_leaf=1, max_features=1.0,
               importance="oob", seed=42, min_valid=10, aggregations=None, max_seconds=None,
@@ -212,7 +217,7 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
     band_meta = ([{"driver": n, "quantity": "relative permutation importance (0..1)"} for n in names]
                  + [{"driver": n, "quantity": "permutation importance: MSE increase / ER variance"} for n in names])
     progress = Progress(progress, cancelled)
-    counts = {"pixels": 0, "computed": 0, "by_driver": {n: 0 for n in names}}
+    counts = {"pixels": 0, "computed": 0, "with_dominant": 0, "by_driver": {n: 0 for n in names}}
     writers = [SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta)]
     dwriter = None
     t0 = time.perf_counter()
@@ -229,10 +234,7 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
                                     min_valid=min_valid, seed=seed, importance=importance, pixel_ids=ids,
                                     budget_mb=min(256, budget_mb), progress=sub.step)
             dom = res["dominant"]
-            counts["pixels"] += dom.size
-            counts["computed"] += int((dom != pc.NODATA).sum())
-            for j, n in enumerate(names):
-                counts["by_driver"][n] += int((dom == j + 1).sum())
+            _count_dominant(counts, dom, names)
             writers[0].write_block(r0, np.concatenate([res["relative"], res["importance"]]))
             if dwriter is not None:
                 dwriter.write_block(r0, dom[None])
