@@ -96,7 +96,7 @@ def _lstsq_loop(er, drivers, pixels):
 
 
 def _write_annual(path, cube):
-    from run_bench import write_geotiff  # same folder; imported late (run_bench imports this module)
+    from run_bench import write_geotiff  # same folder
     write_geotiff(path, cube, start_year=1989)
 
 

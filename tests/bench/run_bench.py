@@ -1,12 +1,15 @@
 """make bench: speed as ratios against peers measured in the same run.
 
-1. The trend core against a per-pixel pymannkendall loop (bench_trend_core).
-2. Site partitioning (NT, DT, DT-RH) against hesseflux (bench_partition).
-3. Attribution: partial correlation over a 0.5-degree grid and the random-forest importance
+1. Site partitioning (NT, DT, DT-RH) against hesseflux (bench_partition), and the agreement with
+   the FLUXNET2015 references against REddyProc and hesseflux (fluxnet_agreement).
+2. The trend core against a per-pixel pymannkendall loop (bench_trend_core).
+3. Upscaling: block-wise raster prediction against scikit-learn's predict (bench_upscaler).
+4. Attribution: partial correlation over a 0.5-degree grid and the random-forest importance
    against the naive per-pixel scikit-learn loop, with their agreement (bench_attribution).
-4. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
+5. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
    GeoTIFF, with the peak memory of the qgis_process child.
-Use --quick for a small smoke run.
+Each section runs in its own interpreter (its own peak memory, no interference between
+sections).  Use --quick for a small smoke run.
 """
 
 import os
@@ -19,13 +22,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path[:0] = [REPO, HERE]
 
-import bench_attribution  # noqa: E402
-import bench_partition  # noqa: E402
-import fluxnet_agreement  # noqa: E402
-import bench_trend_core  # noqa: E402
-import bench_upscaler  # noqa: E402
 
 
 def synthetic_cube(nt, ny, nx, seed=42):
@@ -77,21 +74,23 @@ def qgis_process_trend(src, out):
     return float(dt), float(peak)
 
 
+def section(title, module, *args):
+    """Run one bench module in its own interpreter: its peak memory and caches are its own, and
+    one section cannot slow the next."""
+    print(f"== {title} ({module})", flush=True)
+    subprocess.run([sys.executable, os.path.join(HERE, f"{module}.py"), *args], check=True)
+    print(flush=True)
+
+
 def main():
     quick = "--quick" in sys.argv
-    print("== site partitioning: NT, DT, DT-RH on one site-year vs hesseflux (bench_partition)")
-    bench_partition.run()
-    print("\n== agreement with the FLUXNET2015 partitioning vs REddyProc and hesseflux (fluxnet_agreement)")
-    fluxnet_agreement.run()
-    print()
-    print("== upscaling: block-wise raster prediction vs scikit-learn's predict (bench_upscaler)")
-    bench_upscaler.run(quick=quick)
-    print()
-    print("== trend core vs pymannkendall (bench_trend_core)")
-    bench_trend_core.run(quick=quick)
-    print("\n== attribution: partial correlation on a 0.5-degree grid; random forest vs the naive "
-          "per-pixel scikit-learn loop (bench_attribution)")
-    bench_attribution.run(quick=quick)
+    q = ["--quick"] if quick else []
+    section("site partitioning: NT, DT, DT-RH on one site-year vs hesseflux", "bench_partition")
+    section("agreement with the FLUXNET2015 partitioning vs REddyProc and hesseflux", "fluxnet_agreement")
+    section("trend core vs pymannkendall (best of 2 per row)", "bench_trend_core", *q, "--repeat", "2")
+    section("upscaling: block-wise raster prediction vs scikit-learn's predict", "bench_upscaler", *q)
+    section("attribution: partial correlation on a 0.5-degree grid; random forest vs the naive per-pixel "
+            "scikit-learn loop", "bench_attribution", *q)
     ny, nx, nt = (90, 180, 30) if quick else (360, 720, 30)
     print(f"\n== ecoresp:trend through qgis_process on a {ny} x {nx} x {nt} float32 GeoTIFF")
     cube = synthetic_cube(nt, ny, nx)
