@@ -17,6 +17,7 @@ Errors on bad inputs (other grid, other dates, fewer than 2 drivers, duplicate n
 few years) are ``InputError`` naming the layer.
 """
 
+import contextlib
 import json
 import time
 
@@ -136,16 +137,15 @@ def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, domina
                  for q in ("partial correlation r_p", "two-sided p-value")] + [{"quantity": "valid time steps"}]
     progress = Progress(progress, cancelled)
     counts = {"pixels": 0, "computed": 0, "with_dominant": 0, "by_driver": {n: 0 for n in names}}
-    writers = [SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta)]
-    dwriter = rwriter = None
-    try:
+    with contextlib.ExitStack() as stack:  # each writer removes its temporary file unless committed
+        writer = stack.enter_context(SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta))
+        dwriter = rwriter = None
         if dominant_path:
-            dwriter = _write_dominant(dominant_path, src.grid, names, meta)
-            writers.append(dwriter)
+            dwriter = stack.enter_context(_write_dominant(dominant_path, src.grid, names, meta))
         if dominant_r_path:
-            rwriter = SeriesWriter(dominant_r_path, src.grid, ["dominant_r"], metadata=meta,
-                                   band_metadata=[{"quantity": "signed r_p of the dominant driver"}])
-            writers.append(rwriter)
+            rwriter = stack.enter_context(SeriesWriter(
+                dominant_r_path, src.grid, ["dominant_r"], metadata=meta,
+                band_metadata=[{"quantity": "signed r_p of the dominant driver"}]))
 
         def work(r0, r1, sub):
             er, drv, _ = _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggs)
@@ -156,7 +156,7 @@ def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, domina
             out[0:-1:2] = res["r"]
             out[1:-1:2] = res["p"]
             out[-1] = np.where(dom != pc.NODATA, res["n_valid"], np.nan)
-            writers[0].write_block(r0, out)
+            writer.write_block(r0, out)
             if dwriter is not None:
                 dwriter.write_block(r0, dom[None])
             if rwriter is not None:
@@ -167,16 +167,11 @@ def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, domina
         if counts["computed"] == 0:
             raise InputError(f"ER {src.label}: no pixel has {max(int(min_valid), len(names) + 2)} time steps "
                              "where ER and every driver are valid")
-        writers[0].commit()
+        writer.commit()
         if dwriter is not None:
             _finish_dominant(dwriter, dominant_path, names)
         if rwriter is not None:
             rwriter.commit()
-    except BaseException:
-        for w in writers:
-            if not w.committed:
-                w.abort()
-        raise
     counts.update(options)
     counts.update(output=out_path, dominant=dominant_path, dominant_r=dominant_r_path)
     return counts
@@ -218,13 +213,12 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
                  + [{"driver": n, "quantity": "permutation importance: MSE increase / ER variance"} for n in names])
     progress = Progress(progress, cancelled)
     counts = {"pixels": 0, "computed": 0, "with_dominant": 0, "by_driver": {n: 0 for n in names}}
-    writers = [SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta)]
-    dwriter = None
     t0 = time.perf_counter()
-    try:
+    with contextlib.ExitStack() as stack:  # each writer removes its temporary file unless committed
+        writer = stack.enter_context(SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta))
+        dwriter = None
         if dominant_path:
-            dwriter = _write_dominant(dominant_path, src.grid, names, meta)
-            writers.append(dwriter)
+            dwriter = stack.enter_context(_write_dominant(dominant_path, src.grid, names, meta))
 
         def work(r0, r1, sub):
             er, drv, _ = _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggs)
@@ -235,7 +229,7 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
                                     budget_mb=min(256, budget_mb), progress=sub.step)
             dom = res["dominant"]
             _count_dominant(counts, dom, names)
-            writers[0].write_block(r0, np.concatenate([res["relative"], res["importance"]]))
+            writer.write_block(r0, np.concatenate([res["relative"], res["importance"]]))
             if dwriter is not None:
                 dwriter.write_block(r0, dom[None])
             if max_seconds and r1 < src.grid.height:
@@ -251,14 +245,9 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
         if counts["computed"] == 0:
             raise InputError(f"ER {src.label}: no pixel has {int(min_valid)} time steps where ER and every "
                              "driver are valid (and ER varies)")
-        writers[0].commit()
+        writer.commit()
         if dwriter is not None:
             _finish_dominant(dwriter, dominant_path, names)
-    except BaseException:
-        for w in writers:
-            if not w.committed:
-                w.abort()
-        raise
     counts.update(options)
     counts.update(output=out_path, dominant=dominant_path, seconds=time.perf_counter() - t0)
     return counts
