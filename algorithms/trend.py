@@ -93,6 +93,10 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
             progress=progress, cancelled=cancelled)
         feedback.pushInfo(f"tested {summary['tested']} pixels: {summary['increasing']} significant increases, "
                           f"{summary['decreasing']} significant decreases (alpha {summary['alpha']})")
+        if summary["helper_blocks"]:
+            feedback.pushInfo(f"{summary['helper_blocks']} pixel blocks computed in a helper process")
+        for msg in summary["helper_failures"]:  # the blocks were computed in QGIS's own process
+            feedback.pushWarning(f"helper process not used: {msg}")
         results = {self.OUTPUT: out, "N_TESTED": summary["tested"],
                    "N_INCREASING": summary["increasing"], "N_DECREASING": summary["decreasing"]}
         if classes:

@@ -9,6 +9,7 @@ import numpy as np
 from .trends import detrend as _detrend
 from . import temporal
 from .blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
+from .parallel import Workers
 from .errors import InputError
 from .io.dates import STEPS_PER_YEAR, format_date, time_step
 from .io.series import SeriesWriter, read_band
@@ -99,6 +100,7 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
     counts = dict(pixels=0, valid_input=0, tested=0, increasing=0, decreasing=0)
     writer = SeriesWriter(out_path, src.grid, TREND_BANDS, metadata=meta, band_metadata=band_meta)
     cwriter = None
+    workers = Workers(n_threads)  # lanes (and helper processes) kept for all row blocks
     try:
         if classes_path:
             cwriter = SeriesWriter(classes_path, src.grid, ["trend_class"], metadata=meta,
@@ -112,7 +114,7 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
                 data, _ = temporal.annual_aggregate(data, src.dates, aggregate)
             res = mann_kendall(data, variant=variant, alpha=alpha, min_valid=int(min_valid),
                                period=period, progress=sub.step, cancelled=progress.cancelled,
-                               n_threads=n_threads)
+                               workers=workers)
             for b in ("slope", "slope_lower", "slope_upper"):
                 res[b] = res[b] * factor
             ok = ~np.isnan(res["slope"])
@@ -137,6 +139,10 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
         if cwriter is not None:
             cwriter.abort()
         raise
+    finally:
+        workers.close()
+    counts["helper_blocks"] = workers.helper_blocks
+    counts["helper_failures"] = list(workers.helper_failures)
     counts.update(options)
     counts["output"] = out_path
     return counts

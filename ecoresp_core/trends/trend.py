@@ -123,15 +123,14 @@ then rarely wait for the GIL.
 from __future__ import annotations
 
 import functools
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.special import ndtr
 from scipy.stats import norm
 
 from ..errors import Cancelled
+from ..parallel import Workers
 
 __all__ = ["TREND_BANDS", "VARIANTS", "mann_kendall", "Cancelled"]
 
@@ -1111,12 +1110,16 @@ def _process_block(xb, variant, alpha, period, lag, zci):
     return res
 
 
-def _block_pixels(n, variant, period):
+def _pairs(n, variant, period):
+    """Number of slope pairs of a gap-free series of n steps."""
     if variant == "seasonal":
         ny = -(-n // period)
-        T = period * ny * (ny - 1) // 2
-    else:
-        T = n * (n - 1) // 2
+        return period * ny * (ny - 1) // 2
+    return n * (n - 1) // 2
+
+
+def _block_pixels(n, variant, period):
+    T = _pairs(n, variant, period)
     if T <= _LONG_PAIRS:
         b = _SLOPE_BLOCK_BYTES // max(1, 8 * T)
         return int(min(4096, max(64, b)))
@@ -1125,7 +1128,7 @@ def _block_pixels(n, variant, period):
 
 def mann_kendall(values, variant="original", alpha=0.05, min_valid=3, period=12, lag=None,
                  ci_alpha=None, n_threads=None, progress=None, cancelled=None,
-                 block_pixels=None):
+                 block_pixels=None, workers=None, helpers=None):
     """Per-pixel Mann-Kendall test and Theil-Sen slope, exactly as pymannkendall.
 
     Parameters
@@ -1139,7 +1142,12 @@ def mann_kendall(values, variant="original", alpha=0.05, min_valid=3, period=12,
     period : season length for ``variant='seasonal'`` (12 for monthly data).
     lag : number of lags for ``hamed_rao`` / ``yue_wang`` (None = all lags).
     ci_alpha : the slope confidence interval is at 1 - ci_alpha (default alpha).
-    n_threads : worker threads over pixel blocks (default min(2, cpu count)).
+    n_threads : parallel lanes over pixel blocks (default min(2, cpu count)).
+    workers : a :class:`ecoresp_core.parallel.Workers` to use (kept open by the caller
+        across calls, e.g. per raster block); default: one for this call, of
+        ``n_threads`` lanes.
+    helpers : for the default workers: False computes in threads only; None lets the
+        long slope path use helper processes (see :mod:`ecoresp_core.parallel`).
     progress : optional callable receiving the done fraction 0..1.
     cancelled : optional callable; when it returns True, :class:`Cancelled` is raised.
     block_pixels : pixels per block (default chosen from the series length).
@@ -1189,13 +1197,12 @@ def mann_kendall(values, variant="original", alpha=0.05, min_valid=3, period=12,
     todo = todo[np.argsort(nvalid[todo], kind="stable")]
     bp = int(block_pixels) if block_pixels else _block_pixels(n, variant, period)
     blocks = [todo[a:a + bp] for a in range(0, todo.size, bp)]
-    if n_threads is None:
-        n_threads = min(2, os.cpu_count() or 1)
-    n_threads = max(1, int(n_threads))
 
-    def work(ix):
-        xb = np.ascontiguousarray(x2[:, ix], dtype=np.float64)  # C order: time-major rows
-        res = _process_block(xb, variant, alpha, period, lag, zci)
+    def make_args(ix):
+        return (np.ascontiguousarray(x2[:, ix], dtype=np.float64),  # C order: time-major rows
+                variant, alpha, period, lag, zci)
+
+    def deliver(ix, res):
         for bname, arr in res.items():
             out[bname][ix] = arr
 
@@ -1203,37 +1210,19 @@ def mann_kendall(values, variant="original", alpha=0.05, min_valid=3, period=12,
         if cancelled is not None and cancelled():
             raise Cancelled("trend computation cancelled")
 
-    nb = len(blocks)
+    # the long slope path is made of many medium numpy calls: helper processes (own GIL)
+    heavy = _pairs(n, variant, period) > _LONG_PAIRS and len(blocks) >= 4
+    own = workers is None
+    if own:
+        workers = Workers(n_threads, helpers=helpers)
     try:
-        if nb:
-            check()
-            if n_threads == 1 or nb == 1:
-                for i, ix in enumerate(blocks):
-                    check()
-                    work(ix)
-                    if progress is not None:
-                        progress((i + 1) / nb)
-            else:
-                with ThreadPoolExecutor(max_workers=n_threads) as ex:
-                    pending = list(blocks)
-                    running = []
-                    done = 0
-                    try:
-                        while pending or running:
-                            while pending and len(running) < 2 * n_threads:
-                                running.append(ex.submit(work, pending.pop(0)))
-                            f = running.pop(0)
-                            f.result()
-                            done += 1
-                            if progress is not None:
-                                progress(done / nb)
-                            check()
-                    except BaseException:
-                        for f in running:
-                            f.cancel()
-                        raise
+        if blocks:
+            workers.run(_process_block, blocks, make_args, deliver, heavy=heavy,
+                        progress=progress, check=check)
         elif progress is not None:
             progress(1.0)
     finally:
+        if own:
+            workers.close()
         _TLS.__dict__.pop("bufs", None)  # scratch of the calling thread (pool threads end)
     return {b: out[b].reshape(pix_shape) for b in TREND_BANDS}
