@@ -141,6 +141,8 @@ VARIANTS = ("original", "hamed_rao", "yue_wang", "pre_whitening",
 
 # slope sets larger than this use the bracketing selection (per pixel)
 _LONG_PAIRS = 2000
+# slope pairs of a call from which the long path also uses helper processes
+_HELPER_MIN_PAIRS = 3 * 10 ** 8
 # memory budget (bytes) of one materialised slope block (about 3000 pixels of 30 values:
 # large blocks mean few, large numpy calls, so that two threads rarely wait for the GIL)
 _SLOPE_BLOCK_BYTES = 10 * 2 ** 20
@@ -1210,8 +1212,10 @@ def mann_kendall(values, variant="original", alpha=0.05, min_valid=3, period=12,
         if cancelled is not None and cancelled():
             raise Cancelled("trend computation cancelled")
 
-    # the long slope path is made of many medium numpy calls: helper processes (own GIL)
-    heavy = _pairs(n, variant, period) > _LONG_PAIRS and len(blocks) >= 4
+    # the long slope path is made of many medium numpy calls: helper processes (own GIL),
+    # when the work (~3 ns per pair) outweighs a helper's start (~0.3 s)
+    T = _pairs(n, variant, period)
+    heavy = T > _LONG_PAIRS and todo.size * T >= _HELPER_MIN_PAIRS and len(blocks) >= 4
     own = workers is None
     if own:
         workers = Workers(n_threads, helpers=helpers)

@@ -7,8 +7,10 @@
    per-pixel pymannkendall loop on a random sample of land pixels, scaled to all
    land pixels -> speed ratio (original test + Sen slope + CI).
 2. 360 x 720 x 360 monthly cube: original (S, Sen slope and CI over 64 620
-   pairs per pixel) and the seasonal variant.
-Peak memory is the process's ru_maxrss after the row (baseline rows run last so
+   pairs per pixel) on two lanes (a thread and a helper process, the default), the
+   same with two threads only, and the seasonal variant.
+Peak memory is the process's ru_maxrss after the row, and that of the largest
+finished helper process (baseline rows run last so
 they do not inflate the other rows).  Every timed call follows an untimed warm-up
 call on a thin slice of the cube; --repeat R times every row R times and keeps the
 fastest (for a shared, noisy machine).  --quick uses smaller cubes.  --baseline REF also times ecoresp_core/trends/trend.py as of git REF (e.g.
@@ -59,6 +61,11 @@ def synthetic_cube(nt, ny, nx, seed=SEED):
 
 def peak_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def helper_peak_mb():
+    """Largest peak RSS of the finished child processes (the trend's helper processes)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
 
 
 def _pmk_loop(cube, variant, n_sample, seed=SEED):
@@ -148,14 +155,21 @@ def run(quick=False, baseline=None, repeat=1):
     nt = 360
     print(f"building {ny} x {nx} x {nt} monthly cube ...", flush=True)
     cube = synthetic_cube(nt, ny, nx)
-    for variant in ("original", "seasonal"):
-        dt, res = _time_core(cube, variant)
-        row = {"cube": f"{ny}x{nx}x{nt}", "variant": variant, "core_s": dt,
+    # the long slope path runs on two lanes: a thread here and a helper process; the
+    # "threads only" row is the same call with two threads in this process
+    for variant, label, kw in (("original", "original", {}),
+                               ("original", "original [threads only]", {"helpers": False}),
+                               ("seasonal", "seasonal", {})):
+        dt, res = _time_core(cube, variant, **kw)
+        row = {"cube": f"{ny}x{nx}x{nt}", "variant": label, "core_s": dt,
                "land_pixels": int(np.count_nonzero(res["n_valid"] >= 10))}
-        n_sample = 20 if variant == "original" else 60
-        per_px, nland = _pmk_loop(cube, variant, n_sample)
-        pmk_cache[(row["cube"], variant)] = per_px * nland
-        row["pmk_scaled_s"] = per_px * nland
+        if (row["cube"], variant) not in pmk_cache:
+            n_sample = 20 if variant == "original" else 60
+            per_px, nland = _pmk_loop(cube, variant, n_sample)
+            pmk_cache[(row["cube"], variant)] = per_px * nland
+        if kw.get("helpers", True):
+            row["helper_peak_mb"] = helper_peak_mb()
+        row["pmk_scaled_s"] = pmk_cache[(row["cube"], variant)]
         row["ratio"] = row["pmk_scaled_s"] / dt
         row["peak_mb"] = peak_mb()
         rows.append(row)
@@ -183,9 +197,10 @@ def _baseline_row(base_fn, ref, cube, cube_name, variant, pmk_cache):
 
 
 def _print_row(r):
+    helper = f" (helper process {r['helper_peak_mb']:.0f} MB)" if r.get("helper_peak_mb") else ""
     print(f"  {r['cube']} {r['variant']:<26} core {r['core_s']:.2f} s, pymannkendall scaled "
           f"{r['pmk_scaled_s']:.1f} s, ratio {r['ratio']:.0f}x, land {r['land_pixels']}, "
-          f"peak {r['peak_mb']:.0f} MB", flush=True)
+          f"peak {r['peak_mb']:.0f} MB{helper}", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,13 @@ from ecoresp_core.parallel import Workers, helper_python
 from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
 
 
+@pytest.fixture(autouse=True)
+def small_jobs_use_helpers(monkeypatch):
+    """Small test cubes take the helper path too (the default threshold is ~1 s of work)."""
+    from ecoresp_core.trends import trend
+    monkeypatch.setattr(trend, "_HELPER_MIN_PAIRS", 0)
+
+
 def _monthly(npix, seed=3):
     """360 monthly steps (the long slope path), ties (0.1 rounding) and 5 % gaps."""
     rng = np.random.default_rng(seed)
@@ -47,10 +54,15 @@ def test_helpers_same_bits_as_threads_and_closed_after():
         np.testing.assert_array_equal(r2[b], local[b][:600], err_msg=b)
 
 
-def test_short_series_stay_in_threads():
+def test_short_series_and_small_jobs_stay_in_threads(monkeypatch):
     X = np.round(np.random.default_rng(0).normal(size=(30, 4000)), 1)
     with Workers(2) as w:
         mann_kendall(X, workers=w, block_pixels=256)
+        assert w.helper_blocks == 0 and all(h is None for h in w._helpers)
+    from ecoresp_core.trends import trend
+    monkeypatch.setattr(trend, "_HELPER_MIN_PAIRS", 3 * 10 ** 8)
+    with Workers(2) as w:  # 1200 pixels x 64 620 pairs: less than a helper's start-up is worth
+        mann_kendall(_monthly(1200), workers=w, block_pixels=100)
         assert w.helper_blocks == 0 and all(h is None for h in w._helpers)
 
 
