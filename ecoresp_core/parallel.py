@@ -128,7 +128,8 @@ class _Helper:
             env[k] = "1"
         self._err = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([python, "-c", _BOOT, _CORE_ROOT], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err, env=env)
+                                     stdout=subprocess.PIPE, stderr=self._err, env=env,
+                                     creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
         self._ready = False
 
     def _stderr(self):
@@ -154,6 +155,17 @@ class _Helper:
         if tag != "ok":
             raise HelperError(f"helper raised {res}")
         return res
+
+    def peak_mb(self):
+        """Peak resident memory of the helper so far (MB; Linux /proc, else None)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024.0
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
 
     def close(self, timeout=10.0):
         p = self.proc
@@ -190,6 +202,7 @@ class Workers:
         self._broken = [False] * self.n
         self.helper_failures = []  # messages of helpers that were given up (for the caller's log)
         self.helper_blocks = 0  # blocks computed by helper processes
+        self.helper_peak_mb = None  # largest peak RSS of a closed helper (Linux)
 
     def __enter__(self):
         return self
@@ -201,6 +214,9 @@ class Workers:
     def close(self):
         for i, h in enumerate(self._helpers):
             if h is not None:
+                peak = h.peak_mb()
+                if peak is not None:
+                    self.helper_peak_mb = max(self.helper_peak_mb or 0.0, peak)
                 h.close()
                 self._helpers[i] = None
 

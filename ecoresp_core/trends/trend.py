@@ -114,7 +114,10 @@ outcome is provably the same:
   (which proves its value); otherwise, or when the pixel holds a value of magnitude
   above 1e37 or a non-finite one, the exact float64 bracketing pass
   (:func:`_sen_long`) and its per-pixel fallback are used.
-Pixel blocks are processed by a thread pool; working arrays are per-thread scratch
+Pixel blocks are processed on the lanes of :class:`ecoresp_core.parallel.Workers`:
+threads, and for large long-path jobs a helper process as the second lane (the long
+path's many medium numpy calls keep two threads waiting for the GIL; a process has
+its own).  Working arrays are per-thread scratch
 buffers (about 20 MB for 30-step blocks of ~3000 pixels, a few MB per chunk of a
 360-step block).  Blocks are large so that numpy calls are few and long: threads
 then rarely wait for the GIL.
