@@ -69,6 +69,41 @@ def test_trend_on_geotiff_stack_matches_core(provider, stack_factory, tmp_path):
     assert "5=significant increase" in c.GetMetadataItem("CLASS_NAMES") and c.GetNoDataValue() == 0
 
 
+def test_trend_long_series_in_a_helper_process(provider, stack_factory, tmp_path, monkeypatch):
+    """Inside QGIS, the 360-month slope path hands pixel blocks to a helper Python (its
+    threshold lowered here for a small raster); the bands equal the core's, bit for bit."""
+    import importlib
+
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    from conftest import monthly_dates
+    from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
+
+    monkeypatch.setattr(importlib.import_module("ecoresp.ecoresp_core.trends.trend"), "_HELPER_MIN_PAIRS", 0)
+    rng = np.random.default_rng(4)
+    v = np.round(800 + rng.normal(0, 5, (360, 32, 40)) + 0.02 * np.arange(360)[:, None, None], 1)
+    v[rng.random(v.shape) < 0.05] = np.nan
+    src = stack_factory(v, dates=monthly_dates(1989, 360))
+
+    class Log(QgsProcessingFeedback):
+        infos = []
+
+        def pushInfo(self, msg):
+            self.infos.append(msg)
+
+    fb = Log()
+    out = str(tmp_path / "trend.tif")
+    processing.run("ecoresp:trend", {"INPUT": src, "SLOPE_UNIT": 1, "OUTPUT": out}, feedback=fb,
+                   context=QgsProcessingContext())
+    assert any("computed in a helper process" in m for m in fb.infos), fb.infos
+    expect = mann_kendall(v.astype("float32").astype(float), min_valid=10, helpers=False)
+    ds = gdal.Open(out)
+    for i, b in enumerate(TREND_BANDS):
+        np.testing.assert_array_equal(ds.GetRasterBand(i + 1).ReadAsArray(), expect[b].astype("float32"),
+                                      err_msg=b)
+
+
 def test_trend_and_detrend_on_netcdf_file_with_variable(provider, iberia_nc, tmp_path):
     out = str(tmp_path / "tas_trend.tif")
     res = run("trend", {"INPUT_FILE": iberia_nc, "VARIABLE": "tas", "AGGREGATE": 1, "OUTPUT": out})

@@ -38,6 +38,28 @@ def test_trend_geotiff_stack(stack_factory, tmp_path):
     assert gdal.Open(str(out)).RasterCount == 11 and (tmp_path / "c.qml").exists()
 
 
+def test_trend_360_months_helper_process_ends(stack_factory, tmp_path):
+    """A 360-month stack large enough for a helper process: qgis_process uses it, writes
+    the same bands as the core in one process, and exits (an earlier multiprocessing
+    attempt hung qgis_process at exit)."""
+    from conftest import monthly_dates
+    from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
+
+    rng = np.random.default_rng(8)
+    v = np.round(800 + rng.normal(0, 5, (360, 70, 70)) + 0.02 * np.arange(360)[:, None, None], 1)
+    v[rng.random(v.shape) < 0.05] = np.nan
+    src = stack_factory(v.astype("float32"), dates=monthly_dates(1989, 360))
+    out = tmp_path / "t.tif"
+    proc = qgis_process("run", "ecoresp:trend", "--", f"INPUT={src}", "SLOPE_UNIT=1", f"OUTPUT={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "pixel blocks computed in a helper process" in proc.stdout
+    expect = mann_kendall(v.astype("float32"), min_valid=10, helpers=False)
+    ds = gdal.Open(str(out))
+    for i, b in enumerate(TREND_BANDS):
+        np.testing.assert_array_equal(ds.GetRasterBand(i + 1).ReadAsArray(), expect[b].astype("float32"),
+                                      err_msg=b)
+
+
 def test_trend_and_detrend_cru_netcdf(cru_tmp_nc, iberia_nc, tmp_path):
     out = tmp_path / "cru.tif"
     proc, res = run_json("ecoresp:trend", INPUT_FILE=cru_tmp_nc, VARIABLE="tmp", AGGREGATE=1, OUTPUT=out)
