@@ -6,8 +6,9 @@
 3. Upscaling: block-wise raster prediction against scikit-learn's predict (bench_upscaler).
 4. Attribution: partial correlation over a 0.5-degree grid and the random-forest importance
    against the naive per-pixel scikit-learn loop, with their agreement (bench_attribution).
-5. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 cube as a
-   GeoTIFF, with the peak memory of the qgis_process child.
+5. The whole ecoresp:trend run through qgis_process on the 360 x 720 x 30 and the
+   360 x 720 x 360 cubes as GeoTIFFs, with the peak memory of the qgis_process child (the
+   largest child: a helper process's own peak is far below it, see bench_trend_core).
 Each section runs in its own interpreter (its own peak memory, no interference between
 sections).  Use --quick for a small smoke run.
 """
@@ -39,7 +40,7 @@ def synthetic_cube(nt, ny, nx, seed=42):
     return cube
 
 
-def write_geotiff(path, cube, start_year=1989):
+def write_geotiff(path, cube, start_year=1989, monthly=False):
     from osgeo import gdal, osr
     nt, ny, nx = cube.shape
     ds = gdal.GetDriverByName("GTiff").Create(path, nx, ny, nt, gdal.GDT_Float32,
@@ -51,7 +52,7 @@ def write_geotiff(path, cube, start_year=1989):
     for i in range(nt):
         b = ds.GetRasterBand(i + 1)
         b.SetNoDataValue(float("nan"))
-        b.SetDescription(f"{start_year + i}-01-01")
+        b.SetDescription(f"{start_year + i // 12}-{i % 12 + 1:02d}-15" if monthly else f"{start_year + i}-01-01")
         b.WriteArray(cube[i])
     ds = None
 
@@ -64,14 +65,16 @@ def qgis_process_trend(src, out):
              "t0 = time.perf_counter()\n"
              "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
              "dt = time.perf_counter() - t0\n"
+             "sys.stdout.write(p.stdout)\n"
              "print(p.returncode, dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0)\n"
              "sys.stderr.write(p.stderr[-3000:] if p.returncode else '')\n")
-    proc = subprocess.run([sys.executable, "-c", probe, qp, "--json", "run", "ecoresp:trend", "--",
+    proc = subprocess.run([sys.executable, "-c", probe, qp, "run", "ecoresp:trend", "--",
                            f"INPUT={src}", f"OUTPUT={out}", "MIN_VALID=10"], capture_output=True, text=True)
-    rc, dt, peak = proc.stdout.split()
+    rc, dt, peak = proc.stdout.split("\n")[-2].split()
     if rc != "0":
         raise SystemExit(f"qgis_process failed:\n{proc.stderr}")
-    return float(dt), float(peak)
+    helper = [ln.strip() for ln in proc.stdout.splitlines() if "helper process" in ln]
+    return float(dt), float(peak), "; ".join(helper)
 
 
 def section(title, module, *args):
@@ -91,21 +94,24 @@ def main():
     section("upscaling: block-wise raster prediction vs scikit-learn's predict", "bench_upscaler", *q)
     section("attribution: partial correlation on a 0.5-degree grid; random forest vs the naive per-pixel "
             "scikit-learn loop", "bench_attribution", *q)
-    ny, nx, nt = (90, 180, 30) if quick else (360, 720, 30)
-    print(f"\n== ecoresp:trend through qgis_process on a {ny} x {nx} x {nt} float32 GeoTIFF")
-    cube = synthetic_cube(nt, ny, nx)
-    with tempfile.TemporaryDirectory() as tmp:
-        src = os.path.join(tmp, "cube.tif")
-        write_geotiff(src, cube)
-        size_mb = cube.nbytes / 2 ** 20
-        # the baseline of a qgis_process call: the same tool listing algorithms
-        t0 = time.perf_counter()
-        subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "list"], capture_output=True, check=True)
-        base = time.perf_counter() - t0
-        dt, peak = qgis_process_trend(src, os.path.join(tmp, "trend.tif"))
-        print(f"input {size_mb:.0f} MB float32; qgis_process start-up (list) {base:.2f} s")
-        print(f"ecoresp:trend whole run {dt:.2f} s (= {dt / base:.1f} x the start-up), "
-              f"peak RSS of qgis_process {peak:.0f} MB")
+    ny, nx = (90, 180) if quick else (360, 720)
+    for nt in (30, 360):
+        print(f"\n== ecoresp:trend through qgis_process on a {ny} x {nx} x {nt} float32 GeoTIFF "
+              f"(DEFLATE, {'monthly' if nt == 360 else 'annual'} band dates)", flush=True)
+        cube = synthetic_cube(nt, ny, nx)
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "cube.tif")
+            write_geotiff(src, cube, monthly=nt == 360)
+            size_mb = cube.nbytes / 2 ** 20
+            del cube
+            # the baseline of a qgis_process call: the same tool listing algorithms
+            t0 = time.perf_counter()
+            subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "list"], capture_output=True, check=True)
+            base = time.perf_counter() - t0
+            dt, peak, helper = qgis_process_trend(src, os.path.join(tmp, "trend.tif"))
+            print(f"input {size_mb:.0f} MB float32; qgis_process start-up (list) {base:.2f} s")
+            print(f"ecoresp:trend whole run {dt:.2f} s (= {dt / base:.1f} x the start-up), "
+                  f"peak RSS of qgis_process {peak:.0f} MB; {helper or 'no helper process'}", flush=True)
 
 
 if __name__ == "__main__":
