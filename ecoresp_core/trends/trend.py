@@ -180,26 +180,31 @@ def _sorted_rows(x, x32=_AUTO):
     return np.sort((x32 if x32 is not None else x).T, axis=1)
 
 
-def _tie_term(srt):
-    """sum over tie groups of t(t-1)(2t+5) for the sorted rows srt (B, n) (NaN never tied).
+def _tie_term(srt, pairs=False):
+    """sum over tie groups of t(t-1)(2t+5) for the sorted rows srt (B, n) (NaN never tied);
+    with pairs=True also the number of tied pairs, sum of t(t-1)/2 (both int64 (B,)).
 
     Runs of equal values are delimited by the positions where a row changes; with a
     delimiter also at both ends of every row, consecutive delimiters give the run
     lengths (a row end and the next row start make a spurious run of length 1, and
     f(1) = 0), so the sum is a bincount of f(length) by row.  int64 (B,)."""
     B, n = srt.shape
-    if n < 2:
-        return np.zeros(B, np.int64)
-    eq = srt[:, 1:] == srt[:, :-1]
-    if not eq.any():
-        return np.zeros(B, np.int64)
+    eq = srt[:, 1:] == srt[:, :-1] if n >= 2 else None
+    if eq is None or not eq.any():
+        zero = np.zeros(B, np.int64)
+        return (zero, zero.copy()) if pairs else zero
     cut = np.ones((B, n + 1), bool)
     np.logical_not(eq, out=cut[:, 1:n])
     pos = np.flatnonzero(cut)
     t = np.diff(pos)
     f = t * (t - 1) * (2 * t + 5)
     keep = np.flatnonzero(f)
-    return np.bincount(pos[keep] // (n + 1), weights=f[keep], minlength=B).astype(np.int64)
+    row = pos[keep] // (n + 1)
+    tie = np.bincount(row, weights=f[keep], minlength=B).astype(np.int64)
+    if not pairs:
+        return tie
+    tk = t[keep]
+    return tie, np.bincount(row, weights=tk * (tk - 1) // 2, minlength=B).astype(np.int64)
 
 
 def _mk_score(x, x32=_AUTO):
@@ -759,11 +764,13 @@ def _fold_params(L, U, beta, nb):
     return tlo, thi, tk, F, d
 
 
-def _fold_pick(S2, xsub, ranks, L, U, params, Y, nb):
+def _fold_pick(S2, xsub, ranks, L, U, params, Y, nb, pos=None):
     """Exact order statistics at ranks (n, K) from the float32 slopes S2 (n, G*R*Y) of
     the folded layout (NaN = no pair) and the float64 series xsub (n, G, Y), given the
     bracket [L, U] of each pixel and its :func:`_fold_params` (see :func:`_sen_fold`).
-    Returns (values (n, K), ok (n,))."""
+    Returns (values (n, K), ok (n,), below (n,), kept (n,), kept_pos (n,)): the counts
+    of slopes below the threshold tlo and kept in [tlo, thi] (exact, whatever ok), and
+    for the rows where the bool array pos is True the kept slopes > 0 (else 0)."""
     n, GRY = S2.shape
     K = ranks.shape[1]
     G = xsub.shape[1]
@@ -787,11 +794,15 @@ def _fold_pick(S2, xsub, ranks, L, U, params, Y, nb):
     rel = ranks - below[:, None]
     ok = np.all((rel >= 0) & (rel < cnt[:, None]), axis=1)
     res = np.full((n, K), np.nan)
+    key = np.take(S2.reshape(-1), idx)
+    kpos = np.zeros(n, np.int64)
+    if pos is not None:
+        for q in np.flatnonzero(pos):
+            kpos[q] = np.count_nonzero(key[st[q]:st[q + 1]] > 0)
     if not ok.any():
-        return res, ok
+        return res, ok, below, cnt, kpos
     # bucket keys of the kept slopes (pixel q: q * nb + key), in float32 (|q * nb + key|
     # < 2**24, so the addition errs by < 2**-10 bucket)
-    key = np.take(S2.reshape(-1), idx)
     for q in range(n):
         seg = key[st[q]:st[q + 1]]
         np.subtract(seg, tk[q], out=seg)
@@ -830,16 +841,20 @@ def _fold_pick(S2, xsub, ranks, L, U, params, Y, nb):
         res = vv[want]
     with np.errstate(invalid="ignore"):
         ok &= np.all((res >= L[:, None]) & (res <= U[:, None]), axis=1)
-    return res, ok
+    return res, ok, below, cnt, kpos
 
 
-def _sen_fold(xs, ranks, nprime):
+def _sen_fold(xs, ranks, nprime, zpairs):
     """Bracketing exact selection for long slope sets; xs (B, G, Y) pixel-major float64.
 
     Returns (values (B, K), ok (B,) bool, s (B,) int64, s_ok (B,) bool): rows with ok
     False must be recomputed (:func:`_sen_long`); s is the Mann-Kendall S (within-group
-    pairs) where s_ok, computed from the signs of the float32 slopes of step 1.  Per
-    chunk of pixels (a cache-friendly working set):
+    pairs) where s_ok, from the signs of the float32 slopes of step 1 (exact there):
+    with V = nprime valid pairs, Z = zpairs tied pairs (slope 0) and P pairs of
+    positive slope, S = P - (V - P - Z) = 2P + Z - V.  P is counted over the dense
+    slopes, or, where 0 lies in the pixel's thresholds [tlo, thi] of step 3 (no
+    significant trend), it is the slopes above thi plus the kept ones > 0, which the
+    classification counts anyway.  Per chunk of pixels (a cache-friendly working set):
 
     1. Dense pass: every pair slope in float32,
        ``S = fl32(fl32(x32_j - x32_i) * fl32(1/k))`` over the folded layout
@@ -933,25 +948,34 @@ def _sen_fold(xs, ranks, nprime):
             np.subtract(S, xa[:, :, None, :Y], out=S)
             np.multiply(S, mult, out=S)
         S2 = S.reshape(n, GRY)
-        if s_ok[px].any():  # Mann-Kendall S: count(slope > 0) - count(slope < 0)
-            sg = np.greater(S2, 0, out=_mask_rows(n, GRY))
-            pos = _row_counts(sg)
-            np.less(S2, 0, out=sg)
-            s_mk[px] = pos - _row_counts(sg)
+        ptc = [v[a:a + n] for v in pt]
+        sok = s_ok[px]
+        in0 = sok & (ptc[0] <= 0) & (ptc[1] >= 0)  # P from the classification counts
+        npos = np.zeros(n, np.int64)
+        dense = np.flatnonzero(sok & ~in0)
+        if dense.size == n:
+            npos = _row_counts(np.greater(S2, 0, out=_mask_rows(n, GRY)))
+        else:
+            for q in dense:
+                npos[q] = np.count_nonzero(S2[q] > 0)
         rk = rke[a:a + n]
-        res, okc = _fold_pick(S2, xs[px], rk, Lt[a:a + n], Ut[a:a + n],
-                              [v[a:a + n] for v in pt], Y, nb)
+        res, okc, below, kept, kpos = _fold_pick(S2, xs[px], rk, Lt[a:a + n], Ut[a:a + n], ptc, Y, nb,
+                                                 pos=in0 if in0.any() else None)
+        # above thi (the valid pairs neither below nor kept) plus the kept ones > 0
+        npos[in0] = (npe[a:a + n] - below - kept + kpos)[in0]
+        s_mk[px] = np.where(sok, 2 * npos + zpairs[px] - npe[a:a + n], 0)
         bad = np.flatnonzero(~okc)
         if bad.size:  # retry with a wide bracket
             L, U = _chunk_bracket(samp[a + bad], rk[bad], npe[a + bad], _ZQ)
             res[bad], okc[bad] = _fold_pick(np.ascontiguousarray(S2[bad]), xs[px[bad]], rk[bad],
-                                            L, U, _fold_params(L, U, beta[px[bad]], nb), Y, nb)
+                                            L, U, _fold_params(L, U, beta[px[bad]], nb), Y, nb)[:2]
         out[px[okc]] = res[okc]
         ok[px] = okc
     return out, ok, s_mk, s_ok
 
-def _sen_select(x3, ranks, nprime):
-    """Order statistics at ranks of the within-group slopes of x3 (Y, G, B) time-major.
+def _sen_select(x3, ranks, nprime, zpairs):
+    """Order statistics at ranks of the within-group slopes of x3 (Y, G, B) time-major
+    (zpairs: tied within-group pairs per pixel, for the Mann-Kendall S of the long path).
 
     Returns (values (B, K), s (B,) int64, s_ok (B,) bool): the long path also yields
     the Mann-Kendall S (within-group pairs) of the pixels with s_ok."""
@@ -961,7 +985,7 @@ def _sen_select(x3, ranks, nprime):
         out = _select_cols(_pair_slopes(np.ascontiguousarray(x3), scratch=True), ranks)
         return out, np.zeros(B, np.int64), np.zeros(B, bool)
     xs = np.ascontiguousarray(x3.transpose(2, 1, 0))  # (B, G, Y) for the float64 path
-    out, ok, s, s_ok = _sen_fold(xs, ranks, nprime)
+    out, ok, s, s_ok = _sen_fold(xs, ranks, nprime, zpairs)
     bad = np.flatnonzero(~ok)
     if bad.size:  # float64 pass (and its exact per-pixel fallback)
         out[bad] = _sen_long(np.ascontiguousarray(xs[bad]), ranks[bad], nprime[bad])
@@ -972,10 +996,11 @@ def _sen_select(x3, ranks, nprime):
 # per-block processing
 # ---------------------------------------------------------------------------
 
-def _block_sen(xb, var_ci, zci, period=None):
+def _block_sen(xb, var_ci, zci, zpairs, period=None):
     """Sen slope, CI bounds for the time-major block xb (n, B), and the Mann-Kendall S
     (summed over the seasons if period) where the long path yields it: returns
-    slope, lower, upper, s (int64), s_ok (bool)."""
+    slope, lower, upper, s (int64), s_ok (bool).  zpairs: tied pairs per pixel (within
+    the seasons if period), see :func:`_tie_term`."""
     n, B = xb.shape
     if period is None:
         x3 = xb.reshape(n, 1, B)
@@ -995,7 +1020,8 @@ def _block_sen(xb, var_ci, zci, period=None):
     ok = np.flatnonzero(nprime >= 1)
     if ok.size:
         ranks = _targets(nprime[ok], var_ci[ok], zci)
-        vals, s[ok], s_ok[ok] = _sen_select(x3[:, :, ok] if ok.size < B else x3, ranks, nprime[ok])
+        vals, s[ok], s_ok[ok] = _sen_select(x3[:, :, ok] if ok.size < B else x3, ranks, nprime[ok],
+                                            zpairs[ok])
         slope[ok] = _finish_median(vals, nprime[ok])
         lower[ok] = vals[:, 2]
         upper[ok] = vals[:, 3]
@@ -1017,10 +1043,12 @@ def _process_block(xb, variant, alpha, period, lag, zci):
         # seasons as separate columns: (ny, period*B)
         xsea = x3.reshape(ny, period * B)
         xsea32 = _exact_f32(xsea)
-        tie = _tie_term(_sorted_rows(xsea, xsea32)).reshape(period, B)
+        tie, zp = _tie_term(_sorted_rows(xsea, xsea32), pairs=True)
+        tie = tie.reshape(period, B)
         nvs = np.count_nonzero(~np.isnan(x3), axis=0).astype(np.int64)  # (period, B)
         var_s = _variance(nvs, tie).sum(axis=0)
-        slope, lower, upper, s, s_ok = _block_sen(xb, var_s, zci, period=period)
+        slope, lower, upper, s, s_ok = _block_sen(xb, var_s, zci, zp.reshape(period, B).sum(axis=0),
+                                                  period=period)
         rest = np.flatnonzero(~s_ok)
         if rest.size == B:
             s = _mk_score(xsea, xsea32).reshape(period, B).sum(axis=0)
@@ -1042,8 +1070,9 @@ def _process_block(xb, variant, alpha, period, lag, zci):
     xb32 = _exact_f32(xb)
     srt = _sorted_rows(xb, xb32)
     medx = _median_sorted(srt, nv)
-    var0 = _variance(nv, _tie_term(srt))
-    slope, lower, upper, s0, s_ok = _block_sen(xb, var0, zci)
+    tie, zp = _tie_term(srt, pairs=True)
+    var0 = _variance(nv, tie)
+    slope, lower, upper, s0, s_ok = _block_sen(xb, var0, zci, zp)
     rest = np.flatnonzero(~s_ok)
     if rest.size == B:
         s0 = _mk_score(xb, xb32)

@@ -512,10 +512,12 @@ def test_long_path_chunks_and_buckets(monkeypatch, kind, chunk, nb):
         assert sum(called) <= 1
 
 
-def test_long_series_mk_score_from_slope_signs():
+def test_long_series_mk_score_from_slope_signs(monkeypatch):
     """Long series: the Mann-Kendall S comes from the signs of the float32 slopes of the
     dense pass for pixels whose values are all float32 (and not tiny), from the lag-wise
-    count for the others; both equal the brute-force S, and the mix in one block too."""
+    count for the others; both equal the brute-force S, and the mix in one block too.
+    Pixels without a trend (0 inside the bracket) count the positive slopes from the
+    classification instead of a dense pass: equal too."""
     rng = np.random.default_rng(17)
     n, npix = 200, 30
     t = np.arange(n)[:, None]
@@ -524,8 +526,21 @@ def test_long_series_mk_score_from_slope_signs():
     X[:, 10:13] = X[:, 10:13] * 1e-32  # below 2**-100 (signs not trusted)
     X[:, 13:16] = rng.integers(0, 3, size=(n, 3))  # heavy ties
     X[::7, 16] = 0.0
+    X[:, 20:26] = np.round(rng.normal(size=(n, 6)) * 3, 1)  # no trend: 0 inside the bracket
+    X[:, 26:28] = rng.integers(0, 4, size=(n, 2))  # no trend, heavy ties
     X[rng.random(X.shape) < 0.05] = np.nan
+    from ecoresp_core.trends import trend as tr
+    seen = []
+    orig = tr._fold_pick
+
+    def spy(*a, **k):
+        if k.get("pos") is not None:
+            seen.append(int(np.count_nonzero(k["pos"])))
+        return orig(*a, **k)
+
+    monkeypatch.setattr(tr, "_fold_pick", spy)
     r = mann_kendall(X)
+    assert sum(seen) >= 8  # the no-trend pixels took S from the classification counts
     for p in range(npix):
         x = X[:, p]
         i, j = np.triu_indices(n, 1)
