@@ -170,6 +170,12 @@ def _exact_f32(x):
 _AUTO = object()
 
 
+def _clamp(a, lo, hi):
+    """np.clip without its Python-level checks (which run an import per call: slow under
+    QGIS's import hook); a, lo, hi broadcast, lo <= hi."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 def _sorted_rows(x, x32=_AUTO):
     """The values of each column of x (n, B) sorted ascending (NaN last) as rows (B, n).
 
@@ -438,8 +444,8 @@ def _targets(nprime, var_ci, zci):
     m2 = np.round((npf + c) / 2) + 1
     m1 = np.where(np.isfinite(m1), m1, 1)
     m2 = np.where(np.isfinite(m2), m2, npf)
-    lo = np.clip(m1, 1, npf).astype(np.int64) - 1
-    hi = np.clip(m2, 1, npf).astype(np.int64) - 1
+    lo = _clamp(m1, 1, npf).astype(np.int64) - 1
+    hi = _clamp(m2, 1, npf).astype(np.int64) - 1
     return np.stack([(nprime - 1) // 2, nprime // 2, lo, hi], axis=1)
 
 
@@ -559,8 +565,8 @@ def _sen_long(xs, ranks, nprime, rng_seed=_SEED):
     il = np.floor(ql * v - zq * np.sqrt(v * ql * (1 - ql)) - 3).astype(np.int64)
     ih = np.ceil(qh * v + zq * np.sqrt(v * qh * (1 - qh)) + 3).astype(np.int64)
     rows = np.arange(B)
-    L = np.where(il >= 0, samp[rows, np.clip(il, 0, ns - 1)].astype(np.float64), -np.inf)
-    U = np.where(ih < v, samp[rows, np.clip(ih, 0, ns - 1)].astype(np.float64), np.inf)
+    L = np.where(il >= 0, samp[rows, _clamp(il, 0, ns - 1)].astype(np.float64), -np.inf)
+    U = np.where(ih < v, samp[rows, _clamp(ih, 0, ns - 1)].astype(np.float64), np.inf)
     L = np.where(np.isnan(L), -np.inf, L)
     U = np.where(np.isnan(U), np.inf, U)
     # expected number of gathered slopes per pixel, with headroom
@@ -643,8 +649,8 @@ def _chunk_bracket(s32, ranks, nprime, zq):
     dh = zq * se * np.sqrt(qh * (1 - qh))
     il = np.floor((ql - dl)[:, None] * vc).astype(np.int64)
     ih = np.ceil((qh + dh)[:, None] * vc).astype(np.int64)
-    lv = np.take_along_axis(s32, np.clip(il, 0, C - 1)[:, :, None], axis=2)[:, :, 0].astype(np.float64)
-    uv = np.take_along_axis(s32, np.clip(ih, 0, C - 1)[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+    lv = np.take_along_axis(s32, _clamp(il, 0, C - 1)[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+    uv = np.take_along_axis(s32, _clamp(ih, 0, C - 1)[:, :, None], axis=2)[:, :, 0].astype(np.float64)
     lv = np.where(il < 0, -np.inf, lv)
     uv = np.where(ih >= vc, np.inf, uv)
     lv = np.where(vc > 0, lv, np.nan)
@@ -810,7 +816,7 @@ def _fold_pick(S2, xsub, ranks, L, U, params, Y, nb, pos=None):
         np.add(seg, np.float32(q * nb), out=seg)
     ki = key.astype(np.intp)
     cum = np.cumsum(np.bincount(ki, minlength=n * nb).reshape(n, nb), axis=1)
-    relc = np.clip(rel, 0, np.maximum(cnt - 1, 0)[:, None])
+    relc = _clamp(rel, 0, np.maximum(cnt - 1, 0)[:, None])
     rowoff = np.arange(n, dtype=np.int64)[:, None]
     big = int(cnt.max()) + 1
     jb = np.searchsorted((cum + rowoff * big).ravel(), (relc + rowoff * big).ravel(),
@@ -836,7 +842,7 @@ def _fold_pick(S2, xsub, ranks, L, U, params, Y, nb, pos=None):
     o = np.lexsort((vv, grp))
     vv = vv[o]
     starts = np.searchsorted(grp[o], np.arange(n * K)).reshape(n, K)
-    want = np.clip(starts + (relc - before), 0, max(vv.size - 1, 0))
+    want = _clamp(starts + (relc - before), 0, max(vv.size - 1, 0))
     if vv.size:
         res = vv[want]
     with np.errstate(invalid="ignore"):
