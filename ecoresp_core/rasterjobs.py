@@ -106,8 +106,11 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
             cwriter = SeriesWriter(classes_path, src.grid, ["trend_class"], metadata=meta,
                                    nodata=0, dtype="Byte")
 
+        # float32 sources are read as float32 (exact, half the memory); the core computes in float64
+        read_dtype = "float64" if aggregate else src.value_dtype
+
         def work(r0, r1, sub):
-            data = src.read_block(r0, r1)
+            data = src.read_block(r0, r1, dtype=read_dtype)
             counts["pixels"] += data.shape[1] * data.shape[2]
             counts["valid_input"] += int(np.any(~np.isnan(data), axis=0).sum())
             if aggregate:

@@ -66,6 +66,20 @@ class Grid:
         return f"{self.width}x{self.height} cells, origin ({gt[0]:g}, {gt[3]:g}), cell ({gt[1]:g}, {gt[5]:g})"
 
 
+# GDAL data types whose every value is exactly a float32
+_FLOAT32_EXACT = ("Byte", "Int8", "UInt16", "Int16", "Float32")
+
+
+def _packing(bands):
+    """(scale, offset) float64 arrays of the bands (GDAL's scale/offset, i.e. NetCDF's
+    scale_factor/add_offset of packed data), or None when every band is unpacked."""
+    scale = np.array([b.GetScale() if b.GetScale() is not None else 1.0 for b in bands], np.float64)
+    offset = np.array([b.GetOffset() if b.GetOffset() is not None else 0.0 for b in bands], np.float64)
+    if np.all(scale == 1.0) and np.all(offset == 0.0):
+        return None
+    return scale, offset
+
+
 def _netcdf_variables(path):
     ds = gdal.Open(path)
     subs = ds.GetSubDatasets() if ds is not None else []
@@ -102,6 +116,7 @@ class RasterSeries:
         self.nodata = band.GetNoDataValue()
         self.units = band.GetUnitType() or ""
         self.dtype = gdal.GetDataTypeName(band.DataType)
+        self._packing = _packing([ds.GetRasterBand(i + 1) for i in range(self.count)])
         self.name = self.variable or os.path.splitext(os.path.basename(self.path))[0]
         self.dates = self._read_dates(dates)
 
@@ -198,8 +213,16 @@ class RasterSeries:
         return dates
 
     # -- data --------------------------------------------------------------------
+    @property
+    def value_dtype(self):
+        """'float32' when every value of the series is exactly a float32 (float32 or small
+        integer bands, not packed), else 'float64': the dtype that reads it without loss
+        in half the memory where possible."""
+        return "float32" if self.dtype in _FLOAT32_EXACT and self._packing is None else "float64"
+
     def read_block(self, row0, row1, dtype="float64"):
-        """Values of rows [row0, row1) of every band as (t, rows, cols), NaN where missing."""
+        """Values of rows [row0, row1) of every band as (t, rows, cols), NaN where missing;
+        packed values (scale_factor / add_offset) are unpacked."""
         try:
             arr = self._ds.ReadAsArray(0, int(row0), self.grid.width, int(row1 - row0))
         except RuntimeError as exc:
@@ -210,6 +233,10 @@ class RasterSeries:
         out = arr.astype(dtype, copy=True)
         if self.nodata is not None and np.isfinite(self.nodata):
             out[arr == arr.dtype.type(self.nodata)] = np.nan
+        if self._packing is not None:
+            scale, offset = self._packing
+            out *= scale[:, None, None].astype(out.dtype)
+            out += offset[:, None, None].astype(out.dtype)
         out[~np.isfinite(out)] = np.nan
         return out
 
@@ -361,9 +388,13 @@ def read_band(path, grid=None, band=1, what="raster", variable=None):
     if grid is not None and not grid.same_as(g):
         raise InputError(f"grids differ: {what} {path} is {g.describe()}, the series is {grid.describe()}")
     b = ds.GetRasterBand(band)
-    arr = b.ReadAsArray().astype("float64")
+    raw = b.ReadAsArray()
+    arr = raw.astype("float64")
     nd = b.GetNoDataValue()
     if nd is not None and np.isfinite(nd):
-        arr[arr == nd] = np.nan
+        arr[raw == raw.dtype.type(nd)] = np.nan
+    packing = _packing([b])
+    if packing is not None:
+        arr = arr * packing[0][0] + packing[1][0]
     arr[~np.isfinite(arr)] = np.nan
     return arr

@@ -52,6 +52,74 @@ def test_cru_fill_value_becomes_nan(cru_tmp_nc):
     assert int(np.sum(~np.isnan(blk[0]))) == 6  # 6 land cells (data README)
 
 
+def test_packed_netcdf_is_unpacked(tmp_path):
+    """ERA5-style packed NetCDF (int16 with scale_factor / add_offset and a _FillValue):
+    the series reads the unpacked values (as netCDF4 decodes them), fill values as NaN,
+    in float64; and read_band too."""
+    import netCDF4
+
+    from ecoresp_core.io.series import read_band
+
+    rng = np.random.default_rng(3)
+    true = 280 + rng.normal(0, 8, (24, 3, 4))
+    path = str(tmp_path / "t2m.nc")
+    with netCDF4.Dataset(path, "w") as nc:
+        nc.createDimension("time", 24)
+        nc.createDimension("latitude", 3)
+        nc.createDimension("longitude", 4)
+        t = nc.createVariable("time", "f8", ("time",))
+        t.units, t.calendar = "days since 2000-01-01", "standard"
+        t[:] = np.arange(24) * 30.5 + 15
+        la = nc.createVariable("latitude", "f8", ("latitude",))
+        la.units = "degrees_north"
+        la[:] = [50.0, 49.75, 49.5]
+        lo = nc.createVariable("longitude", "f8", ("longitude",))
+        lo.units = "degrees_east"
+        lo[:] = [10.0, 10.25, 10.5, 10.75]
+        v = nc.createVariable("t2m", "i2", ("time", "latitude", "longitude"), fill_value=-32767)
+        v.scale_factor, v.add_offset, v.units = 0.0025, 280.0, "K"
+        v.set_auto_maskandscale(True)
+        data = np.ma.masked_array(true, mask=np.zeros(true.shape, bool))
+        data.mask[3, 1, 2] = True
+        v[:] = data
+        other = nc.createVariable("sp", "f4", ("time", "latitude", "longitude"))
+        other[:] = 1e5
+    with netCDF4.Dataset(path) as nc:
+        expect = np.ma.filled(nc["t2m"][:].astype("float64"), np.nan)
+    s = open_series(path, "t2m")
+    assert s.value_dtype == "float64"
+    got = s.read_block(0, 3)
+    assert np.isnan(got[3, 1, 2]) and np.count_nonzero(np.isnan(got)) == 1
+    np.testing.assert_allclose(got, expect, rtol=0, atol=1e-9, equal_nan=True)
+    true[3, 1, 2] = np.nan
+    np.testing.assert_allclose(got, true, rtol=0, atol=0.0025, equal_nan=True)  # within the packing step
+    np.testing.assert_allclose(read_band(path, variable="t2m", band=4), expect[3], atol=1e-9, equal_nan=True)
+
+
+def test_scaled_geotiff_and_float32_reading(stack_factory, tmp_path):
+    """A GeoTIFF band with scale/offset is unpacked; a float32 stack reads losslessly as float32."""
+    raw = np.arange(2 * 2 * 3, dtype="int16").reshape(3, 2, 2)
+    path = str(tmp_path / "scaled.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(path, 2, 2, 3, gdal.GDT_Int16)
+    ds.SetGeoTransform((0, 1, 0, 2, 0, -1))
+    for i in range(3):
+        b = ds.GetRasterBand(i + 1)
+        b.WriteArray(raw[i])
+        b.SetScale(0.5)
+        b.SetOffset(-3.0)
+        b.SetNoDataValue(5)
+        b.SetDescription(f"{2001 + i}-01-01")
+    ds = None
+    s = open_series(path)
+    assert s.value_dtype == "float64"
+    expect = np.where(raw == 5, np.nan, raw * 0.5 - 3.0)
+    np.testing.assert_array_equal(s.read_block(0, 2), expect)
+    v = np.random.default_rng(0).normal(size=(4, 2, 3)).astype("float32")
+    f32 = open_series(stack_factory(v))
+    assert f32.value_dtype == "float32"
+    np.testing.assert_array_equal(f32.read_block(0, 2, dtype=f32.value_dtype), v)
+
+
 @pytest.mark.parametrize("make,match", [
     (lambda f, t: f(np.ones((1, 3, 3)) * np.arange(9).reshape(3, 3), dates=["2001"]), "has 1 band"),
     (lambda f, t: f(np.random.default_rng(0).normal(size=(3, 2, 2)), dates=["", "", ""]), "band 1 has no date"),
