@@ -186,9 +186,10 @@ def _sorted_rows(x, x32=_AUTO):
     return np.sort((x32 if x32 is not None else x).T, axis=1)
 
 
-def _tie_term(srt, pairs=False):
-    """sum over tie groups of t(t-1)(2t+5) for the sorted rows srt (B, n) (NaN never tied);
-    with pairs=True also the number of tied pairs, sum of t(t-1)/2 (both int64 (B,)).
+def _tie_term(srt, pairs=None):
+    """sum over tie groups of t(t-1)(2t+5) for the sorted rows srt (B, n) (NaN never tied).
+    With pairs given, returns (that sum, the number of tied pairs, sum of t(t-1)/2, if
+    pairs is True else None).
 
     Runs of equal values are delimited by the positions where a row changes; with a
     delimiter also at both ends of every row, consecutive delimiters give the run
@@ -198,7 +199,7 @@ def _tie_term(srt, pairs=False):
     eq = srt[:, 1:] == srt[:, :-1] if n >= 2 else None
     if eq is None or not eq.any():
         zero = np.zeros(B, np.int64)
-        return (zero, zero.copy()) if pairs else zero
+        return zero if pairs is None else (zero, zero.copy() if pairs else None)
     cut = np.ones((B, n + 1), bool)
     np.logical_not(eq, out=cut[:, 1:n])
     pos = np.flatnonzero(cut)
@@ -208,7 +209,7 @@ def _tie_term(srt, pairs=False):
     row = pos[keep] // (n + 1)
     tie = np.bincount(row, weights=f[keep], minlength=B).astype(np.int64)
     if not pairs:
-        return tie
+        return tie if pairs is None else (tie, None)
     tk = t[keep]
     return tie, np.bincount(row, weights=tk * (tk - 1) // 2, minlength=B).astype(np.int64)
 
@@ -1006,7 +1007,8 @@ def _block_sen(xb, var_ci, zci, zpairs, period=None):
     """Sen slope, CI bounds for the time-major block xb (n, B), and the Mann-Kendall S
     (summed over the seasons if period) where the long path yields it: returns
     slope, lower, upper, s (int64), s_ok (bool).  zpairs: tied pairs per pixel (within
-    the seasons if period), see :func:`_tie_term`."""
+    the seasons if period), see :func:`_tie_term`; needed by the long path only (else
+    None)."""
     n, B = xb.shape
     if period is None:
         x3 = xb.reshape(n, 1, B)
@@ -1027,7 +1029,7 @@ def _block_sen(xb, var_ci, zci, zpairs, period=None):
     if ok.size:
         ranks = _targets(nprime[ok], var_ci[ok], zci)
         vals, s[ok], s_ok[ok] = _sen_select(x3[:, :, ok] if ok.size < B else x3, ranks, nprime[ok],
-                                            zpairs[ok])
+                                            None if zpairs is None else zpairs[ok])
         slope[ok] = _finish_median(vals, nprime[ok])
         lower[ok] = vals[:, 2]
         upper[ok] = vals[:, 3]
@@ -1037,6 +1039,7 @@ def _block_sen(xb, var_ci, zci, zpairs, period=None):
 def _process_block(xb, variant, alpha, period, lag, zci):
     n, B = xb.shape
     res = {}
+    long = _pairs(n, variant, period) > _LONG_PAIRS  # the slope path that also yields S
     isn = np.isnan(xb)
     valid = ~isn
     nv = np.count_nonzero(valid, axis=0).astype(np.int64)
@@ -1049,12 +1052,13 @@ def _process_block(xb, variant, alpha, period, lag, zci):
         # seasons as separate columns: (ny, period*B)
         xsea = x3.reshape(ny, period * B)
         xsea32 = _exact_f32(xsea)
-        tie, zp = _tie_term(_sorted_rows(xsea, xsea32), pairs=True)
+        tie, zp = _tie_term(_sorted_rows(xsea, xsea32), pairs=long)
         tie = tie.reshape(period, B)
         nvs = np.count_nonzero(~np.isnan(x3), axis=0).astype(np.int64)  # (period, B)
         var_s = _variance(nvs, tie).sum(axis=0)
-        slope, lower, upper, s, s_ok = _block_sen(xb, var_s, zci, zp.reshape(period, B).sum(axis=0),
-                                                  period=period)
+        if long:
+            zp = zp.reshape(period, B).sum(axis=0)
+        slope, lower, upper, s, s_ok = _block_sen(xb, var_s, zci, zp, period=period)
         rest = np.flatnonzero(~s_ok)
         if rest.size == B:
             s = _mk_score(xsea, xsea32).reshape(period, B).sum(axis=0)
@@ -1076,11 +1080,13 @@ def _process_block(xb, variant, alpha, period, lag, zci):
     xb32 = _exact_f32(xb)
     srt = _sorted_rows(xb, xb32)
     medx = _median_sorted(srt, nv)
-    tie, zp = _tie_term(srt, pairs=True)
+    tie, zp = _tie_term(srt, pairs=long)
     var0 = _variance(nv, tie)
     slope, lower, upper, s0, s_ok = _block_sen(xb, var0, zci, zp)
     rest = np.flatnonzero(~s_ok)
-    if rest.size == B:
+    if variant in ("pre_whitening", "trend_free_pre_whitening"):
+        pass  # their S is that of the pre-whitened series (below)
+    elif rest.size == B:
         s0 = _mk_score(xb, xb32)
     elif rest.size:  # S for the pixels the long path left
         s0[rest] = _mk_score(np.ascontiguousarray(xb[:, rest]),
