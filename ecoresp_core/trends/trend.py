@@ -186,10 +186,9 @@ def _sorted_rows(x, x32=_AUTO):
     return np.sort((x32 if x32 is not None else x).T, axis=1)
 
 
-def _tie_term(srt, pairs=None):
-    """sum over tie groups of t(t-1)(2t+5) for the sorted rows srt (B, n) (NaN never tied).
-    With pairs given, returns (that sum, the number of tied pairs, sum of t(t-1)/2, if
-    pairs is True else None).
+def _tie_term(srt, pairs=False):
+    """(sum over tie groups of t(t-1)(2t+5), and with pairs=True the number of tied pairs,
+    sum of t(t-1)/2, else None) for the sorted rows srt (B, n) (NaN never tied).
 
     Runs of equal values are delimited by the positions where a row changes; with a
     delimiter also at both ends of every row, consecutive delimiters give the run
@@ -199,7 +198,7 @@ def _tie_term(srt, pairs=None):
     eq = srt[:, 1:] == srt[:, :-1] if n >= 2 else None
     if eq is None or not eq.any():
         zero = np.zeros(B, np.int64)
-        return zero if pairs is None else (zero, zero.copy() if pairs else None)
+        return zero, (zero.copy() if pairs else None)
     cut = np.ones((B, n + 1), bool)
     np.logical_not(eq, out=cut[:, 1:n])
     pos = np.flatnonzero(cut)
@@ -209,7 +208,7 @@ def _tie_term(srt, pairs=None):
     row = pos[keep] // (n + 1)
     tie = np.bincount(row, weights=f[keep], minlength=B).astype(np.int64)
     if not pairs:
-        return tie if pairs is None else (tie, None)
+        return tie, None
     tk = t[keep]
     return tie, np.bincount(row, weights=tk * (tk - 1) // 2, minlength=B).astype(np.int64)
 
@@ -1140,7 +1139,7 @@ def _process_block(xb, variant, alpha, period, lag, zci):
         xw = np.where(vm, xw, np.nan)
         n1 = nv - 1
         s = _mk_score(xw)
-        var_s = _variance(n1, _tie_term(_sorted_rows(xw)))
+        var_s = _variance(n1, _tie_term(_sorted_rows(xw))[0])
         n1f = n1.astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             tau = s / (0.5 * n1f * (n1f - 1))

@@ -19,25 +19,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
 
-
-
-def synthetic_cube(nt, ny, nx, seed=42):
-    """ER-like float32 cube with ~30 % all-NaN ocean, ties (rounded to 0.1), ~5 % gaps."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    ocean = (np.sin(xx / nx * 6.3) * np.cos(yy / ny * 3.1) + 0.1 * rng.normal(size=(ny, nx))) > 0.45
-    t = np.arange(nt, dtype="float32")[:, None, None]
-    trend = rng.normal(0, 0.5, (ny, nx)).astype("float32")
-    cube = 800 + trend * t + rng.normal(0, 5, (nt, ny, nx)).astype("float32")
-    cube = np.round(cube, 1)
-    cube[rng.random(cube.shape) < 0.05] = np.nan
-    cube[:, ocean] = np.nan
-    return cube
+from bench_trend_core import synthetic_cube  # noqa: E402  (the same ER-like cube as the core rows)
 
 
 def write_geotiff(path, cube, start_year=1989, monthly=False):
