@@ -7,7 +7,8 @@ OUT ?= demo_output
 export QT_QPA_PLATFORM := offscreen
 PLUGIN_FILES := metadata.txt __init__.py LICENSE README.md provider algorithms ecoresp_core models
 
-.PHONY: setup test test-core demo bench zip clean
+.PHONY: setup test test-core demo bench zip clean test-trixie test-sid demo-trixie demo-sid \
+	compare-trixie compare-sid
 
 setup: .venv/.setup-done
 
@@ -26,6 +27,21 @@ test-core: setup
 ## demo: the main job on the bundled example data, through qgis_process
 demo: setup
 	bash tests/demo/run_demo.sh $(OUT)
+
+## test-trixie / test-sid: the same suite against QGIS 3.40 LTR (Debian 13) / QGIS 3.44 (sid), in a
+## Debian root built once with debootstrap (~3-12 min, 2.3 GB, kept in /var/cache/ecoresp/roots; needs root)
+test-trixie test-sid: test-%:
+	bash .ci/root.sh run $* make test
+demo-trixie demo-sid: demo-%:
+	bash .ci/root.sh run $* make demo OUT=/tmp/demo_output
+## compare-trixie / compare-sid: trend, fit + predict, partition through qgis_process here and in the
+## root; prints how far the numbers of the two QGIS installations differ (tests/crossversion)
+XV := /tmp/ecoresp-crossversion
+compare-trixie compare-sid: compare-%: setup
+	rm -rf $(XV) && mkdir -p $(XV)
+	bash tests/crossversion/jobs.sh $(XV)/host
+	bash .ci/root.sh run $* bash -c 'rm -rf /tmp/xv-$* && make setup >/dev/null && bash tests/crossversion/jobs.sh /tmp/xv-$*'
+	$(PY) tests/crossversion/compare.py $(XV)/host $${ECORESP_ROOTS:-/var/cache/ecoresp/roots}/$*/tmp/xv-$*
 
 ## bench: speed, as ratios against peers measured in the same run
 bench: setup

@@ -13,7 +13,7 @@ from .parallel import Workers
 from .errors import InputError
 from .io.dates import STEPS_PER_YEAR, format_date, time_step
 from .io.series import SeriesWriter, read_band
-from .io.styles import apply_categories, write_qml
+from .io.styles import write_qml
 from .provenance import provenance
 from .trends.trend import TREND_BANDS, VARIANTS, mann_kendall
 from .upscaling import integrate as _integrate
@@ -104,7 +104,7 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
     try:
         if classes_path:
             cwriter = SeriesWriter(classes_path, src.grid, ["trend_class"], metadata=meta,
-                                   nodata=0, dtype="Byte")
+                                   nodata=0, dtype="Byte", classes=TREND_CLASSES)
 
         # float32 sources are read as float32 (exact, half the memory); the core computes in float64
         read_dtype = "float64" if aggregate else src.value_dtype
@@ -133,7 +133,6 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
         if counts["valid_input"] == 0:
             raise InputError(f"{src.label}: every pixel is nodata in every band")
         if cwriter is not None:
-            apply_categories(cwriter.dataset, TREND_CLASSES)
             cwriter.commit()
             write_qml(classes_path, TREND_CLASSES)
         writer.commit()

@@ -27,7 +27,7 @@ from ..blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
 from ..errors import InputError
 from ..io.dates import format_date, time_step
 from ..io.series import SeriesWriter, gdal, osr, read_band
-from ..io.styles import apply_categories, write_qml
+from ..io.styles import write_qml
 from ..provenance import provenance
 from ..temporal import annual_aggregate
 from . import partialcorr as pc
@@ -105,14 +105,12 @@ def _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggregations):
 
 def _write_dominant(path, grid, names, meta):
     return SeriesWriter(path, grid, ["dominant_driver"], metadata=meta, nodata=pc.NODATA, dtype="Byte",
-                        band_metadata=[{"DRIVERS": json.dumps(list(names))}])
+                        band_metadata=[{"DRIVERS": json.dumps(list(names))}], classes=driver_classes(names))
 
 
 def _finish_dominant(writer, path, names):
-    classes = driver_classes(names)
-    apply_categories(writer.dataset, classes)
     writer.commit()
-    write_qml(path, classes)
+    write_qml(path, driver_classes(names))
 
 
 def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, dominant_r_path=None, mode="annual",

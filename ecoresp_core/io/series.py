@@ -279,10 +279,13 @@ class SeriesWriter:
     """A multiband float32 GeoTIFF written block by block under a temporary name.
 
     ``band_names`` become band descriptions; ``metadata`` (dict) is stored in the
-    dataset metadata (values that are not strings are JSON-encoded)."""
+    dataset metadata (values that are not strings are JSON-encoded). ``classes``
+    ([(value, label, '#rrggbb'), ...]) makes band 1 categorical: its colour table and class
+    names are set when the file is created, before any pixel is written (GDAL 3.10+ refuses
+    to change a TIFF's colour interpretation once data are written)."""
 
     def __init__(self, path, grid, band_names, metadata=None, nodata=np.nan,
-                 dtype="Float32", band_metadata=None):
+                 dtype="Float32", band_metadata=None, classes=None):
         if gdal is None:
             raise InputError("GDAL's Python bindings (osgeo) are not installed")
         self.path = str(path)
@@ -316,6 +319,9 @@ class SeriesWriter:
         if metadata:
             self._ds.SetMetadata({k: v if isinstance(v, str) else json.dumps(v, default=str)
                                   for k, v in metadata.items()})
+        if classes:
+            from .styles import apply_categories  # styles imports this module
+            apply_categories(self._ds, classes)
         self.committed = False
 
     @property

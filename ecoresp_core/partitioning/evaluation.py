@@ -125,7 +125,7 @@ def evaluate(obs_series, sim_series, scales=("hourly", "daytime", "daily", "mont
             h = frame.copy()
             h["n_rec"] = 1
             return h
-        g = frame.groupby(idx.floor("H"))
+        g = frame.groupby(idx.floor("60min"))
         h = g[["obs", "sim"]].mean()
         h["pair"] = g["pair"].sum()
         h["n_rec"] = g["pair"].size()
@@ -153,7 +153,7 @@ def evaluate(obs_series, sim_series, scales=("hourly", "daytime", "daily", "mont
             else:
                 o, s = h["obs"], h["sim"]
         else:
-            freq = {"daily": "D", "monthly": "M", "annual": "A"}[scale]
+            freq = {"daily": "D", "monthly": "M", "annual": "Y"}[scale]  # period aliases
             agg, nper = _aggregate(frame, freq, step, min_coverage)
             o, s = agg["obs"], agg["sim"]
             if scale == "annual":
@@ -182,7 +182,7 @@ def annual_sums(series, min_coverage=1.0):
     frame = pd.DataFrame({"obs": series.to_numpy(dtype="float64")}, index=idx)
     frame["sim"] = frame["obs"]
     frame["pair"] = np.isfinite(frame["obs"].values).astype("int64")
-    agg, _ = _aggregate(frame, "A", step, min_coverage)
+    agg, _ = _aggregate(frame, "Y", step, min_coverage)
     days = np.array([366.0 if p.start_time.is_leap_year else 365.0 for p in agg.index])
     return pd.Series(agg["obs"].values * days * UMOL_TO_GC_PER_DAY,
                      index=pd.Index([p.year for p in agg.index], name="year"), name="sum_gC_m2_yr")
@@ -196,7 +196,7 @@ def evaluation_report_html(obs_series, sim_series, table, title, obs_label="refe
     frame = pd.DataFrame({"obs": obs_series, "sim": sim_series.reindex(obs_series.index)})
     frame = frame[np.isfinite(frame["obs"]) & np.isfinite(frame["sim"])]
     daily = frame.resample("D").mean().dropna()
-    monthly = frame.resample("M").mean()
+    monthly = frame.groupby(frame.index.to_period("M")).mean()  # calendar months, any pandas
     x = np.arange(len(monthly))
     sections = [
         ("Metrics by time scale", report.table_html(table.reset_index())),
@@ -206,7 +206,7 @@ def evaluation_report_html(obs_series, sim_series, table, title, obs_label="refe
         ("Monthly means", report.line_chart({obs_label: (x, monthly["obs"].values),
                                              sim_label: (x, monthly["sim"].values)},
                                             "monthly mean ER", "month since "
-                                            + (str(monthly.index[0].date()) if len(monthly) else "-"),
+                                            + (str(monthly.index[0]) if len(monthly) else "-"),
                                             "umol CO2 m-2 s-1", markers=True)),
         ("Definitions", "<p>R2 is Pearson's r squared; EF is the Nash-Sutcliffe modelling efficiency; "
                         "ME is the mean error (sim - obs, the bias); RMSLE uses ln(1 + x) and leaves out "

@@ -21,8 +21,9 @@ early_stopping=True, max_iter=500, random_state=seed)).  ``rf_params``/``nn_para
 these.  Results are bit-reproducible for a given seed.
 
 Blocked cross-validation (never a random split of half-hours, which leaks through autocorrelation):
-``cv="month"`` groups records by calendar month (year-month) and runs sklearn GroupKFold with one
-fold per group (leave-one-month-out; ``n_splits`` caps the number of folds); ``cv="site"`` groups by
+``cv="month"`` groups records by calendar month (year-month) and runs grouped folds
+(``folds.grouped_folds``: GroupKFold's rule, independent of library versions) with one fold per
+group (leave-one-month-out; ``n_splits`` caps the number of folds); ``cv="site"`` groups by
 ``site_column``; ``cv="none"`` skips it.  For each fold the model trained on the other groups predicts
 the held-out group's training records (-> ``cv_metrics``, scope "target") and its daytime records
 (-> ``reco_day_cv``, out-of-fold daytime ER).  With ``reference`` (a Series on the table's index,
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..folds import grouped_folds
 from .evaluation import metrics as _metrics
 
 CANDIDATE_DRIVERS = ("TA", "VPD", "RH", "WS", "SWC")
@@ -230,12 +232,11 @@ def fit_ml_daytime_er(df, model="rf", target="night_nee", drivers=None, cv="mont
         if ug.size < 2:
             flags.append(f"cross-validation skipped: training data in only {ug.size} {cv} group(s)")
         else:
-            from sklearn.model_selection import GroupKFold
             k = ug.size if n_splits is None else max(2, min(int(n_splits), ug.size))
             pos_train = np.flatnonzero(train)
             pos_day = np.flatnonzero(pred_day)
             g_day = groups[pred_day]
-            for fold, (tr, te) in enumerate(GroupKFold(n_splits=k).split(xt, yt, g_train)):
+            for fold, (tr, te) in enumerate(grouped_folds(g_train, k, what=f"{cv} groups")):
                 held = np.unique(g_train[te])
                 dsel = np.isin(g_day, held)
                 est = make_model(model, seed, n_estimators, rf_params, nn_params)

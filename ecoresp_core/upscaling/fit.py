@@ -2,10 +2,12 @@
 
 ``fit_upscaler`` trains a random forest (default) or searches over random forest, gradient
 boosting and a neural network (StandardScaler + MLP) with a randomized hyper-parameter search.
-Cross-validation is always GroupKFold on the site column: a site is entirely in the training or
+Cross-validation is always grouped by the site column: a site is entirely in the training or
 in the test part of a fold (random splits of site-months inflate the scores, science.md §12).
+The folds are assigned here (``folds.grouped_folds``), not by scikit-learn's GroupKFold, whose tie order
+follows numpy's sort and changed with numpy 2 (other folds, other CV scores for the same data).
 With the search, the search is nested: it runs inside every outer training part with its own
-inner GroupKFold, so the outer test folds never take part in the choice.
+inner site folds, so the outer test folds never take part in the choice.
 
 Metrics per fold on the training and test part (science.md §10, ``partitioning.evaluation.metrics``):
 R2 (Pearson r squared), EF (= sklearn r2_score), RMSE, MAE, ME, RMSLE (negative values masked
@@ -20,6 +22,7 @@ import pandas as pd
 
 from ..blocks import Progress
 from ..errors import InputError
+from ..folds import grouped_folds
 from ..partitioning.evaluation import metrics
 from .model import IGBP_CODES, UpscalerModel
 
@@ -54,9 +57,9 @@ def _default_rf(seed, n_estimators, n_jobs):
 
 def _search(X, y, groups, seed, n_estimators, n_jobs, n_iter, inner_splits, families):
     """Best estimator (unfitted clone with the best parameters) over the families, chosen by the
-    inner GroupKFold RMSE; returns (estimator, family, params, inner_rmse)."""
+    inner site-fold RMSE; returns (estimator, family, params, inner_rmse)."""
     from sklearn.base import clone
-    from sklearn.model_selection import GroupKFold, ParameterGrid, RandomizedSearchCV
+    from sklearn.model_selection import ParameterGrid, RandomizedSearchCV
     best = None
     k = min(inner_splits, len(np.unique(groups)))
     if k < 2:
@@ -64,14 +67,14 @@ def _search(X, y, groups, seed, n_estimators, n_jobs, n_iter, inner_splits, fami
     for fam in families:
         est, grid = _candidates(seed, n_estimators, n_jobs)[fam]
         n = min(int(n_iter), len(ParameterGrid(grid)))
-        rs = RandomizedSearchCV(est, grid, n_iter=n, cv=GroupKFold(k), random_state=seed,
+        rs = RandomizedSearchCV(est, grid, n_iter=n, cv=grouped_folds(groups, k), random_state=seed,
                                 scoring="neg_root_mean_squared_error", n_jobs=1, refit=False,
                                 error_score="raise")
         with np.errstate(all="ignore"):
             import warnings
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rs.fit(X, y, groups=groups)
+                rs.fit(X, y)
         score = -rs.best_score_
         if best is None or score < best[3]:
             best = (clone(est).set_params(**rs.best_params_), fam, rs.best_params_, score)
@@ -153,7 +156,6 @@ def fit_upscaler(table, target, features, group="site_id", model="rf", seed=0, n
     (out-of-fold predictions aligned with the used rows), ``n_used``, ``n_dropped``."""
     from sklearn.base import clone
     from sklearn.metrics import r2_score
-    from sklearn.model_selection import GroupKFold
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     prog = Progress(progress, cancelled)
@@ -170,11 +172,10 @@ def fit_upscaler(table, target, features, group="site_id", model="rf", seed=0, n
     rng = np.random.default_rng(seed)
     rows, imp_rows, folds = [], [], []
     oof = np.full(len(y), np.nan)
-    cv = GroupKFold(n_splits)
-    for k, (tr, te) in enumerate(cv.split(X, y, groups)):
+    for k, (tr, te) in enumerate(grouped_folds(groups, n_splits)):
         prog.step(k / (n_splits + 1))
         train_sites, test_sites = set(groups[tr]), set(groups[te])
-        if train_sites & test_sites:  # never: GroupKFold keeps sites whole; guard anyway
+        if train_sites & test_sites:  # never: grouped_folds keeps sites whole; guard anyway
             raise AssertionError(f"fold {k + 1} splits sites {sorted(train_sites & test_sites)}")
         if model == "rf":
             est, fam, params = _default_rf(seed, n_estimators, n_jobs), "rf", {}

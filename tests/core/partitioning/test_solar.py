@@ -108,7 +108,7 @@ def test_bad_input():
     with pytest.raises(InputError, match="latitude"):
         potential_radiation(["2011-01-01"], 95.0, 0.0, 0.0)
     with pytest.raises(InputError, match="time-zone"):
-        potential_radiation(pd.date_range("2011-01-01", periods=2, freq="H", tz="UTC"), 50.0, 0.0, 0.0)
+        potential_radiation(pd.date_range("2011-01-01", periods=2, freq="60min", tz="UTC"), 50.0, 0.0, 0.0)
 
 
 @pytest.mark.parametrize("name", sorted(os.path.basename(p) for p in glob.glob(os.path.join(FLUX, "FLX_*.csv.gz")))

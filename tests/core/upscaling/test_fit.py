@@ -33,16 +33,20 @@ def fitted(site_months):
 
 def test_fluxnet_site_grouped_cv_metrics(fitted, site_months):
     """ER (RECO_NT, g C m-2 d-1) from TA, SW_IN, VPD and IGBP, 11 130 site-months of 175 sites,
-    5-fold GroupKFold by site, RF 100 trees: mean test R2 0.524, RMSE 1.858, MAE 1.223,
-    RMSLE 0.383 (train 0.890 / 0.909 / 0.568 / 0.199)."""
+    5 site-grouped folds (folds.grouped_folds), RF 100 trees: mean test R2 0.476, RMSE 1.948,
+    MAE 1.274, RMSLE 0.395 (train 0.890 / 0.908 / 0.567 / 0.198); pooled out-of-fold R2 0.473.
+    The same to 1e-12 on QGIS 3.22 (numpy 1.24, scikit-learn 1.2) and 3.40 (numpy 2.2, 1.4).
+    With scikit-learn's GroupKFold the folds followed numpy's tie order: R2 0.524 on numpy 1,
+    0.495 on numpy 2, a reminder that site-grouped CV scores move by ~0.05 with the fold split."""
     m = fitted["metrics"].set_index(["fold", "part"])
     test, train = m.loc[("mean", "test")], m.loc[("mean", "train")]
     assert fitted["n_used"] == 11130 and fitted["n_dropped"] == 22
-    assert test["R2"] > 0.50 and test["RMSE"] < 1.90 and test["MAE"] < 1.25 and test["RMSLE"] < 0.40
+    assert test["R2"] == pytest.approx(0.4759, abs=0.003) and test["RMSE"] == pytest.approx(1.948, abs=0.01)
+    assert test["MAE"] == pytest.approx(1.274, abs=0.01) and test["RMSLE"] == pytest.approx(0.395, abs=0.005)
     assert train["R2"] > 0.87 and train["RMSE"] < 0.95
     assert test["R2"] < train["R2"]  # held-out sites are harder: no leakage
     pooled = m.loc[("pooled", "test")]
-    assert pooled["n"] == 11130 and pooled["R2"] > 0.50
+    assert pooled["n"] == 11130 and pooled["R2"] == pytest.approx(0.4733, abs=0.003)
     assert m["n_negative_masked"].loc[("pooled", "test")] >= 0
 
 

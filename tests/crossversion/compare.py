@@ -1,0 +1,94 @@
+"""Compare the outputs of tests/crossversion/jobs.sh from two QGIS installations.
+
+    python tests/crossversion/compare.py DIR_A DIR_B [--tolerance REL]
+
+Prints, per output and column (or band), the number of values compared, how many differ at all,
+the largest absolute and relative difference, and whether missing values coincide. Exits 1 when a
+difference exceeds the relative tolerance (default 1e-9, relative to the column's largest
+magnitude) or when missing values or row counts differ."""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+
+TABLES = {"cv.csv": ["fold", "part"], "importance.csv": ["feature"], "predicted.csv": None,
+          "partitioned.csv": None, "summary.csv": None}
+
+
+def _raster(path):
+    from osgeo import gdal
+    ds = gdal.Open(path)
+    out = {}
+    for i in range(ds.RasterCount):
+        b = ds.GetRasterBand(i + 1)
+        out[b.GetDescription() or f"band {i + 1}"] = b.ReadAsArray().astype("float64").ravel()
+    return out
+
+
+def _table(path, keys):
+    df = pd.read_csv(path)
+    if keys:
+        df = df.sort_values(keys).reset_index(drop=True)
+    return {c: pd.to_numeric(df[c], errors="coerce").to_numpy("float64") for c in df.columns
+            if pd.api.types.is_numeric_dtype(df[c])}
+
+
+def compare(a, b, tolerance):
+    rows, bad = [], []
+    names = ["trend.tif"] + list(TABLES)
+    for name in names:
+        pa, pb = os.path.join(a, name), os.path.join(b, name)
+        if not (os.path.exists(pa) and os.path.exists(pb)):
+            bad.append(f"{name}: missing in {'A' if not os.path.exists(pa) else 'B'}")
+            continue
+        ca = _raster(pa) if name.endswith(".tif") else _table(pa, TABLES[name])
+        cb = _raster(pb) if name.endswith(".tif") else _table(pb, TABLES[name])
+        for col in ca:
+            if col not in cb:
+                bad.append(f"{name}:{col}: missing in B")
+                continue
+            x, y = ca[col], cb[col]
+            if x.shape != y.shape:
+                bad.append(f"{name}:{col}: {x.size} values in A, {y.size} in B")
+                continue
+            nx, ny = np.isnan(x), np.isnan(y)
+            both = ~nx & ~ny
+            d = np.abs(x[both] - y[both])
+            scale = max(np.max(np.abs(x[both])) if both.any() else 0.0, 1e-300)
+            rel = float(d.max() / scale) if d.size else 0.0
+            row = dict(output=name, column=col, n=int(both.sum()), n_differing=int((d > 0).sum()),
+                       max_abs=float(d.max()) if d.size else 0.0, max_rel=rel,
+                       nan_mismatch=int((nx != ny).sum()))
+            rows.append(row)
+            if row["nan_mismatch"] or rel > tolerance:
+                bad.append(f"{name}:{col}: max relative difference {rel:.3g}, "
+                           f"{row['nan_mismatch']} missing-value mismatches")
+    return pd.DataFrame(rows), bad
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("a")
+    ap.add_argument("b")
+    ap.add_argument("--tolerance", type=float, default=1e-9)
+    ns = ap.parse_args(argv)
+    for d in (ns.a, ns.b):
+        v = os.path.join(d, "versions.txt")
+        print(f"{d}: {open(v).read().strip() if os.path.exists(v) else '?'}")
+    table, bad = compare(ns.a, ns.b, ns.tolerance)
+    with pd.option_context("display.max_rows", 500, "display.width", 160):
+        print(table.to_string(index=False))
+    summary = table.groupby("output").agg(values=("n", "sum"), differing=("n_differing", "sum"),
+                                          max_rel=("max_rel", "max"))
+    print(summary.to_string())
+    for line in bad:
+        print("DIFFERS:", line)
+    print("compare: " + ("the same within the tolerance" if not bad else f"{len(bad)} columns differ"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
