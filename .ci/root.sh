@@ -17,9 +17,9 @@ mirror="${ECORESP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # and what `make setup`/`make test`/`make demo` use. Keep in step with .ci/setup's list.
 PACKAGES="qgis python3-qgis qgis-providers python3-gdal gdal-bin python3-xarray python3-rioxarray \
 python3-sklearn python3-scipy python3-pandas python3-netcdf4 python3-dask python3-pytest \
-python3-venv python3-pip make zip unzip git ca-certificates"
-# Bump to rebuild every cached root (a changed package list, say).
-RECIPE=1
+python3-venv python3-pip make zip unzip git ca-certificates proj-data"
+# Bump when PACKAGES change: a cached root of an older recipe gets the packages installed in place.
+RECIPE=2
 
 usage() { sed -n '5,6p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
@@ -57,9 +57,25 @@ in_root() {  # in_root ROOT CMD: a clean environment, headless Qt, the host's pi
     "${pass[@]}" bash -c "$*"
 }
 
+install_packages() {  # install_packages ROOT: QGIS and the scientific packages, then report versions
+  local r="$1"
+  in_root "$r" "apt-get $apt_opts update -qq && eatmydata apt-get $apt_opts install -y -qq --no-install-recommends $PACKAGES >/tmp/apt.log 2>&1 || { tail -30 /tmp/apt.log; exit 1; }; apt-get clean"
+  in_root "$r" "python3 -c 'import qgis.core, numpy, sklearn, pandas; from osgeo import gdal; print(\"root.sh: $suite: QGIS\", qgis.core.Qgis.QGIS_VERSION, \"numpy\", numpy.__version__, \"scikit-learn\", sklearn.__version__, \"pandas\", pandas.__version__, \"GDAL\", gdal.__version__)'"
+}
+
 build() {
-  if [ -f "$root/.ecoresp-root" ] && [ "$(cat "$root/.ecoresp-root")" = "$RECIPE" ]; then
-    echo "root.sh: $suite root cached at $root"; return 0
+  if [ -f "$root/.ecoresp-root" ]; then
+    if [ "$(cat "$root/.ecoresp-root")" = "$RECIPE" ]; then
+      echo "root.sh: $suite root cached at $root"; return 0
+    fi
+    echo "root.sh: $suite root at $root is of an older recipe: installing the package list in place"
+    trap 'unmount_all' EXIT
+    mount_in "$root"
+    install_packages "$root"
+    unmount_all
+    echo "$RECIPE" > "$root/.ecoresp-root"
+    trap - EXIT
+    return 0
   fi
   command -v debootstrap >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
   local eat=""
@@ -76,8 +92,7 @@ build() {
   mount_in "$tmp"
   echo "deb $mirror $suite main" > "$tmp/etc/apt/sources.list"
   echo "root.sh: installing QGIS and the scientific packages in $suite"
-  in_root "$tmp" "apt-get $apt_opts update -qq && eatmydata apt-get $apt_opts install -y -qq --no-install-recommends $PACKAGES >/tmp/apt.log 2>&1 || { tail -30 /tmp/apt.log; exit 1; }; apt-get clean"
-  in_root "$tmp" "python3 -c 'import qgis.core, numpy, sklearn, pandas; from osgeo import gdal; print(\"root.sh: $suite: QGIS\", qgis.core.Qgis.QGIS_VERSION, \"numpy\", numpy.__version__, \"scikit-learn\", sklearn.__version__, \"pandas\", pandas.__version__, \"GDAL\", gdal.__version__)'"
+  install_packages "$tmp"
   unmount_all
   echo "$RECIPE" > "$tmp/.ecoresp-root"
   rm -rf "$root"; mv "$tmp" "$root"
@@ -102,4 +117,4 @@ case "$cmd" in
   build) build ;;
   run) run "$@" ;;
   *) usage ;;
-esac
+esac; exit $?  # on the same line: bash reads no further, even if this file is edited meanwhile
