@@ -3,7 +3,6 @@ share of water-related vs thermal drivers (science.md sections 13 and 15)."""
 
 import pandas as pd
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingException,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
@@ -15,6 +14,7 @@ from ..ecoresp_core.attribution.jobs import zones_table
 from ..ecoresp_core.attribution.zones import parse_groups
 from ..ecoresp_core.io.series import split_source
 from .base import EcorespAlgorithm, zone_names_parameter
+from .qgiscompat import SOURCE_VECTOR
 from .tables import write_table
 
 
@@ -49,7 +49,7 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterString(
             "GROUPS", "Driver groups (name=water|thermal|other, ';' separated; default from names)",
             optional=True))
-        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Area shares", QgsProcessing.TypeVector))
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Area shares", SOURCE_VECTOR))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         dom = self.parameterAsRasterLayer(parameters, "DOMINANT", context)

@@ -14,6 +14,7 @@ from qgis.core import (
 
 from ..ecoresp_core.errors import Cancelled, EcorespError
 from ..ecoresp_core.io.series import open_series, split_source
+from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, add_flags
 
 
 class EcorespAlgorithm(QgsProcessingAlgorithm):
@@ -94,8 +95,8 @@ class TimeSeriesInput:
     @classmethod
     def add_memory_parameter(cls, alg):
         p = QgsProcessingParameterNumber(cls.MEMORY_MB, "Memory budget for raster blocks (MB)",
-                                         QgsProcessingParameterNumber.Integer, 1024, False, 16, 65536)
-        p.setFlags(p.flags() | p.FlagAdvanced)
+                                         NUMBER_INTEGER, 1024, False, 16, 65536)
+        add_flags(p, FLAG_ADVANCED)
         alg.addParameter(p)
 
     @classmethod

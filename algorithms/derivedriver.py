@@ -10,6 +10,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum, QgsPr
 from ..ecoresp_core.io.series import open_series, split_source
 from ..ecoresp_core.upscaling.drivers import DERIVATIONS, derive_raster
 from .base import EcorespAlgorithm, TimeSeriesInput
+from .qgiscompat import NUMBER_DOUBLE
 
 KINDS = list(DERIVATIONS)
 
@@ -63,7 +64,7 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
             self.addParameter(QgsProcessingParameterString(f"{pre}_DATES", f"{label}: dates (override)",
                                                            optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            "SECONDS", "Accumulation period for J m-2 -> W m-2 (s)", QgsProcessingParameterNumber.Double,
+            "SECONDS", "Accumulation period for J m-2 -> W m-2 (s)", NUMBER_DOUBLE,
             86400.0, False, 1e-6))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Derived driver series"))

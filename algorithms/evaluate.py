@@ -1,7 +1,7 @@
 """ecoresp:evaluate — an ER series against a reference (isotope ER or another method)."""
 
 import pandas as pd
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterEnum,
+from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterFile,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -11,6 +11,7 @@ from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.partitioning.evaluation import evaluate, evaluation_report_html
 from ..ecoresp_core.partitioning.isotopes import align_isotope_series
 from .base import EcorespAlgorithm
+from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR
 from .tables import source_to_dataframe, write_table
 
 CONVENTIONS = ["start", "end", "middle"]
@@ -35,7 +36,7 @@ class EvaluateAlgorithm(EcorespAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "INPUT", "Table with the ER series (e.g. partition output)", [QgsProcessing.TypeVector]))
+            "INPUT", "Table with the ER series (e.g. partition output)", [SOURCE_VECTOR]))
         self.addParameter(QgsProcessingParameterField(
             "TIME_FIELD", "Time field (interval start)", "TIMESTAMP_START", "INPUT", optional=True))
         self.addParameter(QgsProcessingParameterField("SIM_FIELD", "ER field to evaluate", None, "INPUT"))
@@ -54,9 +55,9 @@ class EvaluateAlgorithm(EcorespAlgorithm):
             "REF_TIME_CONVENTION", "Reference time stamps mark the interval's", CONVENTIONS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
             "REF_UTC_OFFSET", "Reference stamps are UTC: offset of local standard time (h)",
-            QgsProcessingParameterNumber.Double, None, True))
+            NUMBER_DOUBLE, None, True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", "Metrics per scale", QgsProcessing.TypeVector))
+            "OUTPUT", "Metrics per scale", SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFileDestination(
             "REPORT", "Plot (HTML)", "HTML files (*.html)", optional=True, createByDefault=True))
 

@@ -1,6 +1,6 @@
 """ecoresp:fitupscaler — fit the upscaling model on a site-month table with site-grouped CV."""
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
@@ -9,6 +9,8 @@ from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutpu
 from ..ecoresp_core.upscaling.fit import fit_upscaler
 from ..ecoresp_core.upscaling.model import save_model
 from .base import EcorespAlgorithm
+from .qgiscompat import (FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags,
+                         parameter_as_strings)
 from .tables import source_to_dataframe, write_table
 
 MODEL_LABELS = ["Random forest (default)",
@@ -44,9 +46,9 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "INPUT", "Site-month table", [QgsProcessing.TypeVector]))
+            "INPUT", "Site-month table", [SOURCE_VECTOR]))
         self.addParameter(QgsProcessingParameterField("TARGET", "Target field (ER)", None, "INPUT",
-                                                      QgsProcessingParameterField.Numeric))
+                                                      FIELD_NUMERIC))
         self.addParameter(QgsProcessingParameterField("FEATURES", "Feature fields (drivers)", None, "INPUT",
                                                       allowMultiple=True))
         self.addParameter(QgsProcessingParameterField("GROUP", "Site field (CV groups)", "site_id", "INPUT"))
@@ -59,28 +61,28 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                                                        optional=True))
         self.addParameter(QgsProcessingParameterEnum("MODEL", "Model", MODEL_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber("FOLDS", "Cross-validation folds (grouped by site)",
-                                                       QgsProcessingParameterNumber.Integer, 5, False, 2, 50))
+                                                       NUMBER_INTEGER, 5, False, 2, 50))
         self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed",
-                                                       QgsProcessingParameterNumber.Integer, 0, False, 0))
+                                                       NUMBER_INTEGER, 0, False, 0))
         p = QgsProcessingParameterNumber("TREES", "Trees (forest) / boosting stages",
-                                         QgsProcessingParameterNumber.Integer, 200, False, 5, 5000)
-        p.setFlags(p.flags() | p.FlagAdvanced)
+                                         NUMBER_INTEGER, 200, False, 5, 5000)
+        add_flags(p, FLAG_ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterNumber("N_ITER", "Search: parameter sets tried per model family",
-                                         QgsProcessingParameterNumber.Integer, 8, False, 1, 200)
-        p.setFlags(p.flags() | p.FlagAdvanced)
+                                         NUMBER_INTEGER, 8, False, 1, 200)
+        add_flags(p, FLAG_ADVANCED)
         self.addParameter(p)
         p = QgsProcessingParameterNumber("THREADS", "Threads for the forests (0 = all cores; results do not "
-                                         "depend on it)", QgsProcessingParameterNumber.Integer, 0, False, 0, 256)
-        p.setFlags(p.flags() | p.FlagAdvanced)
+                                         "depend on it)", NUMBER_INTEGER, 0, False, 0, 256)
+        add_flags(p, FLAG_ADVANCED)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterFileDestination(
             "OUTPUT", "Model file", "ecoresp upscaling model (*.npz)"))
         self.addParameter(QgsProcessingParameterFeatureSink("METRICS", "Cross-validation metrics",
-                                                            QgsProcessing.TypeVector, optional=True,
+                                                            SOURCE_VECTOR, optional=True,
                                                             createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink("IMPORTANCE", "Permutation importances",
-                                                            QgsProcessing.TypeVector, optional=True,
+                                                            SOURCE_VECTOR, optional=True,
                                                             createByDefault=True))
         self.addOutput(QgsProcessingOutputNumber("CV_R2", "Mean test R2 over the folds"))
         self.addOutput(QgsProcessingOutputNumber("CV_RMSE", "Mean test RMSE over the folds"))
@@ -90,7 +92,7 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         if source is None:
             raise QgsProcessingException("INPUT: cannot read the table")
         target = self.parameterAsString(parameters, "TARGET", context)
-        features = self.parameterAsFields(parameters, "FEATURES", context)
+        features = parameter_as_strings(self, parameters, "FEATURES", context)
         group = self.parameterAsString(parameters, "GROUP", context)
         if not features:
             raise QgsProcessingException("FEATURES: choose at least one feature field")

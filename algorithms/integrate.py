@@ -1,13 +1,14 @@
 """ecoresp:integrate — annual ER totals in Pg C per year from a monthly ER raster series."""
 
 import pandas as pd
-from qgis.core import (QgsProcessing, QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
 from ..ecoresp_core.rasterjobs import integrate_raster
 from ..ecoresp_core.upscaling.integrate import UNITS
 from .base import TimeSeriesAlgorithm, TimeSeriesInput, zone_names_parameter
+from .qgiscompat import SOURCE_VECTOR
 from .tables import write_table
 
 UNIT_LABELS = ["g C m-2 d-1 (mean daily rate, e.g. FLUXNET2015 MM)", "g C m-2 month-1",
@@ -47,8 +48,8 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
             "ZONE_NAMES", "Names of the zone codes (code=name, comma separated)", optional=True))
         self.addParameter(QgsProcessingParameterString("PRODUCT", "Product name", "ecoresp ER"))
         TimeSeriesInput.add_memory_parameter(self)
-        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Annual totals", QgsProcessing.TypeVector))
-        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Comparison table", QgsProcessing.TypeVector,
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Annual totals", SOURCE_VECTOR))
+        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Comparison table", SOURCE_VECTOR,
                                                             optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterRasterDestination("ANNUAL", "Annual sums", optional=True,
                                                                   createByDefault=False))

@@ -1,12 +1,13 @@
 """ecoresp:isotopepartition — ER and GPP from NEE and 13C (delta_N or isoflux, delta_R, delta_A)."""
 
 import pandas as pd
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterNumber)
 
 from ..ecoresp_core.partitioning.isotopes import MIN_DISEQUILIBRIUM, isotope_partition
 from .base import EcorespAlgorithm
+from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR
 from .tables import source_to_dataframe, write_table
 
 
@@ -28,7 +29,7 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Table", [QgsProcessing.TypeVector]))
+        self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Table", [SOURCE_VECTOR]))
         # optional with a default: QGIS 3.22 rejects an absent field value even when it has a default
         self.addParameter(QgsProcessingParameterField("TIME_FIELD", "Time field", "TIMESTAMP_START", "INPUT",
                                                       optional=True))
@@ -40,17 +41,17 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterField("DELTA_R_FIELD", "delta_R field (permil)", None, "INPUT",
                                                       optional=True))
         self.addParameter(QgsProcessingParameterNumber("DELTA_R", "or constant delta_R (permil)",
-                                                       QgsProcessingParameterNumber.Double, None, True))
+                                                       NUMBER_DOUBLE, None, True))
         self.addParameter(QgsProcessingParameterField("DELTA_A_FIELD", "delta_A field (permil)", None, "INPUT",
                                                       optional=True))
         self.addParameter(QgsProcessingParameterNumber("DELTA_A", "or constant delta_A (permil)",
-                                                       QgsProcessingParameterNumber.Double, None, True))
+                                                       NUMBER_DOUBLE, None, True))
         self.addParameter(QgsProcessingParameterNumber(
-            "MIN_DISEQUILIBRIUM", "Minimum |delta_R - delta_A| (permil)", QgsProcessingParameterNumber.Double,
+            "MIN_DISEQUILIBRIUM", "Minimum |delta_R - delta_A| (permil)", NUMBER_DOUBLE,
             MIN_DISEQUILIBRIUM, False, 0.0))
         self.addParameter(QgsProcessingParameterBoolean("EXACT", "Exact ratio form", False))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Isotope-partitioned fluxes",
-                                                            QgsProcessing.TypeVector))
+                                                            SOURCE_VECTOR))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         if bool(parameters.get("DELTA_N_FIELD")) == bool(parameters.get("ISOFLUX_FIELD")):

@@ -21,6 +21,7 @@ from ..ecoresp_core.attribution.jobs import partialcorr_raster
 from ..ecoresp_core.attribution.partialcorr import DETRENDS, MODES
 from ..ecoresp_core.io.series import open_series
 from .base import DriverSources, EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
+from .qgiscompat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
 
 MODE_LABELS = [
     "Annual: ER summed, drivers summed (precipitation, wet and frost days) or averaged (monthly or daily input)",
@@ -59,7 +60,7 @@ class AttributionInputs:
     def add_parameters(cls, alg):
         TimeSeriesInput.add_parameters(alg, "ER series")
         alg.addParameter(QgsProcessingParameterMultipleLayers(
-            cls.DRIVERS, "Driver series (raster layers, one band per time step)", QgsProcessing.TypeRaster,
+            cls.DRIVERS, "Driver series (raster layers, one band per time step)", SOURCE_RASTER,
             optional=True))
         alg.addParameter(QgsProcessingParameterString(
             cls.DRIVER_NAMES, "Driver names in layer order (default: layer names)", optional=True))
@@ -72,7 +73,7 @@ class AttributionInputs:
             optional=True))
         alg.addParameter(QgsProcessingParameterNumber(
             cls.MIN_VALID, "Minimum number of valid time steps (years) per pixel",
-            QgsProcessingParameterNumber.Integer, 10, True, 4))
+            NUMBER_INTEGER, 10, True, 4))
 
     @classmethod
     def check(cls, alg, parameters, context):
@@ -150,7 +151,7 @@ class PartialCorrelationAlgorithm(AttributionAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         AttributionInputs.add_parameters(self)
         self.addParameter(QgsProcessingParameterNumber(
-            self.ALPHA, "Significance level (alpha)", QgsProcessingParameterNumber.Double, 0.05, True, 1e-6, 0.5))
+            self.ALPHA, "Significance level (alpha)", NUMBER_DOUBLE, 0.05, True, 1e-6, 0.5))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, "Partial correlations and p-values", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))

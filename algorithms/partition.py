@@ -3,7 +3,7 @@
 import json
 import os
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
@@ -14,6 +14,7 @@ from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.partitioning.sitepartition import (DEFAULT_METHODS, METHOD_NAMES, parse_methods,
                                                        partition_site, report_html)
 from .base import EcorespAlgorithm
+from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR, SOURCE_VECTOR_POINT
 from .tables import write_table
 
 
@@ -86,7 +87,7 @@ class PartitionAlgorithm(EcorespAlgorithm):
                             (self.LONGITUDE, "Longitude (degrees east, override)"),
                             (self.UTC_OFFSET, "UTC offset of local standard time (hours, override)")):
             self.addParameter(QgsProcessingParameterNumber(
-                name, label, QgsProcessingParameterNumber.Double, None, True))
+                name, label, NUMBER_DOUBLE, None, True))
         self.addParameter(QgsProcessingParameterString(
             self.COLUMNS, "Column mapping (standard=file column; ...)", optional=True))
         self.addParameter(QgsProcessingParameterString(
@@ -94,11 +95,11 @@ class PartitionAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.FIT_QC_ONLY, "Fit only measured NEE (QC = 0)", True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.OUTPUT, "Partitioned fluxes", QgsProcessing.TypeVector))
+            self.OUTPUT, "Partitioned fluxes", SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.SUMMARY, "Site-year summary", QgsProcessing.TypeVectorPoint, optional=True, createByDefault=True))
+            self.SUMMARY, "Site-year summary", SOURCE_VECTOR_POINT, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            self.WINDOWS, "Fitting windows", QgsProcessing.TypeVector, optional=True, createByDefault=True))
+            self.WINDOWS, "Fitting windows", SOURCE_VECTOR, optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.REPORT, "Report", "HTML files (*.html)", optional=True, createByDefault=True))
 

@@ -2,7 +2,7 @@
 
 import os
 
-from qgis.core import (QgsProcessing, QgsProcessingException, QgsProcessingOutputNumber,
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
@@ -12,6 +12,7 @@ from ..ecoresp_core.errors import InputError
 from ..ecoresp_core.upscaling.model import load_model, validate_model_file
 from ..ecoresp_core.upscaling.predict import open_driver, predict_rasters, predict_table
 from .base import DriverSources, EcorespAlgorithm, TimeSeriesInput
+from .qgiscompat import SOURCE_RASTER, SOURCE_VECTOR
 from .tables import source_to_dataframe, write_table
 
 
@@ -41,12 +42,12 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterFile("MODEL", "Model file (ecoresp:fitupscaler)",
                                                      extension="npz"))
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            "DRIVERS", "Driver rasters (one per feature)", QgsProcessing.TypeRaster, optional=True))
+            "DRIVERS", "Driver rasters (one per feature)", SOURCE_RASTER, optional=True))
         self.addParameter(QgsProcessingParameterString(
             "DRIVER_NAMES", "Driver names in layer order (default: layer names)", optional=True))
         DriverSources.add_files_parameter(self)
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "TABLE", "or a table with the feature columns", [QgsProcessing.TypeVector], optional=True))
+            "TABLE", "or a table with the feature columns", [SOURCE_VECTOR], optional=True))
         self.addParameter(QgsProcessingParameterString("PREDICTION_FIELD", "Prediction field name", "ER_pred"))
         self.addParameter(QgsProcessingParameterRasterLayer("LAND_MASK", "Land mask (non-zero = land)",
                                                             optional=True))
@@ -57,7 +58,7 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
             "OUTSIDE_SHARE", "Share of months outside the training range", optional=True,
             createByDefault=False))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT_TABLE", "Table with predictions", QgsProcessing.TypeVector, optional=True,
+            "OUTPUT_TABLE", "Table with predictions", SOURCE_VECTOR, optional=True,
             createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("N_PREDICTED", "Predicted pixel-months or rows"))
 

@@ -13,6 +13,7 @@ from ..ecoresp_core.attribution.jobs import rf_raster
 from ..ecoresp_core.attribution.rfattribution import DEFAULT_DEPTH, DEFAULT_TREES, IMPORTANCES
 from .base import TimeSeriesInput
 from .partialcorrelation import AttributionAlgorithm, AttributionInputs
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, add_flags
 
 IMPORTANCE_LABELS = ["Out-of-bag permutation importance (Breiman)",
                      "Permutation importance on the training data (as scikit-learn's permutation_importance)"]
@@ -51,22 +52,22 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         AttributionInputs.add_parameters(self)
         self.addParameter(QgsProcessingParameterNumber(
-            self.N_TREES, "Number of trees per pixel", QgsProcessingParameterNumber.Integer, DEFAULT_TREES,
+            self.N_TREES, "Number of trees per pixel", NUMBER_INTEGER, DEFAULT_TREES,
             True, 1, 5000))
         self.addParameter(QgsProcessingParameterNumber(
-            self.MAX_DEPTH, "Maximum tree depth", QgsProcessingParameterNumber.Integer, DEFAULT_DEPTH, True, 1, 16))
+            self.MAX_DEPTH, "Maximum tree depth", NUMBER_INTEGER, DEFAULT_DEPTH, True, 1, 16))
         self.addParameter(QgsProcessingParameterNumber(
-            self.SEED, "Random seed", QgsProcessingParameterNumber.Integer, 42, True, 0))
+            self.SEED, "Random seed", NUMBER_INTEGER, 42, True, 0))
         self.addParameter(QgsProcessingParameterEnum(
             self.IMPORTANCE, "Importance", IMPORTANCE_LABELS, defaultValue=0, optional=True))
         self.addParameter(QgsProcessingParameterNumber(
-            self.MAX_SECONDS, "Compute budget in seconds (0 = no limit)", QgsProcessingParameterNumber.Double,
+            self.MAX_SECONDS, "Compute budget in seconds (0 = no limit)", NUMBER_DOUBLE,
             0.0, True, 0.0))
         for p in (QgsProcessingParameterNumber(self.MIN_SAMPLES_LEAF, "Minimum samples per leaf",
-                                               QgsProcessingParameterNumber.Integer, 1, True, 1),
+                                               NUMBER_INTEGER, 1, True, 1),
                   QgsProcessingParameterNumber(self.MAX_FEATURES, "Share of drivers tried at each split",
-                                               QgsProcessingParameterNumber.Double, 1.0, True, 0.01, 1.0)):
-            p.setFlags(p.flags() | p.FlagAdvanced)
+                                               NUMBER_DOUBLE, 1.0, True, 0.01, 1.0)):
+            add_flags(p, FLAG_ADVANCED)
             self.addParameter(p)
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination(

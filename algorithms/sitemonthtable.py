@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pandas as pd
-from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProcessing,
+from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
                        QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterMultipleLayers,
@@ -18,6 +18,8 @@ from ..ecoresp_core.upscaling.sitemonth import (append_site_months, attach_tower
                                                 is_fluxnet_monthly,
                                                 read_fluxnet_monthly, sample_drivers, site_month_table)
 from .base import DriverSources, EcorespAlgorithm
+from .qgiscompat import (FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_FILE, SOURCE_RASTER, SOURCE_VECTOR,
+                         SOURCE_VECTOR_POINT, add_flags)
 from .tables import source_to_dataframe, write_table
 
 
@@ -59,38 +61,38 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            "INPUTS", "Partition output tables / FLUXNET2015 HH or MM files", QgsProcessing.TypeFile,
+            "INPUTS", "Partition output tables / FLUXNET2015 HH or MM files", SOURCE_FILE,
             optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "INPUT_TABLE", "or one table layer (e.g. ecoresp:partition output)", [QgsProcessing.TypeVector],
+            "INPUT_TABLE", "or one table layer (e.g. ecoresp:partition output)", [SOURCE_VECTOR],
             optional=True))
         self.addParameter(QgsProcessingParameterString("ER_FIELD", "ER field", "RECO_DTRH"))
         p = QgsProcessingParameterString("QC_FIELD", "NEE QC field (half-hourly tables)", "NEE_QC")
-        p.setFlags(p.flags() | p.FlagAdvanced)
+        add_flags(p, FLAG_ADVANCED)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterString("SITE_IDS", "Site ids (comma separated, input order)",
                                                        optional=True))
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "SITES", "Site points (else the FLUXNET2015 site list)", [QgsProcessing.TypeVectorPoint],
+            "SITES", "Site points (else the FLUXNET2015 site list)", [SOURCE_VECTOR_POINT],
             optional=True))
         self.addParameter(QgsProcessingParameterField(
             "SITE_ID_FIELD", "Site id field of the site points", "site_id", "SITES", optional=True))
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            "DRIVERS", "Driver rasters (monthly series; layer name = driver name)", QgsProcessing.TypeRaster,
+            "DRIVERS", "Driver rasters (monthly series; layer name = driver name)", SOURCE_RASTER,
             optional=True))
         DriverSources.add_files_parameter(self)
         self.addParameter(QgsProcessingParameterFeatureSource(
             "APPEND", "Append a site-month table (e.g. FLUXNET2015, screened beforehand)",
-            [QgsProcessing.TypeVector], optional=True))
+            [SOURCE_VECTOR], optional=True))
         self.addParameter(QgsProcessingParameterString(
             "APPEND_ER_FIELD", "ER field of the appended table (g C m-2 d-1)", "RECO_NT_gC_m2_d", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             "TOWER_MET", "Add the tower's monthly TA, SW_IN, VPD", False))
         self.addParameter(QgsProcessingParameterNumber(
             "MIN_COVERAGE", "Minimum fraction of measured or good gap-filled NEE (quality_ok)",
-            QgsProcessingParameterNumber.Double, 0.75, False, 0.0, 1.0))
+            NUMBER_DOUBLE, 0.75, False, 0.0, 1.0))
         self.addParameter(QgsProcessingParameterFeatureSink(
-            "OUTPUT", "Site-month table", QgsProcessing.TypeVectorPoint))
+            "OUTPUT", "Site-month table", SOURCE_VECTOR_POINT))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         if not parameters.get("INPUTS") and not parameters.get("INPUT_TABLE"):

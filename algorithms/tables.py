@@ -6,32 +6,38 @@ import math
 import numpy as np
 import pandas as pd
 from qgis.core import (QgsCoordinateReferenceSystem, QgsExpression, QgsFeature, QgsFeatureRequest,
-                       QgsFeatureSink, QgsField, QgsFields,
-                       QgsGeometry, QgsPointXY, QgsProcessingException, QgsWkbTypes)
-from qgis.PyQt.QtCore import QDateTime, QVariant
+                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessingException)
+from qgis.PyQt.QtCore import QDateTime
+
+from .qgiscompat import (FAST_INSERT, FIELD_DATETIME, FIELD_DOUBLE, FIELD_LONGLONG, FIELD_STRING, WKB_NO_GEOMETRY,
+                         WKB_POINT)
+
+# the kind of a column decides its field type and how its values are written
+DATETIME, INTEGER, DOUBLE, STRING = "datetime", "integer", "double", "string"
+FIELD_TYPES = {DATETIME: FIELD_DATETIME, INTEGER: FIELD_LONGLONG, DOUBLE: FIELD_DOUBLE, STRING: FIELD_STRING}
 
 
-def _field_type(series):
+def _kind(series):
     if pd.api.types.is_datetime64_any_dtype(series):
-        return QVariant.DateTime
+        return DATETIME
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_integer_dtype(series):
-        return QVariant.LongLong
+        return INTEGER
     if pd.api.types.is_float_dtype(series):
-        return QVariant.Double
-    return QVariant.String
+        return DOUBLE
+    return STRING
 
 
 def _value(v, kind):
     if v is None:
         return None
-    if kind == QVariant.DateTime:
+    if kind == DATETIME:
         if pd.isna(v):
             return None
         return QDateTime.fromString(pd.Timestamp(v).strftime("%Y-%m-%dT%H:%M:%S"), "yyyy-MM-ddTHH:mm:ss")
-    if kind == QVariant.Double:
+    if kind == DOUBLE:
         v = float(v)
         return None if math.isnan(v) else v
-    if kind == QVariant.LongLong:
+    if kind == INTEGER:
         return int(v)
     if isinstance(v, float) and math.isnan(v):
         return None
@@ -51,10 +57,10 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
     fields = QgsFields()
     kinds = []
     for c in df.columns:
-        kind = _field_type(df[c])
+        kind = _kind(df[c])
         kinds.append(kind)
-        fields.append(QgsField(str(c), kind))
-    geom_type = QgsWkbTypes.Point if lon else QgsWkbTypes.NoGeometry
+        fields.append(QgsField(str(c), FIELD_TYPES[kind]))
+    geom_type = WKB_POINT if lon else WKB_NO_GEOMETRY
     crs = QgsCoordinateReferenceSystem("EPSG:4326") if lon else QgsCoordinateReferenceSystem()
     sink, dest = alg.parameterAsSink(parameters, name, context, fields, geom_type, crs)
     if sink is None:
@@ -70,7 +76,7 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
             x, y = df[lon].iat[i], df[lat].iat[i]
             if x is not None and y is not None and np.isfinite(x) and np.isfinite(y):
                 f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y))))
-        sink.addFeature(f, QgsFeatureSink.FastInsert)
+        sink.addFeature(f, FAST_INSERT)
     return dest
 
 

@@ -11,6 +11,7 @@ from qgis.core import (
 from ..ecoresp_core.rasterjobs import TREND_CLASSES, trend_raster
 from ..ecoresp_core.trends.trend import TREND_BANDS, VARIANTS
 from .base import TimeSeriesAlgorithm, TimeSeriesInput
+from .qgiscompat import NUMBER_DOUBLE, NUMBER_INTEGER
 
 VARIANT_LABELS = [
     "Original Mann-Kendall (default)",
@@ -57,9 +58,9 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
         TimeSeriesInput.add_parameters(self)
         self.addParameter(QgsProcessingParameterEnum(self.VARIANT, "Test", VARIANT_LABELS, defaultValue=0))
         self.addParameter(QgsProcessingParameterNumber(
-            self.ALPHA, "Significance level (alpha)", QgsProcessingParameterNumber.Double, 0.05, False, 1e-6, 0.5))
+            self.ALPHA, "Significance level (alpha)", NUMBER_DOUBLE, 0.05, False, 1e-6, 0.5))
         self.addParameter(QgsProcessingParameterNumber(
-            self.MIN_VALID, "Minimum number of valid time steps", QgsProcessingParameterNumber.Integer, 10, False, 3))
+            self.MIN_VALID, "Minimum number of valid time steps", NUMBER_INTEGER, 10, False, 3))
         self.addParameter(QgsProcessingParameterEnum(
             self.SLOPE_UNIT, "Slope unit", ["per year", "per time step"], defaultValue=0))
         self.addParameter(QgsProcessingParameterEnum(

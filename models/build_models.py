@@ -107,9 +107,9 @@ class ModelBuilder:
 
     def save(self, path):
         self.model.updateDestinationParameters()  # the model outputs become destination parameters
-        from qgis.core import QgsProcessingParameterDefinition
+        from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL
         for p in self.model.destinationParameterDefinitions():  # optional: not asked for -> temporary file
-            self.model.parameterDefinition(p.name()).setFlags(p.flags() | QgsProcessingParameterDefinition.FlagOptional)
+            self.model.parameterDefinition(p.name()).setFlags(p.flags() | FLAG_OPTIONAL)
         ok, errors = self.model.validate()
         if not ok:
             raise RuntimeError(f"{self.model.name()}: " + "; ".join(errors))
@@ -137,6 +137,7 @@ def _tower_inputs(b):
 
 
 def _grid_inputs(b):
+    from ecoresp.algorithms.qgiscompat import NUMBER_INTEGER  # importable once _qgis() ran
     from qgis.core import (QgsProcessingParameterFile, QgsProcessingParameterNumber,
                            QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
     b.input(QgsProcessingParameterFile("climate_file", "Monthly climate NetCDF (e.g. CRU TS)"))
@@ -148,7 +149,7 @@ def _grid_inputs(b):
     b.input(QgsProcessingParameterRasterLayer("zones", "Zones: category codes (same grid)", optional=True))
     b.input(QgsProcessingParameterString("zone_names", "Zone names (code=name, comma separated)", "",
                                          optional=True))
-    b.input(QgsProcessingParameterNumber("seed", "Random seed", QgsProcessingParameterNumber.Integer, 1))
+    b.input(QgsProcessingParameterNumber("seed", "Random seed", NUMBER_INTEGER, 1))
 
 
 def _nc(var_input):

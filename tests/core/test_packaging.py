@@ -1,8 +1,10 @@
-"""The core stays QGIS-free, and `make zip` builds a plugins.qgis.org-valid archive."""
+"""The core stays QGIS-free, the plugin is ready for Qt 6 (Qt only through qgis.PyQt, QGIS enums
+only through algorithms/qgiscompat.py), and `make zip` builds a plugins.qgis.org-valid archive."""
 
 import ast
 import configparser
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -36,6 +38,96 @@ def test_core_never_imports_qgis():
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
 
 
+def _plugin_py_files(folders=("algorithms", "provider", "models", "ecoresp_core")):
+    """Every .py file of the plugin: the top-level __init__.py and those under ``folders``."""
+    yield os.path.join(REPO, "__init__.py")
+    for folder in folders:
+        for root, dirs, files in os.walk(os.path.join(REPO, folder)):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    yield os.path.join(root, f)
+
+
+def _parse(path):
+    with open(path, encoding="utf-8") as fh:
+        return ast.parse(fh.read(), path)
+
+
+QT_BINDINGS = ("PyQt4", "PyQt5", "PyQt6", "sip", "PySide2", "PySide6")
+
+
+def test_qt_only_through_qgis_pyqt():
+    """A direct PyQt5/PyQt6/sip import breaks the plugin under the other Qt: qgis.PyQt picks the
+    binding QGIS was built with (``from qgis.PyQt import sip`` is fine)."""
+    offenders = []
+    for path in _plugin_py_files():
+        for node in ast.walk(_parse(path)):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{os.path.relpath(path, REPO)}:{node.lineno}: {n}"
+                          for n in names if n.split(".")[0] in QT_BINDINGS]
+    assert offenders == [], "import Qt through qgis.PyQt: " + "; ".join(offenders)
+
+
+# Unscoped QGIS enums and the QVariant.Type API: deprecated in QGIS 3.36/3.38, gone with Qt 6
+# (QGIS 4). Outside algorithms/qgiscompat.py the plugin takes these names from that module.
+# QgsWkbTypes keeps its static functions (QgsWkbTypes.geometryType, ...): only its enum members
+# (capitalised) are caught.
+UNSCOPED = re.compile(r"QVariant|parameterAsFields|Flag[A-Z]|QgsWkbTypes\.[A-Z]|QgsProcessing\.Type|"
+                      r"QgsFeatureSink\.|\.Double\b|\.Integer\b|\.Numeric|QgsProcessingAlgorithm\.Flag")
+
+
+def _dotted(node):
+    """``a.b.c`` for an attribute chain; a chain on a call or subscript starts with '.'."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    parts.append(node.id if isinstance(node, ast.Name) else "")
+    return ".".join(reversed(parts))
+
+
+def test_no_unscoped_qgis_enums_outside_qgiscompat():
+    offenders = set()
+    for path in _plugin_py_files(("algorithms", "provider", "models")):
+        if os.path.basename(path) == "qgiscompat.py":
+            continue
+        for node in ast.walk(_parse(path)):  # code only: strings and comments may name anything
+            if isinstance(node, ast.Attribute):
+                text = _dotted(node)
+            elif isinstance(node, ast.Name):
+                text = node.id
+            elif isinstance(node, ast.alias):
+                text = node.name
+            else:
+                continue
+            if UNSCOPED.search(text):
+                offenders.add(f"{os.path.relpath(path, REPO)}:{getattr(node, 'lineno', '?')}: {text}")
+    assert not offenders, ("use the names of algorithms/qgiscompat.py instead of: "
+                           + "; ".join(sorted(offenders)))
+
+
+def test_unscoped_enum_check_catches_the_old_names():
+    code = ("p.setFlags(p.flags() | p.FlagAdvanced)\n"
+            "QgsProcessingParameterNumber('n', 'n', QgsProcessingParameterNumber.Double)\n"
+            "sink.addFeature(f, QgsFeatureSink.FastInsert)\n"
+            "QgsField('x', QVariant.String)\n"
+            "t = QgsWkbTypes.Point if lon else QgsWkbTypes.NoGeometry\n"
+            "self.parameterAsFields(parameters, 'F', context)\n")
+    found = {_dotted(n) if isinstance(n, ast.Attribute) else n.id for n in ast.walk(ast.parse(code))
+             if isinstance(n, (ast.Attribute, ast.Name)) and UNSCOPED.search(
+                 _dotted(n) if isinstance(n, ast.Attribute) else n.id)}
+    assert {"p.FlagAdvanced", "QgsProcessingParameterNumber.Double", "QgsFeatureSink.FastInsert",
+            "QVariant.String", "QgsWkbTypes.Point", "QgsWkbTypes.NoGeometry", "self.parameterAsFields"} <= found
+    ok = ("add_flags(p, FLAG_ADVANCED)\nQgsWkbTypes.geometryType(t)\nhelp = 'QgsProcessing.TypeVector'\n")
+    assert not [n for n in ast.walk(ast.parse(ok)) if isinstance(n, ast.Attribute) and UNSCOPED.search(_dotted(n))]
+
+
 REQUIRED = ["name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
             "tracker", "repository"]
 
@@ -47,6 +139,13 @@ def test_metadata_fields():
     for key in REQUIRED:
         assert g.get(key, "").strip(), key
     assert g["hasProcessingProvider"] == "yes" and g["qgisMinimumVersion"] == "3.22"
+
+
+def test_metadata_declares_qt6_support():
+    """QGIS 4 (Qt 6) loads only plugins whose metadata.txt says supportsQt6=True."""
+    with open(os.path.join(REPO, "metadata.txt"), encoding="utf-8") as fh:
+        text = fh.read()
+    assert re.search(r"^supportsQt6\s*=\s*True\s*$", text, re.M), "metadata.txt: add supportsQt6=True"
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(REPO, ".git")), reason="needs the git checkout")

@@ -85,8 +85,8 @@ def test_fluxnet_hh_with_drivers_matches_real_table(provider, tmp_path):
 
 def test_partition_csv_site_points_and_monthly_file(provider, tmp_path):
     from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsPointXY, QgsVectorLayer
-    from qgis.PyQt.QtCore import QVariant
 
+    from ecoresp.algorithms.qgiscompat import FIELD_STRING
     from ecoresp_core.io.towers import read_tower
     smt, _ = algs()
     df = read_tower(HAI).loc["2007-06":"2007-07"]
@@ -98,7 +98,7 @@ def test_partition_csv_site_points_and_monthly_file(provider, tmp_path):
                   "TA_F": [4.2, 5.0]}).to_csv(mm, index=False)
     # site points in Web Mercator: DE-Hai moved to 51.5 N, 11.0 E
     pts = QgsVectorLayer("Point?crs=EPSG:3857", "sites", "memory")
-    pts.dataProvider().addAttributes([QgsField("code", QVariant.String)])
+    pts.dataProvider().addAttributes([QgsField("code", FIELD_STRING)])
     pts.updateFields()
     f = QgsFeature(pts.fields())
     f.setAttributes(["DE-Hai"])
