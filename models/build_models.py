@@ -106,6 +106,7 @@ class ModelBuilder:
         return child_id
 
     def save(self, path):
+        _child_output_names(self.model)
         self.model.updateDestinationParameters()  # the model outputs become destination parameters
         from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL
         for p in self.model.destinationParameterDefinitions():  # optional: not asked for -> temporary file
@@ -116,6 +117,33 @@ class ModelBuilder:
         if not self.model.toFile(path):
             raise RuntimeError(f"cannot write {path}")
         return path
+
+
+def _child_output_names(model):
+    """Keep the model outputs' parameter names ``<child id>:<output>`` (``partition:partitioned_fluxes``)
+    whatever QGIS builds the model. QGIS >= 3.34 names the outputs of a new model after their
+    descriptions (``partitioned_fluxes``: the model's internal version 2) but reads and keeps the
+    child-id form in models of internal version 1 (all files QGIS 3.22 writes). Users' command lines
+    and scripts name these parameters, so the shipped models stay of version 1."""
+    v = model.toVariant()
+    if v.get("internal_version", "Version1") != "Version1":
+        v["internal_version"] = "Version1"
+        model.loadVariant(v)
+
+
+def model_signature(model):
+    """What a user and a command line see of a model, independent of the QGIS that wrote the file:
+    its parameters (name, type, default, optional), its steps (child id, algorithm, parameter
+    sources) and the model outputs of each step."""
+    from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL
+    params = sorted((p.name(), p.type(), str(p.defaultValue()), bool(p.flags() & FLAG_OPTIONAL))
+                    for p in model.parameterDefinitions())
+    steps = {}
+    for cid, child in model.childAlgorithms().items():
+        sources = {k: sorted(str(s.toVariant()) for s in v) for k, v in child.parameterSources().items()}
+        outputs = sorted((k, o.childOutputName()) for k, o in child.modelOutputs().items())
+        steps[cid] = (child.algorithmId(), sorted(sources.items()), outputs)
+    return params, sorted(steps.items())
 
 
 def _point(x, y):
