@@ -27,6 +27,9 @@ def _layer_dataframe(layer, what):
     return source_to_dataframe(layer, layer.fields().names(), what)
 
 
+NO_INPUT = "Give input files (INPUTS) or a table layer (INPUT_TABLE)"
+
+
 class SiteMonthTableAlgorithm(EcorespAlgorithm):
     NAME = "sitemonthtable"
     DISPLAY = "Site-month ER table with drivers"
@@ -96,7 +99,7 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         if not parameters.get("INPUTS") and not parameters.get("INPUT_TABLE"):
-            return False, "Give input files (INPUTS) or a table layer (INPUT_TABLE)"
+            return False, NO_INPUT
         return super().checkParameterValues(parameters, context)
 
     # -- reading ---------------------------------------------------------------------------------
@@ -143,6 +146,8 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         paths = self.parameterAsFileList(parameters, "INPUTS", context) if parameters.get("INPUTS") else []
         ids = [s.strip() for s in self.parameterAsString(parameters, "SITE_IDS", context).split(",") if s.strip()]
         n_inputs = len(paths) + (1 if parameters.get("INPUT_TABLE") else 0)
+        if n_inputs == 0:  # also checked before the run, but a model step's input may not have been produced
+            raise QgsProcessingException(NO_INPUT)
         if ids and len(ids) != n_inputs:
             raise QgsProcessingException(f"SITE_IDS: {len(ids)} site ids for {n_inputs} inputs")
         monthly, halfhourly = [], []

@@ -59,6 +59,17 @@ class ModelBuilder:
         self.model.addModelParameter(param, comp)
         return param.name()
 
+    def value(self, name):
+        """Expression for the value of model input ``name``. qgis_process (3.22 to 3.44) does not
+        apply a model input's default when the input is not given, so an input with a default reaches
+        the steps as ``coalesce(@name, default)``: the same value in the dialog, in a model run from
+        Python and on the command line."""
+        default = self.model.parameterDefinition(name).defaultValue()
+        if default is None or default == "":
+            return f"@{name}"
+        literal = repr(default) if isinstance(default, (int, float)) else "'" + str(default).replace("'", "''") + "'"
+        return f"coalesce(@{name}, {literal})"
+
     def child(self, alg_id, child_id, sources, outputs=None, x=420):
         """``sources``: {param: value}; a value is ('input', name), ('child', id, output),
         ('expr', expression), a list of those (multiple layers) or a static value.
@@ -77,7 +88,8 @@ class ModelBuilder:
 
         def one(v):
             if isinstance(v, tuple) and v[0] == "input":
-                return Src.fromModelParameter(v[1])
+                value = self.value(v[1])
+                return Src.fromModelParameter(v[1]) if value == f"@{v[1]}" else Src.fromExpression(value)
             if isinstance(v, tuple) and v[0] == "child":
                 return Src.fromChildOutput(v[1], v[2])
             if isinstance(v, tuple) and v[0] == "expr":
@@ -107,10 +119,29 @@ class ModelBuilder:
 
     def save(self, path):
         _child_output_names(self.model)
-        self.model.updateDestinationParameters()  # the model outputs become destination parameters
+        from qgis.core import QgsProcessingModelChildParameterSource as Src
         from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL
-        for p in self.model.destinationParameterDefinitions():  # optional: not asked for -> temporary file
-            self.model.parameterDefinition(p.name()).setFlags(p.flags() | FLAG_OPTIONAL)
+        consumed = {(s.outputChildId(), s.outputName()) for c in self.model.childAlgorithms().values()
+                    for sources in c.parameterSources().values() for s in sources
+                    if s.source() == Src.ChildOutput}
+        # A model output that a later step reads is mandatory, without a default: qgis_process
+        # (3.40, 3.44) skips an output not asked for, and the later step would fail part-way; so it
+        # must be given (the dialog offers a temporary file). Any other output is optional: not
+        # asked for, not written.
+        for child in self.model.childAlgorithms().values():
+            outs = child.modelOutputs()
+            for o in outs.values():
+                if (child.childId(), o.childOutputName()) in consumed:
+                    o.setMandatory(True)
+                    o.setDefaultValue(None)
+            child.setModelOutputs(outs)
+            self.model.setChildAlgorithm(child)
+        self.model.updateDestinationParameters()  # the model outputs become destination parameters
+        mandatory = {c.childId() + ":" + o.name() for c in self.model.childAlgorithms().values()
+                     for o in c.modelOutputs().values() if o.isMandatory()}
+        for p in self.model.destinationParameterDefinitions():
+            if p.name() not in mandatory:
+                self.model.parameterDefinition(p.name()).setFlags(p.flags() | FLAG_OPTIONAL)
         ok, errors = self.model.validate()
         if not ok:
             raise RuntimeError(f"{self.model.name()}: " + "; ".join(errors))
@@ -180,9 +211,9 @@ def _grid_inputs(b):
     b.input(QgsProcessingParameterNumber("seed", "Random seed", NUMBER_INTEGER, 1))
 
 
-def _nc(var_input):
+def _nc(b, var_input):
     """Expression for NETCDF:"<climate_file>":<variable input>."""
-    return f"""'NETCDF:"' || @climate_file || '":' || @{var_input}"""
+    return f"""'NETCDF:"' || @climate_file || '":' || {b.value(var_input)}"""
 
 
 def _upscaling_children(b, table_source):
@@ -198,7 +229,7 @@ def _upscaling_children(b, table_source):
         "MODEL": ("child", "fit", "OUTPUT"),
         "DRIVERS": [("child", "vpd", "OUTPUT"), ("input", "land_cover")],
         "DRIVER_NAMES": "VPD_F_hPa,IGBP",
-        "DRIVER_FILES": ("expr", "'TA_F_degC=' || " + _nc("tmp_variable")),
+        "DRIVER_FILES": ("expr", "'TA_F_degC=' || " + _nc(b, "tmp_variable")),
         "LAND_MASK": ("input", "land_fraction")},
         {"OUTPUT": "Monthly ER", "OUTSIDE_SHARE": "Share of months outside the training range"})
     b.child("ecoresp:integrate", "integrate", {
@@ -209,7 +240,7 @@ def _upscaling_children(b, table_source):
 
 
 def _attribution_children(b, er_source):
-    drivers = ("expr", "'TA=' || " + _nc("tmp_variable") + " || ';PRE=' || " + _nc("pre_variable"))
+    drivers = ("expr", "'TA=' || " + _nc(b, "tmp_variable") + " || ';PRE=' || " + _nc(b, "pre_variable"))
     b.child("ecoresp:trend", "trend", {"INPUT": er_source, "AGGREGATE": 2, "VARIANT": 0, "MIN_VALID": 10},
             {"OUTPUT": "ER trend", "CLASSES": "ER trend classes"})
     common = {"INPUT": er_source, "DRIVERS": [("child", "vpd", "OUTPUT")], "DRIVER_NAMES": "VPD",

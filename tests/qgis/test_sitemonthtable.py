@@ -143,3 +143,15 @@ def test_derivedriver_rh_and_mismatch(provider, tmp_path):
     bad = write_stack(tmp_path / "tmp2.tif", tmp, monthly_dates(2000, 3), geotransform=(0, 1, 0, 5, 0, -1))
     with pytest.raises(QgsProcessingException, match=r"grids differ: .*vap\.tif.*tmp2\.tif"):
         run(dd, {"KIND": 0, "FIRST": a, "SECOND": bad, "OUTPUT": str(tmp_path / "x.tif")})
+
+
+def test_no_input_is_a_clear_error(provider, tmp_path):
+    """Neither tower files nor a table: refused before the run, and in the run itself (a model
+    step whose input table was not produced skips the check)."""
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+    smt, _ = algs()
+    with pytest.raises(QgsProcessingException, match=r"Give input files \(INPUTS\) or a table layer"):
+        run(smt, {"OUTPUT": str(tmp_path / "sm.csv")})
+    alg = QgsApplication.processingRegistry().algorithmById(smt).create()
+    with pytest.raises(QgsProcessingException, match=r"Give input files \(INPUTS\) or a table layer"):
+        alg.processAlgorithm({"OUTPUT": str(tmp_path / "sm.csv")}, QgsProcessingContext(), QgsProcessingFeedback())
