@@ -1,0 +1,24 @@
+"""Every algorithm's and shipped model's desktop dialog builds on this QGIS (offscreen Qt), with
+the parameter widgets of its enums, flags and outputs (tests/crossversion/dialogs.py)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.qgis
+
+
+def test_every_dialog_builds(tmp_path, provider):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "tests", "crossversion", "dialogs.py"), str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ids = sorted(a.id() for a in provider.algorithms())
+    assert len(ids) == 17
+    assert f"dialogs: {len(ids)} built, 0 failed" in proc.stdout
+    for alg_id in ids:
+        png = tmp_path / (alg_id.replace(":", "_") + ".png")
+        assert png.stat().st_size > 10_000, alg_id  # a drawn dialog, not an empty picture
