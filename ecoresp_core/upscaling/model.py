@@ -1,4 +1,4 @@
-"""The upscaling model and its file format: a safe, verified ``.npz``.
+"""The upscaling model and its file format: a safe, verified ``.npz``, evaluated by ecoresp itself.
 
 Why this format is safe
 -----------------------
@@ -8,21 +8,50 @@ file written here holds only plain numeric numpy arrays and one UTF-8 JSON text 
 so numpy refuses any object array or pickled member instead of unpickling it, and the archive
 members are checked against a fixed list (names, dtypes, shapes) before use. A SHA-256 over the
 metadata and every array (name, dtype, shape, bytes) is stored and re-computed on load, so a file
-changed after it was written (an edited threshold, a swapped array) is rejected. The estimator is
-then rebuilt from the verified arrays: scikit-learn's Cython ``Tree`` objects are created with
-``Tree(n_features, [1], 1)`` and filled with ``__setstate__`` from a dict of numpy arrays (no
-unpickling); the neural network is a numpy forward pass over the stored weights. Nothing in the
-file is ever executed or imported.
+changed after it was written (an edited threshold, a swapped array) is rejected. The structure is
+then checked (every child index inside its own tree and after its parent, features in range,
+finite thresholds and leaf values, consistent layer shapes), because the evaluator below indexes
+with these numbers. Nothing in the file is ever executed or imported.
+
+How a model is evaluated
+------------------------
+The model is evaluated by plain numpy code in this module, never through scikit-learn (whose
+private Cython ``Tree`` layout changes between versions: a file must predict the same on every
+supported QGIS/Debian, numpy 1 and 2, scikit-learn 1.2 .. 1.9). scikit-learn is only needed to
+fit and to write a model (``from_estimator`` reads the fitted trees' public ``tree_`` arrays).
+
+- Trees (``rf``, ``gbr``): the rows of a chunk walk a tree together, level by level, with numpy
+  gathers (node tables, then the chunk's float32 values stored feature after feature); a leaf
+  points to itself, and rows that reached a leaf are dropped from the walk at a few levels
+  chosen from the training samples' leaf depths (``_Forest``). The test
+  is scikit-learn's: ``X[i, feature] <= threshold`` with X cast to float32 and the float64
+  threshold (C promotes the float32 value to double). It is done exactly in float32 against the
+  largest float32 not above the threshold (for a float32 x, ``x <= t`` exactly when that holds).
+  A NaN value goes to the right child (as in scikit-learn < 1.3; the callers predict only rows
+  with every driver valid). Forest = sum of the float64 leaf values in tree order, divided by
+  the number of trees; boosting = init constant, then ``+= learning_rate * leaf value`` stage by
+  stage: the same IEEE operations in the same order as scikit-learn's ``predict`` (``n_jobs=1``),
+  so predictions are bit-identical to it, on any platform and numpy version.
+- ``mlp``: (X - mean) / scale, then per layer ``a = sum_j x[:, j] * W[j]`` accumulated in input
+  order with elementwise multiply and add (no BLAS matrix product, whose summation order depends
+  on the BLAS build and CPU), plus the intercept, then the hidden activation; identity output.
+  relu and identity networks are bit-identical across platforms and numpy versions (but not to
+  scikit-learn's BLAS-based ``predict``, from which they differ by rounding only); tanh and
+  logistic go through the platform's math library (numpy's ``tanh``, scipy's ``expit``) and are
+  not guaranteed bit-identical across platforms.
 
 Model kinds: ``rf`` (random forest: mean of trees), ``gbr`` (gradient boosting, squared error:
 constant + learning_rate * sum of trees), ``mlp`` (StandardScaler + MLPRegressor, relu/tanh/
-logistic/identity hidden layers, identity output). Predictions of a rebuilt model are
-bit-identical to scikit-learn's ``predict`` of the fitted estimator (``n_jobs=1``) for trees.
+logistic/identity hidden layers, identity output).
+
+Format versions: ``format_version`` (now 1) is raised whenever a file could not be read
+correctly by an older ecoresp; a file of a newer format is refused with a message asking to
+update ecoresp, older formats stay readable.
 
 Metadata (JSON): format and version, kind, raw feature names in order, units, categorical
 features with their categories (one-hot encoded in that order) and optional integer codes for
 rasters, training ranges (min/max of each numeric feature), target and unit, seed, CV metrics,
-library versions.
+library versions (``versions``: ecoresp, numpy, scikit-learn, ... of the writer).
 """
 
 import hashlib
@@ -43,7 +72,8 @@ TREE_ARRAYS = {  # name -> dtype of the concatenated node arrays of every tree
     "value": "<f8", "node_offsets": "<i8", "max_depth": "<i8",
 }
 MAX_LAYERS = 16
-CHUNK_ROWS = 16384
+CHUNK_ROWS = 65536  # rows walked together through the trees (one chunk per thread at a time)
+MLP_CHUNK_ROWS = 4096
 
 # MODIS MCD12Q1 LC_Type1 (IGBP) codes, the usual land-cover raster encoding
 IGBP_CODES = {1: "ENF", 2: "EBF", 3: "DNF", 4: "DBF", 5: "MF", 6: "CSH", 7: "OSH", 8: "WSA",
@@ -76,9 +106,9 @@ class UpscalerModel:
         self.categorical = {k: list(v) for k, v in meta.get("categorical", {}).items()}
         self.encoded_features = _encoded_names(self.features, self.categorical)
         self.meta["encoded_features"] = self.encoded_features
-        self._trees = None
+        self._tables = None  # evaluation tables of the trees (_Forest), built on first use
         self.source = None  # the model file, when loaded from one
-        self.n_threads = 1  # threads over row chunks for tree models (results do not change)
+        self.n_threads = 1  # threads over row chunks (results do not change)
 
     # -- building from scikit-learn ------------------------------------------------------
     @classmethod
@@ -161,25 +191,61 @@ class UpscalerModel:
         return X, valid, outside & valid
 
     # -- prediction -------------------------------------------------------------------
-    def _tree_objects(self):
-        if self._trees is None:
-            self._trees = _arrays_to_trees(self.arrays, len(self.encoded_features))
-        return self._trees
+    def _forest(self):
+        if self._tables is None:
+            self._tables = _Forest(self.arrays)
+        return self._tables
 
-    def _trees_chunk(self, trees, X32):
+    def _trees_chunk(self, forest, X):
         """Same arithmetic as sklearn (n_jobs=1): forest = sum of trees in order / n_trees;
         boosting = init constant + learning_rate * tree, stage by stage."""
+        n = X.shape[0]
+        # X cast to float32 as sklearn does (round to nearest), column after column: feature f of
+        # row r at f * n + r
+        with np.errstate(over="ignore"):  # beyond float32: +-inf, as in sklearn's cast
+            cols = np.array(X.T, dtype=np.float32, order="C").reshape(-1)
+        rows = np.arange(n, dtype=np.intp)
+        at = forest.feature * n  # where each node's feature column starts in ``cols``
+        out = np.empty(n, dtype=np.float64)
         if self.kind == "rf":
-            y = np.zeros(X32.shape[0], dtype=np.float64)
-            for t in trees:
-                y += _tree_out(t, X32)
-            y /= len(trees)
+            y = np.zeros(n, dtype=np.float64)
+            for tree in forest.trees:
+                forest.walk(tree, at, cols, rows, out)
+                y += out
+            y /= len(forest.trees)
             return y
         const, lr = self.arrays["init"]
-        y = np.full(X32.shape[0], const, dtype=np.float64)
-        for t in trees:
-            y += lr * _tree_out(t, X32)
+        y = np.full(n, const, dtype=np.float64)
+        for tree in forest.trees:
+            forest.walk(tree, at, cols, rows, out)
+            y += lr * out
         return y
+
+    def _mlp_chunk(self, X):
+        """Forward pass without BLAS: every product and sum in a fixed order (module docstring)."""
+        a = np.array(X, dtype=np.float64, copy=True)
+        a -= self.arrays["scaler_mean"]
+        a /= self.arrays["scaler_scale"]
+        nl = int(self.meta["n_layers"])
+        act = self.meta["activation"]
+        for i in range(nl):
+            w = self.arrays[f"coef_{i}"]
+            z = np.multiply(a[:, 0:1], w[0])
+            tmp = np.empty_like(z)
+            for j in range(1, w.shape[0]):
+                np.multiply(a[:, j:j + 1], w[j], out=tmp)
+                z += tmp
+            z += self.arrays[f"intercept_{i}"]
+            if i != nl - 1:
+                if act == "relu":
+                    np.maximum(z, 0, out=z)
+                elif act == "tanh":
+                    np.tanh(z, out=z)
+                elif act == "logistic":
+                    from scipy.special import expit
+                    expit(z, out=z)
+            a = z
+        return a[:, 0]
 
     def predict_encoded(self, X):
         """Predictions (float64) for the encoded matrix X (n, len(encoded_features))."""
@@ -188,41 +254,37 @@ class UpscalerModel:
             raise InputError(f"model expects {len(self.encoded_features)} encoded features, got {X.shape}")
         n = X.shape[0]
         if self.kind in ("rf", "gbr"):
-            X32 = np.ascontiguousarray(X, dtype=np.float32)
-            trees = self._tree_objects()
-            y = np.empty(n, dtype=np.float64)
-            chunks = [(a, min(a + CHUNK_ROWS, n)) for a in range(0, n, CHUNK_ROWS)]
-            threads = max(1, min(int(self.n_threads or 1), len(chunks)))
-            if threads == 1:
-                for a, b in chunks:
-                    y[a:b] = self._trees_chunk(trees, X32[a:b])
-            else:
-                # rows split across threads (the Cython tree traversal releases the GIL); each
-                # row still sums its trees in tree order, so results do not depend on threads
-                from concurrent.futures import ThreadPoolExecutor
+            forest = self._forest()
+            size = CHUNK_ROWS
 
-                def run(ab):
-                    y[ab[0]:ab[1]] = self._trees_chunk(trees, X32[ab[0]:ab[1]])
-                with ThreadPoolExecutor(threads) as ex:
-                    list(ex.map(run, chunks))
-            return y
-        a = np.array(X, dtype=np.float64, copy=True)
-        a -= self.arrays["scaler_mean"]
-        a /= self.arrays["scaler_scale"]
-        nl = int(self.meta["n_layers"])
-        act = self.meta["activation"]
-        for i in range(nl):
-            a = a @ self.arrays[f"coef_{i}"]
-            a += self.arrays[f"intercept_{i}"]
-            if i != nl - 1:
-                if act == "relu":
-                    np.maximum(a, 0, out=a)
-                elif act == "tanh":
-                    np.tanh(a, out=a)
-                elif act == "logistic":
-                    from scipy.special import expit
-                    expit(a, out=a)
-        return a[:, 0]
+            def part(a, b):
+                return self._trees_chunk(forest, X[a:b])
+        else:
+            size = MLP_CHUNK_ROWS
+
+            def part(a, b):
+                return self._mlp_chunk(X[a:b])
+        y = np.empty(n, dtype=np.float64)
+        threads = max(1, int(self.n_threads or 1))
+        k = -(-n // size)  # chunks, a multiple of the threads so that they share the rows evenly
+        if threads > 1 and k > 1:
+            k = -(-k // threads) * threads
+        bounds = [n * i // k for i in range(k + 1)] if n else [0]
+        chunks = list(zip(bounds[:-1], bounds[1:]))
+        threads = min(threads, len(chunks))
+        if threads <= 1:
+            for a, b in chunks:
+                y[a:b] = part(a, b)
+        else:
+            # rows split across threads (numpy's gathers and ufuncs release the GIL); every row is
+            # computed alone and sums its trees in tree order, so results do not depend on threads
+            from concurrent.futures import ThreadPoolExecutor
+
+            def run(ab):
+                y[ab[0]:ab[1]] = part(*ab)
+            with ThreadPoolExecutor(threads) as ex:
+                list(ex.map(run, chunks))
+        return y
 
 
 def _category_index(values, cats):
@@ -231,48 +293,149 @@ def _category_index(values, cats):
                        dtype=np.int64, count=len(values))
 
 
-def _tree_out(tree, X32):
-    out = tree.predict(X32)
-    return out.reshape(out.shape[0], -1)[:, 0]
+def _float32_at_most(t):
+    """The largest float32 not above each float64 ``t``: for a float32 x, ``x <= t`` (x promoted
+    to double, as scikit-learn compares) exactly when ``x <= _float32_at_most(t)``."""
+    t = np.asarray(t, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        t32 = t.astype(np.float32)
+    above = t32.astype(np.float64) > t
+    t32[above] = np.nextafter(t32[above], np.float32(-np.inf))
+    return t32
+
+
+def _node_depths(left, right, off):
+    """Depth of every node (its longest path from the root; 0 for unreachable nodes)."""
+    n = left.size
+    start = np.repeat(off[:-1], np.diff(off))
+    inner = left != -1
+    depth = np.zeros(n, dtype=np.intp)
+    frontier = np.asarray(off[:-1], dtype=np.intp)
+    d = 0
+    while frontier.size:  # children come after their parent: at most one level per node
+        depth[frontier] = d
+        p = frontier[inner[frontier]]
+        frontier = np.unique(np.concatenate([left[p] + start[p], right[p] + start[p]]))
+        d += 1
+    return depth
+
+
+class _Forest:
+    """The trees of a model as flat tables over all nodes, for ``walk``.
+
+    A row's state is s = 2 * node (node numbered within its tree); slot s + c of ``next`` is the
+    next state, c = 1 when ``x[feature] <= threshold`` (left child) and 0 otherwise (right
+    child); a leaf leads to itself. ``feature``, ``threshold`` (float32, see
+    ``_float32_at_most``), ``value`` and ``leaf`` are repeated twice so that s indexes them too.
+    ``trees``: per tree (first slot, end slot, levels to walk, levels at which to drop the rows
+    that reached a leaf)."""
+
+    def __init__(self, arrays):
+        off = np.asarray(arrays["node_offsets"], dtype=np.intp)
+        left = np.asarray(arrays["left_child"], dtype=np.intp)
+        right = np.asarray(arrays["right_child"], dtype=np.intp)
+        leaf = left == -1
+        n = left.size
+        local = np.arange(n, dtype=np.intp) - np.repeat(off[:-1], np.diff(off))
+        self.next = np.empty(2 * n, dtype=np.intp)
+        self.next[0::2] = 2 * np.where(leaf, local, right)
+        self.next[1::2] = 2 * np.where(leaf, local, left)
+        self.feature = np.repeat(np.where(leaf, 0, arrays["feature"]).astype(np.intp), 2)
+        self.threshold = np.repeat(_float32_at_most(np.where(leaf, np.inf, arrays["threshold"])), 2)
+        self.value = np.repeat(np.asarray(arrays["value"], dtype=np.float64), 2)
+        self.leaf = np.repeat(leaf, 2)
+        depth = _node_depths(left, right, off)
+        samples = np.maximum(np.asarray(arrays["n_node_samples"], dtype=np.float64), 0.0)
+        self.trees = []
+        for i in range(off.size - 1):
+            a, b = int(off[i]), int(off[i + 1])
+            levels = int(depth[a:b].max())
+            ends = np.bincount(depth[a:b][leaf[a:b]], weights=samples[a:b][leaf[a:b]], minlength=levels + 1)
+            self.trees.append((2 * a, 2 * b, levels, _drop_levels(ends)))
+
+    def walk(self, tree, at, cols, rows, out):
+        """Leaf values (float64) of one tree for every row into ``out``: the rows walk the tree
+        level by level together. ``cols``: the chunk's float32 values column after column (n rows);
+        ``at``: ``feature * n``; ``rows``: arange(n)."""
+        a, b, levels, drop = tree
+        nxt, at, thr, val, leaf = self.next[a:b], at[a:b], self.threshold[a:b], self.value[a:b], self.leaf[a:b]
+        if not levels:  # a single leaf
+            out[:] = val[0]
+            return
+        # level 0: every row at the root, one feature column, no gathers
+        f = int(at[0])
+        s = nxt.take((cols[f:f + rows.size] <= thr[0]).astype(np.intp))
+        every = True  # no row dropped yet
+        for level in range(1, levels):
+            if level in drop:
+                done = leaf.take(s)
+                fin = np.flatnonzero(done)
+                if fin.size:
+                    keep = np.flatnonzero(~done)
+                    out[rows.take(fin)] = val.take(s.take(fin))
+                    if not keep.size:
+                        return
+                    s = s.take(keep)
+                    rows = rows.take(keep)
+                    every = False
+            i = at.take(s)
+            i += rows
+            s += cols.take(i) <= thr.take(s)
+            s = nxt.take(s)
+        if every:
+            out[:] = val.take(s)
+        else:
+            out[rows] = val.take(s)
+
+
+def _drop_levels(at):
+    """Levels at which ``_Forest.walk`` drops the rows that reached a leaf, chosen to minimise
+    its modelled cost, with the training samples' leaf depths (``at[d]``: samples ending at depth
+    d) standing for the rows; only the speed depends on it. Costs per row, in units of one gather:
+    a level 6, looking for finished rows 4, keeping the others 2; a level's Python overhead 0.25."""
+    levels = at.size - 1
+    total = at.sum()
+    if levels < 2 or not total > 0:
+        return frozenset()
+    active = 1.0 - np.cumsum(at) / total  # share of the rows still walking after d levels
+    step = active * 6.0 + 0.25
+    best = np.zeros(levels)  # cheapest cost of levels 0..q-1 with a drop at q
+    came = np.zeros(levels, dtype=np.intp)
+    for q in range(1, levels):
+        p = np.arange(q)
+        cost = best[:q] + (q - p) * step[:q] + active[:q] * 4.0 + active[q] * 2.0
+        came[q] = int(np.argmin(cost))
+        best[q] = cost[came[q]]
+    end = best + (levels - np.arange(levels)) * step[:levels]
+    q = int(np.argmin(end))
+    drop = []
+    while q > 0:
+        drop.append(q)
+        q = int(came[q])
+    return frozenset(drop)
 
 
 def _trees_to_arrays(trees):
+    """Concatenated node arrays of fitted scikit-learn trees, from their public ``tree_``
+    attributes (children, feature, threshold, value, ...)."""
     parts = {k: [] for k in ("left_child", "right_child", "feature", "threshold", "impurity",
                              "n_node_samples", "weighted_n_node_samples")}
+    public = {"left_child": "children_left", "right_child": "children_right"}
     values, offsets, depths = [], [0], []
     for t in trees:
-        st = t.__getstate__()
-        nodes = st["nodes"]
         for k in parts:
-            parts[k].append(np.asarray(nodes[k]))
-        v = np.asarray(st["values"])
-        if v.shape[1:] != (1, 1):
+            parts[k].append(np.asarray(getattr(t, public.get(k, k))))
+        v = np.asarray(t.value)
+        if v.ndim != 3 or v.shape[1:] != (1, 1):
             raise InputError("only single-output regression trees can be stored")
         values.append(v[:, 0, 0])
-        offsets.append(offsets[-1] + len(nodes))
-        depths.append(int(st["max_depth"]))
+        offsets.append(offsets[-1] + int(t.node_count))
+        depths.append(int(t.max_depth))
     out = {k: np.concatenate(v).astype(TREE_ARRAYS[k]) for k, v in parts.items()}
     out["value"] = np.concatenate(values).astype("<f8")
     out["node_offsets"] = np.asarray(offsets, "<i8")
     out["max_depth"] = np.asarray(depths, "<i8")
     return out
-
-
-def _arrays_to_trees(arrays, n_features):
-    """Rebuild sklearn Cython trees from verified arrays (no unpickling)."""
-    from sklearn.tree._tree import NODE_DTYPE, Tree
-    off = arrays["node_offsets"]
-    trees = []
-    for i in range(len(off) - 1):
-        a, b = int(off[i]), int(off[i + 1])
-        nodes = np.zeros(b - a, dtype=NODE_DTYPE)
-        for k in NODE_DTYPE.names:
-            nodes[k] = arrays[k][a:b]
-        t = Tree(int(n_features), np.array([1], dtype=np.intp), 1)
-        t.__setstate__({"max_depth": int(arrays["max_depth"][i]), "node_count": b - a, "nodes": nodes,
-                        "values": np.ascontiguousarray(arrays["value"][a:b].reshape(-1, 1, 1))})
-        trees.append(t)
-    return trees
 
 
 # -- file I/O ---------------------------------------------------------------------------
@@ -348,7 +511,9 @@ def _check_structure(arrays, meta, n_enc):
                 raise ValueError(f"{k} has shape {arrays[k].shape}, expected ({total},)")
         if arrays["max_depth"].shape != (off.size - 1,):
             raise ValueError("max_depth does not match the number of trees")
-        # every node index inside its own tree, features within range: Cython trusts these
+        # every child index inside its own tree and after its parent (so every walk ends in a
+        # leaf), features within range, finite thresholds and leaf values: the evaluator
+        # (``_Forest.walk``) indexes with these numbers
         for i in range(off.size - 1):
             a, b = int(off[i]), int(off[i + 1])
             left, right, feat = arrays["left_child"][a:b], arrays["right_child"][a:b], arrays["feature"][a:b]
@@ -362,6 +527,10 @@ def _check_structure(arrays, meta, n_enc):
                 raise ValueError(f"tree {i}: child index out of range")
             if np.any((feat[inner] < 0) | (feat[inner] >= n_enc)):
                 raise ValueError(f"tree {i}: feature index out of range")
+            if not np.all(np.isfinite(arrays["threshold"][a:b][inner])):
+                raise ValueError(f"tree {i}: non-finite threshold")
+            if not np.all(np.isfinite(arrays["value"][a:b][leaf])):
+                raise ValueError(f"tree {i}: non-finite leaf value")
         if kind == "gbr" and arrays["init"].shape != (2,):
             raise ValueError("init must hold (constant, learning rate)")
     else:
@@ -403,9 +572,15 @@ def _read(path):
             meta = json.loads(meta_bytes.decode("utf-8"))
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 raise ValueError("not an ecoresp upscaler model")
-            if meta.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"format version {meta.get('format_version')!r} is not supported "
-                                 f"(this plugin reads version {FORMAT_VERSION})")
+            version = meta.get("format_version")
+            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+                raise ValueError(f"format version {version!r} is not valid")
+            if version > FORMAT_VERSION:
+                writer = meta.get("versions")
+                writer = writer.get("ecoresp") if isinstance(writer, dict) else None
+                raise InputError(f"model file {path} was written by a newer ecoresp (model format {version}"
+                                 + (f", ecoresp {writer}" if writer else "")
+                                 + f"); this plugin reads formats up to {FORMAT_VERSION}: update ecoresp")
             if not isinstance(meta.get("features"), list) or not all(isinstance(f, str) for f in meta["features"]):
                 raise ValueError("feature list missing")
             cat = meta.get("categorical", {})

@@ -165,7 +165,7 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
     optional ``outside_share_path`` (share of the predicted months with a numeric driver outside
     the training range). GDAL's block cache is raised, for the run only, to hold one row of output
     tiles (about 256 x width x months x 4 bytes; 350 MB for 720 columns and 360 months), on top of
-    ``budget_mb``. ``n_threads``: threads over row chunks for tree models (default: up to 2;
+    ``budget_mb``. ``n_threads``: threads over row chunks (default: up to 2;
     the numbers do not depend on it). Returns a summary dict."""
     model = _as_model(model)
     model.n_threads = n_threads or min(2, os.cpu_count() or 1)
