@@ -5,4 +5,4 @@ trends and attribution.  Arrays are time-first ``(t, rows, cols)``; NaN marks
 missing values everywhere inside the core.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"

@@ -139,6 +139,8 @@ def test_metadata_fields():
     for key in REQUIRED:
         assert g.get(key, "").strip(), key
     assert g["hasProcessingProvider"] == "yes" and g["qgisMinimumVersion"] == "3.22"
+    import ecoresp_core  # outputs record the core's version: it must be the plugin's
+    assert g["version"] == ecoresp_core.__version__
 
 
 def test_metadata_declares_qt6_support():
