@@ -17,6 +17,9 @@ no unscoped enum (tests/core/test_packaging.py checks it).
   ``QgsProcessingParameterDefinition.FlagAdvanced`` / ``FlagOptional``.  Combine them with
   ``add_flags(p, FLAG_ADVANCED)`` (``p.setFlags(p.flags() | flag)``, right on every version).
 - WKB_POINT, WKB_NO_GEOMETRY: ``Qgis.WkbType`` (3.30), else ``QgsWkbTypes.Point`` / ``NoGeometry``.
+- SOURCE_OF_CHILD_OUTPUT, SOURCE_OF_MODEL_PARAMETER, SOURCE_OF_EXPRESSION: where a model step's
+  value comes from, ``Qgis.ProcessingModelChildParameterSource`` (3.36), else
+  ``QgsProcessingModelChildParameterSource.ChildOutput`` ...
 - FAST_INSERT: ``QgsFeatureSink.Flag.FastInsert`` (scoped access works on 3.22 already), else
   ``QgsFeatureSink.FastInsert``.
 - FIELD_DOUBLE, FIELD_LONGLONG, FIELD_STRING, FIELD_DATETIME, types for ``QgsField(name, type)``:
@@ -26,13 +29,15 @@ no unscoped enum (tests/core/test_packaging.py checks it).
   in 3.32).
 """
 
-from qgis.core import (Qgis, QgsFeatureSink, QgsField, QgsProcessing, QgsProcessingParameterDefinition,
+from qgis.core import (Qgis, QgsFeatureSink, QgsField, QgsProcessing, QgsProcessingModelChildParameterSource,
+                       QgsProcessingParameterDefinition,
                        QgsProcessingParameterField, QgsProcessingParameterNumber, QgsWkbTypes)
 from qgis.PyQt.QtCore import QMetaType
 
 __all__ = ["SOURCE_VECTOR", "SOURCE_VECTOR_POINT", "SOURCE_RASTER", "SOURCE_FILE",
            "NUMBER_DOUBLE", "NUMBER_INTEGER", "FIELD_NUMERIC", "FLAG_ADVANCED", "FLAG_OPTIONAL",
            "WKB_POINT", "WKB_NO_GEOMETRY", "FAST_INSERT",
+           "SOURCE_OF_CHILD_OUTPUT", "SOURCE_OF_MODEL_PARAMETER", "SOURCE_OF_EXPRESSION",
            "FIELD_DOUBLE", "FIELD_LONGLONG", "FIELD_STRING", "FIELD_DATETIME",
            "add_flags", "parameter_as_strings"]
 
@@ -66,6 +71,15 @@ FLAG_OPTIONAL = _pick(Qgis, "ProcessingParameterFlag", "Optional", QgsProcessing
 # geometry types of feature sinks (Qgis.WkbType: 3.30)
 WKB_POINT = _pick(Qgis, "WkbType", "Point", QgsWkbTypes, "Point")
 WKB_NO_GEOMETRY = _pick(Qgis, "WkbType", "NoGeometry", QgsWkbTypes, "NoGeometry")
+
+# where a model step's parameter value comes from (models/build_models.py, tests): Qgis (3.36), else
+# QgsProcessingModelChildParameterSource.ChildOutput ...
+SOURCE_OF_CHILD_OUTPUT = _pick(Qgis, "ProcessingModelChildParameterSource", "ChildOutput",
+                               QgsProcessingModelChildParameterSource, "ChildOutput")
+SOURCE_OF_MODEL_PARAMETER = _pick(Qgis, "ProcessingModelChildParameterSource", "ModelParameter",
+                                  QgsProcessingModelChildParameterSource, "ModelParameter")
+SOURCE_OF_EXPRESSION = _pick(Qgis, "ProcessingModelChildParameterSource", "Expression",
+                             QgsProcessingModelChildParameterSource, "Expression")
 
 # feature sink flags: QgsFeatureSink.Flag stays in its class; only the unscoped access goes in Qt 6
 FAST_INSERT = _pick(QgsFeatureSink, "Flag", "FastInsert", QgsFeatureSink, "FastInsert")

@@ -119,11 +119,10 @@ class ModelBuilder:
 
     def save(self, path):
         _child_output_names(self.model)
-        from qgis.core import QgsProcessingModelChildParameterSource as Src
-        from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL
+        from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL, SOURCE_OF_CHILD_OUTPUT
         consumed = {(s.outputChildId(), s.outputName()) for c in self.model.childAlgorithms().values()
                     for sources in c.parameterSources().values() for s in sources
-                    if s.source() == Src.ChildOutput}
+                    if s.source() == SOURCE_OF_CHILD_OUTPUT}
         # A model output that a later step reads is mandatory, without a default: qgis_process
         # (3.40, 3.44) skips an output not asked for, and the later step would fail part-way; so it
         # must be given (the dialog offers a temporary file). Any other output is optional: not

@@ -148,9 +148,8 @@ def test_shipped_models_need_no_defaults_and_no_skipped_outputs(provider, name):
     that is not asked for; the shipped models depend on neither: an input with a default reaches
     the steps as coalesce(@input, default), and a model output that a later step reads is
     mandatory (asked for up front; QGIS 3.22 also asks for every output that its step requires)."""
-    from qgis.core import QgsProcessingModelChildParameterSource as Src
-
-    from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL
+    from ecoresp.algorithms.qgiscompat import (FLAG_OPTIONAL, SOURCE_OF_CHILD_OUTPUT, SOURCE_OF_EXPRESSION,
+                                               SOURCE_OF_MODEL_PARAMETER)
     m = _load(os.path.join(REPO, "models", f"{name}.model3"))
     defaulted = {p.name(): p.defaultValue() for p in m.parameterDefinitions()
                  if not p.isDestination() and p.defaultValue() not in (None, "")}
@@ -159,11 +158,11 @@ def test_shipped_models_need_no_defaults_and_no_skipped_outputs(provider, name):
     for child in m.childAlgorithms().values():
         for key, sources in child.parameterSources().items():
             for s in sources:
-                if s.source() == Src.ModelParameter:
+                if s.source() == SOURCE_OF_MODEL_PARAMETER:
                     assert s.parameterName() not in defaulted, f"{child.childId()}.{key} reads {s.parameterName()}"
-                elif s.source() == Src.ChildOutput:
+                elif s.source() == SOURCE_OF_CHILD_OUTPUT:
                     read.add(f"{s.outputChildId()}:{s.outputName()}")
-                elif s.source() == Src.Expression:
+                elif s.source() == SOURCE_OF_EXPRESSION:
                     exprs.append(s.expression())
     for p in defaulted:  # (upscaling and trends_attribution share inputs that one of them does not use)
         uses = [e for e in exprs if f"@{p}" in e]

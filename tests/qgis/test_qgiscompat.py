@@ -43,6 +43,12 @@ ENUMS = [
     ("FLAG_OPTIONAL", "ProcessingParameterFlag", 33600, "QgsProcessingParameterDefinition", "FlagOptional"),
     ("WKB_POINT", "WkbType", 33000, "QgsWkbTypes", "Point"),
     ("WKB_NO_GEOMETRY", "WkbType", 33000, "QgsWkbTypes", "NoGeometry"),
+    ("SOURCE_OF_CHILD_OUTPUT", "ProcessingModelChildParameterSource", 33600,
+     "QgsProcessingModelChildParameterSource", "ChildOutput"),
+    ("SOURCE_OF_MODEL_PARAMETER", "ProcessingModelChildParameterSource", 33600,
+     "QgsProcessingModelChildParameterSource", "ModelParameter"),
+    ("SOURCE_OF_EXPRESSION", "ProcessingModelChildParameterSource", 33600,
+     "QgsProcessingModelChildParameterSource", "Expression"),
 ]
 
 
