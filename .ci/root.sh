@@ -105,8 +105,9 @@ run() {
   work="/tmp/ecoresp-$$"
   trap 'unmount_all; rm -rf "${root:?}$work"' EXIT
   mkdir -p "$root$work"
-  # The work tree as it is (tracked and untracked files), without the host's venv, caches, outputs.
-  (cd "$here" && tar -cf - --exclude=./.venv --exclude=./.git --exclude='__pycache__' --exclude=./demo_output \
+  # The work tree as it is (tracked and untracked files, and .git for `make zip`), without the
+  # host's venv, caches and outputs.
+  (cd "$here" && tar -cf - --exclude=./.venv --exclude='__pycache__' --exclude=./demo_output \
      --exclude=./dist --exclude='.pytest_cache' --exclude=./tests/.qgis-settings .) | tar -xf - -C "$root$work"
   mount_in "$root"
   local quoted; quoted="$(printf '%q ' "$@")"
