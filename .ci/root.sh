@@ -102,6 +102,11 @@ build() {
 
 run() {
   [ -f "$root/.ecoresp-root" ] || build
+  # In a mount namespace of its own: the root's /proc, /dev, ... mounts are private to this run
+  # (two runs in one root do not unmount each other's) and vanish with it, whatever happens.
+  if [ -z "${ECORESP_ROOT_NS:-}" ] && unshare --mount --propagation private true 2>/dev/null; then
+    ECORESP_ROOT_NS=1 exec unshare --mount --propagation private bash "$0" run "$suite" "$@"
+  fi
   work="/tmp/ecoresp-$$"
   trap 'unmount_all; rm -rf "${root:?}$work"' EXIT
   mkdir -p "$root$work"
