@@ -35,13 +35,15 @@ test-trixie test-sid: test-%:
 demo-trixie demo-sid: demo-%:
 	bash .ci/root.sh run $* make demo OUT=/tmp/demo_output
 ## compare-trixie / compare-sid: trend, fit + predict, partition through qgis_process here and in the
-## root; prints how far the numbers of the two QGIS installations differ (tests/crossversion)
+## root; prints how far the numbers of the two QGIS installations differ and fails beyond the
+## tolerances of tests/crossversion/compare.py (sid: scikit-learn 1.9 grows slightly other trees)
 XV := /tmp/ecoresp-crossversion
 compare-trixie compare-sid: compare-%: setup
 	rm -rf $(XV) && mkdir -p $(XV)
 	bash tests/crossversion/jobs.sh $(XV)/host
 	bash .ci/root.sh run $* bash -c 'rm -rf /tmp/xv-$* && make setup >/dev/null && bash tests/crossversion/jobs.sh /tmp/xv-$*'
-	$(PY) tests/crossversion/compare.py $(XV)/host $${ECORESP_ROOTS:-/var/cache/ecoresp/roots}/$*/tmp/xv-$*
+	$(PY) tests/crossversion/compare.py $(XV)/host $${ECORESP_ROOTS:-/var/cache/ecoresp/roots}/$*/tmp/xv-$* \
+	  $(if $(filter sid,$*),--model-tolerance 1e-2)
 
 ## bench: speed, as ratios against peers measured in the same run
 bench: setup
