@@ -79,7 +79,8 @@ def test_qt_only_through_qgis_pyqt():
 # QgsWkbTypes keeps its static functions (QgsWkbTypes.geometryType, ...): only its enum members
 # (capitalised) are caught.
 UNSCOPED = re.compile(r"QVariant|parameterAsFields|Flag[A-Z]|QgsWkbTypes\.[A-Z]|QgsProcessing\.Type|"
-                      r"QgsFeatureSink\.|\.Double\b|\.Integer\b|\.Numeric|QgsProcessingAlgorithm\.Flag")
+                      r"QgsFeatureSink\.|\.Double\b|\.Integer\b|\.Numeric|QgsProcessingAlgorithm\.Flag|"
+                      r"\.(ChildOutput|ModelParameter|StaticValue)\b")
 
 
 def _dotted(node):
@@ -118,12 +119,14 @@ def test_unscoped_enum_check_catches_the_old_names():
             "sink.addFeature(f, QgsFeatureSink.FastInsert)\n"
             "QgsField('x', QVariant.String)\n"
             "t = QgsWkbTypes.Point if lon else QgsWkbTypes.NoGeometry\n"
-            "self.parameterAsFields(parameters, 'F', context)\n")
+            "self.parameterAsFields(parameters, 'F', context)\n"
+            "ok = s.source() == Src.ChildOutput\n")
     found = {_dotted(n) if isinstance(n, ast.Attribute) else n.id for n in ast.walk(ast.parse(code))
              if isinstance(n, (ast.Attribute, ast.Name)) and UNSCOPED.search(
                  _dotted(n) if isinstance(n, ast.Attribute) else n.id)}
     assert {"p.FlagAdvanced", "QgsProcessingParameterNumber.Double", "QgsFeatureSink.FastInsert",
-            "QVariant.String", "QgsWkbTypes.Point", "QgsWkbTypes.NoGeometry", "self.parameterAsFields"} <= found
+            "QVariant.String", "QgsWkbTypes.Point", "QgsWkbTypes.NoGeometry", "self.parameterAsFields",
+            "Src.ChildOutput"} <= found
     ok = ("add_flags(p, FLAG_ADVANCED)\nQgsWkbTypes.geometryType(t)\nhelp = 'QgsProcessing.TypeVector'\n")
     assert not [n for n in ast.walk(ast.parse(ok)) if isinstance(n, ast.Attribute) and UNSCOPED.search(_dotted(n))]
 
