@@ -1,10 +1,12 @@
 """Open every ecoresp algorithm's and shipped model's Processing dialog as the desktop does and
-save a picture of each (offscreen Qt, no display needed), to check the dialogs on a QGIS version.
+save a picture of each (offscreen Qt, no display needed), then run ecoresp:trend from its dialog
+(parameters set in the widgets, Run as the button does: a background task, results loaded into
+the project), to check the dialogs on a QGIS version.
 
     QT_QPA_PLATFORM=offscreen python3 tests/crossversion/dialogs.py OUTDIR [ALG_ID ...]
 
-Prints one line per dialog: its id, the number of parameter widgets and the PNG written. Exits 1
-when a dialog cannot be built."""
+Prints one line per dialog (its id, the number of widgets, the PNG written) and one for the run
+(its results and the layers it added). Exits 1 when a dialog cannot be built or the run fails."""
 
 import os
 import sys
@@ -48,8 +50,34 @@ def main(out, ids):
             print(f"{alg_id}: FAILED {type(exc).__name__}: {exc}")
     from qgis.core import Qgis
     print(f"dialogs: {len(ids) - failed} built, {failed} failed (QGIS {Qgis.QGIS_VERSION})")
-    return 1 if failed else 0
+    ok = run_trend_dialog(app, out)
+    return 1 if failed or not ok else 0
+
+
+def run_trend_dialog(app, out):
+    """ecoresp:trend on the bundled CRU TS file, run from its dialog as a user clicks Run."""
+    import time
+
+    from processing.gui.AlgorithmDialog import AlgorithmDialog
+    from qgis.core import QgsApplication, QgsProject
+    dlg = AlgorithmDialog(QgsApplication.processingRegistry().createAlgorithmById("ecoresp:trend"), False, None)
+    dlg.setParameters({"INPUT_FILE": os.path.join(REPO, "tests", "data", "cru_ts400_iberia_1981-2010_monthly.nc"),
+                       "VARIABLE": "tas", "AGGREGATE": 1, "OUTPUT": os.path.join(out, "tas_trend.tif"),
+                       "CLASSES": os.path.join(out, "tas_trend_classes.tif")})
+    done = {}
+    dlg.algorithmFinished.connect(lambda ok, res: done.update(ok=ok, results=res))
+    dlg.show()
+    dlg.runAlgorithm()
+    t0 = time.time()
+    while "ok" not in done and time.time() - t0 < 300:
+        app.processEvents()
+        time.sleep(0.05)
+    layers = sorted(lyr.name() for lyr in QgsProject.instance().mapLayers().values())
+    print(f"trend dialog run: ok={done.get('ok')} results={done.get('results')} layers={layers}")
+    return bool(done.get("ok"))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2:]))
+    code = main(sys.argv[1], sys.argv[2:])
+    sys.stdout.flush()
+    os._exit(code)  # skip Python's teardown of Qt/QGIS objects (it can crash after a task has run)

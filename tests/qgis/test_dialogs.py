@@ -1,5 +1,6 @@
 """Every algorithm's and shipped model's desktop dialog builds on this QGIS (offscreen Qt), with
-the parameter widgets of its enums, flags and outputs (tests/crossversion/dialogs.py)."""
+the parameter widgets of its enums, flags and outputs, and ecoresp:trend runs from its dialog as
+when a user clicks Run (tests/crossversion/dialogs.py)."""
 
 import os
 import subprocess
@@ -22,3 +23,10 @@ def test_every_dialog_builds(tmp_path, provider):
     for alg_id in ids:
         png = tmp_path / (alg_id.replace(":", "_") + ".png")
         assert png.stat().st_size > 10_000, alg_id  # a drawn dialog, not an empty picture
+    # the run from the dialog: 290 of the 330 Iberian land cells warm significantly (as in the demo)
+    assert "trend dialog run: ok=True" in proc.stdout
+    assert "'N_TESTED': 330" in proc.stdout and "'N_INCREASING': 290" in proc.stdout
+    assert "layers=['Trend significance classes', 'Trend statistics']" in proc.stdout
+    from osgeo import gdal
+    ds = gdal.Open(str(tmp_path / "tas_trend.tif"))
+    assert ds.RasterCount == 11 and ds.GetRasterBand(1).GetDescription() == "slope"
