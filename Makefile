@@ -5,7 +5,7 @@ PY := .venv/bin/python
 QP := .ci/qgis_process.sh
 OUT ?= demo_output
 export QT_QPA_PLATFORM := offscreen
-PLUGIN_FILES := metadata.txt __init__.py LICENSE README.md provider algorithms ecoresp_core models
+PLUGIN_FILES := metadata.txt __init__.py LICENSE README.md provider algorithms ecoresp_core models docs
 
 .PHONY: setup test test-core demo bench zip clean test-trixie test-sid demo-trixie demo-sid \
 	compare-trixie compare-sid

@@ -1,5 +1,5 @@
 """ecoresp:attributionzones — area shares of a dominant-driver map per climate zone, and the
-share of water-related vs thermal drivers (science.md sections 13 and 15)."""
+share of water-related vs thermal drivers (docs/methods.md sections 13 and 15)."""
 
 import pandas as pd
 from qgis.core import (

@@ -1,5 +1,5 @@
 """ecoresp:partialcorrelation — per-pixel partial correlation of detrended ER with each
-driver given the others, and the dominant driver (science.md section 15).
+driver given the others, and the dominant driver (docs/methods.md section 15).
 
 ``AttributionInputs`` (the ER series, the drivers and the preparation options) is shared
 with ecoresp:rfattribution."""

@@ -56,7 +56,7 @@ class PartitionAlgorithm(EcorespAlgorithm):
         "low-light windows) with the window's mean daytime TA, RH and VPD; REPORT, an HTML page with diurnal and seasonal ER by method, day "
         "versus night temperature response and inhibition by month.</p>"
         "<p>Tref is 15 degC, T0 227.13 K, C = 12.011 g mol-1. DT-RH follows the programme's proposal "
-        "(science.md section 7.2): its options are documented in ecoresp_core/partitioning/dtrh.py.</p>"
+        "(methods guide, docs/methods.md in the plugin folder, section 7.2): its options are documented in ecoresp_core/partitioning/dtrh.py.</p>"
     )
     INPUT = "INPUT"
     FORMAT = "FORMAT"

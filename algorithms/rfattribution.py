@@ -1,5 +1,5 @@
 """ecoresp:rfattribution — exploratory per-pixel random-forest importance of the drivers of
-ER's interannual variability (science.md section 15)."""
+ER's interannual variability (docs/methods.md section 15)."""
 
 from qgis.core import (
     QgsProcessing,
@@ -30,7 +30,7 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
         "detrended drivers, and each driver's permutation importance (increase of the mean squared error "
         "when its values are shuffled, in units of ER's variance) measures its role. With ~30 years per "
         "pixel the importances are noisy, and collinear drivers share importance: read the maps as "
-        "exploratory (science.md 15). All trees of many pixels are grown at once (vectorised), and "
+        "exploratory (methods guide, docs/methods.md, section 15). All trees of many pixels are grown at once (vectorised), and "
         "SEED makes the output reproducible, independent of the memory budget.</p>"
         + AttributionInputs.HELP + TimeSeriesInput.HELP +
         "<p><b>Compute budget</b>: N_TREES and MAX_DEPTH set the cost; MAX_SECONDS (0 = no limit) stops "

@@ -55,7 +55,7 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         "month; NaN outside the grid (with a warning naming the driver and the site) or for months the "
         "series lacks. Drivers must share grid, CRS and dates (use ecoresp:derivedriver for RH, VPD, DTR "
         "and unit conversions). " + DriverSources.HELP_FILES + " TOWER_MET adds the tower's monthly mean TA, SW_IN and VPD instead of, or "
-        "besides, gridded drivers (science.md section 12 recommends gridded drivers for training).</p>"
+        "besides, gridded drivers (the methods guide, docs/methods.md, section 12, recommends gridded drivers for training).</p>"
         "<p><b>APPEND</b> adds the rows of an existing site-month table (e.g. the FLUXNET2015 table of "
         "175 sites), its APPEND_ER_FIELD becoming ER_gC_m2_d, so that your towers train together with "
         "the network; where both give the same site-month, your input wins. Appended rows get "

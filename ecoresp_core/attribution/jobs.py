@@ -1,4 +1,4 @@
-"""File-to-file attribution jobs (science.md section 15), used by the QGIS algorithms and
+"""File-to-file attribution jobs (docs/methods.md section 15), used by the QGIS algorithms and
 by scripts alike; no QGIS import here.
 
 - ``partialcorr_raster``: ER series + driver series (same grid, same dates) -> a GeoTIFF
@@ -204,7 +204,7 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
                    steps_after_preparation=n_steps, max_seconds=max_seconds)
     meta = provenance("rfattribution", options,
                       {"er": src.label, "drivers": {n: d.label for n, d in zip(names, drivers)}})
-    meta["ECORESP_EXPLORATORY"] = ("per-pixel random forest on ~30 samples: exploratory only (science.md 15); "
+    meta["ECORESP_EXPLORATORY"] = ("per-pixel random forest on ~30 samples: exploratory only (docs/methods.md 15); "
                                    "collinear drivers share importance")
     bands = [f"rel_{n}" for n in names] + [f"imp_{n}" for n in names]
     band_meta = ([{"driver": n, "quantity": "relative permutation importance (0..1)"} for n in names]

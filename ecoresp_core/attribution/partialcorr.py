@@ -1,5 +1,5 @@
 """Per-pixel partial correlation of detrended ER with each driver, and the dominant
-driver (science.md section 15).
+driver (docs/methods.md section 15).
 
 Definition (OLS residuals).  For ER ``y`` and drivers ``x_1..x_m`` of one pixel, the
 partial correlation of ``y`` with ``x_j`` given the other ``k = m - 1`` drivers ``Z`` is
@@ -16,7 +16,7 @@ Choices:
 - Gaps: a pixel uses the time steps where ER and *all* drivers are valid (the same steps
   for every driver, so that the regressions are on one sample).  ``n`` is that count; a
   pixel needs ``n >= max(min_valid, m + 2)`` (at least one degree of freedom).
-- Degrees of freedom: ``n - 2 - k`` as in science.md, not reduced for the detrending.
+- Degrees of freedom: ``n - 2 - k`` as in docs/methods.md, not reduced for the detrending.
 - Degenerate pixels (a constant series, or drivers that are exactly collinear: the
   correlation matrix has a determinant below 1e-12) get NaN, not a number from a
   near-singular inversion.
@@ -25,12 +25,12 @@ Choices:
   significant, ``NODATA = 255`` where the pixel was not computed.  ``dominant_r`` is the
   signed ``r_p`` of the winner (NaN for none / nodata).
 
-Preparation (``prepare_series``), as science.md prescribes:
+Preparation (``prepare_series``), as docs/methods.md prescribes:
 - ``mode='annual'``: monthly (or daily) series to calendar years; ER is summed, each
   driver is summed or averaged by name (``default_aggregation``: precipitation, wet days
   and frost days are sums, everything else means), overridable per driver; only complete
   calendar years are kept, and a pixel-year needs every month valid
-  (``temporal.annual_aggregate``); ER is summed month by month as science.md says (a mean
+  (``temporal.annual_aggregate``); ER is summed month by month as docs/methods.md says (a mean
   daily rate is not weighted by the days of the month);
 - ``mode='monthly'``: anomalies from the mean seasonal cycle (monthly series);
 - ``mode='asis'``: the series as given (already annual, or already anomalies).

@@ -1,6 +1,6 @@
 """Per-pixel random-forest relative importance of the drivers of ER's interannual
-variability (science.md section 15, "per-pixel RF alternative").  EXPLORATORY ONLY:
-with ~30 samples per pixel a forest's importances are noisy; science.md asks that the
+variability (docs/methods.md section 15, "per-pixel RF alternative").  EXPLORATORY ONLY:
+with ~30 samples per pixel a forest's importances are noisy; docs/methods.md asks that the
 output be reported as exploratory, and collinear drivers (tmp/tmx/tmn/dtr/frs; vap/RH)
 share importance between them, so reduce them first (one per group, or a VIF < 10 screen).
 

@@ -1,4 +1,4 @@
-"""Zone summaries of a dominant-driver map (science.md sections 13 and 15): the share of
+"""Zone summaries of a dominant-driver map (docs/methods.md sections 13 and 15): the share of
 area (exact spherical cell areas, ``upscaling.integrate.row_areas_m2``) whose IAV is
 dominated by each driver, and by each driver group (water-related vs thermal), per
 climate zone.

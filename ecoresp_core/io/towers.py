@@ -8,7 +8,7 @@ The tower table (the contract every partitioning method consumes):
 - standard columns, float64, NaN for -9999 / missing (see :data:`UNITS`): ``NEE``, ``NEE_QC``
   (0 measured, 1..3 gap-filled; 0 wherever NEE is present when the file has no QC), ``TA``,
   ``SW_IN`` (negatives -> 0), ``SW_IN_POT`` (computed with :mod:`ecoresp_core.partitioning.solar`
-  when absent), ``VPD`` (hPa), ``RH`` (%; derived from VPD and TA when absent, science.md section 11);
+  when absent), ``VPD`` (hPa), ``RH`` (%; derived from VPD and TA when absent, docs/methods.md section 11);
   optional ``TS``, ``SWC``, ``WS``, ``USTAR``, ``NIGHT``, the driver QC flags ``TA_QC``,
   ``SW_IN_QC``, ``VPD_QC`` and the reference partitioning ``GPP_NT_REF``, ``GPP_DT_REF``,
   ``RECO_NT_REF``, ``RECO_DT_REF``.
@@ -133,7 +133,7 @@ def site_id_from_name(path):
 
 def rh_from_vpd(vpd_hpa, ta_degc):
     """Relative humidity (%) from VPD (hPa) and air temperature (degC), clipped to [0, 100]:
-    RH = 100 (1 - VPD / (6.1078 exp(17.08085 T / (234.175 + T)))) (science.md section 11)."""
+    RH = 100 (1 - VPD / (6.1078 exp(17.08085 T / (234.175 + T)))) (docs/methods.md section 11)."""
     ta = np.asarray(ta_degc, dtype="float64")
     esat = 6.1078 * np.exp(17.08085 * ta / (234.175 + ta))
     rh = 100.0 * (1.0 - np.asarray(vpd_hpa, dtype="float64") / esat)
@@ -494,7 +494,7 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
     if "RH" not in out:
         if "VPD" in out:
             out["RH"] = rh_from_vpd(out["VPD"].values, out["TA"].values)
-            derived.append("RH: from VPD and TA (science.md section 11)")
+            derived.append("RH: from VPD and TA (docs/methods.md section 11)")
         else:
             out["RH"] = np.nan
     else:

@@ -1,4 +1,4 @@
-"""Daytime partitioning (DT, Lasslop et al. 2010) of one site-year (science.md section 5).
+"""Daytime partitioning (DT, Lasslop et al. 2010) of one site-year (docs/methods.md section 5).
 
 Steps
 0. Day / night: by default as ONEFlux (which produced FLUXNET2015 GPP_DT_VUT_REF): day = Rg > 4,

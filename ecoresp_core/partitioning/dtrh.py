@@ -1,5 +1,5 @@
 """DT-RH: daytime partitioning with asymmetric day/night temperature sensitivity and a
-relative-humidity modifier of respiration (science.md section 7.2, a PROPOSAL: the equations of
+relative-humidity modifier of respiration (docs/methods.md section 7.2, a PROPOSAL: the equations of
 Li et al. 2022 were not available, see open questions Q1/Q2).
 
     night: ER_n = Rref_n(t) f_T(T; E0_n) [f_RH(RH; gamma) if rh_at_night]
@@ -311,7 +311,7 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=
     ``resp_only_fallback``, ``window_location`` and ``lrc_rtol``).
 
     Day-time fits as in daytime.partition_daytime (ONEFlux, which made FLUXNET2015 GPP_DT_VUT_REF),
-    each with the previous (REddyProc / science.md 5.3) behaviour selectable:
+    each with the previous (REddyProc / docs/methods.md 5.3) behaviour selectable:
     ``sd_nee`` "lookup" (sdNEE of tower files without one by daytime.sd_nee_lookup, the MDS
     look-up) | "replace" (max(0.7, 0.2 |NEE|)); ``sd_floor_quantile`` None | 0.3 (sdNEE floored at
     the window's 30 % quantile); ``day_night_rule`` "oneflux" (day Rg > 4, night Rg <= 4) |

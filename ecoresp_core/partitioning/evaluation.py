@@ -1,4 +1,4 @@
-"""Model-evaluation statistics (science.md section 10) at several time scales.
+"""Model-evaluation statistics (docs/methods.md section 10) at several time scales.
 
 With ``e = sim - obs`` over the n pairs where both are finite:
 

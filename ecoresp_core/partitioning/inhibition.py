@@ -1,4 +1,4 @@
-"""Light inhibition of daytime respiration (science.md section 6; Keenan et al. 2019).
+"""Light inhibition of daytime respiration (docs/methods.md section 6; Keenan et al. 2019).
 
 (a) From reference respirations (section 6.1), per window where both are valid::
 
@@ -308,7 +308,7 @@ def kok_windows(df, e0_k, window_days=4, step_days=2, ppfd_band=(40.0, 150.0), r
                       "options": {"window_days": window_days, "step_days": step_days, "ppfd_band": (lo, hi),
                                   "rg_to_ppfd": rg_to_ppfd, "min_points": min_points, "tref_degc": tref_degc,
                                   "temperature_normalise": temperature_normalise, "use_qc": use_qc},
-                      "note": "Kok settings of Keenan et al. 2019 are unverified (science.md Q3); "
+                      "note": "Kok settings of Keenan et al. 2019 are unverified (docs/methods.md Q3); "
                               "these are the project's configurable proposal"})
     return out
 

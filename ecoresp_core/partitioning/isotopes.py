@@ -1,4 +1,4 @@
-"""Isotopic partitioning of NEE and alignment of isotope-derived ER series (science.md section 9).
+"""Isotopic partitioning of NEE and alignment of isotope-derived ER series (docs/methods.md section 9).
 
 Two balances, total carbon and 13C (first-order delta form, Bowling et al. 2001)::
 
@@ -36,7 +36,7 @@ import pandas as pd
 from ..errors import InputError
 
 R_VPDB = 0.0111802  # 13C/12C of the VPDB standard
-MIN_DISEQUILIBRIUM = 0.5  # permil; the default guard (science.md is silent on the value)
+MIN_DISEQUILIBRIUM = 0.5  # permil; the default guard (docs/methods.md is silent on the value)
 TIME_COLUMNS = ("TIMESTAMP_START", "TIMESTAMP_END", "TIMESTAMP", "timestamp", "datetime", "DateTime",
                 "date_time", "time", "Time", "date")
 

@@ -1,4 +1,4 @@
-"""Light-response curve (LRC) of daytime NEE (science.md sections 5.1, 5.3 and 7.2).
+"""Light-response curve (LRC) of daytime NEE (docs/methods.md sections 5.1, 5.3 and 7.2).
 
 Model (Lasslop et al. 2010, rectangular hyperbola with VPD limitation; sign: NEP = -NEE)::
 

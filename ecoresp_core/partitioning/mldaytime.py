@@ -1,4 +1,4 @@
-"""Machine-learning estimates of daytime ecosystem respiration (science.md section 8, a PROPOSAL).
+"""Machine-learning estimates of daytime ecosystem respiration (docs/methods.md section 8, a PROPOSAL).
 
 Target (open question Q4 is unresolved, so it is an option):
 

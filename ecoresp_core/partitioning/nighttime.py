@@ -1,4 +1,4 @@
-"""Night-time partitioning (Reichstein et al. 2005) with the REddyProc rules (science.md sections 3, 4).
+"""Night-time partitioning (Reichstein et al. 2005) with the REddyProc rules (docs/methods.md sections 3, 4).
 
 For ONE site-year of the tower table (:func:`ecoresp_core.io.towers.read_tower`,
 :func:`~ecoresp_core.io.towers.split_years`):
@@ -84,7 +84,7 @@ def _label(df):
 
 
 def night_mask(df, night_rg_max=10.0, missing_rg_rule="exclude"):
-    """Boolean night mask (science.md section 3): SW_IN <= night_rg_max and SW_IN_POT <= 0.
+    """Boolean night mask (docs/methods.md section 3): SW_IN <= night_rg_max and SW_IN_POT <= 0.
     ``missing_rg_rule``: 'exclude' (missing SW_IN is never night, REddyProc) or 'pot_only'
     (missing SW_IN: night where SW_IN_POT <= 0)."""
     rg = df["SW_IN"].to_numpy(dtype="float64")

@@ -1,4 +1,4 @@
-"""Temperature response of ecosystem respiration (science.md section 2).
+"""Temperature response of ecosystem respiration (docs/methods.md section 2).
 
 Lloyd & Taylor (1994) Eq. 11:  R(T) = Rref * exp(E0 * (1/(Tref - T0) - 1/(T - T0)))
 with temperatures in K inside the formula, T0 = 227.13 K (fixed, never fitted), E0 in K,

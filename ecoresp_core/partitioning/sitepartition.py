@@ -1,7 +1,7 @@
 """Several partitioning methods side by side on one tower table, site-year by site-year.
 
 ``partition_site(df, methods)`` runs the chosen methods on every calendar year of the tower
-table (science.md section 3: NT and DT are fitted per site-year) and returns
+table (docs/methods.md section 3: NT and DT are fitted per site-year) and returns
 
 - ``table``: one row per record: TIMESTAMP_START, TIMESTAMP_END, NEE, NEE_QC, TA, SW_IN, VPD,
   RH, IS_DAY (Rg > 4 W m-2 and SW_IN_POT > 0), and ``RECO_<M>``, ``GPP_<M>``, ``QC_<M>`` for each
@@ -83,7 +83,7 @@ def parse_methods(methods):
 
 
 def day_mask(df, day_rg_min=4.0):
-    """Daytime records: SW_IN > day_rg_min and SW_IN_POT > 0 (science.md section 3, DT rule)."""
+    """Daytime records: SW_IN > day_rg_min and SW_IN_POT > 0 (docs/methods.md section 3, DT rule)."""
     return (df["SW_IN"] > day_rg_min) & (df["SW_IN_POT"] > 0)
 
 

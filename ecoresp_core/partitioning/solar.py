@@ -13,7 +13,7 @@
   ``step_minutes`` is given (the index is the interval START, as in the project's tower table), and the
   instant itself otherwise.
 
-Used to separate night from day (science.md section 3: night = SW_IN <= 10 and SW_IN_POT <= 0).
+Used to separate night from day (docs/methods.md section 3: night = SW_IN <= 10 and SW_IN_POT <= 0).
 """
 
 import numpy as np

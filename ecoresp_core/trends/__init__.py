@@ -1,3 +1,3 @@
 """Trends and their causes: per-pixel Mann-Kendall / Theil-Sen (``trend``), detrending
-(``detrend``); attribution of interannual variability follows here.  science.md
+(``detrend``); attribution of interannual variability follows here.  docs/methods.md
 sections 14-15."""

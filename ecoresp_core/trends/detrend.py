@@ -1,4 +1,4 @@
-"""Per-pixel detrending of time-first arrays ``(t, ...)`` (science.md section 15).
+"""Per-pixel detrending of time-first arrays ``(t, ...)`` (docs/methods.md section 15).
 
 Linear detrending removes the ordinary least-squares line ``a + b*t`` fitted to the
 valid values of each pixel, with ``t`` the time-step index 0..n-1 (as

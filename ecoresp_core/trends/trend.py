@@ -5,7 +5,7 @@ The reference is ``pymannkendall`` 1.4.x: for every pixel the bands returned by
 returns for that pixel's 1-D series (converted to float64), with the same NaN
 conventions.  Only numpy and scipy are used; no QGIS import.
 
-Conventions (identical to pymannkendall, see docs/science.md section 14)
+Conventions (identical to pymannkendall, see docs/docs/methods.md section 14)
 -----------------------------------------------------------------------
 * ``values`` is time first, ``(t, ...)``; NaN marks a missing value.
 * ``s``, ``var_s``, ``tau``, ``z``, ``p_value`` are computed on the series with

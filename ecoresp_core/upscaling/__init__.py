@@ -1,2 +1,2 @@
 """Upscaling: site-month ER and gridded drivers to monthly ER rasters and global totals
-(science.md sections 10-13)."""
+(docs/methods.md sections 10-13)."""

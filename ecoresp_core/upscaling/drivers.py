@@ -1,4 +1,4 @@
-"""Derived drivers for upscaling (science.md sections 11-12), pure numpy with units in the names,
+"""Derived drivers for upscaling (docs/methods.md sections 11-12), pure numpy with units in the names,
 and ``derive_raster``: two (or one) monthly raster series on the same grid and dates -> a derived
 series written block by block.
 
@@ -24,13 +24,13 @@ KELVIN = 273.15
 
 
 def esat_hpa(tmp_degc):
-    """Saturation vapour pressure (hPa) over water at ``tmp_degc`` (science.md section 11)."""
+    """Saturation vapour pressure (hPa) over water at ``tmp_degc`` (docs/methods.md section 11)."""
     t = np.asarray(tmp_degc, dtype="float64")
     return 6.1078 * np.exp(17.08085 * t / (234.175 + t))
 
 
 def rh_from_vap_tmp(vap_hpa, tmp_degc):
-    """Relative humidity (%) = 100 vap / e_sat(tmp), clipped to [0, 100] (science.md section 12)."""
+    """Relative humidity (%) = 100 vap / e_sat(tmp), clipped to [0, 100] (docs/methods.md section 12)."""
     rh = 100.0 * np.asarray(vap_hpa, dtype="float64") / esat_hpa(tmp_degc)
     return np.clip(rh, 0.0, 100.0)
 

@@ -3,13 +3,13 @@
 ``fit_upscaler`` trains a random forest (default) or searches over random forest, gradient
 boosting and a neural network (StandardScaler + MLP) with a randomized hyper-parameter search.
 Cross-validation is always grouped by the site column: a site is entirely in the training or
-in the test part of a fold (random splits of site-months inflate the scores, science.md §12).
+in the test part of a fold (random splits of site-months inflate the scores, docs/methods.md §12).
 The folds are assigned here (``folds.grouped_folds``), not by scikit-learn's GroupKFold, whose tie order
 follows numpy's sort and changed with numpy 2 (other folds, other CV scores for the same data).
 With the search, the search is nested: it runs inside every outer training part with its own
 inner site folds, so the outer test folds never take part in the choice.
 
-Metrics per fold on the training and test part (science.md §10, ``partitioning.evaluation.metrics``):
+Metrics per fold on the training and test part (docs/methods.md §10, ``partitioning.evaluation.metrics``):
 R2 (Pearson r squared), EF (= sklearn r2_score), RMSE, MAE, ME, RMSLE (negative values masked
 and counted in ``n_negative_masked``). Permutation importances are computed on the held-out
 folds (drop of EF when one raw feature, e.g. the whole land-cover column, is shuffled).

@@ -1,4 +1,4 @@
-"""Grid integration of ER (science.md section 13): exact spherical cell areas and totals in
+"""Grid integration of ER (docs/methods.md section 13): exact spherical cell areas and totals in
 Pg C per year, globally and per zone.
 
 Cell area of a regular latitude/longitude grid on a sphere of radius R (exact):

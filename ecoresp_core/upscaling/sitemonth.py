@@ -1,4 +1,4 @@
-"""Site-month ER table for upscaling (science.md sections 11-12).
+"""Site-month ER table for upscaling (docs/methods.md sections 11-12).
 
 One row per site and calendar month (of the interval START, local standard time), with the
 columns of the FLUXNET2015 site-month table shipped with the project where they overlap

@@ -163,7 +163,27 @@ def test_make_zip_is_plugin_repository_valid(tmp_path):
         assert zf.testzip() is None
     assert all(n.startswith("ecoresp/") for n in names)
     for required in ("ecoresp/metadata.txt", "ecoresp/__init__.py", "ecoresp/LICENSE",
-                     "ecoresp/provider/provider.py", "ecoresp/ecoresp_core/trends/trend.py"):
+                     "ecoresp/provider/provider.py", "ecoresp/ecoresp_core/trends/trend.py",
+                     "ecoresp/docs/methods.md"):
         assert required in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/.git" in n]
     assert not [n for n in names if n.startswith("ecoresp/tests/")]
+
+
+def test_shipped_files_point_to_the_shipped_methods_guide():
+    """Users get the plugin, not the team's specification: the code and help refer to the methods
+    guide that ships with it (docs/methods.md), and every section they name exists there."""
+    with open(os.path.join(REPO, "docs", "methods.md"), encoding="utf-8") as fh:
+        sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)\.? ", fh.read(), re.M))
+    assert {"2", "4.3", "7.2", "15"} <= sections
+    texts = [p for p in _plugin_py_files()] + [os.path.join(REPO, "README.md")]
+    named = []
+    for path in texts:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        assert "science.md" not in text, f"{os.path.relpath(path, REPO)} points to science.md, which users never get"
+        for m in re.finditer(r"docs/methods\.md`?,? (?:sections?|§) ?([\d.,\- and]+\d)", text):
+            for n in re.findall(r"\d+(?:\.\d+)?", m.group(1)):
+                named.append(n)
+                assert n in sections, f"{os.path.relpath(path, REPO)}: methods guide section {n} does not exist"
+    assert len(named) > 20
