@@ -12,7 +12,7 @@ PLUGIN_FILES := metadata.txt __init__.py LICENSE README.md provider algorithms e
 
 setup: .venv/.setup-done
 
-.venv/.setup-done: .ci/setup
+.venv/.setup-done: .ci/setup .ci/debian-packages
 	bash .ci/setup
 	touch $@
 

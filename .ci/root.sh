@@ -13,11 +13,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cache="${ECORESP_ROOTS:-/var/cache/ecoresp/roots}"
 mirror="${ECORESP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-# What the root needs besides QGIS: the scientific stack of that Debian release (numpy 2 there),
-# and what `make setup`/`make test`/`make demo` use. Keep in step with .ci/setup's list.
-PACKAGES="qgis python3-qgis qgis-providers python3-gdal gdal-bin python3-xarray python3-rioxarray \
-python3-sklearn python3-scipy python3-pandas python3-netcdf4 python3-dask python3-pytest \
-python3-venv python3-pip make zip unzip git ca-certificates proj-data"
+# What the root needs: the packages of `make setup` (.ci/debian-packages), and git for `make zip`.
+PACKAGES="$(grep -v '^#' "$here/.ci/debian-packages") git ca-certificates"
 # Bump when PACKAGES change: a cached root of an older recipe gets the packages installed in place.
 RECIPE=2
 

@@ -17,7 +17,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def main(out, ids):
     from qgis.core import QgsApplication
-    from qgis.gui import QgsGui  # noqa: F401  (widgets registry)
     app = QgsApplication([], True)
     app.initQgis()
     parent = tempfile.mkdtemp(prefix="ecoresp-plugin-")

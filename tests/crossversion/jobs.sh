@@ -28,21 +28,11 @@ run() {  # run ALG KEY=VALUE...: stops with the log on failure
 
 "$PY" - "$OUT/tas_stack.tif" <<'PY'
 import sys
-from osgeo import gdal
-import numpy as np
-from ecoresp_core.io.series import open_series
+from ecoresp_core.io.series import SeriesWriter, open_series
 src = open_series("tests/data/cru_ts400_iberia_1981-2010_monthly.nc", "tas")
-data = src.read_block(0, src.grid.height).astype("float32")
-ds = gdal.GetDriverByName("GTiff").Create(sys.argv[1], src.grid.width, src.grid.height, data.shape[0],
-                                          gdal.GDT_Float32, ["COMPRESS=DEFLATE"])
-ds.SetGeoTransform(src.grid.geotransform)
-ds.SetProjection(src.grid.crs_wkt)
-for i, d in enumerate(src.dates):
-    b = ds.GetRasterBand(i + 1)
-    b.SetNoDataValue(float("nan"))
-    b.SetDescription(str(d)[:10])
-    b.WriteArray(data[i])
-ds = None
+with SeriesWriter(sys.argv[1], src.grid, src.date_strings()) as w:  # one dated band a month
+    w.write_block(0, src.read_block(0, src.grid.height))
+    w.commit()
 PY
 run ecoresp:trend INPUT="$OUT/tas_stack.tif" OUTPUT="$OUT/trend.tif"
 run ecoresp:fitupscaler INPUT=$SITES TARGET=RECO_NT_gC_m2_d 'FEATURES=TA_F_degC;VPD_F_hPa;IGBP' \

@@ -12,6 +12,7 @@ import pytest
 from conftest import DATA, FLUX, REPO
 
 pytestmark = pytest.mark.qgis
+sys.path.insert(0, os.path.join(REPO, "models"))  # build_models.model_signature
 MODELS = ["site_partitioning", "upscaling", "trends_attribution", "whole_chain"]
 
 
@@ -40,7 +41,6 @@ def test_committed_models_equal_the_builder(provider, rebuilt, name):
     (``partition:partitioned_fluxes``), also where QGIS >= 3.34 would name a new model's outputs
     otherwise. Where this QGIS writes the format of the committed files (3.22), byte for byte too
     (canonical XML: Qt writes attributes in a random order)."""
-    sys.path.insert(0, os.path.join(REPO, "models"))
     from build_models import model_signature
     committed, built = os.path.join(REPO, "models", f"{name}.model3"), rebuilt / f"{name}.model3"
     a, b = _load(committed), _load(built)
