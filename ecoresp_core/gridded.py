@@ -4,7 +4,7 @@ than memory works when the time axis is in one chunk)."""
 
 import numpy as np
 
-from .trends import detrend as _detrend
+from .common import detrend as _detrend
 from .trends.trend import TREND_BANDS, mann_kendall
 
 

@@ -6,12 +6,14 @@ scripts alike; no QGIS import here.
 
 import numpy as np
 
-from .trends import detrend as _detrend
-from . import temporal
+from .common import detrend as _detrend
+from .common import temporal
+from .common.units import M_C
+from .common.zones import ZONE_NAMES, climate_zones_from_mat
 from .blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
 from .parallel import Workers
 from .errors import InputError
-from .io.dates import STEPS_PER_YEAR, format_date, time_step
+from .common.timeaxis import STEPS_PER_YEAR, format_date, time_step
 from .io.series import SeriesWriter, read_band
 from .io.styles import write_qml
 from .provenance import provenance
@@ -204,7 +206,7 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
     if zones_path:
         z = read_band(zones_path, src.grid, what="zones")
         if zone_type == "mat":
-            zones, names = _integrate.climate_zones_from_mat(z), dict(_integrate.ZONE_NAMES)
+            zones, names = climate_zones_from_mat(z), dict(ZONE_NAMES)
         elif zone_type == "categorical":
             zones = np.where(np.isfinite(z), z, 0).astype("int64")
             names = {int(k): str(v) for k, v in (zone_names or {}).items()}
@@ -216,7 +218,7 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
         raise InputError(f"{src.label}: no complete calendar year (12 months) in the series")
     options = dict(unit=unit, land_fraction=land_fraction_path, land_scale=land_scale, zones=zones_path,
                    zone_type=zone_type, product=product, cell_area="authalic sphere R=6371007.181 m",
-                   carbon_molar_mass=_integrate.M_C)
+                   carbon_molar_mass=M_C)
     progress = Progress(progress, cancelled)
     writer = None
     if annual_path:

@@ -25,11 +25,12 @@ import numpy as np
 
 from ..blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
 from ..errors import InputError
-from ..io.dates import format_date, time_step
+from ..common.timeaxis import format_date, time_step
 from ..io.series import SeriesWriter, gdal, osr, read_band
 from ..io.styles import write_qml
 from ..provenance import provenance
-from ..temporal import annual_aggregate
+from ..common.geometry import cell_areas
+from ..common.temporal import annual_aggregate
 from . import partialcorr as pc
 from . import rfattribution as rfa
 from . import zones as zn
@@ -305,7 +306,7 @@ def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None, zo
     codes, names, g = read_dominant(dominant_path)
     grid = Grid(g["width"], g["height"], g["geotransform"], g["crs_wkt"])
     geographic = _geographic(g["crs_wkt"], g["geotransform"], g["height"], g["width"])
-    areas = zn.cell_areas(g["geotransform"], g["height"], g["width"], geographic)
+    areas = cell_areas(g["geotransform"], g["height"], g["width"], geographic)
     zones = znames = None
     if zones_path:
         zones, znames = zn.zones_from_values(read_band(zones_path, grid, what="zones"), zone_type)

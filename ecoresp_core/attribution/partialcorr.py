@@ -44,8 +44,8 @@ import re
 import numpy as np
 
 from ..errors import InputError
-from ..temporal import annual_aggregate, seasonal_anomalies
-from ..trends.detrend import detrend as _detrend
+from ..common.temporal import annual_aggregate, seasonal_anomalies
+from ..common.detrend import detrend as _detrend
 
 MODES = ("annual", "monthly", "asis")
 DETRENDS = ("linear", "diff", "none")

@@ -4,7 +4,7 @@ dominated by each driver, and by each driver group (water-related vs thermal), p
 climate zone.
 
 Zones: boreal / temperate / tropical from a mean-annual-temperature raster (< 2 degC,
-2..17 degC inclusive, > 17 degC: ``integrate.climate_zones_from_mat``), or any categorical
+2..17 degC inclusive, > 17 degC: ``common.zones.climate_zones_from_mat``), or any categorical
 raster (integer codes; 0 or nodata = no zone).  A row ``zone = 0, zone_name = 'all'`` covers
 every pixel with a result, in a zone or not.
 
@@ -25,7 +25,7 @@ import re
 import numpy as np
 
 from ..errors import InputError
-from ..upscaling.integrate import ZONE_NAMES, climate_zones_from_mat, row_areas_m2
+from ..common.zones import ZONE_NAMES, climate_zones_from_mat
 from .partialcorr import NODATA, NONE
 
 GROUPS = ("water", "thermal", "other")
@@ -89,14 +89,6 @@ def zones_from_values(values, zone_type="mat"):
         codes = np.where(finite & (v > 0), v, 0).astype("int64")
         return codes, {int(c): str(int(c)) for c in np.unique(codes) if c > 0}
     raise InputError(f"zone type must be 'mat' or 'categorical', not {zone_type!r}")
-
-
-def cell_areas(geotransform, height, width, geographic=True):
-    """Cell areas (m2) as (rows, cols): exact spherical areas on a lat/lon grid, |dx dy| on a
-    projected grid (map units squared)."""
-    if geographic:
-        return np.repeat(row_areas_m2(geotransform, height)[:, None], width, axis=1)
-    return np.full((height, width), abs(geotransform[1] * geotransform[5]))
 
 
 def zone_summary(dominant, names, areas, zones=None, zone_names=None, groups=None):

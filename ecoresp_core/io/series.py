@@ -20,7 +20,7 @@ import uuid
 import numpy as np
 
 from ..errors import InputError
-from .dates import decode_cf_time, expand_dates_spec, format_date, parse_date
+from ..common.timeaxis import decode_cf_time, expand_dates_spec, format_date, parse_date
 from .netcdf import geotiff_to_netcdf, is_netcdf_path
 
 try:  # GDAL is an edge dependency: the numeric core works without it

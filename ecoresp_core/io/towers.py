@@ -7,7 +7,7 @@ The tower table (the contract every partitioning method consumes):
   ``TIMESTAMP_END`` is kept as a column.
 - standard columns, float64, NaN for -9999 / missing (see :data:`UNITS`): ``NEE``, ``NEE_QC``
   (0 measured, 1..3 gap-filled; 0 wherever NEE is present when the file has no QC), ``TA``,
-  ``SW_IN`` (negatives -> 0), ``SW_IN_POT`` (computed with :mod:`ecoresp_core.partitioning.solar`
+  ``SW_IN`` (negatives -> 0), ``SW_IN_POT`` (computed with :mod:`ecoresp_core.common.solar`
   when absent), ``VPD`` (hPa), ``RH`` (%; derived from VPD and TA when absent, docs/methods.md section 11);
   optional ``TS``, ``SWC``, ``WS``, ``USTAR``, ``NIGHT``, the driver QC flags ``TA_QC``,
   ``SW_IN_QC``, ``VPD_QC`` and the reference partitioning ``GPP_NT_REF``, ``GPP_DT_REF``,
@@ -33,6 +33,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..common.meteorology import rh_from_vpd
 from ..errors import InputError
 
 MISSING = -9999.0
@@ -129,15 +130,6 @@ def site_id_from_name(path):
         if cand in sites:
             return cand
     return None
-
-
-def rh_from_vpd(vpd_hpa, ta_degc):
-    """Relative humidity (%) from VPD (hPa) and air temperature (degC), clipped to [0, 100]:
-    RH = 100 (1 - VPD / (6.1078 exp(17.08085 T / (234.175 + T)))) (docs/methods.md section 11)."""
-    ta = np.asarray(ta_degc, dtype="float64")
-    esat = 6.1078 * np.exp(17.08085 * ta / (234.175 + ta))
-    rh = 100.0 * (1.0 - np.asarray(vpd_hpa, dtype="float64") / esat)
-    return np.clip(rh, 0.0, 100.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -487,7 +479,7 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
             raise InputError(f"{path}: column SW_IN_POT is missing and the site location is unknown "
                              f"(site id {site_id!r}); pass latitude=, longitude= (and utc_offset_h=) or a "
                              "FLUXNET2015 site_id so that potential radiation can be computed")
-        from ..partitioning.solar import potential_radiation
+        from ..common.solar import potential_radiation
         out["SW_IN_POT"] = potential_radiation(idx, latitude, longitude, utc_offset_h, step_minutes=step)
         derived.append(f"SW_IN_POT: computed (solar.py) at interval middles, lat {float(latitude):g}, "
                        f"lon {float(longitude):g}, UTC{float(utc_offset_h):+g}")

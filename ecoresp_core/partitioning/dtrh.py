@@ -60,6 +60,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from ..common.meteorology import rh_from_vpd
 from ..errors import InputError
 from . import daytime as dt
 from . import lightresponse as lrc
@@ -345,8 +346,7 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=
     miss = ~np.isfinite(rh)
     if miss.any():                 # section 11: RH from VPD and TA where RH is missing
         with np.errstate(invalid="ignore", over="ignore"):
-            es = 6.1078 * np.exp(17.08085 * prep["ta"] / (234.175 + prep["ta"]))
-            rh_vpd = np.clip(100.0 * (1.0 - prep["vpd"] / es), 0.0, 100.0)
+            rh_vpd = rh_from_vpd(prep["vpd"], prep["ta"])
         rh = np.where(miss, rh_vpd, rh)
         prep["rh"] = rh
         flags.append(f"rh_from_vpd_ta:{int((miss & np.isfinite(rh)).sum())}")

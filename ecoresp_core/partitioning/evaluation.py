@@ -28,43 +28,11 @@ starts):
 import numpy as np
 import pandas as pd
 
+from ..common.metrics import METRIC_KEYS, metrics  # noqa: F401  (part of this module's API)
+from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY
 from ..errors import InputError
 
-M_C = 12.011  # g mol-1
-UMOL_TO_GC_PER_DAY = M_C * 1e-6 * 86400.0  # 1 umol CO2 m-2 s-1 = 1.0377504 g C m-2 d-1
 SCALES = ("native", "hourly", "daytime", "daily", "monthly", "annual")
-METRIC_KEYS = ("n", "R2", "RMSE", "MAE", "ME", "EF", "RMSLE", "n_negative_masked")
-
-
-def metrics(obs, sim):
-    """Dict with exactly the keys n, R2 (Pearson r squared), RMSE, MAE, ME (mean(sim - obs)), EF
-    (Nash-Sutcliffe), RMSLE (negative values masked) and n_negative_masked, over the finite pairs."""
-    o = np.asarray(obs, dtype="float64").ravel()
-    s = np.asarray(sim, dtype="float64").ravel()
-    if o.shape != s.shape:
-        raise InputError(f"obs and sim differ in length ({o.size} and {s.size})")
-    m = np.isfinite(o) & np.isfinite(s)
-    o, s = o[m], s[m]
-    n = int(o.size)
-    out = dict.fromkeys(METRIC_KEYS, float("nan"))
-    out["n"] = n
-    out["n_negative_masked"] = int(((o < 0) | (s < 0)).sum())
-    if n == 0:
-        return out
-    e = s - o
-    out["ME"] = float(e.mean())
-    out["MAE"] = float(np.abs(e).mean())
-    out["RMSE"] = float(np.sqrt((e * e).mean()))
-    ss_obs = float(((o - o.mean()) ** 2).sum())
-    out["EF"] = 1.0 - float((e * e).sum()) / ss_obs if ss_obs > 0 else float("nan")
-    if n > 1 and o.std() > 0 and s.std() > 0:
-        do, ds = o - o.mean(), s - s.mean()
-        out["R2"] = float((do * ds).sum() ** 2 / ((do * do).sum() * (ds * ds).sum()))
-    pos = (o >= 0) & (s >= 0)
-    if pos.any():
-        d = np.log1p(s[pos]) - np.log1p(o[pos])
-        out["RMSLE"] = float(np.sqrt((d * d).mean()))
-    return out
 
 
 def _step_minutes(index):

@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..folds import grouped_folds
-from .evaluation import metrics as _metrics
+from ..common.metrics import metrics as _metrics
 
 CANDIDATE_DRIVERS = ("TA", "VPD", "RH", "WS", "SWC")
 RG = "SW_IN"

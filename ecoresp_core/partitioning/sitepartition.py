@@ -33,7 +33,8 @@ from ..blocks import Progress
 from ..errors import EcorespError, InputError
 from ..io.towers import split_years
 from . import daytime, dtrh, mldaytime, nighttime
-from .evaluation import M_C, metrics
+from ..common.metrics import metrics
+from ..common.units import M_C
 from .inhibition import inhibition_from_rref, kok_windows, pooled_inhibition
 
 METHODS = ("NT", "DT", "DTRH", "DTASYM", "DTRHONLY", "RF", "NN")

@@ -29,16 +29,11 @@ Fluxes (NEE = ER - GPP, umol CO2 m-2 s-1)
 import numpy as np
 import pandas as pd
 
+from ..common.meteorology import esat_hpa
 from .lightresponse import gpp_rect, rh_factor
 from .respiration import lt_factor
 
 SOLAR_CONSTANT = 1367.0
-
-
-def e_sat_hpa(temp_degc):
-    """Saturation vapour pressure (hPa), the REddyProc/section 11 form."""
-    t = np.asarray(temp_degc, dtype="float64")
-    return 6.1078 * np.exp(17.08085 * t / (234.175 + t))
 
 
 def potential_radiation(index, lat_deg):
@@ -108,8 +103,8 @@ def make_site_year(seed=0, year=2015, freq_min=30, lat_deg=46.0, site_id="XX-Syn
     ta = season + anom + 0.5 * dtr * np.cos(2 * np.pi * (hour - 15.0) / 24.0) + rng.normal(0, 0.3, n)
     dep = daily_smooth(np.clip(3.0 + 4.0 * (1.0 - cloud_d) + _ar1(rng, nday, 0.7, 2.0), 0.5, None))
     td = season + anom - dep
-    es = e_sat_hpa(ta)
-    ea = np.minimum(e_sat_hpa(td), es)
+    es = esat_hpa(ta)
+    ea = np.minimum(esat_hpa(td), es)
     rh = 100.0 * ea / es
     vpd = es - ea
     rh_ref = float(np.median(rh))

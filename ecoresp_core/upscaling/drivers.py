@@ -11,90 +11,16 @@ series written block by block.
   mm/month <-> mm/day with the real number of days of each month (leap Februaries).
 """
 
-import calendar
 
 import numpy as np
 
 from ..blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
 from ..errors import InputError
+from ..common.meteorology import dtr_from_tmx_tmn, rh_from_vap_tmp, vpd_from_tmn_tmp, vpd_from_vap_tmp
+from ..common.timeaxis import days_in_month
+from ..common.units import celsius_to_kelvin, j_m2_to_w_m2, kelvin_to_celsius
 from ..io.series import SeriesWriter
 from ..provenance import provenance
-
-KELVIN = 273.15
-
-
-def esat_hpa(tmp_degc):
-    """Saturation vapour pressure (hPa) over water at ``tmp_degc`` (docs/methods.md section 11)."""
-    t = np.asarray(tmp_degc, dtype="float64")
-    return 6.1078 * np.exp(17.08085 * t / (234.175 + t))
-
-
-def rh_from_vap_tmp(vap_hpa, tmp_degc):
-    """Relative humidity (%) = 100 vap / e_sat(tmp), clipped to [0, 100] (docs/methods.md section 12)."""
-    rh = 100.0 * np.asarray(vap_hpa, dtype="float64") / esat_hpa(tmp_degc)
-    return np.clip(rh, 0.0, 100.0)
-
-
-def vpd_from_vap_tmp(vap_hpa, tmp_degc):
-    """Vapour pressure deficit (hPa) = e_sat(tmp) - vap, clipped at 0."""
-    return np.maximum(esat_hpa(tmp_degc) - np.asarray(vap_hpa, dtype="float64"), 0.0)
-
-
-def vpd_from_tmn_tmp(tmn_degc, tmp_degc):
-    """Vapour pressure deficit (hPa) with the daily minimum temperature as dew point:
-    e_sat(tmp) - e_sat(tmn), clipped at 0.  For grids without humidity (e.g. CRU tmp/tmn only);
-    an approximation that holds where nights reach saturation and overestimates humidity in arid
-    climates (Kimball et al. 1997, Agric. For. Meteorol. 85:87-98)."""
-    return np.maximum(esat_hpa(tmp_degc) - esat_hpa(tmn_degc), 0.0)
-
-
-def dtr_from_tmx_tmn(tmx_degc, tmn_degc):
-    """Diurnal temperature range (degC) = tmx - tmn."""
-    return np.asarray(tmx_degc, dtype="float64") - np.asarray(tmn_degc, dtype="float64")
-
-
-def kelvin_to_celsius(t_k):
-    return np.asarray(t_k, dtype="float64") - KELVIN
-
-
-def celsius_to_kelvin(t_degc):
-    return np.asarray(t_degc, dtype="float64") + KELVIN
-
-
-def j_m2_to_w_m2(j_m2, seconds=86400.0):
-    """Mean flux density (W m-2) from an energy sum (J m-2) accumulated over ``seconds``
-    (86400 for ERA5 daily sums, 3600 for hourly accumulations)."""
-    seconds = np.asarray(seconds, dtype="float64")
-    if np.any(seconds <= 0):
-        raise InputError(f"accumulation period must be positive seconds (got {seconds})")
-    return np.asarray(j_m2, dtype="float64") / seconds
-
-
-def w_m2_to_j_m2(w_m2, seconds=86400.0):
-    return np.asarray(w_m2, dtype="float64") * np.asarray(seconds, dtype="float64")
-
-
-def days_in_month(year, month):
-    """Number of days (array-aware) of each (year, month)."""
-    y = np.atleast_1d(np.asarray(year, dtype="int64"))
-    m = np.atleast_1d(np.asarray(month, dtype="int64"))
-    y, m = np.broadcast_arrays(y, m)
-    if np.any((m < 1) | (m > 12)):
-        raise InputError(f"month must be 1..12 (got {m[(m < 1) | (m > 12)][0]})")
-    out = np.array([calendar.monthrange(int(a), int(b))[1] for a, b in zip(y.ravel(), m.ravel())],
-                   dtype="float64").reshape(y.shape)
-    return out if np.ndim(year) or np.ndim(month) else float(out.ravel()[0])
-
-
-def mm_month_to_mm_day(mm_month, year, month):
-    """Monthly total (mm/month) -> mean daily rate (mm/day) with the real days of the month."""
-    return np.asarray(mm_month, dtype="float64") / days_in_month(year, month)
-
-
-def mm_day_to_mm_month(mm_day, year, month):
-    """Mean daily rate (mm/day) -> monthly total (mm/month)."""
-    return np.asarray(mm_day, dtype="float64") * days_in_month(year, month)
-
 
 # ----------------------------------------------------------------------------------------------
 # raster job

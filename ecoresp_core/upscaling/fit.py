@@ -23,7 +23,7 @@ import pandas as pd
 from ..blocks import Progress
 from ..errors import InputError
 from ..folds import grouped_folds
-from ..partitioning.evaluation import metrics
+from ..common.metrics import metrics
 from .model import IGBP_CODES, UpscalerModel
 
 MODELS = ("rf", "search")

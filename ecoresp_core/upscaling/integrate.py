@@ -13,35 +13,14 @@ times the real number of days of the month (leap Februaries counted), or from a 
 umol CO2 m-2 s-1 (x 1e-6 x 12.011 g mol-1 x 86400 s).
 """
 
-import calendar
-
 import numpy as np
 
+from ..common.geometry import R_AUTHALIC_M, row_areas_m2
+from ..common.timeaxis import days_in_month
+from ..common.units import UMOL_M2_S_TO_GC_M2_D
 from ..errors import InputError
 
-R_AUTHALIC_M = 6371007.181
-M_C = 12.011  # g mol-1
-UMOL_M2_S_TO_GC_M2_D = 1e-6 * M_C * 86400.0  # 1.0377504 g C m-2 d-1 per umol CO2 m-2 s-1
 UNITS = ("gC_m2_d", "gC_m2_month", "umol_m2_s")
-ZONE_NAMES = {1: "boreal", 2: "temperate", 3: "tropical"}
-
-
-def row_areas_m2(geotransform, height, radius=R_AUTHALIC_M):
-    """Area (m2) of one cell in each row of a north-up regular lat/lon grid (degrees), exact
-    on the sphere.  ``geotransform`` as GDAL's (x0, dx, 0, y0, 0, dy) with dy < 0."""
-    x0, dx, rx, y0, ry, dy = geotransform
-    if rx or ry:
-        raise InputError("the grid is rotated; cell areas need a north-up latitude/longitude grid")
-    edges = y0 + dy * np.arange(height + 1)
-    if np.nanmax(np.abs(edges)) > 90.0 + 1e-9:
-        raise InputError(f"latitudes reach {np.nanmax(np.abs(edges)):.3f} degrees: the grid is not in "
-                         "geographic degrees (reproject to EPSG:4326 first)")
-    north, south = np.maximum(edges[:-1], edges[1:]), np.minimum(edges[:-1], edges[1:])
-    return radius ** 2 * np.deg2rad(abs(dx)) * (np.sin(np.deg2rad(north)) - np.sin(np.deg2rad(south)))
-
-
-def days_in_month(year, month):
-    return calendar.monthrange(int(year), int(month))[1]
 
 
 def monthly_amount(values, year, month, unit):
@@ -54,17 +33,6 @@ def monthly_amount(values, year, month, unit):
     if unit == "umol_m2_s":
         return values * UMOL_M2_S_TO_GC_M2_D * days_in_month(year, month)
     raise InputError(f"unknown ER unit {unit!r}; use one of {', '.join(UNITS)}")
-
-
-def climate_zones_from_mat(mat_degc):
-    """Zones from mean annual temperature (degC): 1 boreal (< 2), 2 temperate (2..17, both ends
-    inclusive), 3 tropical (> 17); 0 where MAT is missing."""
-    mat = np.asarray(mat_degc, dtype="float64")
-    z = np.zeros(mat.shape, dtype="int16")
-    z[mat < 2.0] = 1
-    z[(mat >= 2.0) & (mat <= 17.0)] = 2
-    z[mat > 17.0] = 3
-    return z
 
 
 class Integrator:

@@ -21,7 +21,6 @@ unknown).  ``sample_drivers`` adds driver values sampled from monthly raster ser
 site's point, ``attach_tower_meteorology`` the monthly means of the tower's TA, SW_IN and VPD.
 """
 
-import calendar
 import os
 import re
 
@@ -30,16 +29,13 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.towers import site_id_from_name, site_info
-from ..partitioning.evaluation import UMOL_TO_GC_PER_DAY
+from ..common.timeaxis import days_in_month
+from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY
 
 KEYS = ["site_id", "year", "month"]
 MET = {"TA": "TA_F_degC", "SW_IN": "SW_IN_F_W_m2", "VPD": "VPD_F_hPa"}
 SITE_COLUMNS = ["latitude", "longitude", "IGBP", "MAT_degC", "utc_offset_h"]
 MONTHLY_MET = {"TA_F": "TA_F_degC", "SW_IN_F": "SW_IN_F_W_m2", "VPD_F": "VPD_F_hPa"}
-
-
-def _days(year, month):
-    return np.array([calendar.monthrange(int(y), int(m))[1] for y, m in zip(year, month)], dtype="float64")
 
 
 def er_label(er_column):
@@ -112,7 +108,7 @@ def _one_site_months(df, er_column, qc_column, site_id, what):
     g = work.groupby(["year", "month"], sort=True)
     out = g.agg(n_records=("present", "sum"), n_measured=("measured", "sum"), n_good=("good", "sum"),
                 er_mean=("er", "mean")).reset_index()
-    n_exp = _days(out["year"], out["month"]) * rpd
+    n_exp = days_in_month(out["year"], out["month"]) * rpd
     label = er_label(er_column)
     res = pd.DataFrame({"site_id": str(site_id), "year": out["year"].astype("int64"),
                         "month": out["month"].astype("int64"),
@@ -122,7 +118,7 @@ def _one_site_months(df, er_column, qc_column, site_id, what):
                         "frac_good": out["n_good"] / n_exp})
     res["ER_gC_m2_d"] = out["er_mean"].to_numpy() * UMOL_TO_GC_PER_DAY
     res[f"{label}_gC_m2_d"] = res["ER_gC_m2_d"]
-    res["ER_gC_m2_month"] = res["ER_gC_m2_d"] * _days(res["year"], res["month"])
+    res["ER_gC_m2_month"] = res["ER_gC_m2_d"] * days_in_month(res["year"], res["month"])
     res["er_source"] = str(er_column)
     for k, v in _site_meta(site_id, attrs).items():
         res[k] = v
@@ -191,7 +187,7 @@ def append_site_months(table, other, er_column="RECO_NT_gC_m2_d", what="appended
     add["year"] = add["year"].astype("int64")
     add["month"] = add["month"].astype("int64")
     add["ER_gC_m2_d"] = pd.to_numeric(add[er_column], errors="coerce").astype("float64")
-    add["ER_gC_m2_month"] = add["ER_gC_m2_d"] * _days(add["year"], add["month"])
+    add["ER_gC_m2_month"] = add["ER_gC_m2_d"] * days_in_month(add["year"], add["month"])
     add["er_source"] = f"appended:{er_column}"
     add["quality_ok"] = np.isfinite(add["ER_gC_m2_d"]).astype("int64")
     if len(table):
@@ -272,7 +268,7 @@ def read_fluxnet_monthly(path, er_column="RECO_NT_VUT_REF", qc_column="NEE_VUT_R
                         "frac_good": qc})
     res["ER_gC_m2_d"] = rate
     res[f"{label}_gC_m2_d"] = rate
-    res["ER_gC_m2_month"] = rate * _days(year, month)
+    res["ER_gC_m2_month"] = rate * days_in_month(year, month)
     res["er_source"] = er_column
     for src, dst in MONTHLY_MET.items():
         if src in raw.columns:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ecoresp_core.errors import InputError
-from ecoresp_core.io.dates import (decode_cf_time, expand_dates_spec, format_date, parse_date,
+from ecoresp_core.common.timeaxis import (decode_cf_time, expand_dates_spec, format_date, parse_date,
                                    time_step)
 
 

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from ecoresp_core.trends.detrend import detrend, linear_trend
+from ecoresp_core.common.detrend import detrend, linear_trend
 from ecoresp_core.errors import InputError
-from ecoresp_core.io.dates import expand_dates_spec
-from ecoresp_core.temporal import annual_aggregate, seasonal_anomalies
+from ecoresp_core.common.timeaxis import expand_dates_spec
+from ecoresp_core.common.temporal import annual_aggregate, seasonal_anomalies
 
 
 def test_linear_detrend_matches_scipy_without_gaps():

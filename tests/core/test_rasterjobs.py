@@ -11,7 +11,7 @@ from osgeo import gdal
 from ecoresp_core.errors import Cancelled, InputError
 from ecoresp_core.io.series import open_series
 from ecoresp_core.rasterjobs import detrend_raster, trend_classes, trend_raster
-from ecoresp_core.temporal import annual_aggregate
+from ecoresp_core.common.temporal import annual_aggregate
 from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
 
 
@@ -115,7 +115,7 @@ def test_detrend_raster_keeps_dates(stack_factory, tmp_path):
     detrend_raster(open_series(path), out, method="linear")
     got, ds = read_bands(out)
     assert list(got) == monthly_dates(1990, 36)
-    from ecoresp_core.trends.detrend import detrend
+    from ecoresp_core.common.detrend import detrend
     expect = detrend(v.astype("float32").astype(float))
     np.testing.assert_allclose(np.stack(list(got.values())), expect.astype("float32"), atol=1e-5)
     assert json.loads(ds.GetMetadataItem("ECORESP_OPTIONS"))["method"] == "linear"

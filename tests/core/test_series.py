@@ -9,7 +9,7 @@ from conftest import monthly_dates
 from osgeo import gdal
 
 from ecoresp_core.errors import InputError
-from ecoresp_core.io.dates import format_date
+from ecoresp_core.common.timeaxis import format_date
 from ecoresp_core.io.series import Grid, SeriesWriter, check_same_grid, open_series
 
 

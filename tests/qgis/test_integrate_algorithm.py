@@ -9,7 +9,7 @@ import pytest
 from conftest import DATA, write_stack
 from osgeo import gdal
 
-from ecoresp_core.upscaling.integrate import row_areas_m2
+from ecoresp_core.common.geometry import row_areas_m2
 
 pytestmark = pytest.mark.qgis
 ZONES_NC = f"{DATA}/climate_zones_landmask_0p5deg.nc"

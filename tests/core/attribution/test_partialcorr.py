@@ -195,7 +195,7 @@ def test_errors():
 
 
 def test_prepared_linear_detrending_equals_trends_detrend():
-    from ecoresp_core.trends.detrend import detrend
+    from ecoresp_core.common.detrend import detrend
     rng = np.random.default_rng(12)
     er = rng.normal(size=(25, 3, 4)) + 0.1 * np.arange(25)[:, None, None]
     d = [rng.normal(size=(25, 3, 4)) * (k + 1) + k * np.arange(25)[:, None, None] for k in range(3)]

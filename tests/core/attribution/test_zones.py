@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from ecoresp_core.common.geometry import cell_areas
 from ecoresp_core.attribution import zones as zn
 from ecoresp_core.attribution.partialcorr import NODATA, NONE
 from ecoresp_core.errors import InputError
@@ -16,10 +17,10 @@ def _band(north):
 
 
 def test_cell_areas_match_science_table():
-    a = zn.cell_areas(GT, 3, 2)
+    a = cell_areas(GT, 3, 2)
     assert a[0, 0] == pytest.approx(2.176162e9, rel=1e-6)   # science.md 13: 45-45.5 N
     np.testing.assert_allclose(a[:, 1], [_band(45.5), _band(45.0), _band(44.5)], rtol=1e-12)
-    assert zn.cell_areas((0, 100.0, 0, 0, 0, -50.0), 2, 2, geographic=False)[1, 1] == 5000.0
+    assert cell_areas((0, 100.0, 0, 0, 0, -50.0), 2, 2, geographic=False)[1, 1] == 5000.0
 
 
 def test_area_shares_exact_by_hand():
@@ -31,7 +32,7 @@ def test_area_shares_exact_by_hand():
                     [2.0, 10.0],       # temperate (2 inclusive), temperate
                     [20.0, 30.0]])     # tropical, tropical (nodata pixel)
     codes, names_z = zn.zones_from_values(mat, "mat")
-    areas = zn.cell_areas(GT, 3, 2)
+    areas = cell_areas(GT, 3, 2)
     rows = zn.zone_summary(dom, names, areas, codes, names_z)
     get = {(r["zone_name"], r["kind"], r["name"]): r for r in rows}
     a0, a1, a2 = _band(45.5), _band(45.0), _band(44.5)

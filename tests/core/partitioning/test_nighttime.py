@@ -18,7 +18,7 @@ from ecoresp_core.partitioning.evaluation import evaluate, metrics
 from ecoresp_core.partitioning.nighttime import (NighttimeResult, _fit_lt_windows, night_mask,
                                                  partition_nighttime)
 from ecoresp_core.partitioning.respiration import KELVIN, T0_K, apparent_q10, lloyd_taylor
-from ecoresp_core.partitioning.solar import potential_radiation
+from ecoresp_core.common.solar import potential_radiation
 
 FILES = FLUXNET_FILES
 # what this implementation reaches (GPP_NT vs GPP_NT_VUT_REF, half-hourly), rounded to the safe side:

@@ -11,7 +11,7 @@ import pytest
 
 from ecoresp_core.errors import InputError
 from ecoresp_core.io.towers import read_tower
-from ecoresp_core.partitioning.solar import potential_radiation, solar_noon_clock_h
+from ecoresp_core.common.solar import potential_radiation, solar_noon_clock_h
 
 FLUX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "flux")
 THA = dict(latitude=50.9626, longitude=13.5651, utc_offset_h=1.0)

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from ecoresp_core.errors import InputError
-from ecoresp_core.io.towers import (UNITS, detect_format, read_tower, rh_from_vpd, site_id_from_name,
+from ecoresp_core.common.meteorology import rh_from_vpd
+from ecoresp_core.io.towers import (UNITS, detect_format, read_tower, site_id_from_name,
                                     site_info, split_years)
 
 FLUX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "flux")

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from ecoresp_core.errors import InputError
-from ecoresp_core.upscaling.integrate import (R_AUTHALIC_M, Integrator, climate_zones_from_mat,
-                                              monthly_amount, row_areas_m2, totals_summary)
+from ecoresp_core.common.geometry import R_AUTHALIC_M, row_areas_m2
+from ecoresp_core.common.zones import climate_zones_from_mat
+from ecoresp_core.upscaling.integrate import Integrator, monthly_amount, totals_summary
 
 GT_HALF = (-180.0, 0.5, 0.0, 90.0, 0.0, -0.5)
 

@@ -5,6 +5,7 @@ A date is any object with ``year``, ``month``, ``day`` (``datetime.datetime`` or
 written by ecoresp are ISO dates ``YYYY-MM-DD``.
 """
 
+import calendar
 import datetime as _dt
 import re
 
@@ -117,3 +118,15 @@ def time_step(dates):
 
 
 STEPS_PER_YEAR = {"annual": 1.0, "monthly": 12.0, "daily": 365.25}
+
+
+def days_in_month(year, month):
+    """Number of days of each (year, month): a float for scalars, a float64 array for arrays."""
+    y = np.atleast_1d(np.asarray(year, dtype="int64"))
+    m = np.atleast_1d(np.asarray(month, dtype="int64"))
+    y, m = np.broadcast_arrays(y, m)
+    if np.any((m < 1) | (m > 12)):
+        raise InputError(f"month must be 1..12 (got {m[(m < 1) | (m > 12)][0]})")
+    out = np.array([calendar.monthrange(int(a), int(b))[1] for a, b in zip(y.ravel(), m.ravel())],
+                   dtype="float64").reshape(y.shape)
+    return out if np.ndim(year) or np.ndim(month) else float(out.ravel()[0])

@@ -5,8 +5,8 @@ import datetime as _dt
 
 import numpy as np
 
-from .errors import InputError
-from .io.dates import date_parts, time_step
+from ..errors import InputError
+from .timeaxis import date_parts, time_step
 
 AGGREGATIONS = ("mean", "sum")
 

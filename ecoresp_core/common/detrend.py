@@ -9,7 +9,7 @@ units; NaN stays NaN.
 import numpy as np
 
 from ..errors import InputError
-from ..temporal import seasonal_anomalies
+from .temporal import seasonal_anomalies
 
 METHODS = ("linear", "seasonal", "seasonal_linear")
 
