@@ -7,7 +7,7 @@ OUT ?= demo_output
 export QT_QPA_PLATFORM := offscreen
 PLUGIN_FILES := metadata.txt __init__.py LICENSE README.md provider algorithms ecoresp_core models docs
 
-.PHONY: setup test test-core demo bench zip clean test-trixie test-sid demo-trixie demo-sid \
+.PHONY: setup test test-all test-core lint demo bench zip clean test-trixie test-sid demo-trixie demo-sid \
 	compare-trixie compare-sid
 
 setup: .venv/.setup-done
@@ -16,13 +16,27 @@ setup: .venv/.setup-done
 	bash .ci/setup
 	touch $@
 
-## test: the whole suite (core, QGIS Processing, qgis_process, packaging)
+# pytest-xdist: WORKERS processes, each with its own QgsApplication and QGIS profile (WORKERS=0: one);
+# a module goes to one worker, so that its module fixtures (a FLUXNET fit, ...) are computed once
+WORKERS ?= 2
+PYTEST := XDG_RUNTIME_DIR=$$(mktemp -d) $(PY) -m pytest -c tests/pytest.ini -n $(WORKERS) --dist loadscope
+## test: the fast suite, every algorithm and core module on small inputs (core, QGIS Processing,
+## qgis_process, packaging); the tests marked slow (full FLUXNET site-years, large fits, chains of
+## qgis_process runs) are left to make test-all
 test: setup
-	XDG_RUNTIME_DIR=$$(mktemp -d) $(PY) -m pytest -c tests/pytest.ini tests
+	$(PYTEST) -m "not slow" tests
+
+## test-all: the whole suite (CI): make test, then the tests marked slow
+test-all: test
+	$(PYTEST) -m slow tests
 
 ## test-core: only the QGIS-free core
 test-core: setup
 	$(PY) -m pytest -c tests/pytest.ini -p no:pytest_qgis tests/core
+
+## lint: ruff (ruff.toml)
+lint: setup
+	$(PY) -m ruff check .
 
 ## demo: the main job on the bundled example data, through qgis_process
 demo: setup
@@ -31,7 +45,7 @@ demo: setup
 ## test-trixie / test-sid: the same suite against QGIS 3.40 LTR (Debian 13) / QGIS 3.44 (sid), in a
 ## Debian root built once with debootstrap (~3-12 min, 2.3 GB, kept in /var/cache/ecoresp/roots; needs root)
 test-trixie test-sid: test-%:
-	bash .ci/root.sh run $* make test
+	bash .ci/root.sh run $* make test-all
 demo-trixie demo-sid: demo-%:
 	bash .ci/root.sh run $* make demo OUT=/tmp/demo_output
 ## compare-trixie / compare-sid: trend, fit + predict, partition through qgis_process here and in the

@@ -5,14 +5,17 @@
 # directly there and everywhere it exists (3.40, 3.44: the wrapper only adds GRASS paths).
 # Elsewhere the qgis_process on PATH; ECORESP_QGIS_PROCESS overrides both.
 # Usage: .ci/qgis_process.sh list | .ci/qgis_process.sh --json run ecoresp:trend -- KEY=VALUE ...
+# Each call gets a fresh QGIS profile with the plugin enabled (one more qgis_process start-up);
+# with ECORESP_QGIS_HOME=<folder> the calls share the profile kept there and the plugin is
+# enabled by the first call only (the test session's fixture in tests/conftest.py sets it).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export QT_QPA_PLATFORM=offscreen
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"; chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+if [ -n "${ECORESP_QGIS_HOME:-}" ]; then tmp="$ECORESP_QGIS_HOME"
+else tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT; fi
 export QGIS_CUSTOM_CONFIG_PATH="$tmp/profile"; mkdir -p "$QGIS_CUSTOM_CONFIG_PATH"
-mkdir -p "$tmp/plugins"; ln -s "$here" "$tmp/plugins/ecoresp"
+mkdir -p "$tmp/plugins"; [ -e "$tmp/plugins/ecoresp" ] || ln -s "$here" "$tmp/plugins/ecoresp"
 export QGIS_PLUGINPATH="$tmp/plugins"
 qp="${ECORESP_QGIS_PROCESS:-}"
 if [ -z "$qp" ]; then
@@ -20,5 +23,8 @@ if [ -z "$qp" ]; then
   else qp="$(command -v qgis_process || true)"; fi
 fi
 [ -n "$qp" ] || { echo "qgis_process not found: install QGIS (Debian: apt-get install qgis)" >&2; exit 127; }
-"$qp" plugins enable ecoresp >/dev/null 2>&1 || true
+if [ ! -e "$tmp/.ecoresp-enabled" ]; then
+  "$qp" plugins enable ecoresp >/dev/null 2>&1 || true
+  [ -z "${ECORESP_QGIS_HOME:-}" ] || touch "$tmp/.ecoresp-enabled"
+fi
 "$qp" "$@"

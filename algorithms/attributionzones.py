@@ -4,16 +4,15 @@ share of water-related vs thermal drivers (docs/methods.md sections 13 and 15)."
 import pandas as pd
 from qgis.core import (
     QgsProcessingException,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
 
-from ..ecoresp_core.attribution.jobs import zones_table
+from ..ecoresp_core.jobs.attribution import zones_table
 from ..ecoresp_core.attribution.zones import parse_groups
 from ..ecoresp_core.io.series import split_source
-from .base import EcorespAlgorithm, zone_names_parameter
+from .base import ZONE_TYPES, EcorespAlgorithm, zone_names_parameter
 from .qgiscompat import SOURCE_VECTOR
 from .tables import write_table
 
@@ -41,9 +40,7 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer("DOMINANT", "Dominant-driver raster"))
         self.addParameter(QgsProcessingParameterRasterLayer("ZONES", "Zones raster (same grid)", optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            "ZONE_TYPE", "Zones raster holds", ["category codes", "mean annual temperature (degC)"],
-            defaultValue=0, optional=True))
+        self.addParameter(ZONE_TYPES.parameter("ZONE_TYPE", "Zones raster holds", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "ZONE_NAMES", "Names of the zone codes (code=name, comma separated)", optional=True))
         self.addParameter(QgsProcessingParameterString(
@@ -59,9 +56,9 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         zl = self.parameterAsRasterLayer(parameters, "ZONES", context)
         zones_path = split_source(zl.source())[0] if zl is not None else None
         dom = zl = None  # keep no layer alive beyond this point
-        groups = self.run_core(parse_groups, self.parameterAsString(parameters, "GROUPS", context))
+        groups = self.run_core(parse_groups, self.parameterAsString(parameters, "GROUPS", context), "GROUPS")
         rows = self.run_core(zones_table, dom_path, zones_path,
-                             ("categorical", "mat")[self.parameterAsEnum(parameters, "ZONE_TYPE", context)],
+                             ZONE_TYPES.key(self, parameters, "ZONE_TYPE", context),
                              groups or None, zone_names_parameter(self, parameters, context))
         df = pd.DataFrame(rows)
         for r in rows:

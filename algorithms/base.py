@@ -1,26 +1,95 @@
 """What every ecoresp algorithm shares: the group/help surface, the raster time-series
-input parameters, and running the core with progress, Cancel and clear errors."""
+input parameters, the parameter helpers (enum options as one key -> label table, key=value
+lists through the core's one parser), and running the core with progress, Cancel and clear
+errors: one error boundary around every processAlgorithm."""
 
+import functools
 import os
+import traceback
 
 from qgis.core import (
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
 )
 
+from ..ecoresp_core.common.keyvalue import BOTH, parse_list, parse_pairs
 from ..ecoresp_core.errors import Cancelled, EcorespError
 from ..ecoresp_core.io.series import open_series, split_source
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, add_flags
 
 
+def processing_error(exc, feedback=None):
+    """The QgsProcessingException that reports ``exc``: the core's errors (EcorespError) with their
+    own text, Cancel and memory exhaustion with what to do; any other exception is a bug in
+    ecoresp: it is named, and its traceback goes to the log (``feedback``)."""
+    if isinstance(exc, QgsProcessingException):
+        return exc
+    if isinstance(exc, Cancelled):
+        return QgsProcessingException("Cancelled by the user; no output was written")
+    if isinstance(exc, EcorespError):
+        return QgsProcessingException(str(exc))
+    if isinstance(exc, MemoryError):
+        return QgsProcessingException("Out of memory: lower the memory budget (MEMORY_MB)")
+    if feedback is not None:
+        feedback.reportError(traceback.format_exc(), False)
+    return QgsProcessingException(f"internal error, please report it with the log: {type(exc).__name__}: {exc}")
+
+
+def _error_boundary(process):
+    """``process`` (a processAlgorithm) with every exception it raises reported by processing_error.
+    The exception is raised outside the ``except`` block: the traceback of the original one, which
+    may hold layers (freed late, they crash QGIS 3.22 at exit), is released first."""
+    @functools.wraps(process)
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        try:
+            return process(self, parameters, context, feedback)
+        except QgsProcessingException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one boundary: everything is reported
+            error = processing_error(exc, feedback)
+        raise error
+    processAlgorithm.error_boundary = True
+    return processAlgorithm
+
+
+class Choices:
+    """The options of an enum parameter in one table, ``{key: label}``: the key is what the core
+    takes, the label what the dialog shows; the order is the parameter's (a saved model stores
+    the index)."""
+
+    def __init__(self, table):
+        self.keys, self.labels = list(table), list(table.values())
+
+    def parameter(self, name, description, default=0, **kwargs):
+        """The QgsProcessingParameterEnum offering the labels."""
+        return QgsProcessingParameterEnum(name, description, self.labels, defaultValue=default, **kwargs)
+
+    def key(self, alg, parameters, name, context):
+        """The key of the chosen option."""
+        return self.keys[alg.parameterAsEnum(parameters, name, context)]
+
+
+# what a zones raster holds (ecoresp:integrate, ecoresp:attributionzones)
+ZONE_TYPES = Choices({"categorical": "category codes", "mat": "mean annual temperature (degC)"})
+
+
 class EcorespAlgorithm(QgsProcessingAlgorithm):
-    """Base class: subclasses set NAME, DISPLAY, GROUP, GROUP_ID and HELP."""
+    """Base class: subclasses set NAME, DISPLAY, GROUP, GROUP_ID and HELP, and define initAlgorithm
+    and processAlgorithm; every subclass's processAlgorithm runs inside one error boundary
+    (processing_error), so no core error, Cancel or bug leaves it as a raw Python exception."""
 
     NAME = DISPLAY = GROUP = GROUP_ID = HELP = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        process = cls.__dict__.get("processAlgorithm")
+        if process is not None and not getattr(process, "error_boundary", False):
+            cls.processAlgorithm = _error_boundary(process)
 
     def name(self):
         return self.NAME
@@ -50,15 +119,30 @@ class EcorespAlgorithm(QgsProcessingAlgorithm):
 
     @staticmethod
     def run_core(func, *args, **kwargs):
-        """Call the core; its errors become QgsProcessingException with the same text."""
+        """Call the core; its errors become QgsProcessingException with the same text (as at the
+        boundary; also for core calls made outside processAlgorithm, e.g. checkParameterValues)."""
         try:
             return func(*args, **kwargs)
-        except Cancelled:
-            raise QgsProcessingException("Cancelled by the user; no output was written") from None
-        except EcorespError as exc:
-            raise QgsProcessingException(str(exc)) from None
-        except MemoryError:
-            raise QgsProcessingException("Out of memory: lower the memory budget (MEMORY_MB)") from None
+        except (EcorespError, MemoryError) as exc:
+            error = processing_error(exc)
+        raise error
+
+    # -- parameter helpers -----------------------------------------------------------------------
+    def pairs(self, parameters, name, context, form="name=value", separators=BOTH):
+        """``[(key, value), ...]`` of a ``key=value`` list parameter (ecoresp_core.common.keyvalue);
+        an entry without '=' is an error naming the parameter."""
+        return self.run_core(parse_pairs, self.parameterAsString(parameters, name, context), name, form,
+                             separators)
+
+    def names(self, parameters, name, context, separators=BOTH):
+        """The items of a list parameter given as text ('DE-Hai, FR-Pue')."""
+        return parse_list(self.parameterAsString(parameters, name, context), separators)
+
+    def optional_number(self, parameters, name, context):
+        """The value of an optional number parameter without a default; None when not given."""
+        if parameters.get(name) in (None, ""):
+            return None
+        return self.parameterAsDouble(parameters, name, context)
 
 
 class TimeSeriesInput:
@@ -129,14 +213,12 @@ class TimeSeriesInput:
 def zone_names_parameter(alg, parameters, context, name="ZONE_NAMES"):
     """{code: name} from a 'code=name, code=name' string parameter."""
     out = {}
-    for item in (alg.parameterAsString(parameters, name, context) or "").split(","):
-        if not item.strip():
-            continue
-        code, _, label = item.partition("=")
+    for code, label in alg.pairs(parameters, name, context, "code=name"):
         try:
-            out[int(code)] = label.strip()
+            out[int(code)] = label
         except ValueError:
-            raise QgsProcessingException(f"{name}: {item.strip()!r} is not code=name") from None
+            raise QgsProcessingException(f"{name}: entry {code + '=' + label!r} is not code=name with a whole "
+                                         "number as code") from None
     return out
 
 
@@ -172,16 +254,13 @@ class DriverSources:
         for i, layer in enumerate(layers):
             path, variable = split_source(layer.source())
             out.append((names[i] if names else layer.name(), path, variable))
-        text = alg.parameterAsString(parameters, cls.FILES, context) if parameters.get(cls.FILES) else ""
-        for entry in (e.strip() for e in text.split(";")):
-            if not entry:
-                continue
-            if "=" not in entry:
-                raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} is not name=source")
-            name, source = (p.strip() for p in entry.split("=", 1))
+        # ';' only: a file path may hold ','
+        entries = alg.pairs(parameters, cls.FILES, context, "name=source", ";") \
+            if parameters.get(cls.FILES) else []
+        for name, source in entries:
             path, variable = split_source(source)
             if not name or not path:
-                raise QgsProcessingException(f"DRIVER_FILES: entry {entry!r} lacks a name or a source")
+                raise QgsProcessingException(f"DRIVER_FILES: entry {name + '=' + source!r} lacks a name or a source")
             out.append((name, path, variable))
         seen = set()
         for name, path, _ in out:

@@ -3,16 +3,17 @@ raster series on the same grid and dates."""
 
 import os
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum, QgsProcessingParameterFile,
+from qgis.core import (QgsProcessingException, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
 from ..ecoresp_core.io.series import open_series, split_source
-from ..ecoresp_core.upscaling.drivers import DERIVATIONS, derive_raster
-from .base import EcorespAlgorithm, TimeSeriesInput
+from ..ecoresp_core.jobs.derive import derive_raster
+from ..ecoresp_core.upscaling.drivers import DERIVATIONS
+from .base import Choices, EcorespAlgorithm, TimeSeriesInput
 from .qgiscompat import NUMBER_DOUBLE
 
-KINDS = list(DERIVATIONS)
+KINDS = Choices({k: f"{k}: {v[2]}" for k, v in DERIVATIONS.items()})
 
 
 def open_layer_or_file(alg, parameters, context, layer_name, file_name, var_name, dates_name, what):
@@ -43,7 +44,8 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
         "per month (dates in the band descriptions or a CF time axis). Two-input derivations need both "
         "series on the same grid, CRS and dates; otherwise the error names both layers.</p><ul>"
         + "".join(f"<li><b>{k}</b>: {v[2]} -> {v[1]}</li>" for k, v in DERIVATIONS.items()) +
-        "</ul><p>e_sat(T) = 6.1078 exp(17.08085 T / (234.175 + T)) hPa (REddyProc). FIRST is vap (RH, VPD), tmn (VPD from tmn), "
+        "</ul><p>e_sat(T) = 6.1078 exp(17.08085 T / (234.175 + T)) hPa (REddyProc). FIRST is vap (RH, VPD), "
+        "tmn (VPD from tmn), "
         "tmx (DTR) or the single input; SECOND is tmp (RH, VPD) or tmn (DTR). Each input is a raster "
         "layer or a file (e.g. a CRU TS NetCDF) with its variable name. mm/month and mm/day use the real "
         "days of each month (leap Februaries); J m-2 -> W m-2 divides by the accumulation period "
@@ -51,8 +53,7 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterEnum(
-            "KIND", "Derived driver", [f"{k}: {v[2]}" for k, v in DERIVATIONS.items()], defaultValue=0))
+        self.addParameter(KINDS.parameter("KIND", "Derived driver"))
         for pre, label in (("FIRST", "First input (vap / tmx / single input)"),
                            ("SECOND", "Second input (tmp / tmn)")):
             self.addParameter(QgsProcessingParameterRasterLayer(pre, f"{label}, raster layer", optional=True))
@@ -70,7 +71,7 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Derived driver series"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        kind = KINDS[self.parameterAsEnum(parameters, "KIND", context)]
+        kind = KINDS.key(self, parameters, "KIND", context)
         n_in = DERIVATIONS[kind][0]
         for pre in ("FIRST", "SECOND")[:n_in]:
             if bool(parameters.get(pre)) == bool(parameters.get(f"{pre}_FILE")):
@@ -80,7 +81,7 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        kind = KINDS[self.parameterAsEnum(parameters, "KIND", context)]
+        kind = KINDS.key(self, parameters, "KIND", context)
         first = open_layer_or_file(self, parameters, context, "FIRST", "FIRST_FILE", "FIRST_VARIABLE",
                                    "FIRST_DATES", "FIRST")
         second = open_layer_or_file(self, parameters, context, "SECOND", "SECOND_FILE", "SECOND_VARIABLE",

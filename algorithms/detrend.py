@@ -3,19 +3,18 @@
 from qgis.core import (
     QgsProcessing,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterRasterDestination,
 )
 
-from ..ecoresp_core.trends.detrend import METHODS
-from ..ecoresp_core.rasterjobs import detrend_raster
-from .base import TimeSeriesAlgorithm, TimeSeriesInput
+from ..ecoresp_core.jobs.detrend import detrend_raster
+from .base import Choices, TimeSeriesAlgorithm, TimeSeriesInput
 
-METHOD_LABELS = [
-    "Linear (remove the per-pixel least-squares line)",
-    "Anomalies from the mean seasonal cycle (monthly)",
-    "Seasonal anomalies, then linear",
-]
+# the keys are the core's METHODS, in their order
+METHOD_CHOICES = Choices({
+    "linear": "Linear (remove the per-pixel least-squares line)",
+    "seasonal": "Anomalies from the mean seasonal cycle (monthly)",
+    "seasonal_linear": "Seasonal anomalies, then linear",
+})
 
 
 class DetrendAlgorithm(TimeSeriesAlgorithm):
@@ -36,7 +35,7 @@ class DetrendAlgorithm(TimeSeriesAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         TimeSeriesInput.add_parameters(self)
-        self.addParameter(QgsProcessingParameterEnum(self.METHOD, "Method", METHOD_LABELS, defaultValue=0))
+        self.addParameter(METHOD_CHOICES.parameter(self.METHOD, "Method"))
         self.addParameter(QgsProcessingParameterBoolean(self.KEEP_MEAN, "Keep each pixel's mean", False))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -47,7 +46,7 @@ class DetrendAlgorithm(TimeSeriesAlgorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         progress, cancelled = self.hooks(feedback)
         self.run_core(detrend_raster, src, out,
-                      method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)],
+                      method=METHOD_CHOICES.key(self, parameters, self.METHOD, context),
                       keep_mean=self.parameterAsBool(parameters, self.KEEP_MEAN, context),
                       budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
                       progress=progress, cancelled=cancelled)

@@ -91,7 +91,8 @@ class EvaluateAlgorithm(EcorespAlgorithm):
             aligned = self.run_core(
                 align_isotope_series, ref_file, df.index,
                 time_convention=CONVENTIONS[self.parameterAsEnum(parameters, "REF_TIME_CONVENTION", context)],
-                utc_offset_h=None if offset in (None, "") else self.parameterAsDouble(parameters, "REF_UTC_OFFSET", context),
+                utc_offset_h=(None if offset in (None, "")
+                              else self.parameterAsDouble(parameters, "REF_UTC_OFFSET", context)),
                 value_columns=value_col,
                 time_column=self.parameterAsString(parameters, "REF_TIME_COLUMN", context) or None)
             obs = aligned[value_col].astype(float)

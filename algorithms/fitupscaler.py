@@ -1,21 +1,20 @@
 """ecoresp:fitupscaler — fit the upscaling model on a site-month table with site-grouped CV."""
 
-from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterExpression, QgsProcessingParameterString)
 
 from ..ecoresp_core.upscaling.fit import fit_upscaler
 from ..ecoresp_core.upscaling.model import save_model
-from .base import EcorespAlgorithm
+from .base import Choices, EcorespAlgorithm
 from .qgiscompat import (FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags,
                          parameter_as_strings)
 from .tables import source_to_dataframe, write_table
 
-MODEL_LABELS = ["Random forest (default)",
-                "Search: random forest, gradient boosting, neural network (nested hyper-parameter search)"]
-MODEL_KEYS = ["rf", "search"]
+MODELS = Choices({"rf": "Random forest (default)",
+                  "search": "Search: random forest, gradient boosting, neural network (nested hyper-parameter "
+                            "search)"})
 
 
 class FitUpscalerAlgorithm(EcorespAlgorithm):
@@ -59,7 +58,7 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
             "UNITS", "Units of the features (name=unit, comma separated)", optional=True))
         self.addParameter(QgsProcessingParameterString("TARGET_UNIT", "Unit of the target", "g C m-2 d-1",
                                                        optional=True))
-        self.addParameter(QgsProcessingParameterEnum("MODEL", "Model", MODEL_LABELS, defaultValue=0))
+        self.addParameter(MODELS.parameter("MODEL", "Model"))
         self.addParameter(QgsProcessingParameterNumber("FOLDS", "Cross-validation folds (grouped by site)",
                                                        NUMBER_INTEGER, 5, False, 2, 50))
         self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed",
@@ -96,16 +95,13 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         group = self.parameterAsString(parameters, "GROUP", context)
         if not features:
             raise QgsProcessingException("FEATURES: choose at least one feature field")
-        units = {}
-        for item in (self.parameterAsString(parameters, "UNITS", context) or "").split(","):
-            if "=" in item:
-                k, v = item.split("=", 1)
-                units[k.strip()] = v.strip()
+        units = dict(self.pairs(parameters, "UNITS", context, "name=unit"))
         df = source_to_dataframe(source, [target, group] + [f for f in features if f not in (target, group)],
-                                 numeric_text=True, expression=self.parameterAsExpression(parameters, "FILTER", context))
+                                 numeric_text=True,
+                                 expression=self.parameterAsExpression(parameters, "FILTER", context))
         if df.empty:
             raise QgsProcessingException("INPUT: no site-month left after FILTER")
-        model = MODEL_KEYS[self.parameterAsEnum(parameters, "MODEL", context)]
+        model = MODELS.key(self, parameters, "MODEL", context)
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         feedback.pushInfo(f"{len(df)} rows, {df[group].nunique()} sites; target {target}; features "
                           f"{', '.join(features)}; model {model}")

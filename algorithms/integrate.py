@@ -1,18 +1,18 @@
 """ecoresp:integrate — annual ER totals in Pg C per year from a monthly ER raster series."""
 
 import pandas as pd
-from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
-                       QgsProcessingParameterString)
+from qgis.core import (QgsProcessingParameterFeatureSink, QgsProcessingParameterRasterDestination,
+                       QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
-from ..ecoresp_core.rasterjobs import integrate_raster
-from ..ecoresp_core.upscaling.integrate import UNITS
-from .base import TimeSeriesAlgorithm, TimeSeriesInput, zone_names_parameter
+from ..ecoresp_core.jobs.integrate import integrate_raster
+from .base import ZONE_TYPES, Choices, TimeSeriesAlgorithm, TimeSeriesInput, zone_names_parameter
 from .qgiscompat import SOURCE_VECTOR
 from .tables import write_table
 
-UNIT_LABELS = ["g C m-2 d-1 (mean daily rate, e.g. FLUXNET2015 MM)", "g C m-2 month-1",
-               "umol CO2 m-2 s-1 (mean flux)"]
+# the keys are the core's UNITS, in their order
+UNIT_CHOICES = Choices({"gC_m2_d": "g C m-2 d-1 (mean daily rate, e.g. FLUXNET2015 MM)",
+                        "gC_m2_month": "g C m-2 month-1", "umol_m2_s": "umol CO2 m-2 s-1 (mean flux)"})
+LAND_SCALES = Choices({1.0: "fraction 0-1", 0.01: "percent 0-100"})
 
 
 class IntegrateAlgorithm(TimeSeriesAlgorithm):
@@ -35,15 +35,12 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         TimeSeriesInput.add_parameters(self, "monthly ER series")
-        self.addParameter(QgsProcessingParameterEnum("UNIT", "ER unit", UNIT_LABELS, defaultValue=0))
+        self.addParameter(UNIT_CHOICES.parameter("UNIT", "ER unit"))
         self.addParameter(QgsProcessingParameterRasterLayer("LAND_FRACTION", "Land fraction (same grid)",
                                                             optional=True))
-        self.addParameter(QgsProcessingParameterEnum("LAND_SCALE", "Land fraction is given as",
-                                                     ["fraction 0-1", "percent 0-100"], defaultValue=0))
+        self.addParameter(LAND_SCALES.parameter("LAND_SCALE", "Land fraction is given as"))
         self.addParameter(QgsProcessingParameterRasterLayer("ZONES", "Zones (same grid)", optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            "ZONE_TYPE", "Zones raster holds", ["category codes", "mean annual temperature (degC)"],
-            defaultValue=0))
+        self.addParameter(ZONE_TYPES.parameter("ZONE_TYPE", "Zones raster holds"))
         self.addParameter(QgsProcessingParameterString(
             "ZONE_NAMES", "Names of the zone codes (code=name, comma separated)", optional=True))
         self.addParameter(QgsProcessingParameterString("PRODUCT", "Product name", "ecoresp ER"))
@@ -65,11 +62,11 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
         zone_names = zone_names_parameter(self, parameters, context)
         progress, cancelled = self.hooks(feedback)
         rows, summary = self.run_core(
-            integrate_raster, src, unit=UNITS[self.parameterAsEnum(parameters, "UNIT", context)],
+            integrate_raster, src, unit=UNIT_CHOICES.key(self, parameters, "UNIT", context),
             land_fraction_path=layer_path("LAND_FRACTION"),
-            land_scale=(1.0, 0.01)[self.parameterAsEnum(parameters, "LAND_SCALE", context)],
+            land_scale=LAND_SCALES.key(self, parameters, "LAND_SCALE", context),
             zones_path=layer_path("ZONES"),
-            zone_type=("categorical", "mat")[self.parameterAsEnum(parameters, "ZONE_TYPE", context)],
+            zone_type=ZONE_TYPES.key(self, parameters, "ZONE_TYPE", context),
             product=self.parameterAsString(parameters, "PRODUCT", context), annual_path=annual,
             zone_names=zone_names,
             budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),

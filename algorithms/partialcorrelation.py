@@ -4,31 +4,30 @@ driver given the others, and the dominant driver (docs/methods.md section 15).
 ``AttributionInputs`` (the ER series, the drivers and the preparation options) is shared
 with ecoresp:rfattribution."""
 
-import os
-
 from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterMultipleLayers,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterString,
 )
 
-from ..ecoresp_core.attribution.jobs import partialcorr_raster
-from ..ecoresp_core.attribution.partialcorr import DETRENDS, MODES
+from ..ecoresp_core.jobs.attribution import partialcorr_raster
 from ..ecoresp_core.io.series import open_series
-from .base import DriverSources, EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
+from .base import Choices, DriverSources, EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
 from .qgiscompat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
 
-MODE_LABELS = [
-    "Annual: ER summed, drivers summed (precipitation, wet and frost days) or averaged (monthly or daily input)",
-    "Monthly anomalies (mean seasonal cycle removed)",
-    "Series as given (e.g. already annual)",
-]
-DETREND_LABELS = ["Linear (remove the per-pixel least-squares line)", "First differences", "None"]
+# the keys are the core's MODES and DETRENDS, in their order
+MODE_CHOICES = Choices({
+    "annual": "Annual: ER summed, drivers summed (precipitation, wet and frost days) or averaged (monthly or daily "
+              "input)",
+    "monthly": "Monthly anomalies (mean seasonal cycle removed)",
+    "asis": "Series as given (e.g. already annual)",
+})
+DETREND_CHOICES = Choices({"linear": "Linear (remove the per-pixel least-squares line)", "diff": "First differences",
+                           "none": "None"})
 
 
 class AttributionInputs:
@@ -65,9 +64,8 @@ class AttributionInputs:
         alg.addParameter(QgsProcessingParameterString(
             cls.DRIVER_NAMES, "Driver names in layer order (default: layer names)", optional=True))
         DriverSources.add_files_parameter(alg)
-        alg.addParameter(QgsProcessingParameterEnum(cls.MODE, "Time scale", MODE_LABELS, defaultValue=0, optional=True))
-        alg.addParameter(QgsProcessingParameterEnum(cls.DETREND, "Detrending", DETREND_LABELS, defaultValue=0,
-                                                    optional=True))
+        alg.addParameter(MODE_CHOICES.parameter(cls.MODE, "Time scale", optional=True))
+        alg.addParameter(DETREND_CHOICES.parameter(cls.DETREND, "Detrending", optional=True))
         alg.addParameter(QgsProcessingParameterString(
             cls.AGGREGATION, "Annual aggregation overrides (name=sum or name=mean, ';' separated)",
             optional=True))
@@ -88,8 +86,7 @@ class AttributionInputs:
     def open(cls, alg, parameters, context, feedback):
         """(ER series, driver series, names, options dict for the core)."""
         src = TimeSeriesInput.open(alg, parameters, context)
-        names = [s.strip() for s in (alg.parameterAsString(parameters, cls.DRIVER_NAMES, context) or "").split(",")
-                 if s.strip()]
+        names = alg.names(parameters, cls.DRIVER_NAMES, context)
         dates = alg.parameterAsString(parameters, TimeSeriesInput.DATES, context) or None
         drivers, dnames = [], []
         for name, path, variable in DriverSources.sources(alg, parameters, context, names or None):
@@ -98,18 +95,11 @@ class AttributionInputs:
         if len(drivers) < 2:
             raise QgsProcessingException(f"attribution needs at least 2 drivers (got {len(drivers)}: "
                                          f"{', '.join(dnames) or 'none'})")
-        aggs = {}
-        for entry in (e.strip() for e in (alg.parameterAsString(parameters, cls.AGGREGATION, context) or "").split(";")):
-            if not entry:
-                continue
-            if "=" not in entry:
-                raise QgsProcessingException(f"AGGREGATION: entry {entry!r} is not name=sum or name=mean")
-            k, v = (p.strip() for p in entry.split("=", 1))
-            aggs[k] = v.lower()
+        aggs = {k: v.lower() for k, v in alg.pairs(parameters, cls.AGGREGATION, context, "name=sum or name=mean")}
         feedback.pushInfo(f"ER {src.label}: {src.count} time steps {src.date_strings()[0]} .. "
                           f"{src.date_strings()[-1]}, {src.grid.describe()}; drivers {', '.join(dnames)}")
-        options = dict(mode=MODES[alg.parameterAsEnum(parameters, cls.MODE, context)],
-                       detrend=DETRENDS[alg.parameterAsEnum(parameters, cls.DETREND, context)],
+        options = dict(mode=MODE_CHOICES.key(alg, parameters, cls.MODE, context),
+                       detrend=DETREND_CHOICES.key(alg, parameters, cls.DETREND, context),
                        min_valid=alg.parameterAsInt(parameters, cls.MIN_VALID, context),
                        aggregations=aggs or None,
                        budget_mb=alg.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context))

@@ -9,13 +9,33 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterNumber, QgsProcessingParameterString)
 
 from ..ecoresp_core.io.towers import FORMATS, read_tower
-from ..ecoresp_core.provenance import versions
+from ..ecoresp_core.common.versions import versions
 from ..ecoresp_core.io.textfiles import write_text_atomic
-from ..ecoresp_core.partitioning.sitepartition import (DEFAULT_METHODS, METHOD_NAMES, parse_methods,
-                                                       partition_site, report_html)
+from ..ecoresp_core.partitioning.methods import methods as registered_methods
+from ..ecoresp_core.partitioning.sitepartition import default_methods, parse_methods, partition_site, report_html
 from .base import EcorespAlgorithm
 from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR, SOURCE_VECTOR_POINT
 from .tables import write_table
+
+
+def methods_help():
+    """The registered partitioning methods as an HTML list (code: label, help)."""
+    return "".join(f"<li><b>{m.code}</b>: {m.label}" + (f". {m.help}" if m.help else "") + "</li>"
+                   for m in registered_methods())
+
+
+def check_site_location(path, site):
+    """QgsProcessingException naming the file and what is missing when the site's coordinates or
+    UTC offset are unknown (possible when the file has SW_IN_POT but no known site id)."""
+    missing = [name for name, value in (("latitude", site.latitude), ("longitude", site.longitude),
+                                        ("UTC offset", site.utc_offset_h)) if value is None]
+    if missing:
+        what = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+        raise QgsProcessingException(
+            f"{path}: the site {what} {'is' if len(missing) == 1 else 'are'} unknown "
+            f"(site id {site.site_id!r} is not in the shipped FLUXNET2015 site list and the file gives no "
+            "coordinates); give LATITUDE and LONGITUDE (and UTC_OFFSET) or a FLUXNET2015 SITE_ID: the "
+            "site-year summary is a point layer at the site")
 
 
 def parse_mapping(text, what):
@@ -40,8 +60,7 @@ class PartitionAlgorithm(EcorespAlgorithm):
         "<p>Partitions half-hourly or hourly net ecosystem exchange (NEE = ER - GPP) of one tower "
         "file into ecosystem respiration (ER) and gross primary production (GPP) with several "
         "methods side by side, fitted site-year by site-year on measured NEE (QC = 0):</p><ul>"
-        + "".join(f"<li><b>{k}</b>: {v}</li>" for k, v in METHOD_NAMES.items()) +
-        "</ul><p><b>Input</b>: FLUXNET2015 FULLSET/SUBSET HH or HR CSV (.csv or .csv.gz), "
+        "{methods}</ul><p><b>Input</b>: FLUXNET2015 FULLSET/SUBSET HH or HR CSV (.csv or .csv.gz), "
         "AmeriFlux BASE / ONEFlux-style CSV, or REddyProc text (Year, DoY, Hour, units row). Columns "
         "are found by their standard names; map others with COLUMNS (e.g. TA=TA_1_1_1;NEE=FC) and "
         "state units with UNITS (VPD=kPa;TA=K). RH is derived from VPD and TA when absent, potential "
@@ -53,10 +72,16 @@ class PartitionAlgorithm(EcorespAlgorithm):
         "annual sums (g C m-2 yr-1), agreement with the FLUXNET reference partitioning when present, "
         "and every fallback flag; WINDOWS, one row per fitting window (night E0 windows, light-response "
         "windows with day and night Rref and their inhibition, DT-RH day-time E0 and gamma windows, Kok "
-        "low-light windows) with the window's mean daytime TA, RH and VPD; REPORT, an HTML page with diurnal and seasonal ER by method, day "
+        "low-light windows) with the window's mean daytime TA, RH and VPD; REPORT, an HTML page with "
+        "diurnal and seasonal ER by method, day "
         "versus night temperature response and inhibition by month.</p>"
         "<p>Tref is 15 degC, T0 227.13 K, C = 12.011 g mol-1. DT-RH follows the programme's proposal "
-        "(methods guide, docs/methods.md in the plugin folder, section 7.2): its options are documented in ecoresp_core/partitioning/dtrh.py.</p>"
+        "(methods guide, docs/methods.md in the plugin folder, section 7.2): its options are documented in "
+        "ecoresp_core/partitioning/dtrh.py.</p>"
+        "<p><b>Fit only measured NEE</b> (FIT_QC_ONLY, default on): every method fits records with "
+        "NEE_QC = 0 only; off, gap-filled NEE is fitted too: NT's night-time Lloyd-Taylor fits, DT's "
+        "night E0, Rref and light-response fits and its sdNEE look-up, the same fits of DT-RH, the "
+        "training records of RF and NN, and the Kok low-light regressions.</p>"
     )
     INPUT = "INPUT"
     FORMAT = "FORMAT"
@@ -73,6 +98,9 @@ class PartitionAlgorithm(EcorespAlgorithm):
     WINDOWS = "WINDOWS"
     REPORT = "REPORT"
 
+    def shortHelpString(self):  # noqa: N802
+        return self.HELP.replace("{methods}", methods_help())
+
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFile(
             self.INPUT, "Tower file (FLUXNET2015, AmeriFlux, REddyProc)",
@@ -80,8 +108,8 @@ class PartitionAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterEnum(
             self.FORMAT, "File format", ["detect"] + list(FORMATS), defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
-            self.METHODS, "Methods (comma separated: NT, DT, DTRH, DTASYM, DTRHONLY, RF, NN)",
-            defaultValue=",".join(DEFAULT_METHODS)))
+            self.METHODS, f"Methods (comma separated: {', '.join(m.code for m in registered_methods())})",
+            defaultValue=",".join(default_methods())))
         self.addParameter(QgsProcessingParameterString(self.SITE_ID, "Site id (override)", optional=True))
         for name, label in ((self.LATITUDE, "Latitude (degrees north, override)"),
                             (self.LONGITUDE, "Longitude (degrees east, override)"),
@@ -119,7 +147,7 @@ class PartitionAlgorithm(EcorespAlgorithm):
         path = self.parameterAsFile(parameters, self.INPUT, context)
         fmt = (["auto"] + list(FORMATS))[self.parameterAsEnum(parameters, self.FORMAT, context)]
         methods = self.run_core(parse_methods, self.parameterAsString(parameters, self.METHODS, context))
-        df = self.run_core(
+        tower = self.run_core(
             read_tower, path, fmt=fmt,
             columns=parse_mapping(self.parameterAsString(parameters, self.COLUMNS, context), "COLUMNS"),
             units=parse_mapping(self.parameterAsString(parameters, self.UNITS, context), "UNITS"),
@@ -127,25 +155,27 @@ class PartitionAlgorithm(EcorespAlgorithm):
             latitude=self._number(parameters, self.LATITUDE, context),
             longitude=self._number(parameters, self.LONGITUDE, context),
             utc_offset_h=self._number(parameters, self.UTC_OFFSET, context))
-        a = df.attrs
-        feedback.pushInfo(f"{os.path.basename(path)}: site {a.get('site_id')}, {len(df)} records of "
-                          f"{a.get('step_minutes')} min, {df.index[0]} .. {df.index[-1]}, "
-                          f"lat {a.get('latitude')}, lon {a.get('longitude')}, UTC{a.get('utc_offset_h'):+g}")
-        for note in a.get("conversions", []) + [f"derived {c}" for c in a.get("derived", [])]:
+        a = tower.site
+        check_site_location(path, a)
+        feedback.pushInfo(f"{os.path.basename(path)}: site {a.site_id}, {len(tower.data)} records of "
+                          f"{a.step_minutes} min, {tower.index[0]} .. {tower.index[-1]}, "
+                          f"lat {a.latitude}, lon {a.longitude}, UTC{a.utc_offset_h:+g}")
+        for note in a.conversions + [f"derived {c}" for c in a.derived]:
             feedback.pushInfo(f"  {note}")
         qc_only = self.parameterAsBool(parameters, self.FIT_QC_ONLY, context)
-        options = {"NT": {"fit_qc_only": qc_only}}
+        options = {"NT": {"fit_qc_only": qc_only}}  # recorded in the summary (option_NT)
         progress, cancelled = self.hooks(feedback)
-        sp = self.run_core(partition_site, df, methods, options=options, progress=progress, cancelled=cancelled)
+        sp = self.run_core(partition_site, tower, methods, options=options, fit_qc_only=qc_only,
+                           progress=progress, cancelled=cancelled)
         for flags in sp.summary.filter(like="flags_").itertuples(index=False):
             for f in flags:
                 if isinstance(f, str) and f:
                     feedback.pushWarning(f)
         results = {}
         table = sp.table
-        if "site_id" not in table.columns and a.get("site_id"):
+        if "site_id" not in table.columns and a.site_id:
             table = table.copy()
-            table.insert(0, "site_id", str(a["site_id"]))  # so that site-month tables know the site
+            table.insert(0, "site_id", str(a.site_id))  # so that site-month tables know the site
         results[self.OUTPUT] = write_table(self, parameters, self.OUTPUT, context, table, feedback)
         summary = sp.summary.copy()
         for k, v in sp.options.items():
@@ -159,6 +189,6 @@ class PartitionAlgorithm(EcorespAlgorithm):
             results[self.WINDOWS] = write_table(self, parameters, self.WINDOWS, context, sp.windows, feedback)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
-            write_text_atomic(report, report_html(sp, f"ecoresp partitioning: {a.get('site_id')}"))
+            write_text_atomic(report, report_html(sp, f"ecoresp partitioning: {a.site_id}"))
             results[self.REPORT] = report
         return results

@@ -1,6 +1,5 @@
 """ecoresp:predictupscaler — monthly ER rasters (or a table column) from a fitted model."""
 
-import os
 
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
@@ -10,7 +9,9 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
 
 from ..ecoresp_core.errors import InputError
 from ..ecoresp_core.upscaling.model import load_model, validate_model_file
-from ..ecoresp_core.upscaling.predict import open_driver, predict_rasters, predict_table
+from ..ecoresp_core.jobs.inputs import open_driver
+from ..ecoresp_core.jobs.predict import predict_rasters
+from ..ecoresp_core.upscaling.predict import predict_table
 from .base import DriverSources, EcorespAlgorithm, TimeSeriesInput
 from .qgiscompat import SOURCE_RASTER, SOURCE_VECTOR
 from .tables import source_to_dataframe, write_table
@@ -29,7 +30,8 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
         "with a time axis) must have the same dates; a single-band raster is a static driver (e.g. "
         "land cover as MODIS IGBP codes 1-16). A driver's name is its layer name (the file name "
         "without extension when loaded from a file), or give DRIVER_NAMES (comma separated, in the "
-        "order of the layers). " + DriverSources.HELP_FILES + " Output: a monthly GeoTIFF with dated bands; pixel-months with a missing "
+        "order of the layers). " + DriverSources.HELP_FILES + " Output: a monthly GeoTIFF with dated bands; "
+        "pixel-months with a missing "
         "driver, an unknown land-cover code or outside LAND_MASK (zero or nodata) are nodata. "
         "OUTSIDE_SHARE: share of the predicted months per pixel with a driver outside the training "
         "range.</p>"
@@ -95,8 +97,7 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
                               "outside the training range")
             return {"OUTPUT_TABLE": write_table(self, parameters, "OUTPUT_TABLE", context, out, feedback),
                     "N_PREDICTED": n}
-        names = [s.strip() for s in (self.parameterAsString(parameters, "DRIVER_NAMES", context) or "").split(",")
-                 if s.strip()]
+        names = self.names(parameters, "DRIVER_NAMES", context)
         drivers = {}
         for name, path, variable in DriverSources.sources(self, parameters, context, names):
             drivers[name] = self.run_core(open_driver, path, name, variable=variable)

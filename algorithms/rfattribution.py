@@ -4,19 +4,20 @@ ER's interannual variability (docs/methods.md section 15)."""
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
 )
 
-from ..ecoresp_core.attribution.jobs import rf_raster
-from ..ecoresp_core.attribution.rfattribution import DEFAULT_DEPTH, DEFAULT_TREES, IMPORTANCES
-from .base import TimeSeriesInput
+from ..ecoresp_core.jobs.attribution import rf_raster
+from ..ecoresp_core.attribution.rfattribution import DEFAULT_DEPTH, DEFAULT_TREES
+from .base import Choices, TimeSeriesInput
 from .partialcorrelation import AttributionAlgorithm, AttributionInputs
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, add_flags
 
-IMPORTANCE_LABELS = ["Out-of-bag permutation importance (Breiman)",
-                     "Permutation importance on the training data (as scikit-learn's permutation_importance)"]
+# the keys are the core's IMPORTANCES, in their order
+IMPORTANCE_CHOICES = Choices({
+    "oob": "Out-of-bag permutation importance (Breiman)",
+    "train": "Permutation importance on the training data (as scikit-learn's permutation_importance)"})
 
 
 class RfAttributionAlgorithm(AttributionAlgorithm):
@@ -30,7 +31,8 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
         "detrended drivers, and each driver's permutation importance (increase of the mean squared error "
         "when its values are shuffled, in units of ER's variance) measures its role. With ~30 years per "
         "pixel the importances are noisy, and collinear drivers share importance: read the maps as "
-        "exploratory (methods guide, docs/methods.md, section 15). All trees of many pixels are grown at once (vectorised), and "
+        "exploratory (methods guide, docs/methods.md, section 15). All trees of many pixels are grown at once "
+        "(vectorised), and "
         "SEED makes the output reproducible, independent of the memory budget.</p>"
         + AttributionInputs.HELP + TimeSeriesInput.HELP +
         "<p><b>Compute budget</b>: N_TREES and MAX_DEPTH set the cost; MAX_SECONDS (0 = no limit) stops "
@@ -58,8 +60,7 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
             self.MAX_DEPTH, "Maximum tree depth", NUMBER_INTEGER, DEFAULT_DEPTH, True, 1, 16))
         self.addParameter(QgsProcessingParameterNumber(
             self.SEED, "Random seed", NUMBER_INTEGER, 42, True, 0))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.IMPORTANCE, "Importance", IMPORTANCE_LABELS, defaultValue=0, optional=True))
+        self.addParameter(IMPORTANCE_CHOICES.parameter(self.IMPORTANCE, "Importance", optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_SECONDS, "Compute budget in seconds (0 = no limit)", NUMBER_DOUBLE,
             0.0, True, 0.0))
@@ -87,7 +88,7 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
                           max_depth=self.parameterAsInt(parameters, self.MAX_DEPTH, context),
                           min_samples_leaf=self.parameterAsInt(parameters, self.MIN_SAMPLES_LEAF, context),
                           max_features=self.parameterAsDouble(parameters, self.MAX_FEATURES, context),
-                          importance=IMPORTANCES[self.parameterAsEnum(parameters, self.IMPORTANCE, context)],
+                          importance=IMPORTANCE_CHOICES.key(self, parameters, self.IMPORTANCE, context),
                           seed=self.parameterAsInt(parameters, self.SEED, context),
                           max_seconds=max_seconds if max_seconds > 0 else None,
                           progress=progress, cancelled=cancelled, **options)

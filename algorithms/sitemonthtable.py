@@ -3,8 +3,6 @@ a quality flag, site metadata and driver values sampled from monthly rasters at 
 
 import os
 
-import numpy as np
-import pandas as pd
 from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
                        QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
@@ -13,10 +11,9 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
                        QgsVectorLayer)
 
 from ..ecoresp_core.io.series import open_series
-from ..ecoresp_core.io.towers import read_tower, site_id_from_name
-from ..ecoresp_core.upscaling.sitemonth import (append_site_months, attach_tower_meteorology, er_label,
-                                                is_fluxnet_monthly,
-                                                read_fluxnet_monthly, sample_drivers, site_month_table)
+from ..ecoresp_core.jobs.sample import sample_drivers
+from ..ecoresp_core.upscaling.sitemonth import (append_site_months, combine_site_months, name_input_table,
+                                                read_site_input, set_site_coordinates)
 from .base import DriverSources, EcorespAlgorithm
 from .qgiscompat import (FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_FILE, SOURCE_RASTER, SOURCE_VECTOR,
                          SOURCE_VECTOR_POINT, add_flags)
@@ -54,8 +51,9 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         "name is the column name. Each site takes the value of the cell holding it for the row's year and "
         "month; NaN outside the grid (with a warning naming the driver and the site) or for months the "
         "series lacks. Drivers must share grid, CRS and dates (use ecoresp:derivedriver for RH, VPD, DTR "
-        "and unit conversions). " + DriverSources.HELP_FILES + " TOWER_MET adds the tower's monthly mean TA, SW_IN and VPD instead of, or "
-        "besides, gridded drivers (the methods guide, docs/methods.md, section 12, recommends gridded drivers for training).</p>"
+        "and unit conversions). " + DriverSources.HELP_FILES + " TOWER_MET adds the tower's monthly mean TA, "
+        "SW_IN and VPD instead of, or besides, gridded drivers (the methods guide, docs/methods.md, section 12, "
+        "recommends gridded drivers for training).</p>"
         "<p><b>APPEND</b> adds the rows of an existing site-month table (e.g. the FLUXNET2015 table of "
         "175 sites), its APPEND_ER_FIELD becoming ER_gC_m2_d, so that your towers train together with "
         "the network; where both give the same site-month, your input wins. Appended rows get "
@@ -102,49 +100,20 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
             return False, NO_INPUT
         return super().checkParameterValues(parameters, context)
 
-    # -- reading ---------------------------------------------------------------------------------
-    def _read_file(self, path, er, qc, site_id, min_cov):
-        """('monthly', table) or ('halfhourly', DataFrame)."""
-        if not os.path.isfile(path):
-            raise QgsProcessingException(f"{path}: file not found")
-        low = path.lower()
-        if low.endswith((".csv", ".csv.gz", ".txt")):
-            if is_fluxnet_monthly(path):
-                return "monthly", self.run_core(read_fluxnet_monthly, path, er_column=er, site_id=site_id,
-                                                min_coverage=min_cov)
-            try:
-                head = pd.read_csv(path, nrows=2)
-            except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError):
-                head = pd.DataFrame()
-            if er in head.columns and "TIMESTAMP_START" in head.columns:
-                df = pd.read_csv(path)
-                df.attrs["source"] = path
-            else:
-                df = self.run_core(read_tower, path, site_id=site_id)
-                if er not in df.columns and f"{er_label(er)}_REF" in df.columns:
-                    df = df.rename(columns={f"{er_label(er)}_REF": er})
-        else:
-            layer = QgsVectorLayer(path, os.path.basename(path), "ogr")
-            if not layer.isValid():
-                raise QgsProcessingException(f"{path}: cannot be opened as a table")
-            df = _layer_dataframe(layer, path)
-            df.attrs["source"] = path
-        if site_id:
-            df.attrs["site_id"] = site_id
-        elif "site_id" not in df.columns and not df.attrs.get("site_id"):
-            sid = site_id_from_name(path)
-            if not sid:
-                raise QgsProcessingException(f"{path}: the site id is unknown: name the file with the site id "
-                                             "(e.g. FLX_DE-Hai_...), add a site_id field or give SITE_IDS")
-            df.attrs["site_id"] = sid
-        return "halfhourly", df
+    @staticmethod
+    def _read_layer_file(path):
+        """A table file other than CSV (e.g. a GeoPackage from ecoresp:partition) through QGIS."""
+        layer = QgsVectorLayer(path, os.path.basename(path), "ogr")
+        if not layer.isValid():
+            raise QgsProcessingException(f"{path}: cannot be opened as a table")
+        return _layer_dataframe(layer, path)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         er = self.parameterAsString(parameters, "ER_FIELD", context).strip()
         qc = self.parameterAsString(parameters, "QC_FIELD", context).strip() or "NEE_QC"
         min_cov = self.parameterAsDouble(parameters, "MIN_COVERAGE", context)
         paths = self.parameterAsFileList(parameters, "INPUTS", context) if parameters.get("INPUTS") else []
-        ids = [s.strip() for s in self.parameterAsString(parameters, "SITE_IDS", context).split(",") if s.strip()]
+        ids = self.names(parameters, "SITE_IDS", context)
         n_inputs = len(paths) + (1 if parameters.get("INPUT_TABLE") else 0)
         if n_inputs == 0:  # also checked before the run, but a model step's input may not have been produced
             raise QgsProcessingException(NO_INPUT)
@@ -152,7 +121,8 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
             raise QgsProcessingException(f"SITE_IDS: {len(ids)} site ids for {n_inputs} inputs")
         monthly, halfhourly = [], []
         for i, path in enumerate(paths):
-            kind, obj = self._read_file(path, er, qc, ids[i] if ids else None, min_cov)
+            kind, obj = self.run_core(read_site_input, path, er, ids[i] if ids else None, min_cov,
+                                      read_other=self._read_layer_file)
             (monthly if kind == "monthly" else halfhourly).append(obj)
             feedback.pushInfo(f"{os.path.basename(path)}: {'FLUXNET2015 MM' if kind == 'monthly' else 'half-hourly'}"
                               f" table, {len(obj)} rows")
@@ -160,30 +130,13 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
             src = self.parameterAsSource(parameters, "INPUT_TABLE", context)
             if src is None:
                 raise QgsProcessingException("INPUT_TABLE: cannot be read")
-            df = _layer_dataframe(src, "INPUT_TABLE")
-            df.attrs["source"] = f"INPUT_TABLE {src.sourceName()}"
-            if ids:
-                df.attrs["site_id"] = ids[-1]
-            if "site_id" not in df.columns and not df.attrs.get("site_id"):
-                raise QgsProcessingException("INPUT_TABLE: has no site_id field; give SITE_IDS")
-            halfhourly.append(df)
-        parts = list(monthly)
-        if halfhourly:
-            table = self.run_core(site_month_table, halfhourly, er_column=er, qc_column=qc, min_coverage=min_cov)
-            if self.parameterAsBool(parameters, "TOWER_MET", context):
-                towers = [d for d in halfhourly if "TA" in d.columns or "SW_IN" in d.columns or "VPD" in d.columns]
-                if towers:
-                    sids = [d.attrs.get("site_id") or d["site_id"].iloc[0] for d in towers]
-                    table = self.run_core(attach_tower_meteorology, table, dict(zip(sids, towers)))
-                else:
-                    feedback.pushWarning("TOWER_MET: no input table has TA, SW_IN or VPD")
-            parts.append(table)
-        table = pd.concat(parts, ignore_index=True).sort_values(["site_id", "year", "month"], ignore_index=True)
-        if table.duplicated(["site_id", "year", "month"]).any():
-            r = table[table.duplicated(["site_id", "year", "month"])].iloc[0]
-            raise QgsProcessingException(f"site {r.site_id}: month {r.year}-{r.month:02d} comes from more than one input")
-
-        table = self._apply_sites(parameters, context, table, feedback)
+            halfhourly.append(self.run_core(name_input_table, _layer_dataframe(src, "INPUT_TABLE"),
+                                            f"INPUT_TABLE {src.sourceName()}", ids[-1] if ids else None))
+        table, warnings = self.run_core(combine_site_months, monthly, halfhourly, er, qc, min_cov,
+                                        tower_met=self.parameterAsBool(parameters, "TOWER_MET", context))
+        table, more = self.run_core(set_site_coordinates, table, self._site_points(parameters, context))
+        for w in warnings + more:
+            feedback.pushWarning(w)
         if parameters.get("APPEND"):
             src = self.parameterAsSource(parameters, "APPEND", context)
             if src is None:
@@ -210,32 +163,23 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         return {"OUTPUT": write_table(self, parameters, "OUTPUT", context, table, feedback,
                                       lon="longitude", lat="latitude")}
 
-    def _apply_sites(self, parameters, context, table, feedback):
-        if parameters.get("SITES"):
-            src = self.parameterAsSource(parameters, "SITES", context)
-            field = self.parameterAsString(parameters, "SITE_ID_FIELD", context) or "site_id"
-            if field not in src.fields().names():
-                raise QgsProcessingException(f"SITES: has no field {field!r}; fields: "
-                                             f"{', '.join(src.fields().names())}")
-            ct = QgsCoordinateTransform(src.sourceCrs(), QgsCoordinateReferenceSystem("EPSG:4326"),
-                                        QgsProject.instance())
-            coords = {}
-            for f in src.getFeatures():
-                g = f.geometry()
-                if g is None or g.isEmpty():
-                    continue
-                p = ct.transform(g.centroid().asPoint())
-                coords[str(f[field])] = (p.y(), p.x())
-            hit = table["site_id"].isin(coords)
-            table.loc[hit, "latitude"] = [coords[s][0] for s in table.loc[hit, "site_id"]]
-            table.loc[hit, "longitude"] = [coords[s][1] for s in table.loc[hit, "site_id"]]
-            missing = sorted(set(table.loc[~hit, "site_id"]))
-            if missing:
-                feedback.pushWarning(f"SITES: no point for site(s) {', '.join(missing)}; using the FLUXNET2015 "
-                                     "site list")
-        nocoord = sorted(set(table.loc[~np.isfinite(table["latitude"].astype(float)), "site_id"]))
-        if nocoord:
-            feedback.pushWarning(f"no coordinates for site(s) {', '.join(nocoord)} (not in the FLUXNET2015 "
-                                 "site list and not in SITES)")
-        return table
+    def _site_points(self, parameters, context):
+        """{site_id: (lat, lon)} (WGS84) of the SITES points, or None without SITES."""
+        if not parameters.get("SITES"):
+            return None
+        src = self.parameterAsSource(parameters, "SITES", context)
+        field = self.parameterAsString(parameters, "SITE_ID_FIELD", context) or "site_id"
+        if field not in src.fields().names():
+            raise QgsProcessingException(f"SITES: has no field {field!r}; fields: "
+                                         f"{', '.join(src.fields().names())}")
+        ct = QgsCoordinateTransform(src.sourceCrs(), QgsCoordinateReferenceSystem("EPSG:4326"),
+                                    QgsProject.instance())
+        coords = {}
+        for f in src.getFeatures():
+            g = f.geometry()
+            if g is None or g.isEmpty():
+                continue
+            p = ct.transform(g.centroid().asPoint())
+            coords[str(f[field])] = (p.y(), p.x())
+        return coords
 

@@ -3,26 +3,26 @@
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
 )
 
-from ..ecoresp_core.rasterjobs import TREND_CLASSES, trend_raster
-from ..ecoresp_core.trends.trend import TREND_BANDS, VARIANTS
-from .base import TimeSeriesAlgorithm, TimeSeriesInput
+from ..ecoresp_core.jobs.trend import trend_raster
+from ..ecoresp_core.trends.trend import TREND_BANDS
+from .base import Choices, TimeSeriesAlgorithm, TimeSeriesInput
 from .qgiscompat import NUMBER_DOUBLE, NUMBER_INTEGER
 
-VARIANT_LABELS = [
-    "Original Mann-Kendall (default)",
-    "Hamed-Rao (1998) variance correction",
-    "Yue-Wang (2004) variance correction",
-    "Pre-whitening (Yue & Wang 2002)",
-    "Trend-free pre-whitening",
-    "Seasonal Mann-Kendall (monthly series)",
-]
-SLOPE_UNITS = ["year", "step"]
-AGGREGATES = [None, "mean", "sum"]
+# the keys are the core's VARIANTS, in their order
+VARIANT_CHOICES = Choices({
+    "original": "Original Mann-Kendall (default)",
+    "hamed_rao": "Hamed-Rao (1998) variance correction",
+    "yue_wang": "Yue-Wang (2004) variance correction",
+    "pre_whitening": "Pre-whitening (Yue & Wang 2002)",
+    "trend_free_pre_whitening": "Trend-free pre-whitening",
+    "seasonal": "Seasonal Mann-Kendall (monthly series)",
+})
+SLOPE_UNIT_CHOICES = Choices({"year": "per year", "step": "per time step"})
+AGGREGATE_CHOICES = Choices({None: "no aggregation", "mean": "annual mean", "sum": "annual sum"})
 
 
 class TrendAlgorithm(TimeSeriesAlgorithm):
@@ -56,16 +56,13 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         TimeSeriesInput.add_parameters(self)
-        self.addParameter(QgsProcessingParameterEnum(self.VARIANT, "Test", VARIANT_LABELS, defaultValue=0))
+        self.addParameter(VARIANT_CHOICES.parameter(self.VARIANT, "Test"))
         self.addParameter(QgsProcessingParameterNumber(
             self.ALPHA, "Significance level (alpha)", NUMBER_DOUBLE, 0.05, False, 1e-6, 0.5))
         self.addParameter(QgsProcessingParameterNumber(
             self.MIN_VALID, "Minimum number of valid time steps", NUMBER_INTEGER, 10, False, 3))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.SLOPE_UNIT, "Slope unit", ["per year", "per time step"], defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.AGGREGATE, "Aggregate a monthly series before the test",
-            ["no aggregation", "annual mean", "annual sum"], defaultValue=0))
+        self.addParameter(SLOPE_UNIT_CHOICES.parameter(self.SLOPE_UNIT, "Slope unit"))
+        self.addParameter(AGGREGATE_CHOICES.parameter(self.AGGREGATE, "Aggregate a monthly series before the test"))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, "Trend statistics", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
@@ -77,7 +74,7 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         src = TimeSeriesInput.open(self, parameters, context)
-        variant = VARIANTS[self.parameterAsEnum(parameters, self.VARIANT, context)]
+        variant = VARIANT_CHOICES.key(self, parameters, self.VARIANT, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         classes = self.parameterAsOutputLayer(parameters, self.CLASSES, context) or None
         feedback.pushInfo(f"{src.label}: {src.count} time steps {src.date_strings()[0]} .. "
@@ -87,8 +84,8 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
             trend_raster, src, out, variant=variant,
             alpha=self.parameterAsDouble(parameters, self.ALPHA, context),
             min_valid=self.parameterAsInt(parameters, self.MIN_VALID, context),
-            slope_per=SLOPE_UNITS[self.parameterAsEnum(parameters, self.SLOPE_UNIT, context)],
-            aggregate=AGGREGATES[self.parameterAsEnum(parameters, self.AGGREGATE, context)],
+            slope_per=SLOPE_UNIT_CHOICES.key(self, parameters, self.SLOPE_UNIT, context),
+            aggregate=AGGREGATE_CHOICES.key(self, parameters, self.AGGREGATE, context),
             classes_path=classes,
             budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
             progress=progress, cancelled=cancelled)

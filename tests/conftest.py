@@ -3,6 +3,8 @@
 
 import gc
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -11,6 +13,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(REPO, "tests", "data")
 FLUX = os.path.join(DATA, "flux")
+QP = os.path.join(REPO, ".ci", "qgis_process.sh")
+HAS_QGIS_PROCESS = os.path.exists("/usr/bin/qgis_process.bin")
 # the bundled FLUXNET2015 half-hourly site-years (tests/data/README.md)
 FLUXNET_FILES = {"DE-Hai": "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz",
                  "DE-Tha": "FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz",
@@ -22,6 +26,29 @@ os.symlink(REPO, os.path.join(_plugin_parent, "ecoresp"))
 for p in (REPO, _plugin_parent):
     if p not in sys.path:
         sys.path.insert(0, p)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def qgis_process_home():
+    """One QGIS profile for every .ci/qgis_process.sh call of the test session (ECORESP_QGIS_HOME):
+    the plugin is enabled once, by the first call, instead of before every call."""
+    home = tempfile.mkdtemp(prefix="ecoresp-qgis-home-")
+    old = os.environ.get("ECORESP_QGIS_HOME")
+    os.environ["ECORESP_QGIS_HOME"] = home
+    yield home
+    if old is None:
+        os.environ.pop("ECORESP_QGIS_HOME", None)
+    else:
+        os.environ["ECORESP_QGIS_HOME"] = old
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def qgis_process(qgis_process_home):
+    """run(*args, timeout=300) -> CompletedProcess of .ci/qgis_process.sh (text output captured)."""
+    def run(*args, timeout=300):
+        return subprocess.run([QP, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,9 @@ import re
 
 import numpy as np
 
-from ..errors import InputError
+from ..common.keyvalue import parse_pairs
 from ..common.zones import ZONE_NAMES, climate_zones_from_mat
+from ..errors import InputError
 from .partialcorr import NODATA, NONE
 
 GROUPS = ("water", "thermal", "other")
@@ -48,15 +49,10 @@ def default_group(name):
     return "other"
 
 
-def parse_groups(text):
-    """``'TA=thermal; SM=water'`` -> dict; empty text -> {}."""
+def parse_groups(text, what="driver groups"):
+    """``'TA=thermal; SM=water'`` (',' or ';' separated) -> dict; empty text -> {}."""
     out = {}
-    for entry in (e.strip() for e in re.split(r"[;,]", str(text or ""))):
-        if not entry:
-            continue
-        if "=" not in entry:
-            raise InputError(f"driver group entry {entry!r} is not name=group (groups: {', '.join(GROUPS)})")
-        name, group = (p.strip() for p in entry.split("=", 1))
+    for name, group in parse_pairs(text, what, f"name=group (groups: {', '.join(GROUPS)})"):
         if group.lower() not in GROUPS:
             raise InputError(f"driver {name}: unknown group {group!r}; use one of {', '.join(GROUPS)}")
         out[name] = group.lower()

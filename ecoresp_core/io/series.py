@@ -52,7 +52,8 @@ class Grid:
     def same_as(self, other, tol=1e-9):
         if (self.width, self.height) != (other.width, other.height):
             return False
-        if not np.allclose(self.geotransform, other.geotransform, rtol=0, atol=tol * max(1.0, abs(self.geotransform[1]))):
+        atol = tol * max(1.0, abs(self.geotransform[1]))
+        if not np.allclose(self.geotransform, other.geotransform, rtol=0, atol=atol):
             return False
         if self.crs_wkt and other.crs_wkt:
             a, b = osr.SpatialReference(), osr.SpatialReference()

@@ -12,10 +12,13 @@ The tower table (the contract every partitioning method consumes):
   optional ``TS``, ``SWC``, ``WS``, ``USTAR``, ``NIGHT``, the driver QC flags ``TA_QC``,
   ``SW_IN_QC``, ``VPD_QC`` and the reference partitioning ``GPP_NT_REF``, ``GPP_DT_REF``,
   ``RECO_NT_REF``, ``RECO_DT_REF``.
-- ``df.attrs``: site_id, latitude, longitude, utc_offset_h, step_minutes, records_per_day, source,
-  format, units (dict), plus site_id_source, coordinates_source, utc_offset_source, columns_used
-  (standard name -> file column), derived (list of columns computed here) and conversions (list of
-  unit conversions applied).
+- the site information travels with the table as a :class:`TowerData` (``data``, the table;
+  ``site``, a :class:`SiteInfo`: site id, coordinates, UTC offset and where each came from, step,
+  records per day, source file, format, units, columns used, derived columns, unit conversions).
+
+Reading is three steps, each usable on its own: :func:`read_raw` (format, parsing, time axis) ->
+:func:`standardise` (standard names, QC, units) -> :func:`complete` (site location, SW_IN_POT, RH);
+:func:`read_tower` composes them.
 
 Formats: ``fluxnet2015`` (FULLSET/SUBSET HH/HR csv or csv.gz, site id from ``FLX_<SITE>_...``),
 ``ameriflux`` (AmeriFlux BASE / ONEFlux csv with TIMESTAMP_START/END, '#' comment lines allowed)
@@ -29,6 +32,7 @@ import gzip
 import io
 import os
 import re
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -47,6 +51,126 @@ UNITS = {
     "GPP_NT_REF": "umol CO2 m-2 s-1", "GPP_DT_REF": "umol CO2 m-2 s-1",
     "RECO_NT_REF": "umol CO2 m-2 s-1", "RECO_DT_REF": "umol CO2 m-2 s-1",
 }
+
+@dataclass
+class SiteInfo:
+    """What is known about the site and the file of a tower table.
+
+    Attributes
+    ----------
+    site_id : str or None
+        FLUXNET-style id, e.g. 'DE-Tha'.
+    site_id_source : str or None
+        'argument', 'file name' or 'file header'.
+    latitude, longitude : float or None
+        Degrees north / east.
+    coordinates_source : str or None
+        'argument' or 'FLUXNET2015 site list'.
+    utc_offset_h : float or None
+        Hours local standard time is ahead of UTC.
+    utc_offset_source : str or None
+        'argument', 'FLUXNET2015 site list' or 'derived: round(longitude / 15)'.
+    step_minutes : int or None
+        30 or 60.
+    records_per_day : int or None
+        48 or 24.
+    source : str or None
+        The file read (or a description of the table's origin).
+    format : str or None
+        'fluxnet2015', 'ameriflux' or 'reddyproc'.
+    units : dict
+        {standard column: unit}, see :data:`UNITS`.
+    columns_used : dict
+        {standard name: file column}.
+    time_column : str or None
+        Where the time axis was read from.
+    derived : list of str
+        Columns computed by the reader, with how.
+    conversions : list of str
+        Unit conversions applied.
+    warnings : list of str
+        Anything a reader wants the user to know.
+    year : int or None
+        Calendar year of a site-year (:func:`split_years`).
+    complete_year : bool or None
+        True when a site-year holds every interval of its year.
+    """
+    site_id: str = None
+    site_id_source: str = None
+    latitude: float = None
+    longitude: float = None
+    coordinates_source: str = None
+    utc_offset_h: float = None
+    utc_offset_source: str = None
+    step_minutes: int = None
+    records_per_day: int = None
+    source: str = None
+    format: str = None
+    units: dict = field(default_factory=dict)
+    columns_used: dict = field(default_factory=dict)
+    time_column: str = None
+    derived: list = field(default_factory=list)
+    conversions: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    year: int = None
+    complete_year: bool = None
+
+    def as_dict(self):
+        """The fields as a plain dict (for provenance and reports)."""
+        return asdict(self)
+
+    @property
+    def label(self):
+        """Site id, else the source, else 'the input' (for messages)."""
+        return self.site_id or self.source or "the input"
+
+
+@dataclass
+class TowerData:
+    """A tower table (module docstring) with its site information.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        Index TIMESTAMP_START (local standard time), standard columns and units.
+    site : SiteInfo
+    """
+    data: pd.DataFrame
+    site: SiteInfo = field(default_factory=SiteInfo)
+
+    def __len__(self):
+        return len(self.data)
+
+    @property
+    def index(self):
+        return self.data.index
+
+    def rows(self, key):
+        """The records selected by ``data.loc[key]`` (e.g. '2007' or a time slice), same site."""
+        return TowerData(self.data.loc[key], self.site)
+
+    def with_data(self, data):
+        """Another table with this tower's site information (e.g. after renaming a column)."""
+        return TowerData(data, self.site)
+
+
+def records_per_day_of(index):
+    """Records per day from the median step of a DatetimeIndex (None for fewer than 2 records)."""
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return None
+    step = float(np.median(np.diff(index.values).astype("timedelta64[s]").astype("int64")))
+    return int(round(86400 / step)) if step > 0 else None
+
+
+def as_tower(obj, **site):
+    """``obj`` as a :class:`TowerData`: itself when it is one, else a DataFrame wrapped with a
+    :class:`SiteInfo` holding ``site`` (keyword fields) and the step inferred from the index."""
+    if isinstance(obj, TowerData):
+        return obj
+    rpd = records_per_day_of(getattr(obj, "index", None))
+    info = {"records_per_day": rpd, "step_minutes": None if not rpd else int(1440 // rpd), **site}
+    return TowerData(obj, SiteInfo(**info))
+
 
 # Candidate file columns per standard name, in order of preference.
 _FLUXNET = {
@@ -312,15 +436,41 @@ def _pick(raw_cols, candidates):
     return None
 
 
-def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, longitude=None,
-               utc_offset_h=None, units=None):
-    """Read one tower file into the tower table (see the module docstring).
+@dataclass
+class RawTower:
+    """A tower file as read, before any renaming or unit conversion (:func:`read_raw`).
 
-    ``fmt``: 'auto', 'fluxnet2015', 'ameriflux' or 'reddyproc'.  ``columns``: {standard name: file
-    column} for anything the built-in names do not find (e.g. ``{'TA': 'TA_1_1_1'}``).  ``units``:
-    {standard name: unit} stating units explicitly (VPD 'hPa'/'kPa'/'Pa'; TA/TS 'degC'/'K'); it overrides
-    a units row.  ``site_id``, ``latitude``, ``longitude``, ``utc_offset_h`` override what the file
-    name and the shipped FLUXNET2015 site list give."""
+    Attributes
+    ----------
+    path, fmt : str
+        The file and its format ('fluxnet2015', 'ameriflux' or 'reddyproc').
+    table : pandas.DataFrame
+        The file's columns as parsed (missing-value codes already NaN).
+    file_units : dict
+        {file column: unit} from a REddyProc units row ({} for csv files).
+    comments : list of str
+        The file's '#' header lines (csv files).
+    start, end : pandas.Series
+        Interval start and end of every record (local standard time).
+    step_minutes : int
+        30 or 60.
+    time_column : str
+        The column(s) the time axis was read from.
+    """
+    path: str
+    fmt: str
+    table: pd.DataFrame
+    file_units: dict
+    comments: list
+    start: pd.Series
+    end: pd.Series
+    step_minutes: int
+    time_column: str
+
+
+def read_raw(path, fmt="auto"):
+    """Read a tower file into a :class:`RawTower`: format detection, parsing and the time axis
+    checks (regular 30/60-min step, sorted, unique, no gaps)."""
     path = str(path)
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
@@ -328,13 +478,6 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
         fmt = detect_format(path)
     if fmt not in FORMATS:
         raise InputError(f"{path}: unknown format {fmt!r}; use 'auto' or one of {', '.join(FORMATS)}")
-    columns = dict(columns or {})
-    units = dict(units or {})
-    unknown = sorted(set(columns) - set(UNITS))
-    if unknown:
-        raise InputError(f"{path}: columns= maps unknown standard name(s) {unknown}; "
-                         f"known: {', '.join(UNITS)}")
-
     comments = []
     if fmt == "reddyproc":
         raw, file_units = _read_reddyproc_table(path)
@@ -368,17 +511,51 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
         else:
             end = start + pd.Timedelta(minutes=step)
         stamp_col = "TIMESTAMP_START"
+    return RawTower(path=path, fmt=fmt, table=raw, file_units=file_units, comments=comments, start=start,
+                    end=end, step_minutes=int(step), time_column=stamp_col)
 
+
+def _check_mapping(path, columns):
+    unknown = sorted(set(columns) - set(UNITS))
+    if unknown:
+        raise InputError(f"{path}: columns= maps unknown standard name(s) {unknown}; "
+                         f"known: {', '.join(UNITS)}")
+
+
+def standardise(raw, columns=None, units=None):
+    """Standard names, NEE and driver QC, units (VPD in hPa, TA/TS in degC) and SW_IN >= 0.
+
+    Parameters
+    ----------
+    raw : RawTower
+        From :func:`read_raw`.
+    columns : dict, optional
+        {standard name: file column} for anything the built-in names do not find.
+    units : dict, optional
+        {standard name: unit} stating units explicitly (VPD 'hPa'/'kPa'/'Pa'; TA/TS 'degC'/'K').
+
+    Returns
+    -------
+    TowerData
+        The standard columns found in the file (no derived SW_IN_POT/RH yet); its ``site`` holds
+        the file, format, step, columns used, conversions and the site id read from the file name
+        or header (if any).
+    """
+    path, fmt = raw.path, raw.fmt
+    columns = dict(columns or {})
+    units = dict(units or {})
+    _check_mapping(path, columns)
+    table, file_units = raw.table, raw.file_units
     cand = _CANDIDATES[fmt]
     used = {}
     for name in UNITS:
         if name in columns:
             col = columns[name]
-            if col not in raw.columns:
+            if col not in table.columns:
                 raise InputError(f"{path}: column {col!r} (given for {name}) is not in the file")
             used[name] = col
             continue
-        col = _pick(raw.columns, cand.get(name, []))
+        col = _pick(table.columns, cand.get(name, []))
         if col is not None:
             used[name] = col
     missing = [n for n in REQUIRED if n not in used]
@@ -388,13 +565,13 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
                          "map them with columns={'NEE': '<file column>', ...}")
 
     def num(col):
-        v = pd.to_numeric(raw[col], errors="coerce").to_numpy(dtype="float64", copy=True)
+        v = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype="float64", copy=True)
         v[v == MISSING] = np.nan
         return v
 
-    idx = pd.DatetimeIndex(start.values, name="TIMESTAMP_START")
+    idx = pd.DatetimeIndex(raw.start.values, name="TIMESTAMP_START")
     out = pd.DataFrame(index=idx)
-    out["TIMESTAMP_END"] = pd.DatetimeIndex(end.values)
+    out["TIMESTAMP_END"] = pd.DatetimeIndex(raw.end.values)
     conversions, derived = [], []
     for name, col in used.items():
         out[name] = num(col)
@@ -404,14 +581,14 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
     if "NEE_QC" not in used:
         nee_col = used["NEE"]
         for c in (nee_col + "_QC", nee_col + "_qc", nee_col + "_fqc"):
-            if c in raw.columns:
+            if c in table.columns:
                 qc_col = c
                 break
         if qc_col is not None:
             out["NEE_QC"] = num(qc_col)
             used["NEE_QC"] = qc_col
-        elif _pick(raw.columns, _UNFILLED_TWIN.get(nee_col, ())) is not None:
-            twin = _pick(raw.columns, _UNFILLED_TWIN[nee_col])
+        elif _pick(table.columns, _UNFILLED_TWIN.get(nee_col, ())) is not None:
+            twin = _pick(table.columns, _UNFILLED_TWIN[nee_col])
             measured = np.isfinite(num(twin))
             out["NEE_QC"] = np.where(measured, 0.0, np.where(np.isfinite(out["NEE"].values), 1.0, np.nan))
             derived.append(f"NEE_QC: 0 where {twin} is present, 1 where only {nee_col} is")
@@ -421,7 +598,7 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
     for name, src in (("TA", "TA_QC"), ("SW_IN", "SW_IN_QC"), ("VPD", "VPD_QC")):
         if name in used and src not in used:
             c = used[name] + "_QC"
-            if c in raw.columns:
+            if c in table.columns:
                 out[src] = num(c)
                 used[src] = c
 
@@ -446,17 +623,50 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
         pot = out["SW_IN_POT"].values
         out["SW_IN_POT"] = np.where(pot < 0.0, 0.0, pot)
 
-    # site and location
+    site_id, site_src = site_id_from_name(path), None
+    if site_id:
+        site_src = "file name"
+    else:
+        for c in raw.comments:
+            m = re.match(r"#\s*Site\s*[:=]\s*([A-Za-z]{2}-[A-Za-z0-9]{3})", c)
+            if m:
+                site_id, site_src = m.group(1), "file header"
+                break
+    step = raw.step_minutes
+    site = SiteInfo(site_id=site_id, site_id_source=site_src, step_minutes=int(step),
+                    records_per_day=int(1440 // step), source=path, format=fmt, columns_used=dict(used),
+                    time_column=raw.time_column, derived=derived, conversions=conversions)
+    return TowerData(out, site)
+
+
+def complete(tower, site_id=None, latitude=None, longitude=None, utc_offset_h=None):
+    """Site location and derived columns: SW_IN_POT (from the coordinates when the file has
+    none), RH (from VPD and TA when absent, clipped to 0-100 % otherwise), VPD (NaN when absent);
+    standard column order, float64.
+
+    Parameters
+    ----------
+    tower : TowerData
+        From :func:`standardise`.
+    site_id : str, optional
+        Overrides the site id of the file name / header.
+    latitude, longitude : float, optional
+        Degrees north / east; override the shipped FLUXNET2015 site list.
+    utc_offset_h : float, optional
+        Hours of local standard time ahead of UTC; else from the site list, else
+        round(longitude / 15).
+
+    Returns
+    -------
+    TowerData
+        The tower table of the module docstring.
+    """
+    out = tower.data.copy()
+    site = replace(tower.site, derived=list(tower.site.derived), conversions=list(tower.site.conversions))
+    path, derived, step = site.source, site.derived, site.step_minutes
     site_src = "argument"
     if site_id is None:
-        site_id = site_id_from_name(path)
-        site_src = "file name" if site_id else None
-        if site_id is None:
-            for c in comments:
-                m = re.match(r"#\s*Site\s*[:=]\s*([A-Za-z]{2}-[A-Za-z0-9]{3})", c)
-                if m:
-                    site_id, site_src = m.group(1), "file header"
-                    break
+        site_id, site_src = site.site_id, site.site_id_source
     info = site_info(site_id) if site_id else None
     coord_src = None
     if latitude is not None and longitude is not None:
@@ -475,12 +685,12 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
         utc_src = "derived: round(longitude / 15)"
 
     if "SW_IN_POT" not in out:
-        if latitude is None:
+        if latitude is None or longitude is None or utc_offset_h is None:
             raise InputError(f"{path}: column SW_IN_POT is missing and the site location is unknown "
                              f"(site id {site_id!r}); pass latitude=, longitude= (and utc_offset_h=) or a "
                              "FLUXNET2015 site_id so that potential radiation can be computed")
         from ..common.solar import potential_radiation
-        out["SW_IN_POT"] = potential_radiation(idx, latitude, longitude, utc_offset_h, step_minutes=step)
+        out["SW_IN_POT"] = potential_radiation(out.index, latitude, longitude, utc_offset_h, step_minutes=step)
         derived.append(f"SW_IN_POT: computed (solar.py) at interval middles, lat {float(latitude):g}, "
                        f"lon {float(longitude):g}, UTC{float(utc_offset_h):+g}")
     if "RH" not in out:
@@ -498,35 +708,73 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
     out = out[order]
     for c in out.columns[1:]:
         out[c] = out[c].astype("float64")
-    out.attrs.update({
-        "site_id": site_id, "site_id_source": site_src,
-        "latitude": None if latitude is None else float(latitude),
-        "longitude": None if longitude is None else float(longitude),
-        "coordinates_source": coord_src,
-        "utc_offset_h": None if utc_offset_h is None else float(utc_offset_h),
-        "utc_offset_source": utc_src,
-        "step_minutes": int(step), "records_per_day": int(1440 // step),
-        "source": path, "format": fmt,
-        "units": {n: UNITS[n] for n in out.columns if n in UNITS},
-        "columns_used": dict(used), "time_column": stamp_col,
-        "derived": derived, "conversions": conversions,
-    })
-    return out
+    site = replace(site, site_id=site_id, site_id_source=site_src,
+                   latitude=None if latitude is None else float(latitude),
+                   longitude=None if longitude is None else float(longitude),
+                   coordinates_source=coord_src,
+                   utc_offset_h=None if utc_offset_h is None else float(utc_offset_h),
+                   utc_offset_source=utc_src,
+                   units={n: UNITS[n] for n in out.columns if n in UNITS})
+    return TowerData(out, site)
 
 
-def split_years(df):
-    """[(year, sub-table)] by the calendar year of TIMESTAMP_START (multi-year files are fitted year
-    by year).  Each sub-table keeps ``attrs`` plus ``attrs['year']`` and ``attrs['complete_year']``
-    (True when it holds every interval of the year)."""
+def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, longitude=None,
+               utc_offset_h=None, units=None):
+    """Read one tower file into the tower table (see the module docstring):
+    ``complete(standardise(read_raw(path, fmt), columns, units), site_id, ...)``.
+
+    Parameters
+    ----------
+    path : str
+        The tower file.
+    fmt : str
+        'auto', 'fluxnet2015', 'ameriflux' or 'reddyproc'.
+    columns : dict, optional
+        {standard name: file column} for anything the built-in names do not find
+        (e.g. ``{'TA': 'TA_1_1_1'}``).
+    units : dict, optional
+        {standard name: unit} stating units explicitly (VPD 'hPa'/'kPa'/'Pa'; TA/TS 'degC'/'K');
+        it overrides a units row.
+    site_id, latitude, longitude, utc_offset_h : optional
+        Override what the file name and the shipped FLUXNET2015 site list give.
+
+    Returns
+    -------
+    TowerData
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: file not found")
+    _check_mapping(path, dict(columns or {}))
+    raw = read_raw(path, fmt)
+    return complete(standardise(raw, columns, units), site_id=site_id, latitude=latitude, longitude=longitude,
+                    utc_offset_h=utc_offset_h)
+
+
+def split_years(tower):
+    """Site-years of a tower table, by the calendar year of TIMESTAMP_START (multi-year files are
+    fitted year by year).
+
+    Parameters
+    ----------
+    tower : TowerData or pandas.DataFrame
+        A plain DataFrame gets the site information :func:`as_tower` infers.
+
+    Returns
+    -------
+    list of (int, TowerData)
+        Each site-year's ``site`` is the tower's plus ``year`` and ``complete_year`` (True when it
+        holds every interval of the year).
+    """
+    tower = as_tower(tower)
+    df = tower.data
     out = []
     for year, sub in df.groupby(df.index.year, sort=True):
         sub = sub.copy()
-        sub.attrs = dict(df.attrs)
-        sub.attrs["year"] = int(year)
         ndays = 366 if pd.Timestamp(year=int(year), month=1, day=1).is_leap_year else 365
-        rpd = df.attrs.get("records_per_day") or int(round(86400 / _step_seconds(df)))
-        sub.attrs["complete_year"] = bool(len(sub) == ndays * rpd)
-        out.append((int(year), sub))
+        rpd = tower.site.records_per_day or int(round(86400 / _step_seconds(df)))
+        out.append((int(year), TowerData(sub, replace(tower.site, year=int(year),
+                                                          complete_year=bool(len(sub) == ndays * rpd)))))
     return out
 
 

@@ -41,12 +41,13 @@ the ONEFlux day/night rule, the same comparison gave R2 0.92 and -8 % a year at 
 """
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io.towers import as_tower
 from . import lightresponse as lrc
 from .respiration import T0_K, KELVIN, TREF_DEGC, convert_rref, lt_factor
 
@@ -55,6 +56,10 @@ REQUIRED = ("NEE", "NEE_QC", "TA", "SW_IN", "SW_IN_POT", "VPD")
 
 @dataclass
 class DaytimeResult:
+    """Output of :func:`partition_daytime` for one site-year: reco, gpp (``gpp_output``),
+    gpp_model, gpp_residual (umol CO2 m-2 s-1), qc (0/1/2), windows (one row per light-response
+    window; ``e0_se`` the standard error of the window's night E0, K), e0_series (night E0 per
+    window centre, K), rref_day (daytime Rref at Tref), options (dict) and flags."""
     reco: pd.Series
     gpp: pd.Series
     qc: pd.Series
@@ -68,32 +73,81 @@ class DaytimeResult:
 
 
 # ------------------------------------------------------------------------ input
-def prepare(df, need_rh=False):
-    """Validate the tower table and return plain numpy arrays (dict)."""
+@dataclass
+class PreparedSiteYear:
+    """The arrays of one site-year the day-time methods (DT, DT-RH) work on, one value per record.
+
+    Attributes
+    ----------
+    index : pandas.DatetimeIndex
+        TIMESTAMP_START of the records.
+    n : int
+        Number of records.
+    rpd : int
+        Records per day (48 or 24).
+    nee_all : numpy.ndarray
+        NEE as given, gap-filled included (umol CO2 m-2 s-1).
+    nee : numpy.ndarray
+        NEE the fits use (umol CO2 m-2 s-1): measured only (NEE_QC == 0) by default, NaN elsewhere;
+        every finite NEE with ``fit_qc_only=False``.
+    qc : numpy.ndarray
+        NEE_QC (0 measured, 1-3 gap-filled).
+    ta : numpy.ndarray
+        Air temperature (degC).
+    rg : numpy.ndarray
+        Incoming short-wave radiation SW_IN (W m-2, negatives set to 0).
+    pot : numpy.ndarray
+        Potential radiation SW_IN_POT (W m-2).
+    vpd : numpy.ndarray
+        Vapour-pressure deficit (hPa).
+    rh : numpy.ndarray or None
+        Relative humidity (%), only when asked for (``need_rh``); DT-RH fills its gaps from VPD and TA.
+    sd : numpy.ndarray
+        Random uncertainty of NEE, sdNEE (umol CO2 m-2 s-1; NaN where unknown); the methods fill
+        it with :func:`sd_nee_lookup` when the table has none.
+    """
+    index: pd.DatetimeIndex
+    n: int
+    rpd: int
+    nee_all: np.ndarray
+    nee: np.ndarray
+    qc: np.ndarray
+    ta: np.ndarray
+    rg: np.ndarray
+    pot: np.ndarray
+    vpd: np.ndarray
+    rh: np.ndarray
+    sd: np.ndarray
+
+
+def prepare(df, need_rh=False, fit_qc_only=True):
+    """Validate the tower table (TowerData or DataFrame) and return its arrays as a
+    :class:`PreparedSiteYear`; ``fit_qc_only`` (default True): only measured NEE is fitted."""
+    tower = as_tower(df)
+    df = tower.data
     if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
         raise InputError("tower table: expected a pandas DataFrame with a DatetimeIndex (TIMESTAMP_START)")
     cols = REQUIRED + (("RH",) if need_rh else ())
     missing = [c for c in cols if c not in df.columns]
     if missing:
-        raise InputError(f"tower table {df.attrs.get('site_id', '')}: missing column(s) {', '.join(missing)}")
+        raise InputError(f"tower table {tower.site.site_id or ''}: missing column(s) {', '.join(missing)}")
     n = len(df)
     if n < 48:
         raise InputError("tower table: fewer than 48 records")
     d = np.diff(df.index.values).astype("timedelta64[s]").astype(np.int64)
     if d.size and (np.any(d != d[0]) or d[0] <= 0):
         raise InputError("tower table: the time index must be regular and increasing")
-    rpd = df.attrs.get("records_per_day") or int(round(86400 / d[0]))
+    rpd = tower.site.records_per_day or int(round(86400 / d[0]))
     rpd = int(rpd)
     a = {c: df[c].to_numpy(dtype="float64", na_value=np.nan).copy() for c in cols}
     for c in cols:
         a[c][a[c] == -9999.0] = np.nan
-    out = {"index": df.index, "n": n, "rpd": rpd, "nee_all": a["NEE"], "ta": a["TA"],
-           "rg": np.maximum(a["SW_IN"], 0.0), "pot": a["SW_IN_POT"], "vpd": a["VPD"],
-           "rh": a.get("RH"), "qc": a["NEE_QC"]}
-    out["nee"] = np.where(out["qc"] == 0, out["nee_all"], np.nan)      # measured only
+    qc = a["NEE_QC"]
+    nee = np.where(qc == 0, a["NEE"], np.nan) if fit_qc_only else a["NEE"].copy()
     sd = df["sdNEE"].to_numpy(dtype="float64", na_value=np.nan) if "sdNEE" in df.columns else np.full(n, np.nan)
-    out["sd"] = np.where(sd == -9999.0, np.nan, sd)
-    return out
+    return PreparedSiteYear(index=df.index, n=n, rpd=rpd, nee_all=a["NEE"], nee=nee, qc=qc, ta=a["TA"],
+                            rg=np.maximum(a["SW_IN"], 0.0), pot=a["SW_IN_POT"], vpd=a["VPD"], rh=a.get("RH"),
+                            sd=np.where(sd == -9999.0, np.nan, sd))
 
 
 #: passes of the sdNEE look-up (sd_nee_lookup): (half window in days, conditions)
@@ -125,8 +179,8 @@ def sd_nee_lookup(prep, targets=None, tol_ta=2.5, tol_rg=(20.0, 50.0), tol_vpd=5
     too strongly relative to the noisy high-flux records and biased GPP low by ~8 % a year.
 
     Returns an array (n,) with NaN where nothing was looked up (non-target records)."""
-    nee, ta, rg, vpd = prep["nee"], prep["ta"], prep["rg"], prep["vpd"]
-    n, rpd = prep["n"], prep["rpd"]
+    nee, ta, rg, vpd = prep.nee, prep.ta, prep.rg, prep.vpd
+    n, rpd = prep.n, prep.rpd
     meas = np.isfinite(nee)
     out = np.full(n, np.nan)
     todo = np.nonzero(meas if targets is None else (np.asarray(targets, bool) & meas))[0]
@@ -170,7 +224,7 @@ def day_night(prep, day_rg_min=4.0, use_pot=True):
     night = Rg <= 4 & POT <= 0, twilight records (Rg and POT disagree) are neither.
     ``use_pot=False`` (ONEFlux / PV-Wave, which produced FLUXNET2015 GPP_DT): day = Rg > 4,
     night = Rg <= 4.  A missing Rg is decided by SW_IN_POT alone in both."""
-    rg, pot = prep["rg"], prep["pot"]
+    rg, pot = prep.rg, prep.pot
     if not use_pot:
         fin = np.isfinite(rg)
         return np.where(fin, rg > day_rg_min, pot > 0), np.where(fin, rg <= day_rg_min, ~(pot > 0))
@@ -228,11 +282,12 @@ def _lt_fit(y, t, mask, tref_degc, rref0, e0_starts=(100.0, 250.0), max_iter=50,
 def night_e0(prep, is_night, centre, win_days=12, extend=(24, 48), bounds=(50.0, 400.0),
              min_records=10, cold_degc=-1.0, min_warm=12, weighted=False):
     """Night-time E0 per reference window (section 5.2).  Returns a dict of arrays over
-    windows: e0, e0_sd, rref_fit, tref_fit (degC), width (days used, 0 = failed)."""
-    n, rpd = prep["n"], prep["rpd"]
-    valid = is_night & np.isfinite(prep["nee"]) & np.isfinite(prep["ta"]) & (prep["ta"] > -40.0)
+    windows: e0 (K), e0_se (K, standard error of the window fit), rref_fit, tref_fit (degC), width
+    (days used, 0 = failed)."""
+    n, rpd = prep.n, prep.rpd
+    valid = is_night & np.isfinite(prep.nee) & np.isfinite(prep.ta) & (prep.ta > -40.0)
     W = centre.size
-    out = {k: np.full(W, np.nan) for k in ("e0", "e0_sd", "rref_fit", "tref_fit")}
+    out = {k: np.full(W, np.nan) for k in ("e0", "e0_se", "rref_fit", "tref_fit")}
     out["width"] = np.zeros(W, int)
     todo = np.arange(W)
     for wd in (win_days,) + tuple(extend):
@@ -242,8 +297,8 @@ def night_e0(prep, is_night, centre, win_days=12, extend=(24, 48), bounds=(50.0,
         a = np.clip(centre[todo] - half, 0, n)
         b = np.clip(centre[todo] + half, 0, n)
         idx, m = lrc.pad_windows(a, b, valid)
-        t = lrc.gather(prep["ta"], idx)
-        y = lrc.gather(prep["nee"], idx)
+        t = lrc.gather(prep.ta, idx)
+        y = lrc.gather(prep.nee, idx)
         warm = m & (t > cold_degc)
         m = np.where((warm.sum(axis=1) >= min_warm)[:, None], warm, m)
         ok = m.sum(axis=1) >= min_records
@@ -257,25 +312,29 @@ def night_e0(prep, is_night, centre, win_days=12, extend=(24, 48), bounds=(50.0,
         r0 = np.where(np.isfinite(r0) & (r0 > 0.1), r0, 0.1)
         sdv = None
         if weighted:     # 1/sdNEE weights as in the LRC fit; records without sdNEE get REddyProc's replacement
-            sdv = lrc.gather(prep["sd"], idx)[sel]
+            sdv = lrc.gather(prep.sd, idx)[sel]
             sdv = np.where(np.isfinite(sdv) & (sdv > 0), sdv, np.maximum(0.7, 0.2 * np.abs(yv)))
         rr, e0, se, conv, _ = _lt_fit(yv, tt, mm, tref, r0, sd=sdv)
         good = conv & np.isfinite(e0) & (e0 >= bounds[0]) & (e0 <= bounds[1]) & (rr >= 0)
         w = todo[sel[good]]
-        out["e0"][w], out["e0_sd"][w], out["rref_fit"][w], out["tref_fit"][w] = (
+        out["e0"][w], out["e0_se"][w], out["rref_fit"][w], out["tref_fit"][w] = (
             e0[good], se[good], rr[good], tref[good])
         out["width"][w] = wd
         todo = np.setdiff1d(todo, w)
     return out
 
 
-def smooth_e0(e0, e0_sd, centre_days, method="ffill"):
-    """Fill/smooth the per-window E0 (section 5.2).  Returns (e0, sd, filled mask)."""
+def smooth_e0(e0, e0_se, centre_days, method="ffill"):
+    """Fill/smooth the per-window E0 (section 5.2).
+
+    ``e0_se``: standard error of each window's E0 (K).  Returns (e0, se, filled mask): the filled
+    E0, its standard error (the window's own SE; filled windows the 90 % quantile of the SEs, or
+    the Gaussian-process SD with ``method="gp"``) and the windows that were filled."""
     fin = np.isfinite(e0)
     nfin = int(fin.sum())
     if nfin < 5 and nfin < 0.1 * e0.size:
         raise InputError(f"DT: night-time E0 could be estimated in only {nfin} of {e0.size} windows")
-    sd = np.where(np.isfinite(e0_sd) & (e0_sd > 0), e0_sd, np.nan)
+    sd = np.where(np.isfinite(e0_se) & (e0_se > 0), e0_se, np.nan)
     q90 = np.nanquantile(sd[fin], 0.9) if np.isfinite(sd[fin]).any() else 50.0
     sd = np.where(fin & np.isnan(sd), q90, sd)
     if method == "gp":
@@ -302,10 +361,10 @@ def smooth_e0(e0, e0_sd, centre_days, method="ffill"):
 def night_rref(prep, is_night, starts, stops, e0, rref_fit, tref_fit, tref_degc=TREF_DEGC,
                min_records=3):
     """Night Rref at ``tref_degc`` per reference window with E0 fixed (section 5.2)."""
-    valid = is_night & np.isfinite(prep["nee"]) & np.isfinite(prep["ta"]) & (prep["ta"] > -40.0)
+    valid = is_night & np.isfinite(prep.nee) & np.isfinite(prep.ta) & (prep.ta > -40.0)
     idx, m = lrc.pad_windows(starts, stops, valid)
-    t = lrc.gather(prep["ta"], idx, tref_degc)
-    y = lrc.gather(prep["nee"], idx, 0.0)
+    t = lrc.gather(prep.ta, idx, tref_degc)
+    y = lrc.gather(prep.nee, idx, 0.0)
     f = np.where(m, lt_factor(t, e0[:, None], tref_degc), 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.sum(f * y, axis=1) / np.sum(f * f, axis=1)
@@ -321,21 +380,21 @@ def day_window_data(prep, is_day, starts, stops, vpd0_hpa=10.0, tref_degc=TREF_D
     """Padded LRC data of the day records of each window, with the section 5.3 record rules.
     Returns (LRCData, record index array, k_fixed0, neglect_vpd)."""
     use_rh = rh_ref is not None
-    base = (is_day & np.isfinite(prep["nee"]) & np.isfinite(prep["ta"]) & (prep["ta"] > -40.0)
-            & np.isfinite(prep["rg"]))
+    base = (is_day & np.isfinite(prep.nee) & np.isfinite(prep.ta) & (prep.ta > -40.0)
+            & np.isfinite(prep.rg))
     if use_rh:
-        base &= np.isfinite(prep["rh"])
+        base &= np.isfinite(prep.rh)
     idx, m = lrc.pad_windows(starts, stops, base)
-    vpd = lrc.gather(prep["vpd"], idx)
+    vpd = lrc.gather(prep.vpd, idx)
     mv = m & np.isfinite(vpd)
     neglect = mv.sum(axis=1) < min_records
     mask = np.where(neglect[:, None], m, mv)
     mask &= (mask.sum(axis=1) >= min_records)[:, None]
     vpd = np.where(neglect[:, None], 0.0, vpd)
-    nee = lrc.gather(prep["nee"], idx)
-    sd = lrc.window_sd(nee, lrc.gather(prep["sd"], idx), mask, sd_replace, sd_floor_quantile)
-    data = lrc.LRCData(lrc.gather(prep["rg"], idx), vpd, lrc.gather(prep["ta"], idx), nee, sd, mask,
-                       rh=lrc.gather(prep["rh"], idx) if use_rh else None,
+    nee = lrc.gather(prep.nee, idx)
+    sd = lrc.window_sd(nee, lrc.gather(prep.sd, idx), mask, sd_replace, sd_floor_quantile)
+    data = lrc.LRCData(lrc.gather(prep.rg, idx), vpd, lrc.gather(prep.ta, idx), nee, sd, mask,
+                       rh=lrc.gather(prep.rh, idx) if use_rh else None,
                        rh_ref=rh_ref if use_rh else 0.0, vpd0_hpa=vpd0_hpa, tref_degc=tref_degc,
                        rh_function=rh_function)
     k0 = neglect | ~np.any(mask & (vpd >= vpd0_hpa), axis=1)
@@ -384,9 +443,9 @@ def interpolation_weights(loc, n):
 def predict_windows(prep, theta, prev, nxt, w_next, vpd0_hpa=10.0, tref_degc=TREF_DEGC, rh_ref=0.0,
                     rh_function="exp"):
     """Interpolated predictions (reco, gpp_model, rref) of every record from window parameters."""
-    t, rg = prep["ta"], prep["rg"]
-    vpd = prep["vpd"]
-    rh = prep["rh"]
+    t, rg = prep.ta, prep.rg
+    vpd = prep.vpd
+    rh = prep.rh
     if rh is not None:
         rh = np.where(np.isfinite(rh), rh, rh_ref)   # no RH at all: no RH effect on that record
     out = []
@@ -403,34 +462,39 @@ def predict_windows(prep, theta, prev, nxt, w_next, vpd0_hpa=10.0, tref_degc=TRE
     return ((1 - w_next) * r0 + w_next * r1, (1 - w_next) * g0 + w_next * g1, (1 - w_next) * q0 + w_next * q1)
 
 
-def fit_and_interpolate(prep, is_day, starts, stops, e0_w, rref_prior_w, gamma=0.0, rh_ref=None,
-                        rh_function="exp", vpd0_hpa=10.0, tref_degc=TREF_DEGC, min_records=10,
-                        use_priors=True, alpha_max=0.22, beta_max=250.0, sd_replace=(0.2, 0.7),
-                        sd_floor_quantile=0.3, max_gap_days=14.0, resp_only_fallback=False, lrc_rtol=1e-9,
-                        centre=None):
-    """Steps 4-5: LRC fits per window and interpolated predictions.  Returns a dict."""
+def fit_and_interpolate(prep, is_day, starts, stops, e0_w, rref_prior_w, options, gamma=0.0, rh_ref=None,
+                        rh_function="exp", centre=None):
+    """Steps 4-5: LRC fits per window and interpolated predictions.
+
+    ``options``: a DaytimeOptions or DtrhOptions (vpd0_hpa, tref_degc, min_day_records, use_priors,
+    alpha_max, beta_max, sd_replace, sd_floor_quantile, max_gap_days, resp_only_fallback, lrc_rtol,
+    window_location); ``centre``: the windows' central records, used with
+    ``window_location="centre"``.  Returns a dict."""
+    o = options
+    centre = centre if o.window_location == "centre" else None
+    vpd0_hpa, tref_degc, min_records = o.vpd0_hpa, o.tref_degc, o.min_day_records
     data, rec_idx, k0, neglect = day_window_data(prep, is_day, starts, stops, vpd0_hpa, tref_degc, rh_ref,
-                                                 rh_function, min_records, sd_replace, sd_floor_quantile)
-    fit = lrc.fit_lrc_windows(data, e0_w, rref_prior_w, gamma, use_priors, alpha_max, beta_max, k_fixed0=k0,
-                              rtol=lrc_rtol, resp_only_fallback=resp_only_fallback)
+                                                 rh_function, min_records, o.sd_replace, o.sd_floor_quantile)
+    fit = lrc.fit_lrc_windows(data, e0_w, rref_prior_w, gamma, o.use_priors, o.alpha_max, o.beta_max, k_fixed0=k0,
+                              rtol=o.lrc_rtol, resp_only_fallback=o.resp_only_fallback)
     fit["code"] = np.where(data.n < min_records, lrc.CODE_TOO_FEW, fit["code"])
     ok = fit["code"] == lrc.CODE_OK
     loc = window_locations(rec_idx, ok, centre)
     used = np.nonzero(loc >= 0)[0]
     if used.size == 0:
         raise InputError("DT: no light-response window could be fitted")
-    prev, nxt, w_next, dist, nearest = interpolation_weights(loc[used], prep["n"])
+    prev, nxt, w_next, dist, nearest = interpolation_weights(loc[used], prep.n)
     theta = fit["theta"][used]
     reco, gpp_m, rref = predict_windows(prep, theta, prev, nxt, w_next, vpd0_hpa, tref_degc,
                                         rh_ref if rh_ref is not None else 0.0, rh_function)
     qc = np.where(fit["refit"][used][nearest], 1, 0)
-    qc = np.where(dist > max_gap_days * prep["rpd"], 2, qc)
+    qc = np.where(dist > o.max_gap_days * prep.rpd, 2, qc)
     return {"fit": fit, "loc": loc, "used": used, "reco": reco, "gpp_model": gpp_m, "rref": rref,
             "qc": qc, "k0": k0, "neglect": neglect, "data": data}
 
 
 def windows_frame(prep, starts, stops, centre, fit, loc, extra=None):
-    idx = prep["index"]
+    idx = prep.index
     th, se = fit["theta"], fit["se"]
     flags = []
     for i in range(th.shape[0]):
@@ -461,84 +525,204 @@ def windows_frame(prep, starts, stops, centre, fit, loc, extra=None):
 
 
 # ------------------------------------------------------------------------- driver
-def partition_daytime(df, tref_degc=15.0, vpd0_hpa=10.0, day_rg_min=4.0, window_days=4, step_days=2,
-                      night_window_days=12, night_extend=(), e0_bounds=(50.0, 400.0),
-                      e0_smoothing="ffill", min_night_records=10, min_day_records=10, use_priors=True,
-                      alpha_max=0.22, beta_max=250.0, sd_replace=(0.2, 0.7), sd_floor_quantile=None,
-                      max_gap_days=14.0, sd_nee="lookup", gpp_output="residual", resp_only_fallback=True,
-                      lrc_rtol=1e-6, night_weighted=True, window_location="centre", day_night_rule="oneflux"):
+@dataclass(frozen=True)
+class LightResponseOptions:
+    """Settings shared by the day-time methods (DT and DT-RH): the light-response fits, their
+    records and the day / night split.  Defaults: ONEFlux's rules (FLUXNET2015 GPP_DT_VUT_REF).
+
+    Attributes
+    ----------
+    tref_degc : float
+        Reference temperature of Rref (degC).
+    vpd0_hpa : float
+        VPD above which beta declines (hPa).
+    day_rg_min : float
+        Day / night threshold of SW_IN (W m-2).
+    window_days, step_days : int
+        Light-response windows: length and step (days).
+    min_day_records : int
+        Records needed for a light-response fit.
+    use_priors : bool
+        Lasslop priors on k, beta, alpha, Rref.
+    alpha_max : float
+        Largest accepted alpha (umol CO2 J-1).
+    beta_max : float
+        Largest accepted beta (umol CO2 m-2 s-1).
+    sd_replace : tuple of float
+        (fraction, minimum): missing sdNEE -> max(minimum, fraction |NEE|) (umol CO2 m-2 s-1).
+    sd_floor_quantile : float or None
+        Floor of sdNEE at this quantile of the window (REddyProc 0.3; None: no floor).
+    max_gap_days : float
+        Records farther than this from a window get QC 2 (days).
+    sd_nee : str
+        "lookup" (MDS look-up of sdNEE when the table has none) or "replace" (max(0.7, 0.2 |NEE|)).
+    gpp_output : str
+        "residual" (RECO - NEE) or "model" (the light-response GPP, FLUXNET2015 GPP_DT).
+    resp_only_fallback : bool
+        Windows without a light response refitted with GPP = 0 (ONEFlux).
+    lrc_rtol : float
+        Relative cost change that ends a light-response fit (REddyProc's optim stops at 1e-3;
+        1e-6 gives the parameters of 1e-9 to well within their standard errors).
+    window_location : str
+        Window parameters attached to the window "centre" (ONEFlux) or the "mean" position of its
+        records (REddyProc).
+    day_night_rule : str
+        "oneflux" (day = Rg > 4) or "reddyproc" (also SW_IN_POT > 0).
+    fit_qc_only : bool
+        Fit measured NEE (NEE_QC == 0) only; False fits gap-filled NEE too.
+    """
+    tref_degc: float = 15.0
+    vpd0_hpa: float = 10.0
+    day_rg_min: float = 4.0
+    window_days: int = 4
+    step_days: int = 2
+    min_day_records: int = 10
+    use_priors: bool = True
+    alpha_max: float = 0.22
+    beta_max: float = 250.0
+    sd_replace: tuple = (0.2, 0.7)
+    sd_floor_quantile: float = None
+    max_gap_days: float = 14.0
+    sd_nee: str = "lookup"
+    gpp_output: str = "residual"
+    resp_only_fallback: bool = True
+    lrc_rtol: float = 1e-6
+    window_location: str = "centre"
+    day_night_rule: str = "oneflux"
+    fit_qc_only: bool = True
+
+    #: REddyProc's choices where they differ from ONEFlux's (the ``reddyproc()`` presets)
+    REDDYPROC = {"day_night_rule": "reddyproc", "sd_nee": "replace", "sd_floor_quantile": 0.3,
+                 "resp_only_fallback": False, "window_location": "mean"}
+
+    def __post_init__(self):
+        check_choice("window_location", self.window_location, ("centre", "mean"))
+        check_choice("sd_nee", self.sd_nee, ("lookup", "replace"))
+        check_choice("gpp_output", self.gpp_output, ("model", "residual"))
+        check_choice("day_night_rule", self.day_night_rule, ("oneflux", "reddyproc"))
+
+    @classmethod
+    def oneflux(cls, **changes):
+        """ONEFlux (FLUXNET2015 GPP_DT_VUT_REF): the defaults."""
+        return cls(**changes)
+
+
+@dataclass(frozen=True)
+class DaytimeOptions(LightResponseOptions):
+    """Settings of :func:`partition_daytime` (DT): those of :class:`LightResponseOptions` plus the
+    night E0 series.  :meth:`oneflux` = the defaults; :meth:`reddyproc` gives REddyProc's choices
+    (partGLControl).
+
+    Attributes
+    ----------
+    night_window_days : int
+        Night E0 window (days).
+    night_extend : tuple of int
+        Wider night windows (days) tried for a failed window (REddyProc: (24, 48)).
+    e0_bounds : tuple of float
+        Accepted night E0 (K).
+    e0_smoothing : str
+        "ffill" (previous E0 for failed windows) or "gp" (Gaussian process).
+    min_night_records : int
+        Records needed for a night E0 fit.
+    night_weighted : bool
+        Night E0 fits weighted by 1/sdNEE (ONEFlux).
+    """
+    night_window_days: int = 12
+    night_extend: tuple = ()
+    e0_bounds: tuple = (50.0, 400.0)
+    e0_smoothing: str = "ffill"
+    min_night_records: int = 10
+    night_weighted: bool = True
+
+    @classmethod
+    def reddyproc(cls, **changes):
+        """REddyProc's day-time partitioning where it differs from ONEFlux."""
+        return cls(**{**cls.REDDYPROC, "night_weighted": False, "night_extend": (24, 48), **changes})
+
+
+def check_choice(name, value, allowed):
+    """InputError unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise InputError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, not {value!r}")
+
+
+def make_options(cls, options, overrides):
+    """``options`` (an instance of ``cls`` or None for the defaults) with ``overrides`` applied."""
+    base = cls() if options is None else options
+    if not isinstance(base, cls):
+        raise InputError(f"options must be a {cls.__name__}, not {type(base).__name__}")
+    return replace(base, **overrides) if overrides else base
+
+
+def partition_daytime(df, options=None, **overrides):
     """DT partitioning (Lasslop et al. 2010) of one site-year; see the module docstring.
 
+    Parameters
+    ----------
+    df : TowerData or pandas.DataFrame
+        One site-year of the tower table.
+    options : DaytimeOptions, optional
+        Default: ``DaytimeOptions()`` (ONEFlux); ``DaytimeOptions.reddyproc()`` for REddyProc.
+    **overrides
+        Fields of :class:`DaytimeOptions` to change, e.g. ``gpp_output="model"``.
+
+    Returns
+    -------
+    DaytimeResult
+        reco (RECO_DT), gpp (see ``gpp_output``), qc (FP_qc 0/1/2), windows (one row per 4-day
+        window), e0_series (night E0 per window centre, K), options (dict), flags, gpp_model (LRC
+        GPP), gpp_residual (RECO_DT - NEE) and rref_day (interpolated daytime Rref at
+        ``tref_degc``); fluxes in umol CO2 m-2 s-1.
+
+    Notes
+    -----
     ``lrc_rtol`` = 1e-6 ends an LRC fit when the cost changes by less than 1e-6 relative (REddyProc
-    stops optim at 1e-3): the same parameters to well within their standard errors as 1e-9, with
-    ~30 % less run time (a few poorly constrained windows otherwise crawl along a flat valley).
-
-    Options that select between the ONEFlux (FLUXNET2015) and REddyProc variants (defaults =
-    ONEFlux, which is what GPP_DT_VUT_REF was made with): ``day_night_rule`` ("oneflux" |
-    "reddyproc"), ``sd_nee`` ("lookup" | "replace", used only when the table has no sdNEE),
-    ``sd_floor_quantile`` (None | 0.3), ``night_weighted`` (True | False), ``night_extend``
-    (() | (24, 48)), ``resp_only_fallback`` (True | False), ``window_location`` ("centre" |
-    "mean").  ``gpp_output``: "residual" (RECO_DT - NEE, default) or "model" (the LRC GPP, the
-    FLUXNET2015 GPP_DT definition).  ``lrc_rtol``: relative cost change that ends an LRC fit.
-
-    Returns a DaytimeResult: reco (RECO_DT), gpp (see ``gpp_output``), qc (FP_qc 0/1/2),
-    windows (one row per 4-day window), e0_series (night E0 per window centre), options,
-    flags, gpp_model (LRC GPP), gpp_residual (RECO_DT - NEE) and rref_day (interpolated daytime
-    Rref at ``tref_degc``).
+    stops optim at 1e-3): the same parameters to well within their standard errors as 1e-9.
     """
-    options = {k: v for k, v in locals().items() if k != "df"}
-    if window_location not in ("centre", "mean"):
-        raise InputError(f"window_location must be 'centre' or 'mean', not {window_location!r}")
-    if sd_nee not in ("lookup", "replace"):
-        raise InputError(f"sd_nee must be 'lookup' or 'replace', not {sd_nee!r}")
-    if gpp_output not in ("model", "residual"):
-        raise InputError(f"gpp_output must be 'model' or 'residual', not {gpp_output!r}")
-    if day_night_rule not in ("oneflux", "reddyproc"):
-        raise InputError(f"day_night_rule must be 'oneflux' or 'reddyproc', not {day_night_rule!r}")
-    prep = prepare(df)
+    o = make_options(DaytimeOptions, options, overrides)
+    options = asdict(o)
+    prep = prepare(df, fit_qc_only=o.fit_qc_only)
     # Day/night by Rg alone (ONEFlux, PV-Wave) by default.  The REddyProc rule also requires
     # SW_IN_POT > 0 for day and <= 0 for night, which drops dawn/dusk records (Rg > 4 with the
     # sun below the horizon at the interval middle, Rg <= 4 with it just above).  These low-light
     # records anchor the intercept (Reco) of the LRC and add warm records to the night E0 fits;
     # without them poorly constrained windows (few measured records, e.g. FR-Pue, US-Var) fall
     # into other local optima (FR-Pue 2009 R2 0.961 -> 0.978 with the ONEFlux rule).
-    is_day, is_night = day_night(prep, day_rg_min, use_pot=day_night_rule == "reddyproc")
+    is_day, is_night = day_night(prep, o.day_rg_min, use_pot=o.day_night_rule == "reddyproc")
     flags = []
-    if sd_nee == "lookup" and not np.isfinite(prep["sd"]).any():
+    if o.sd_nee == "lookup" and not np.isfinite(prep.sd).any():
         # no sdNEE in the table (the usual case for FLUXNET/tower files): estimate it as the
         # reference implementations do, by the MDS look-up (see sd_nee_lookup)
-        prep["sd"] = sd_nee_lookup(prep, is_day | is_night)
+        prep.sd = sd_nee_lookup(prep, is_day | is_night)
         flags.append("sdNEE_from_lookup")
-    starts, stops, centre = ref_windows(prep["n"], prep["rpd"], window_days, step_days)
+    starts, stops, centre = ref_windows(prep.n, prep.rpd, o.window_days, o.step_days)
     # Night E0 as ONEFlux: each 12-day window on its own, weighted by 1/sdNEE like the LRC fit, a
     # failed window taking the previous E0 (no 24/48-day extension: a wider window mixes
     # seasons into E0; FR-Pue 2010, whose E0 changes quickly with the summer drought: R2 0.978 -> 0.995).
-    ne = night_e0(prep, is_night, centre, night_window_days, night_extend, e0_bounds, min_night_records,
-                  weighted=night_weighted)
-    e0, e0_sd, filled = smooth_e0(ne["e0"], ne["e0_sd"], centre / prep["rpd"], e0_smoothing)
+    ne = night_e0(prep, is_night, centre, o.night_window_days, o.night_extend, o.e0_bounds, o.min_night_records,
+                  weighted=o.night_weighted)
+    e0, e0_se, filled = smooth_e0(ne["e0"], ne["e0_se"], centre / prep.rpd, o.e0_smoothing)
     rref_fit = np.where(np.isfinite(ne["rref_fit"]), ne["rref_fit"], np.nan)
-    rn = night_rref(prep, is_night, starts, stops, e0, rref_fit, ne["tref_fit"], tref_degc)
+    rn = night_rref(prep, is_night, starts, stops, e0, rref_fit, ne["tref_fit"], o.tref_degc)
     # LRC: sdNEE not floored by default (ONEFlux; REddyProc's 30 % quantile floor was meant for
     # its own NEE_fsd and lowers the weight of the informative low-flux records); windows without
     # a light response refitted with GPP = 0 (ONEFlux); window parameters attached to the window
     # centre (ONEFlux) rather than to the mean position of its valid records (REddyProc).
-    res = fit_and_interpolate(prep, is_day, starts, stops, e0, rn, 0.0, None, "exp", vpd0_hpa, tref_degc,
-                              min_day_records, use_priors, alpha_max, beta_max, sd_replace,
-                              sd_floor_quantile, max_gap_days, resp_only_fallback, lrc_rtol,
-                              centre if window_location == "centre" else None)
+    res = fit_and_interpolate(prep, is_day, starts, stops, e0, rn, o, centre=centre)
     fit = res["fit"]
     fit["neglect"] = res["neglect"]
-    idx = prep["index"]
+    idx = prep.index
     reco = pd.Series(res["reco"], index=idx, name="RECO_DT")
     # Two GPP definitions.  "model": the light-response-curve GPP (0 at night) -- this is what
     # FLUXNET2015 GPP_DT_VUT_REF is (ONEFlux gpp_hblr: zero at night, never negative) and what
     # REddyProc returns as GPP_DT (predictLRC).  "residual" (the default, the project-wide
     # convention GPP = RECO - NEE shared with NT and DT-RH): RECO_DT - NEE, which carries the
     # NEE noise and night-time scatter.  Both are returned (gpp_model, gpp_residual).
-    gpp_res = res["reco"] - prep["nee_all"]
-    gpp = pd.Series(res["gpp_model"] if gpp_output == "model" else gpp_res, index=idx, name="GPP_DT")
+    gpp_res = res["reco"] - prep.nee_all
+    gpp = pd.Series(res["gpp_model"] if o.gpp_output == "model" else gpp_res, index=idx, name="GPP_DT")
     nfail = int((ne["width"] == 0).sum())
-    next_ = int((ne["width"] > night_window_days).sum())
+    next_ = int((ne["width"] > o.night_window_days).sum())
     if next_:
         flags.append(f"night_e0_windows_extended:{next_}")
     if nfail:
@@ -552,7 +736,7 @@ def partition_daytime(df, tref_degc=15.0, vpd0_hpa=10.0, day_rg_min=4.0, window_
     if (res["qc"] == 2).any():
         flags.append(f"records_far_from_window:{int((res['qc'] == 2).sum())}")
     win = windows_frame(prep, starts, stops, centre, fit, res["loc"],
-                        {"rref_night": rn, "e0_sd": e0_sd, "e0_filled": filled, "night_width_days": ne["width"]})
+                        {"rref_night": rn, "e0_se": e0_se, "e0_filled": filled, "night_width_days": ne["width"]})
     return DaytimeResult(reco=reco, gpp=gpp, qc=pd.Series(res["qc"], index=idx, name="FP_qc"), windows=win,
                          e0_series=pd.Series(e0, index=idx[centre], name="E0_night"), options=options,
                          flags=flags, gpp_model=pd.Series(res["gpp_model"], index=idx, name="GPP_DT_model"),

@@ -9,7 +9,7 @@ Li et al. 2022 were not available, see open questions Q1/Q2).
 Stages
 A  night-time fit: E0_n (one value per site-year: 15-day windows stepping 5 days, best 3 by
    SE) and Rref_n(t) (7-day windows stepping 4 days, regression through the origin, linear
-   interpolation): ``nt_result`` if given (a nighttime.NighttimeResult: e0, e0_sd, rref), else
+   interpolation): ``nt_result`` if given (a nighttime.NighttimeResult: e0, e0_se_mean, rref), else
    nighttime.partition_nighttime, else (``stage_a="builtin"`` or no nighttime module) the
    built-in ``_nighttime_stage`` with the same rules (the two agree to 0.1 K).
 B  E0_d and gamma: the full model (alpha, beta, k, Rref_d, E0_d, gamma) fitted by weighted
@@ -54,7 +54,7 @@ Variants: "DTRH" (E0_d and gamma free), "DT-asym" (E0_d free, gamma = 0), "DT-RH
 """
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import SimpleNamespace
 
 import numpy as np
@@ -63,6 +63,7 @@ import pandas as pd
 from ..common.meteorology import rh_from_vpd
 from ..errors import InputError
 from . import daytime as dt
+from .daytime import make_options
 from . import lightresponse as lrc
 from .respiration import TREF_DEGC, apparent_q10, lt_factor
 
@@ -71,6 +72,37 @@ VARIANTS = ("DTRH", "DT-asym", "DT-RHonly")
 
 @dataclass
 class DtrhResult:
+    """Output of :func:`partition_dtrh` for one site-year.
+
+    Attributes
+    ----------
+    reco, gpp : pandas.Series
+        ER (day model by day, night model by night) and GPP (``gpp_output``), umol CO2 m-2 s-1.
+    e0_night, e0_day : float
+        Night and day temperature sensitivity (K).
+    e0_night_se : float
+        Uncertainty of ``e0_night`` (K): the mean of the selected windows' standard errors when it
+        comes from nighttime.partition_nighttime, their root mean square when from the built-in
+        stage A or the stage-A' refit (see :func:`e0_uncertainty`).
+    e0_day_se, gamma_se : float
+        Root mean square of the selected stage-B windows' standard errors (K, %-1).
+    q10_night, q10_day : float
+        Apparent Q10 between 10 and 20 degC.
+    gamma : float
+        RH sensitivity of respiration (%-1).
+    rref_night, rref_day : pandas.Series
+        Night and day Rref at Tref (umol CO2 m-2 s-1).
+    inhibition : pandas.Series
+        (Rref_night - Rref_day) / Rref_night (fraction).
+    windows, windows_b : pandas.DataFrame
+        Stage-C light-response windows; stage-B windows.
+    qc : pandas.Series
+        0 good, 1 refitted, 2 nearest window > ``max_gap_days`` away.
+    rh_ref : float
+        Reference RH (%).
+    flags, options, variant, extra
+        Fall-backs, the settings, the variant and stage details.
+    """
     reco: pd.Series
     gpp: pd.Series
     e0_night: float
@@ -98,6 +130,81 @@ class DtrhResult:
     extra: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DtrhOptions(dt.LightResponseOptions):
+    """Settings of :func:`partition_dtrh`: those of
+    :class:`~ecoresp_core.partitioning.daytime.LightResponseOptions` (stages B and C; ONEFlux's
+    day-time rules by default) plus the DT-RH model and its stages.  :meth:`reddyproc` switches the
+    day-time rules to REddyProc's (the previous behaviour).
+
+    Attributes
+    ----------
+    rh_function : str
+        "exp" or "linear" RH modifier.
+    rh_ref : float or None
+        Reference RH (%); None: site median of the measured RH.
+    rh_at_night : bool
+        The RH modifier applies at night too.
+    gamma_bounds : tuple of float
+        Bounds of gamma (%-1).
+    gamma_prior : tuple of float
+        Mean and SD of the gamma prior (%-1).
+    e0d_bounds : tuple of float
+        Bounds of the day E0 (K).
+    stage_b_window_days, stage_b_step_days : int
+        Stage-B windows: length and step (days).
+    n_best : int
+        Stage-B windows averaged (lowest SE).
+    se_rel_max : float
+        Largest SE(E0_d) / E0_d of a valid stage-B window.
+    fallback_to_dt : bool
+        Plain DT when fewer than ``n_best`` stage-B windows are valid (else InputError).
+    gamma_se_rel_prior : float
+        Largest SE(gamma) / prior SD of a valid window where gamma is free.
+    refit_e0_night_with_rh : bool
+        Stage A': E0_n and Rref_n refitted with f_RH(gamma) as a known factor.
+    stage_a : str
+        "auto", "module" or "builtin" night-time fit when no NT result is given.
+    stage_b_rank : str
+        "se" or "relative_se" ranking of the stage-B windows.
+    dt_options : dict or None
+        Keyword options of daytime.partition_daytime for the plain-DT fall-back.
+
+    Notes
+    -----
+    ``fit_qc_only`` applies to every stage: A when it runs NT itself, B, C, the sdNEE look-up and
+    the DT fall-back.
+    """
+    rh_function: str = "exp"
+    rh_ref: float = None
+    rh_at_night: bool = True
+    gamma_bounds: tuple = (-0.05, 0.05)
+    gamma_prior: tuple = (0.0, 0.02)
+    e0d_bounds: tuple = (30.0, 450.0)
+    stage_b_window_days: int = 15
+    stage_b_step_days: int = 5
+    n_best: int = 3
+    se_rel_max: float = 0.5
+    fallback_to_dt: bool = True
+    gamma_se_rel_prior: float = 0.5
+    refit_e0_night_with_rh: bool = True
+    stage_a: str = "auto"
+    stage_b_rank: str = "se"
+    dt_options: dict = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.stage_b_rank not in ("se", "relative_se"):
+            raise InputError(f"stage_b_rank must be 'se' or 'relative_se', not {self.stage_b_rank!r}")
+        if self.rh_function not in ("exp", "linear"):
+            raise InputError(f"rh_function must be 'exp' or 'linear', not {self.rh_function!r}")
+
+    @classmethod
+    def reddyproc(cls, **changes):
+        """The previous (REddyProc / docs/methods.md 5.3) day-time rules in full."""
+        return cls(**{**cls.REDDYPROC, "lrc_rtol": 1e-9, **changes})
+
+
 # ------------------------------------------------------------------ stage A (night)
 def _day_windows(n, rpd, win_days, step_days, first_centre_day):
     """Windows of ``win_days`` centred every ``step_days`` from ``first_centre_day`` (record
@@ -117,11 +224,11 @@ def night_rref_series(prep, valid_night, e0, tref_degc=TREF_DEGC, rh_mod=None, w
     f_T(T; E0) [* rh_mod] in 7-day windows stepping 4 days (> 2 records), Rref < 0 -> NA,
     attached to the rounded mean position of the records, linearly interpolated with constant
     ends.  Returns (per-record array, per-window DataFrame)."""
-    n, rpd = prep["n"], prep["rpd"]
+    n, rpd = prep.n, prep.rpd
     starts, stops, _ = _day_windows(n, rpd, win_days, step_days, win_days // 2)
     idx, m = lrc.pad_windows(starts, stops, valid_night)
-    t = lrc.gather(prep["ta"], idx, tref_degc)
-    y = lrc.gather(prep["nee"], idx, 0.0)
+    t = lrc.gather(prep.ta, idx, tref_degc)
+    y = lrc.gather(prep.nee, idx, 0.0)
     f = np.where(m, lt_factor(t, e0, tref_degc), 0.0)
     if rh_mod is not None:
         f = f * lrc.gather(rh_mod, idx, 1.0)
@@ -134,7 +241,7 @@ def night_rref_series(prep, valid_night, e0, tref_degc=TREF_DEGC, rh_mod=None, w
     lo = np.round(loc[ok]).astype(int)
     lo, first = np.unique(lo, return_index=True)
     series = np.interp(np.arange(n), lo, r[ok][first])
-    win = pd.DataFrame({"start": prep["index"][starts], "n": m.sum(axis=1), "rref_night": np.where(ok, r, np.nan)})
+    win = pd.DataFrame({"start": prep.index[starts], "n": m.sum(axis=1), "rref_night": np.where(ok, r, np.nan)})
     return series, win
 
 
@@ -143,12 +250,12 @@ def _nighttime_stage(prep, tref_degc=TREF_DEGC, night_rg_max=10.0, win_days=15, 
                      rh_mod=None):
     """Minimal built-in NT (section 4.1/4.3) for stage A: E0_n per site-year and Rref_n(t).
     To be replaced by ``nighttime.partition_nighttime`` (pass its result as ``nt_result``)."""
-    valid = (~(prep["pot"] > 0) & ~(prep["rg"] > night_rg_max) & np.isfinite(prep["nee"])
-             & np.isfinite(prep["ta"]) & (prep["ta"] > -40.0))
-    starts, stops, _ = _day_windows(prep["n"], prep["rpd"], win_days, step_days, win_days // 2)
+    valid = (~(prep.pot > 0) & ~(prep.rg > night_rg_max) & np.isfinite(prep.nee)
+             & np.isfinite(prep.ta) & (prep.ta > -40.0))
+    starts, stops, _ = _day_windows(prep.n, prep.rpd, win_days, step_days, win_days // 2)
     idx, m = lrc.pad_windows(starts, stops, valid)
-    t = lrc.gather(prep["ta"], idx)
-    y = lrc.gather(prep["nee"], idx)
+    t = lrc.gather(prep.ta, idx)
+    y = lrc.gather(prep.nee, idx)
     mult = None if rh_mod is None else lrc.gather(rh_mod, idx, 1.0)
     tq = np.where(m, t, np.nan)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
@@ -182,12 +289,12 @@ def _nighttime_stage(prep, tref_degc=TREF_DEGC, night_rg_max=10.0, win_days=15, 
     e0_n = float(np.mean(e0[order]))
     e0_se = float(np.sqrt(np.mean(se[order] ** 2)))
     rref, _ = night_rref_series(prep, valid, e0_n, tref_degc, rh_mod=rh_mod)
-    return {"e0": e0_n, "e0_sd": e0_se, "rref": rref, "valid_night": valid, "flags": flags}
+    return {"e0": e0_n, "e0_se_rms": e0_se, "rref": rref, "valid_night": valid, "flags": flags}
 
 
-def _run_nighttime(df, prep, tref_degc, stage_a="auto"):
+def _run_nighttime(df, prep, tref_degc, stage_a="auto", fit_qc_only=True):
     """Stage A without a given NT result: nighttime.partition_nighttime (the project's NT) when
-    available, else the built-in fit.  Returns (result with e0, e0_sd, rref, flags; label)."""
+    available, else the built-in fit.  Returns (result with e0, e0_se_mean or e0_se_rms, rref, flags; label)."""
     if stage_a not in ("auto", "module", "builtin"):
         raise InputError(f"stage_a must be 'auto', 'module' or 'builtin', not {stage_a!r}")
     if stage_a != "builtin":
@@ -197,16 +304,36 @@ def _run_nighttime(df, prep, tref_degc, stage_a="auto"):
             if stage_a == "module":
                 raise
         else:
-            return partition_nighttime(df, tref_degc=tref_degc), "nighttime_module"
+            return partition_nighttime(df, tref_degc=tref_degc, fit_qc_only=fit_qc_only), "nighttime_module"
     nt = _nighttime_stage(prep, tref_degc)
-    return SimpleNamespace(e0=nt["e0"], e0_sd=nt["e0_sd"], rref=nt["rref"], flags=nt["flags"]), "builtin_nt"
+    return SimpleNamespace(e0=nt["e0"], e0_se_rms=nt["e0_se_rms"], rref=nt["rref"], flags=nt["flags"]), "builtin_nt"
+
+
+def e0_uncertainty(nt_result):
+    """Uncertainty of the night E0 of a stage-A result (K): ``e0_se_mean``, the mean of the
+    selected windows' standard errors (nighttime.NighttimeResult), else ``e0_se_rms``, their root
+    mean square (the built-in stage A), else NaN.  It is reported as E0_night_se; it is not the
+    spread of the window estimates."""
+    for name in ("e0_se_mean", "e0_se_rms"):
+        value = getattr(nt_result, name, None)
+        if value is not None:
+            return float(value)
+    return float("nan")
 
 
 # ------------------------------------------------------------------ stage B (E0_d, gamma)
-def _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, rh_function, vpd0_hpa, tref_degc, win_days,
-             step_days, gamma_bounds, gamma_prior, e0d_bounds, se_rel_max, n_best, min_records, use_priors,
-             alpha_max, beta_max, sd_replace, sd_floor_quantile, gamma_se_rel_prior=0.5, rank_by="se"):
-    starts, stops, centre = _day_windows(prep["n"], prep["rpd"], win_days, step_days, win_days // 2)
+def _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, options):
+    """Stage B: the full model in 15-day windows; returns the selected windows, the window table
+    and per window E0_d (K), its SE, gamma (%-1) and its SE.  ``options``: DtrhOptions."""
+    o = options
+    rh_function, vpd0_hpa, tref_degc = o.rh_function, o.vpd0_hpa, o.tref_degc
+    win_days, step_days = o.stage_b_window_days, o.stage_b_step_days
+    gamma_bounds, gamma_prior, e0d_bounds = o.gamma_bounds, o.gamma_prior, o.e0d_bounds
+    se_rel_max, n_best, min_records = o.se_rel_max, o.n_best, o.min_day_records
+    use_priors, alpha_max, beta_max = o.use_priors, o.alpha_max, o.beta_max
+    sd_replace, sd_floor_quantile = o.sd_replace, o.sd_floor_quantile
+    gamma_se_rel_prior, rank_by = o.gamma_se_rel_prior, o.stage_b_rank
+    starts, stops, centre = _day_windows(prep.n, prep.rpd, win_days, step_days, win_days // 2)
     data, rec_idx, k0, neglect = dt.day_window_data(prep, is_day, starts, stops, vpd0_hpa, tref_degc, rh_ref,
                                                     rh_function, min_records, sd_replace, sd_floor_quantile)
     W = starts.size
@@ -275,8 +402,8 @@ def _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, rh_function, vpd0_hpa,
         rank = se_g
     cand = np.nonzero(valid)[0]
     best = cand[np.argsort(rank[cand])[:n_best]] if cand.size else cand
-    win = pd.DataFrame({"start": prep["index"][starts], "end": prep["index"][np.maximum(stops - 1, 0)],
-                        "centre": prep["index"][centre], "n": n, "k": theta[:, lrc.IK], "beta": theta[:, lrc.IBETA],
+    win = pd.DataFrame({"start": prep.index[starts], "end": prep.index[np.maximum(stops - 1, 0)],
+                        "centre": prep.index[centre], "n": n, "k": theta[:, lrc.IK], "beta": theta[:, lrc.IBETA],
                         "alpha": theta[:, lrc.IALPHA], "rref_day": theta[:, lrc.IRREF], "e0_day": e0d,
                         "se_e0_day": se_e0, "gamma": g, "se_gamma": se_g, "cost": cost, "converged": conv,
                         "valid": valid, "selected": np.isin(np.arange(W), best)})
@@ -284,19 +411,31 @@ def _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, rh_function, vpd0_hpa,
 
 
 # --------------------------------------------------------------------------- driver
-def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=10.0, day_rg_min=4.0,
-                   rh_function="exp", rh_ref=None, rh_at_night=True, gamma_bounds=(-0.05, 0.05),
-                   gamma_prior=(0.0, 0.02), e0d_bounds=(30.0, 450.0), stage_b_window_days=15,
-                   stage_b_step_days=5, n_best=3, se_rel_max=0.5, fallback_to_dt=True, window_days=4,
-                   step_days=2, min_day_records=10, use_priors=True, alpha_max=0.22, beta_max=250.0,
-                   sd_replace=(0.2, 0.7), sd_floor_quantile=None, max_gap_days=14.0, gamma_se_rel_prior=0.5,
-                   refit_e0_night_with_rh=True, stage_a="auto", stage_b_rank="se", dt_options=None,
-                   sd_nee="lookup", day_night_rule="oneflux", resp_only_fallback=True, window_location="centre",
-                   lrc_rtol=1e-6, gpp_output="residual"):
+def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides):
     """DT-RH partitioning of one site-year (module docstring).
 
-    ``nt_result``: an object with attributes e0 (K), e0_sd and rref (Series per record at
-    ``tref_degc``), e.g. nighttime.partition_nighttime's result; if None stage A runs NT itself:
+    Parameters
+    ----------
+    df : TowerData or pandas.DataFrame
+        One site-year of the tower table (with RH, or VPD and TA to derive it).
+    variant : str
+        "DTRH", "DT-asym" or "DT-RHonly".
+    nt_result : object, optional
+        Stage-A night-time result (below).
+    options : DtrhOptions, optional
+        Default ``DtrhOptions()``; ``DtrhOptions.reddyproc()`` for the REddyProc day-time rules.
+    **overrides
+        Fields of :class:`DtrhOptions` to change.
+
+    Returns
+    -------
+    DtrhResult
+
+    Notes
+    -----
+    ``nt_result``: an object with attributes e0 (K), rref (Series per record at
+    ``tref_degc``) and an E0 uncertainty (``e0_se_mean`` or ``e0_se_rms``, see :func:`e0_uncertainty`),
+    e.g. nighttime.partition_nighttime's result; if None stage A runs NT itself:
     ``stage_a`` "auto" (nighttime.partition_nighttime if importable, else the built-in fit),
     "module" or "builtin".  ``refit_e0_night_with_rh``: with ``rh_at_night``, re-estimate E0_n
     and Rref_n with f_RH(gamma) as a known factor once gamma is known (otherwise the NT E0_n,
@@ -321,34 +460,27 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=
     "mean" (stage-C parameters attached to the window centre | the mean position of its records);
     ``lrc_rtol`` 1e-6 | 1e-9 (stage-C LM stopping rule).  The old behaviour in full:
     ``sd_nee="replace", sd_floor_quantile=0.3, day_night_rule="reddyproc", resp_only_fallback=False,
-    window_location="mean", lrc_rtol=1e-9``.  Stage A (NT rules, section 4) is not affected.
+    window_location="mean", lrc_rtol=1e-9`` (``DtrhOptions.reddyproc()``).  Stage A (NT rules,
+    section 4) is not affected.
     ``gpp_output``: "residual" (GPP = ER - NEE, the default, project convention) or "model" (the
     stage-C light-response GPP, zero where Rg = 0, the FLUXNET2015 GPP_DT definition); both are
     returned (``gpp_residual``, ``gpp_model``)."""
-    options = {k: v for k, v in locals().items() if k not in ("df", "nt_result")}
-    for name, val, allowed in (("sd_nee", sd_nee, ("lookup", "replace")),
-                               ("day_night_rule", day_night_rule, ("oneflux", "reddyproc")),
-                               ("window_location", window_location, ("centre", "mean")),
-                               ("gpp_output", gpp_output, ("residual", "model"))):
-        if val not in allowed:
-            raise InputError(f"{name} must be {' or '.join(repr(a) for a in allowed)}, not {val!r}")
-    if stage_b_rank not in ("se", "relative_se"):
-        raise InputError(f"stage_b_rank must be 'se' or 'relative_se', not {stage_b_rank!r}")
+    o = make_options(DtrhOptions, options, overrides)
     if variant not in VARIANTS:
         raise InputError(f"DT-RH variant must be one of {', '.join(VARIANTS)}, not {variant!r}")
-    if rh_function not in ("exp", "linear"):
-        raise InputError(f"rh_function must be 'exp' or 'linear', not {rh_function!r}")
-    prep = dt.prepare(df, need_rh=True)
-    idx, n = prep["index"], prep["n"]
+    options = {"variant": variant, **asdict(o)}
+    rh_ref = o.rh_ref
+    prep = dt.prepare(df, need_rh=True, fit_qc_only=o.fit_qc_only)
+    idx, n = prep.index, prep.n
     flags = []
-    rh = prep["rh"]
+    rh = prep.rh
     rh_measured_median = float(np.nanmedian(rh)) if np.isfinite(rh).any() else np.nan
     miss = ~np.isfinite(rh)
     if miss.any():                 # section 11: RH from VPD and TA where RH is missing
         with np.errstate(invalid="ignore", over="ignore"):
-            rh_vpd = rh_from_vpd(prep["vpd"], prep["ta"])
+            rh_vpd = rh_from_vpd(prep.vpd, prep.ta)
         rh = np.where(miss, rh_vpd, rh)
-        prep["rh"] = rh
+        prep.rh = rh
         flags.append(f"rh_from_vpd_ta:{int((miss & np.isfinite(rh)).sum())}")
     if not np.isfinite(rh).any():
         raise InputError("DT-RH: the RH column has no finite value (and none can be derived from VPD and TA)")
@@ -356,28 +488,28 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=
         rh_ref = rh_measured_median if np.isfinite(rh_measured_median) else float(np.nanmedian(rh))
     rh_ref = float(rh_ref)
     options["rh_ref"] = rh_ref
-    is_day, is_night = dt.day_night(prep, day_rg_min, use_pot=day_night_rule == "reddyproc")
-    if sd_nee == "lookup" and not np.isfinite(prep["sd"]).any():
-        prep["sd"] = dt.sd_nee_lookup(prep, is_day | is_night)   # as DT (tower files carry no sdNEE)
+    is_day, is_night = dt.day_night(prep, o.day_rg_min, use_pot=o.day_night_rule == "reddyproc")
+    if o.sd_nee == "lookup" and not np.isfinite(prep.sd).any():
+        prep.sd = dt.sd_nee_lookup(prep, is_day | is_night)   # as DT (tower files carry no sdNEE)
         flags.append("sdNEE_from_lookup")
-    dt_kw = {"sd_nee": sd_nee, "sd_floor_quantile": sd_floor_quantile, "day_night_rule": day_night_rule,
-             "resp_only_fallback": resp_only_fallback, "window_location": window_location, "lrc_rtol": lrc_rtol,
-             **(dt_options or {})}
+    dt_kw = {"sd_nee": o.sd_nee, "sd_floor_quantile": o.sd_floor_quantile, "day_night_rule": o.day_night_rule,
+             "resp_only_fallback": o.resp_only_fallback, "window_location": o.window_location, "lrc_rtol": o.lrc_rtol,
+             "fit_qc_only": o.fit_qc_only, **(o.dt_options or {})}
 
     # ---- stage A
-    valid_night = (~(prep["pot"] > 0) & ~(prep["rg"] > 10.0) & np.isfinite(prep["nee"])
-                   & np.isfinite(prep["ta"]) & (prep["ta"] > -40.0))
+    valid_night = (~(prep.pot > 0) & ~(prep.rg > 10.0) & np.isfinite(prep.nee)
+                   & np.isfinite(prep.ta) & (prep.ta > -40.0))
     if nt_result is None:
-        nt_result, how = _run_nighttime(df, prep, tref_degc, stage_a)
+        nt_result, how = _run_nighttime(df, prep, o.tref_degc, o.stage_a, o.fit_qc_only)
         flags.append(f"stage_a_{how}")
         flags += list(getattr(nt_result, "flags", []))
     e0_n = float(nt_result.e0)
-    e0_n_se = float(getattr(nt_result, "e0_sd", np.nan))
+    e0_n_se = e0_uncertainty(nt_result)
     rref_n = pd.Series(np.asarray(nt_result.rref, dtype="float64"), index=idx) if not isinstance(
         nt_result.rref, pd.Series) else nt_result.rref.reindex(idx)
     rref_n = rref_n.interpolate(limit_direction="both").to_numpy()
     e0_n_nt, e0_n_nt_se = e0_n, e0_n_se
-    refit_night = rh_at_night and refit_e0_night_with_rh
+    refit_night = o.rh_at_night and o.refit_e0_night_with_rh
 
     free_e0 = variant in ("DTRH", "DT-asym")
     free_g = variant in ("DTRH", "DT-RHonly")
@@ -385,20 +517,17 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=
     passes = 2 if (variant == "DT-RHonly" and refit_night) else 1
     for ipass in range(passes):
         # ---- stage B
-        best, win_b, e0d_w, se_e0_w, g_w, se_g_w = _stage_b(
-            prep, is_day, rref_n, e0_n, rh_ref, variant, rh_function, vpd0_hpa, tref_degc, stage_b_window_days,
-            stage_b_step_days, gamma_bounds, gamma_prior, e0d_bounds, se_rel_max, n_best, min_day_records,
-            use_priors, alpha_max, beta_max, sd_replace, sd_floor_quantile, gamma_se_rel_prior, stage_b_rank)
-        if best.size < n_best:
-            flags.append(f"stage_b_valid_windows:{best.size}<{n_best}:fallback_plain_DT")
-            if not fallback_to_dt:
-                raise InputError(f"DT-RH stage B: only {best.size} valid windows (need {n_best})")
-            r = dt.partition_daytime(df, tref_degc=tref_degc, vpd0_hpa=vpd0_hpa, day_rg_min=day_rg_min, **dt_kw)
-            gpp_res = r.reco - prep["nee_all"]
+        best, win_b, e0d_w, se_e0_w, g_w, se_g_w = _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, o)
+        if best.size < o.n_best:
+            flags.append(f"stage_b_valid_windows:{best.size}<{o.n_best}:fallback_plain_DT")
+            if not o.fallback_to_dt:
+                raise InputError(f"DT-RH stage B: only {best.size} valid windows (need {o.n_best})")
+            r = dt.partition_daytime(df, tref_degc=o.tref_degc, vpd0_hpa=o.vpd0_hpa, day_rg_min=o.day_rg_min, **dt_kw)
+            gpp_res = r.reco - prep.nee_all
             rr_n = pd.Series(rref_n, index=idx, name="RREF_NIGHT")
             with np.errstate(invalid="ignore", divide="ignore"):
                 inh = (rr_n - r.rref_day.to_numpy()) / rr_n
-            return DtrhResult(reco=r.reco, gpp=(r.gpp_model if gpp_output == "model" else gpp_res).rename("GPP_DTRH"),
+            return DtrhResult(reco=r.reco, gpp=(r.gpp_model if o.gpp_output == "model" else gpp_res).rename("GPP_DTRH"),
                               e0_night=e0_n, e0_night_se=e0_n_se, e0_day=e0_n,
                               e0_day_se=np.nan, q10_night=float(apparent_q10(e0_n)),
                               q10_day=float(apparent_q10(e0_n)), gamma=0.0, gamma_se=np.nan, rref_night=rr_n,
@@ -412,28 +541,26 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=
         gamma_se = float(np.sqrt(np.mean(se_g_w[best] ** 2))) if free_g else 0.0
 
         # ---- stage A': night E0_n / Rref_n at RH_ref
-        frh = lrc.rh_factor(np.where(np.isfinite(rh), rh, rh_ref), gamma, rh_ref, rh_function)
-        if rh_at_night and gamma != 0.0:
+        frh = lrc.rh_factor(np.where(np.isfinite(rh), rh, rh_ref), gamma, rh_ref, o.rh_function)
+        if o.rh_at_night and gamma != 0.0:
             if refit_night:            # E0_n and Rref_n again, with f_RH(gamma) as a known factor
-                nt = _nighttime_stage(prep, tref_degc, rh_mod=frh)
-                e0_n, e0_n_se, rref_n = nt["e0"], nt["e0_sd"], nt["rref"]
+                nt = _nighttime_stage(prep, o.tref_degc, rh_mod=frh)
+                e0_n, e0_n_se, rref_n = nt["e0"], nt["e0_se_rms"], nt["rref"]
                 if ipass == 0:
                     flags.append("stage_a_refit_with_rh")
             else:                      # keep the NT E0_n; only Rref_n is put at RH_ref
-                rref_n, _ = night_rref_series(prep, valid_night, e0_n, tref_degc, rh_mod=frh)
+                rref_n, _ = night_rref_series(prep, valid_night, e0_n, o.tref_degc, rh_mod=frh)
                 if ipass == 0:
                     flags.append("e0_night_from_nt_without_rh")
     if not free_e0:                # DT-RHonly: E0_d = E0_n (after the stage-A' refit)
         e0_d, e0_d_se = e0_n, e0_n_se
-    er_n = rref_n * lt_factor(prep["ta"], e0_n, tref_degc) * (frh if rh_at_night else 1.0)
+    er_n = rref_n * lt_factor(prep.ta, e0_n, o.tref_degc) * (frh if o.rh_at_night else 1.0)
 
     # ---- stage C
-    starts, stops, centre = dt.ref_windows(n, prep["rpd"], window_days, step_days)
+    starts, stops, centre = dt.ref_windows(n, prep.rpd, o.window_days, o.step_days)
     rp = np.array([np.mean(rref_n[a:b]) for a, b in zip(starts, stops)])
-    res = dt.fit_and_interpolate(prep, is_day, starts, stops, np.full(starts.size, e0_d), rp, gamma, rh_ref,
-                                 rh_function, vpd0_hpa, tref_degc, min_day_records, use_priors, alpha_max,
-                                 beta_max, sd_replace, sd_floor_quantile, max_gap_days, resp_only_fallback, lrc_rtol,
-                                 centre if window_location == "centre" else None)
+    res = dt.fit_and_interpolate(prep, is_day, starts, stops, np.full(starts.size, e0_d), rp, o, gamma, rh_ref,
+                                 o.rh_function, centre=centre)
     fit = res["fit"]
     fit["neglect"] = res["neglect"]
     win = dt.windows_frame(prep, starts, stops, centre, fit, res["loc"], {"rref_night": rp})
@@ -452,10 +579,10 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, tref_degc=15.0, vpd0_hpa=
     with np.errstate(invalid="ignore", divide="ignore"):
         inh = (rref_n - rref_d) / rref_n
     s = lambda a, name: pd.Series(a, index=idx, name=name)  # noqa: E731
-    gpp_res = reco - prep["nee_all"]
+    gpp_res = reco - prep.nee_all
     gpp_mod = res["gpp_model"]          # the stage-C LRC GPP (0 where Rg = 0), as DT's gpp_model
     return DtrhResult(
-        reco=s(reco, "RECO_DTRH"), gpp=s(gpp_mod if gpp_output == "model" else gpp_res, "GPP_DTRH"),
+        reco=s(reco, "RECO_DTRH"), gpp=s(gpp_mod if o.gpp_output == "model" else gpp_res, "GPP_DTRH"),
         e0_night=e0_n, e0_night_se=e0_n_se,
         e0_day=e0_d, e0_day_se=e0_d_se, q10_night=float(apparent_q10(e0_n)), q10_day=float(apparent_q10(e0_d)),
         gamma=gamma, gamma_se=gamma_se, rref_night=s(rref_n, "RREF_NIGHT"), rref_day=s(rref_d, "RREF_DAY"),

@@ -159,7 +159,7 @@ def annual_sums(series, min_coverage=1.0):
 def evaluation_report_html(obs_series, sim_series, table, title, obs_label="reference", sim_label="model"):
     """HTML page: the metrics table per scale, a scatter of daily means and the monthly means
     of both series."""
-    from .. import report
+    from ..io import report
 
     frame = pd.DataFrame({"obs": obs_series, "sim": sim_series.reindex(obs_series.index)})
     frame = frame[np.isfinite(frame["obs"]) & np.isfinite(frame["sim"])]

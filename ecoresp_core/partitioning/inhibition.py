@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io.towers import as_tower
 from .respiration import TREF_DEGC, lt_factor
 
 KOK_DEFAULTS_UNVERIFIED = {"window_days": 4, "step_days": 2, "ppfd_band": (40.0, 150.0), "rg_to_ppfd": 2.11,
@@ -216,12 +217,14 @@ def kok_windows(df, e0_k, window_days=4, step_days=2, ppfd_band=(40.0, 150.0), r
     [rref_night, inhibition, inhibition_se], valid, reason.  ``attrs``: options, n_ppfd_from_sw_in,
     and the note that the Keenan 2019 settings are unverified.
     """
+    tower = as_tower(df)
+    df = tower.data
     if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
         raise InputError("tower table: expected a pandas DataFrame with a DatetimeIndex (TIMESTAMP_START)")
     need = ["NEE", "TA"] + (["NEE_QC"] if use_qc else [])
     miss = [c for c in need if c not in df.columns]
     if miss:
-        raise InputError(f"tower table {df.attrs.get('site_id', '')}: missing column(s) {', '.join(miss)} "
+        raise InputError(f"tower table {tower.site.site_id or ''}: missing column(s) {', '.join(miss)} "
                          "for the Kok method")
     if temperature_normalise not in ("divide", "mean_t", "regress"):
         raise InputError("temperature_normalise must be 'divide', 'mean_t' or 'regress', "
@@ -238,7 +241,7 @@ def kok_windows(df, e0_k, window_days=4, step_days=2, ppfd_band=(40.0, 150.0), r
     step = pd.Timedelta(np.diff(idx.values).astype("timedelta64[s]").astype(np.int64).min(), unit="s")
     if step <= pd.Timedelta(0):
         raise InputError("tower table: the time index must be increasing")
-    rpd = int(df.attrs.get("records_per_day") or round(pd.Timedelta(days=1) / step))
+    rpd = int(tower.site.records_per_day or round(pd.Timedelta(days=1) / step))
     nee = df["NEE"].to_numpy(dtype="float64", na_value=np.nan)
     ta = df["TA"].to_numpy(dtype="float64", na_value=np.nan)
     e0 = _per_record("e0_k", e0_k, n, idx)

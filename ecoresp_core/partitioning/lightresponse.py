@@ -21,8 +21,8 @@ partitioning) ONEFlux's respiration-only refit of windows without a resolvable l
 Cost (section 5.3): ``sum(((NEP_mod - NEP_obs)/sdNEE)**2) + sum_p ((theta_p - prior_p)/sd_p)**2``
 over the *free* parameters that carry a prior.  It is a least-squares problem, so windows are
 fitted with a vectorised (batched) Levenberg-Marquardt with the analytic Jacobian: all
-windows of a site-year (and all starting points) are iterated together in numpy, which is
-what makes a site-year take well under a second.  Parameter covariances are the inverse of
+windows of a site-year (and all starting points) are iterated together in numpy.  Parameter
+covariances are the inverse of
 J'J (prior rows included) scaled by the reduced chi-square of the data residuals when it
 exceeds 1 (i.e. when the stated sdNEE under-states the scatter).
 """
@@ -339,7 +339,7 @@ def window_sd(nee, sd, mask, replace=(0.2, 0.7), floor_quantile=0.3):
 
 # ------------------------------------------------------------ one sequence of windows
 def _accept(theta, se, converged, alpha_max, beta_max):
-    k, beta, alpha, rref = theta[:, IK], theta[:, IBETA], theta[:, IALPHA], theta[:, IRREF]
+    beta, alpha, rref = theta[:, IBETA], theta[:, IALPHA], theta[:, IRREF]
     finite = np.all(np.isfinite(theta), axis=1)
     code = np.full(theta.shape[0], CODE_OK)
     bad = ~converged | ~finite | (alpha < 0) | (rref < 0) | (beta < 0) | (beta >= beta_max)

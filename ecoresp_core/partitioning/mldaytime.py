@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..folds import grouped_folds
+from ..io.towers import as_tower
+from ..common.folds import grouped_folds
 from ..common.metrics import metrics as _metrics
 
 CANDIDATE_DRIVERS = ("TA", "VPD", "RH", "WS", "SWC")
@@ -133,16 +134,18 @@ def _fit_predict(est, x_train, y_train, x_pred):
 def fit_ml_daytime_er(df, model="rf", target="night_nee", drivers=None, cv="month", seed=0, n_estimators=200,
                       night_rg_max=10.0, day_rg_min=4.0, min_driver_coverage=0.8, allow_rg_at_night=False,
                       site_column="site", n_splits=None, reference=None, rf_params=None, nn_params=None,
-                      min_train=50):
+                      min_train=50, fit_qc_only=True):
     """Train an RF or NN on ``target`` and predict daytime ER (module docstring).
 
     ``df``: tower table (index TIMESTAMP_START; NEE, NEE_QC, SW_IN, SW_IN_POT and the drivers).
     Returns an :class:`MLDaytimeResult`.
     """
     options = {k: v for k, v in locals().items() if k not in ("df", "reference")}
+    tower = as_tower(df)
+    df = tower.data
     if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
         raise InputError("tower table: expected a pandas DataFrame with a DatetimeIndex (TIMESTAMP_START)")
-    site = df.attrs.get("site_id", "")
+    site = tower.site.site_id or ""
     if model not in ("rf", "nn"):
         raise InputError(f"model must be 'rf' or 'nn', not {model!r}")
     if cv not in ("month", "site", "none"):
@@ -157,7 +160,9 @@ def fit_ml_daytime_er(df, model="rf", target="night_nee", drivers=None, cv="mont
         if miss:
             raise InputError(f"tower table {site}: missing column(s) {', '.join(miss)} for the night-NEE target")
         y = _col(df, "NEE")
-        train = night & (_col(df, "NEE_QC") == 0) & np.isfinite(y)
+        train = night & np.isfinite(y)
+        if fit_qc_only:                                 # measured NEE only
+            train &= _col(df, "NEE_QC") == 0
     else:
         if not isinstance(target, str) or target not in df.columns:
             raise InputError(f"tower table {site}: target column {target!r} not found "

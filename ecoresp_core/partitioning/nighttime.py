@@ -29,12 +29,13 @@ usual Gauss-Newton ones, ``sqrt(diag(s^2 (J'J)^-1))`` with ``s^2 = SSE / (n - 2)
 never decide a valid window.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io.towers import as_tower
 from .respiration import KELVIN, T0_K, T_MIN_DEGC, TREF_DEGC, apparent_q10, lt_factor
 
 E0_SEARCH = (-1000.0, 3000.0)
@@ -45,15 +46,16 @@ _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 class NighttimeResult:
     """Outputs of :func:`partition_nighttime` for one site-year.
 
-    ``e0`` (K): mean of the selected windows' E0, rounded to 0.01 K; ``e0_sd`` (K): mean of their
-    standard errors (the per-window uncertainty; ``e0_spread`` is the SD of the selected E0 values);
+    ``e0`` (K): mean of the selected windows' E0, rounded to 0.01 K; ``e0_se_mean`` (K): mean of their
+    standard errors (output column E0_NT_SD_K) (the per-window uncertainty; ``e0_spread`` is the SD
+    of the selected E0 values);
     ``q10_10_20``: apparent Q10 between 10 and 20 degC for ``e0``.
     ``reco``/``gpp``/``rref`` are Series on the input index (umol CO2 m-2 s-1; Rref at ``tref_degc``).
     ``e0_windows``: one row per 15-day window (centre_day, start, n, n_trim, t_range, E0, SD, rref,
     fitted, valid, selected).  ``rref_windows``: centre_day, n, rref, index_pos, time.
     ``flags``: fallbacks and problems, e.g. "E0 regression failed ...".  ``options``: the settings."""
     e0: float
-    e0_sd: float
+    e0_se_mean: float
     q10_10_20: float
     tref_degc: float
     reco: pd.Series
@@ -71,13 +73,13 @@ class NighttimeResult:
         out = pd.DataFrame({"RECO_NT": self.reco, "GPP_NT": self.gpp, "RREF_NT": self.rref})
         if self.night is not None:
             out["NIGHT_FIT"] = self.night.astype("int8")
-        out.attrs.update({"E0_K": self.e0, "E0_SD_K": self.e0_sd, "Q10_10_20": self.q10_10_20,
+        out.attrs.update({"E0_K": self.e0, "E0_SE_MEAN_K": self.e0_se_mean, "Q10_10_20": self.q10_10_20,
                           "TREF_degC": self.tref_degc, "flags": list(self.flags)})
         return out
 
 
-def _label(df):
-    site = df.attrs.get("site_id") or df.attrs.get("source") or "the input"
+def _label(df, site_info):
+    site = site_info.label
     years = sorted(set(df.index.year)) if isinstance(df.index, pd.DatetimeIndex) and len(df) else []
     year = str(years[0]) if len(years) == 1 else (f"{years[0]}-{years[-1]}" if years else "")
     return site, year
@@ -210,18 +212,93 @@ def _e0_windows(day, temp, y, ndays, e0_window_days, e0_step_days, min_temp_rang
                          "fitted": fitted, "valid": valid})
 
 
-def partition_nighttime(df, tref_degc=TREF_DEGC, night_rg_max=10.0, e0_window_days=15, e0_step_days=5,
-                        min_temp_range=5.0, trim_percent=5.0, e0_bounds=(30.0, 450.0), n_best=3,
-                        rref_window_days=7, rref_step_days=4, fit_qc_only=True, missing_rg_rule="exclude",
-                        fallback_temp_range=3.0, temperature="TA", fit_ta_qc_only=False):
-    """Night-time (Reichstein 2005) partitioning of ONE site-year; returns :class:`NighttimeResult`.
+@dataclass(frozen=True)
+class NighttimeOptions:
+    """Settings of :func:`partition_nighttime`; the defaults are REddyProc's (:meth:`reddyproc`).
 
-    ``df`` is a tower table (columns NEE, NEE_QC, TA, SW_IN, SW_IN_POT).  ``temperature``: the column
-    driving Lloyd-Taylor (TA by default, TS possible).  ``fit_ta_qc_only``: also require
-    ``TA_QC == 0`` in the fits (REddyProc does so when given a flag; the default fits gap-filled TA,
-    which matches fitting a gap-free driver).  See the module docstring for the algorithm."""
-    site, year = _label(df)
-    src = df.attrs.get("source", "input table")
+    Attributes
+    ----------
+    tref_degc : float
+        Reference temperature of Rref (degC).
+    night_rg_max : float
+        Night: SW_IN <= this (W m-2) and SW_IN_POT <= 0.
+    e0_window_days, e0_step_days : int
+        E0 windows: length (odd, days) and step (days).
+    min_temp_range : float
+        Temperature range a window needs (K).
+    trim_percent : float
+        Residuals outside [p, 100 - p] % dropped before the refit.
+    e0_bounds : tuple of float
+        Valid window: E0 - SE > lower and E0 + SE < upper (K).
+    n_best : int
+        Valid windows averaged (lowest SE).
+    rref_window_days, rref_step_days : int
+        Rref windows: length (odd, days) and step (days).
+    fit_qc_only : bool
+        Fit measured NEE (NEE_QC == 0) only; False fits gap-filled NEE too.
+    missing_rg_rule : str
+        "exclude" (no SW_IN: not night) or "pot_only" (decided by SW_IN_POT).
+    fallback_temp_range : float or None
+        ``min_temp_range`` of the retry when fewer than ``n_best`` windows are valid (K).
+    temperature : str
+        Column driving Lloyd-Taylor ("TA" or "TS").
+    fit_ta_qc_only : bool
+        Also require TA_QC == 0.
+    """
+    tref_degc: float = TREF_DEGC
+    night_rg_max: float = 10.0
+    e0_window_days: int = 15
+    e0_step_days: int = 5
+    min_temp_range: float = 5.0
+    trim_percent: float = 5.0
+    e0_bounds: tuple = (30.0, 450.0)
+    n_best: int = 3
+    rref_window_days: int = 7
+    rref_step_days: int = 4
+    fit_qc_only: bool = True
+    missing_rg_rule: str = "exclude"
+    fallback_temp_range: float = 3.0
+    temperature: str = "TA"
+    fit_ta_qc_only: bool = False
+
+    @classmethod
+    def reddyproc(cls, **changes):
+        """REddyProc's night-time partitioning (partitionNEE.R): the defaults."""
+        return cls(**changes)
+
+
+def partition_nighttime(df, options=None, **overrides):
+    """Night-time (Reichstein 2005) partitioning of ONE site-year; see the module docstring.
+
+    Parameters
+    ----------
+    df : TowerData or pandas.DataFrame
+        One site-year of the tower table (NEE, NEE_QC, TA, SW_IN, SW_IN_POT).
+    options : NighttimeOptions, optional
+        Default ``NighttimeOptions()`` (REddyProc).
+    **overrides
+        Fields of :class:`NighttimeOptions` to change, e.g. ``temperature="TS"`` (the column driving
+        Lloyd-Taylor) or ``fit_ta_qc_only=True`` (also require TA_QC == 0, as REddyProc does when given
+        a flag; the default fits gap-filled TA, which matches fitting a gap-free driver).
+
+    Returns
+    -------
+    NighttimeResult
+    """
+    o = options if options is not None else NighttimeOptions()
+    if not isinstance(o, NighttimeOptions):
+        raise InputError(f"options must be a NighttimeOptions, not {type(o).__name__}")
+    o = replace(o, **overrides) if overrides else o
+    tref_degc, night_rg_max = o.tref_degc, o.night_rg_max
+    e0_window_days, e0_step_days = o.e0_window_days, o.e0_step_days
+    min_temp_range, trim_percent, e0_bounds, n_best = o.min_temp_range, o.trim_percent, o.e0_bounds, o.n_best
+    rref_window_days, rref_step_days, fit_qc_only = o.rref_window_days, o.rref_step_days, o.fit_qc_only
+    missing_rg_rule, fallback_temp_range, temperature = o.missing_rg_rule, o.fallback_temp_range, o.temperature
+    fit_ta_qc_only = o.fit_ta_qc_only
+    tower = as_tower(df)
+    df = tower.data
+    site, year = _label(df, tower.site)
+    src = tower.site.source or "input table"
     for col in ("NEE", "SW_IN", "SW_IN_POT", temperature):
         if col not in df.columns:
             raise InputError(f"{src}: column {col} is missing (night-time partitioning needs NEE, "
@@ -234,7 +311,7 @@ def partition_nighttime(df, tref_degc=TREF_DEGC, night_rg_max=10.0, e0_window_da
         raise InputError(f"{src}: fewer than 2 records")
     if e0_window_days % 2 != 1 or rref_window_days % 2 != 1:
         raise InputError("e0_window_days and rref_window_days must be odd (windows are centred on a day)")
-    rpd = df.attrs.get("records_per_day")
+    rpd = tower.site.records_per_day
     if not rpd:
         step = np.median(np.diff(df.index.values).astype("timedelta64[s]").astype("int64"))
         rpd = int(round(86400 / step))
@@ -284,7 +361,7 @@ def partition_nighttime(df, tref_degc=TREF_DEGC, night_rg_max=10.0, e0_window_da
     best = e0w[e0w["valid"]].sort_values("SD", kind="stable").head(n_best)
     e0w["selected"] = e0w.index.isin(best.index)
     e0 = round(float(best["E0"].mean()), 2)
-    e0_sd = float(best["SD"].mean())
+    e0_se_mean = float(best["SD"].mean())
     e0_spread = float(best["E0"].std(ddof=1)) if n_best > 1 else float("nan")
     e0w.insert(1, "start", df.index[np.minimum(e0w["centre_day"].to_numpy() * rpd, n - 1)])
     options["min_temp_range_used"] = used_range
@@ -323,7 +400,7 @@ def partition_nighttime(df, tref_degc=TREF_DEGC, night_rg_max=10.0, e0_window_da
     reco = rref_t * lt_factor(temp, e0, tref_degc)
     gpp = reco - nee
     return NighttimeResult(
-        e0=e0, e0_sd=e0_sd, q10_10_20=float(apparent_q10(e0, 10.0)), tref_degc=float(tref_degc),
+        e0=e0, e0_se_mean=e0_se_mean, q10_10_20=float(apparent_q10(e0, 10.0)), tref_degc=float(tref_degc),
         reco=pd.Series(reco, index=df.index, name="RECO_NT"),
         gpp=pd.Series(gpp, index=df.index, name="GPP_NT"),
         rref=pd.Series(rref_t, index=df.index, name="RREF_NT"),
@@ -342,24 +419,25 @@ def partition_nighttime_years(df, on_error="raise", **options):
 
     if on_error not in ("raise", "skip"):
         raise InputError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    tower = as_tower(df)
     parts, results, failed = [], {}, {}
-    for year, sub in split_years(df):
+    for year, sub in split_years(tower):
         try:
             res = partition_nighttime(sub, **options)
         except InputError as exc:
             if on_error == "raise":
                 raise
             failed[year] = str(exc)
-            parts.append(pd.DataFrame(np.nan, index=sub.index, columns=["RECO_NT", "GPP_NT", "RREF_NT", "E0_NT"]))
+            parts.append(pd.DataFrame(np.nan, index=sub.data.index, columns=["RECO_NT", "GPP_NT", "RREF_NT", "E0_NT"]))
             continue
         results[year] = res
         fr = res.to_frame()
         fr["E0_NT"] = res.e0
         parts.append(fr)
-    frame = pd.concat(parts).reindex(df.index)
+    frame = pd.concat(parts).reindex(tower.data.index)
     if "NIGHT_FIT" in frame:
         frame["NIGHT_FIT"] = frame["NIGHT_FIT"].fillna(0).astype("int8")
     frame.attrs.update({"E0_K": {y: r.e0 for y, r in results.items()},
-                        "E0_SD_K": {y: r.e0_sd for y, r in results.items()},
+                        "E0_SE_MEAN_K": {y: r.e0_se_mean for y, r in results.items()},
                         "flags": {y: list(r.flags) for y, r in results.items()}, "failed": failed})
     return frame, results

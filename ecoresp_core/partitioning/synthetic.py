@@ -70,8 +70,9 @@ def make_site_year(seed=0, year=2015, freq_min=30, lat_deg=46.0, site_id="XX-Syn
     """One synthetic site-year.  Returns ``(df, truth)``.
 
     ``df`` follows the tower-table contract (index TIMESTAMP_START; NEE, NEE_QC, TA, SW_IN,
-    SW_IN_POT, VPD, RH [, sdNEE]; attrs records_per_day, site_id).  ``truth`` is a dict with
-    the parameters (e0_night, e0_day, gamma, rh_ref, inhibition, k, vpd0_hpa, tref_degc,
+    SW_IN_POT, VPD, RH [, sdNEE]; a plain DataFrame, whose step the methods infer from the index;
+    wrap it with ``towers.as_tower(df, site_id=truth["site_id"])`` to name the site).  ``truth`` is a
+    dict with site_id, the parameters (e0_night, e0_day, gamma, rh_ref, inhibition, k, vpd0_hpa, tref_degc,
     rh_function, rh_at_night) and Series reco, gpp, nee, rref_night, rref_day, alpha, beta,
     is_day.  ``long_gap = (start_doy, n_days)`` removes all measurements in that period.
     Plain Lasslop data: ``e0_day = e0_night, gamma = 0, inhibition = 0``.
@@ -137,10 +138,8 @@ def make_site_year(seed=0, year=2015, freq_min=30, lat_deg=46.0, site_id="XX-Syn
                        "SW_IN_POT": pot, "VPD": vpd, "RH": rh}, index=idx)
     if with_sd:
         df["sdNEE"] = sd
-    df.attrs["records_per_day"] = rpd
-    df.attrs["site_id"] = site_id
     s = lambda a: pd.Series(a, index=idx)  # noqa: E731
-    truth = {"e0_night": e0_night, "e0_day": e0_day, "gamma": gamma, "rh_ref": rh_ref,
+    truth = {"site_id": site_id, "e0_night": e0_night, "e0_day": e0_day, "gamma": gamma, "rh_ref": rh_ref,
              "inhibition": inhibition, "k": k, "vpd0_hpa": vpd0_hpa, "tref_degc": tref_degc,
              "rh_function": rh_function, "rh_at_night": rh_at_night, "noise_a": noise_a, "noise_b": noise_b,
              "reco": s(reco), "gpp": s(gpp), "nee": s(nee_true), "rref_night": s(rref_n),

@@ -20,9 +20,9 @@ model file.
 import numpy as np
 import pandas as pd
 
-from ..blocks import Progress
+from ..common.progress import Progress
 from ..errors import InputError
-from ..folds import grouped_folds
+from ..common.folds import grouped_folds
 from ..common.metrics import metrics
 from .model import IGBP_CODES, UpscalerModel
 
@@ -213,8 +213,8 @@ def fit_upscaler(table, target, features, group="site_id", model="rf", seed=0, n
     imps = []
     for f in features:
         d = np.concatenate([r["drops"] for r in imp_rows if r["feature"] == f])
-        imps.append({"feature": f, "importance": float(d.mean()), "importance_sd": float(d.std(ddof=1)) if d.size > 1 else 0.0,
-                     "n_permutations": int(d.size)})
+        imps.append({"feature": f, "importance": float(d.mean()),
+                     "importance_sd": float(d.std(ddof=1)) if d.size > 1 else 0.0, "n_permutations": int(d.size)})
     imps = pd.DataFrame(imps).sort_values("importance", ascending=False).reset_index(drop=True)
     prog.step(n_splits / (n_splits + 1))
     # final model on all rows

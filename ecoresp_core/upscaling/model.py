@@ -451,7 +451,7 @@ def _digest(arrays, meta_bytes):
 
 def save_model(model, path):
     """Write ``model`` to ``path`` (.npz) under a temporary name, then rename. Returns path."""
-    from ..provenance import versions
+    from ..common.versions import versions
     meta = {k: v for k, v in model.meta.items() if k != "sha256"}  # the checksum is stored beside
     meta.update(format=FORMAT, format_version=FORMAT_VERSION, kind=model.kind)
     meta.setdefault("versions", versions())

@@ -3,8 +3,8 @@
 One row per site and calendar month (of the interval START, local standard time), with the
 columns of the FLUXNET2015 site-month table shipped with the project where they overlap
 (``site_id, year, month, n_records, n_expected, frac_present, frac_measured, TA_F_degC,
-SW_IN_F_W_m2, VPD_F_hPa, TA_F_frac_measured, ..., RECO_<M>_gC_m2_d, resolution, latitude, longitude, IGBP, MAT_degC, utc_offset_h``)
-plus
+SW_IN_F_W_m2, VPD_F_hPa, TA_F_frac_measured, ..., RECO_<M>_gC_m2_d, resolution, latitude, longitude,
+IGBP, MAT_degC, utc_offset_h``) plus
 
 - ``ER_gC_m2_d``: the monthly mean rate of the chosen ER column (g C m-2 d-1): mean of the
   available half-hourly values (umol CO2 m-2 s-1) x 1.0377504 (C = 12.011 g mol-1);
@@ -17,18 +17,20 @@ plus
 
 ``read_fluxnet_monthly`` reads FLUXNET2015 MM files into the same columns (there the rate is the
 file's value, ``frac_good`` the file's NEE QC fraction and ``frac_measured`` / ``n_records`` are
-unknown).  ``sample_drivers`` adds driver values sampled from monthly raster series at each
-site's point, ``attach_tower_meteorology`` the monthly means of the tower's TA, SW_IN and VPD.
+unknown).  ``attach_tower_meteorology`` adds the monthly means of the tower's TA, SW_IN and VPD;
+driver values sampled from monthly raster series at each site's point are added by the job
+``ecoresp_core.jobs.sample.sample_drivers``.
 """
 
 import os
 import re
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..io.towers import site_id_from_name, site_info
+from ..io.towers import TowerData, as_tower, read_tower, site_id_from_name, site_info
 from ..common.timeaxis import days_in_month
 from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY
 
@@ -76,7 +78,9 @@ def _time_index(df, what):
 
 
 def _one_site_months(df, er_column, qc_column, site_id, what):
-    attrs = dict(getattr(df, "attrs", {}) or {})
+    tower = as_tower(df)
+    df = tower.data
+    attrs = {k: v for k, v in tower.site.as_dict().items() if v is not None}
     idx = _time_index(df, what)
     missing = [c for c in (er_column, qc_column) if c not in df.columns]
     if missing:
@@ -134,13 +138,13 @@ def _finish(table, min_coverage):
 def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_coverage=0.75, site_ids=None):
     """Site-month table (module docstring) from half-hourly/hourly tables: tower tables
     (``read_tower``), ``partition_site(...).table`` or partition output read back from a file
-    (``TIMESTAMP_START`` as index or column).  ``tables``: one DataFrame, a list of them, or a dict
-    {site_id: DataFrame}.  The site id comes from ``site_ids`` (same order as the list), the dict
-    key, ``df.attrs['site_id']`` or a ``site_id`` column; coordinates, IGBP and MAT from
-    ``df.attrs`` or the shipped FLUXNET2015 site list."""
+    (``TIMESTAMP_START`` as index or column).  ``tables``: one table (TowerData or DataFrame), a
+    list of them, or a dict {site_id: table}.  The site id comes from ``site_ids`` (same order as
+    the list), the dict key, the TowerData's ``site.site_id`` or a ``site_id`` column; coordinates,
+    IGBP and MAT from the TowerData's ``site`` or the shipped FLUXNET2015 site list."""
     if not 0.0 <= float(min_coverage) <= 1.0:
         raise InputError(f"minimum coverage must be a fraction 0..1 (got {min_coverage})")
-    if isinstance(tables, pd.DataFrame):
+    if isinstance(tables, (pd.DataFrame, TowerData)):
         items = [(None, tables)]
     elif isinstance(tables, dict):
         items = list(tables.items())
@@ -154,7 +158,7 @@ def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_cove
         raise InputError("no input tables")
     parts = []
     for i, (sid, df) in enumerate(items):
-        what = (df.attrs.get("source") if hasattr(df, "attrs") else None) or f"table {i + 1}" + (
+        what = as_tower(df).site.source or f"table {i + 1}" + (
             f" ({sid})" if sid else "")
         parts.append(_one_site_months(df, er_column, qc_column, sid, what))
     table = pd.concat(parts, ignore_index=True)
@@ -202,12 +206,14 @@ def append_site_months(table, other, er_column="RECO_NT_gC_m2_d", what="appended
 
 def attach_tower_meteorology(table, tower_tables):
     """Add (or replace) TA_F_degC, SW_IN_F_W_m2, VPD_F_hPa: monthly means of the tower's TA, SW_IN
-    and VPD.  ``tower_tables``: dict {site_id: DataFrame} or a list of DataFrames whose
-    ``attrs['site_id']`` or ``site_id`` column names the site."""
+    and VPD.  ``tower_tables``: dict {site_id: table} or a list of tables (TowerData or DataFrame)
+    whose ``site.site_id`` or ``site_id`` column names the site."""
     items = list(tower_tables.items()) if isinstance(tower_tables, dict) else [(None, t) for t in tower_tables]
     parts = []
     for sid, df in items:
-        sid = sid or df.attrs.get("site_id") or (df["site_id"].iloc[0] if "site_id" in df else None)
+        tower = as_tower(df)
+        df = tower.data
+        sid = sid or tower.site.site_id or (df["site_id"].iloc[0] if "site_id" in df else None)
         if not sid:
             raise InputError("tower meteorology: a table has no site id")
         present = [c for c in MET if c in df.columns]
@@ -288,106 +294,94 @@ def is_fluxnet_monthly(path):
 
 
 # ----------------------------------------------------------------------------------------------
-# drivers
+# the inputs of ecoresp:sitemonthtable: files, tables, site points
 
-def _month_index(series):
-    out = {}
-    for i, d in enumerate(series.dates):
-        key = (d.year, d.month)
-        if key in out:
-            raise InputError(f"{series.label}: two bands for {key[0]}-{key[1]:02d} (bands {out[key] + 1} and "
-                             f"{i + 1}); a monthly driver needs one band per month")
-        out[key] = i
-    return out
-
-
-def _to_grid_xy(series, lon, lat):
-    """Site lon/lat (WGS84) -> x/y in the series CRS (identity for geographic grids)."""
-    wkt = series.grid.crs_wkt
-    if not wkt:
-        return lon, lat
-    from osgeo import osr
-    dst = osr.SpatialReference()
-    dst.ImportFromWkt(wkt)
-    if dst.IsGeographic():
-        return lon, lat
-    src = osr.SpatialReference()
-    src.ImportFromEPSG(4326)
-    for s in (src, dst):
-        s.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    ct = osr.CoordinateTransformation(src, dst)
-    xy = np.array([ct.TransformPoint(float(x), float(y))[:2] if np.isfinite(x) and np.isfinite(y)
-                   else (np.nan, np.nan) for x, y in zip(lon, lat)]).reshape(-1, 2)
-    return xy[:, 0], xy[:, 1]
+def _name_site(tower, what, site_id=None, path=None):
+    """``tower`` (a TowerData) with its site named: ``site_id`` when given, else its ``site_id``
+    column or ``site.site_id``, else (for a file) the site id in the file name."""
+    if site_id:
+        tower.site = replace(tower.site, site_id=site_id)
+    elif "site_id" not in tower.data.columns and not tower.site.site_id:
+        sid = site_id_from_name(path) if path else None
+        if not sid:
+            raise InputError(f"{what}: the site id is unknown: name the file with the site id (e.g. FLX_DE-Hai_...), "
+                             "add a site_id field or give SITE_IDS" if path else
+                             f"{what}: has no site_id field; give SITE_IDS")
+        tower.site = replace(tower.site, site_id=sid)
+    return tower
 
 
-def check_drivers(driver_series):
-    """Drivers must share grid, CRS and dates: InputError naming the two layers otherwise."""
-    from .drivers import check_same_series
-    items = list(driver_series.items())
-    for name, s in items[1:]:
-        check_same_series(items[0][1], s)
+def read_site_input(path, er_column, site_id=None, min_coverage=0.75, read_other=None):
+    """One input file of a site-month table: ``('monthly', site-month table)`` for a FLUXNET2015 MM
+    file, else ``('halfhourly', TowerData)``: a partition output table (CSV with TIMESTAMP_START and
+    ``er_column``), a tower file (``read_tower``; its ``<ER>_REF`` column taken as ``er_column``) or,
+    for any other file, ``read_other(path)`` (e.g. a GeoPackage read through QGIS).  The site id comes
+    from ``site_id``, a site_id column or the file name (FLX_<SITE>_...)."""
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: file not found")
+    if path.lower().endswith((".csv", ".csv.gz", ".txt")):
+        if is_fluxnet_monthly(path):
+            return "monthly", read_fluxnet_monthly(path, er_column=er_column, site_id=site_id,
+                                                   min_coverage=min_coverage)
+        try:
+            head = pd.read_csv(path, nrows=2)
+        except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError):
+            head = pd.DataFrame()
+        if er_column in head.columns and "TIMESTAMP_START" in head.columns:
+            df = as_tower(pd.read_csv(path), source=path)
+        else:
+            df = read_tower(path, site_id=site_id)
+            if er_column not in df.data.columns and f"{er_label(er_column)}_REF" in df.data.columns:
+                df = df.with_data(df.data.rename(columns={f"{er_label(er_column)}_REF": er_column}))
+    else:
+        df = as_tower(read_other(path), source=path)
+    return "halfhourly", _name_site(df, path, site_id, path)
 
 
-def sample_drivers(table, driver_series, lat_col="latitude", lon_col="longitude", outside="nan",
-                   same_grid=True):
-    """Add one column per driver (name -> RasterSeries) with the value of the grid cell holding each
-    site (nearest cell centre) for the row's year and month.  NaN when the month is not in the
-    series or the cell is nodata.  A site outside the grid gets NaN and a warning naming the
-    driver and the site (``outside='nan'``, warnings in ``result.attrs['warnings']``) or raises
-    InputError (``outside='error'``).  With ``same_grid`` the drivers must share grid, CRS and
-    dates (InputError naming the layers otherwise)."""
-    if outside not in ("nan", "error"):
-        raise InputError(f"outside must be 'nan' or 'error', not {outside!r}")
-    missing = [c for c in ("site_id", "year", "month", lat_col, lon_col) if c not in table.columns]
-    if missing:
-        raise InputError(f"site-month table: column(s) {', '.join(missing)} missing; "
-                         f"columns: {', '.join(map(str, table.columns))}")
-    if not driver_series:
-        return table.copy()
-    if same_grid:
-        check_drivers(driver_series)
-    out = table.copy()
-    warnings = list(table.attrs.get("warnings", []))
-    sites = out.drop_duplicates("site_id")[["site_id", lon_col, lat_col]]
-    lon = pd.to_numeric(sites[lon_col], errors="coerce").to_numpy("float64")
-    lat = pd.to_numeric(sites[lat_col], errors="coerce").to_numpy("float64")
-    years = out["year"].to_numpy("int64")
-    months = out["month"].to_numpy("int64")
-    for name, series in driver_series.items():
-        gt = series.grid.geotransform
-        if gt[2] != 0 or gt[4] != 0:
-            raise InputError(f"driver {name} ({series.label}): rotated grids are not supported")
-        x, y = _to_grid_xy(series, lon, lat)
-        col = np.floor((np.asarray(x) - gt[0]) / gt[1]).astype("float64")
-        row = np.floor((np.asarray(y) - gt[3]) / gt[5]).astype("float64")
-        cell = {}
-        for sid, c, r, lo, la in zip(sites["site_id"], col, row, lon, lat):
-            ok = np.isfinite(c) and np.isfinite(r) and 0 <= c < series.grid.width and 0 <= r < series.grid.height
-            if not ok:
-                msg = (f"driver {name} ({series.label}): site {sid} at lat {la:g}, lon {lo:g} lies outside "
-                       f"the grid ({series.grid.describe()})" if np.isfinite(lo) and np.isfinite(la) else
-                       f"driver {name} ({series.label}): site {sid} has no coordinates")
-                if outside == "error":
-                    raise InputError(msg)
-                warnings.append(msg)
-                cell[sid] = None
+def name_input_table(df, source, site_id=None):
+    """A half-hourly table given as a layer (``source`` names it): its site from ``site_id`` or a
+    site_id field.  Returns a TowerData."""
+    return _name_site(as_tower(df, source=source), "INPUT_TABLE", site_id)
+
+
+def combine_site_months(monthly, halfhourly, er_column="RECO_DTRH", qc_column="NEE_QC", min_coverage=0.75,
+                        tower_met=False):
+    """One site-month table from site-month tables (``monthly``, e.g. FLUXNET2015 MM files) and
+    half-hourly tables (``site_month_table``; with ``tower_met`` the towers' monthly TA, SW_IN and
+    VPD added).  A site-month given by two inputs is an error.  Returns (table, warnings)."""
+    parts, warnings = list(monthly), []
+    if halfhourly:
+        table = site_month_table(halfhourly, er_column=er_column, qc_column=qc_column, min_coverage=min_coverage)
+        if tower_met:
+            towers = [as_tower(d) for d in halfhourly]
+            towers = [d for d in towers if "TA" in d.data or "SW_IN" in d.data or "VPD" in d.data]
+            if towers:
+                sids = [d.site.site_id or d.data["site_id"].iloc[0] for d in towers]
+                table = attach_tower_meteorology(table, dict(zip(sids, towers)))
             else:
-                cell[sid] = (int(r), int(c))
-        bands = _month_index(series)
-        values = np.full(len(out), np.nan)
-        rows_needed = sorted({rc[0] for rc in cell.values() if rc is not None})
-        cache = {r: series.read_block(r, r + 1)[:, 0, :] for r in rows_needed}
-        for i, (sid, y_, m_) in enumerate(zip(out["site_id"], years, months)):
-            rc = cell.get(sid)
-            b = bands.get((int(y_), int(m_)))
-            if rc is None or b is None:
-                continue
-            values[i] = cache[rc[0]][b, rc[1]]
-        n_missing_month = int(sum((int(y_), int(m_)) not in bands for y_, m_ in zip(years, months)))
-        if n_missing_month:
-            warnings.append(f"driver {name} ({series.label}): {n_missing_month} site-month(s) outside its "
-                            "dates get NaN")
-        out[name] = values
-    out.attrs["warnings"] = warnings
-    return out
+                warnings.append("TOWER_MET: no input table has TA, SW_IN or VPD")
+        parts.append(table)
+    table = pd.concat(parts, ignore_index=True).sort_values(KEYS, ignore_index=True)
+    if table.duplicated(KEYS).any():
+        r = table[table.duplicated(KEYS)].iloc[0]
+        raise InputError(f"site {r.site_id}: month {r.year}-{r.month:02d} comes from more than one input")
+    return table, warnings
+
+
+def set_site_coordinates(table, coords=None):
+    """Latitude and longitude of the sites in ``coords`` ({site_id: (lat, lon)}, WGS84, e.g. from a
+    point layer) instead of the FLUXNET2015 site list's.  Returns (table, warnings naming the sites
+    without a point or without any coordinates)."""
+    warnings = []
+    if coords is not None:
+        hit = table["site_id"].isin(coords)
+        table.loc[hit, "latitude"] = [coords[s][0] for s in table.loc[hit, "site_id"]]
+        table.loc[hit, "longitude"] = [coords[s][1] for s in table.loc[hit, "site_id"]]
+        missing = sorted(set(table.loc[~hit, "site_id"]))
+        if missing:
+            warnings.append(f"SITES: no point for site(s) {', '.join(missing)}; using the FLUXNET2015 site list")
+    nocoord = sorted(set(table.loc[~np.isfinite(table["latitude"].astype(float)), "site_id"]))
+    if nocoord:
+        warnings.append(f"no coordinates for site(s) {', '.join(nocoord)} (not in the FLUXNET2015 "
+                        "site list and not in SITES)")
+    return table, warnings

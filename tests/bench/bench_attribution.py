@@ -115,7 +115,7 @@ def bench_partialcorr(quick=False, n_sample=300):
     t0 = time.perf_counter()
     _lstsq_loop(er, drivers, pick)
     loop_px = (time.perf_counter() - t0) / len(pick)
-    from ecoresp_core.attribution import jobs
+    from ecoresp_core.jobs import attribution as jobs
     from ecoresp_core.io.series import open_series
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "er.tif")

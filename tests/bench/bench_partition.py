@@ -53,10 +53,11 @@ def hesseflux_peer(dfy):
 
 def run():
     df = read_tower(SITE_YEAR)
-    year, dfy = split_years(df)[0]
-    t_nt, nt = best_of(lambda: nighttime.partition_nighttime(dfy))
-    t_dt, _ = best_of(lambda: daytime.partition_daytime(dfy))
-    t_rh, _ = best_of(lambda: dtrh.partition_dtrh(dfy, nt_result=nt))
+    year, site_year = split_years(df)[0]
+    dfy = site_year.data
+    t_nt, nt = best_of(lambda: nighttime.partition_nighttime(site_year))
+    t_dt, _ = best_of(lambda: daytime.partition_daytime(site_year))
+    t_rh, _ = best_of(lambda: dtrh.partition_dtrh(site_year, nt_result=nt))
     print(f"site-year: DE-Tha {year}, {len(dfy)} half-hours (best of 3, one core)")
     print(f"{'method':<28}{'ecoresp s':>10}{'peer s':>10}{'peer/ecoresp':>14}")
     peer, note = hesseflux_peer(dfy)

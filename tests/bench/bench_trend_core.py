@@ -1,4 +1,4 @@
-"""Benchmark of the vectorised trend core (ecoresp_core.trend.mann_kendall).
+"""Benchmark of the vectorised trend core (ecoresp_core.trends.trend.mann_kendall).
 
     python tests/bench/bench_trend_core.py [--quick] [--baseline GIT_REF] [--repeat R]
 
@@ -7,15 +7,19 @@
    per-pixel pymannkendall loop on a random sample of land pixels, scaled to all
    land pixels -> speed ratio (original test + Sen slope + CI).
 2. 360 x 720 x 360 monthly cube: original (S, Sen slope and CI over 64 620
-   pairs per pixel) on two lanes (a thread and a helper process, the default), the
+   pairs per pixel) on two lanes (``Workers()``: a thread and a helper process), the
    same with two threads only, and the seasonal variant.
+Every call gets its ``Workers`` explicitly (``mann_kendall`` alone runs serially).
+The baseline imports only trend.py of the git ref: for refs after the split of
+ecoresp_core/trends (issue 11) its statistic and selection modules are today's.
 Peak memory is the process's ru_maxrss after the row, and the helper process's own
 peak (VmHWM, read before it is closed) (baseline rows run last so
 they do not inflate the other rows).  Every timed call follows an untimed warm-up
 call on a thin slice of the cube; --repeat R times every row R times and keeps the
-fastest (for a shared, noisy machine).  --quick uses smaller cubes.  --baseline REF also times ecoresp_core/trends/trend.py as of git REF (e.g.
-HEAD) on the same cubes in the same run (original and seasonal), for a fair
-before/after comparison on a shared machine.
+fastest (for a shared, noisy machine).  --quick uses smaller cubes.  --baseline REF
+also times ecoresp_core/trends/trend.py as of git REF (e.g. HEAD) on the same cubes in
+the same run (original and seasonal), for a fair before/after comparison on a shared
+machine.
 ``run(quick=False, baseline=None, repeat=1)`` returns the rows as a list of dicts.
 """
 
@@ -36,7 +40,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from ecoresp_core.parallel import Workers  # noqa: E402
+from ecoresp_core.jobs.parallel import Workers  # noqa: E402
 from ecoresp_core.trends.trend import VARIANTS, mann_kendall  # noqa: E402
 
 SEED = 42
@@ -95,25 +99,24 @@ REPEAT = 1  # timed calls per row (the fastest counts), set by --repeat
 HELPER_PEAK = None  # peak RSS (MB) of the helper process of the last timed row, if any
 
 
-def _time_core(cube, variant, fn=None, **kw):
+def _time_core(cube, variant, fn=None, n_threads=None, helpers=None):
+    """Fastest of REPEAT timed calls of fn on cube, each on its own ``Workers(n_threads,
+    helpers)`` (made and closed inside the timing, as a raster job does per call)."""
     fn = mann_kendall if fn is None else fn
     # untimed warm-up on a thin slice (thread pool, allocator, caches), so that the
     # first timed row and the baseline rows (which run later) start alike
-    fn(cube[:, :4], variant=variant, min_valid=10, **kw)
+    with Workers(n_threads, helpers=helpers) as w:
+        fn(cube[:, :4], variant=variant, min_valid=10, workers=w)
     best = None
     global HELPER_PEAK
     HELPER_PEAK = None
     for _ in range(max(1, REPEAT)):
         res = None
         t0 = time.perf_counter()
-        if fn is mann_kendall and kw.get("helpers", True):
-            # the same call with the Workers made here, to read the helper's peak memory
-            with Workers(kw.get("n_threads")) as w:
-                res = fn(cube, variant=variant, min_valid=10, workers=w, **kw)
-            HELPER_PEAK = max(HELPER_PEAK or 0.0, w.helper_peak_mb or 0.0) or None
-        else:
-            res = fn(cube, variant=variant, min_valid=10, **kw)
+        with Workers(n_threads, helpers=helpers) as w:
+            res = fn(cube, variant=variant, min_valid=10, workers=w)
         dt = time.perf_counter() - t0
+        HELPER_PEAK = max(HELPER_PEAK or 0.0, w.helper_peak_mb or 0.0) or None
         best = dt if best is None else min(best, dt)
     return best, res
 

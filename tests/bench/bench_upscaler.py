@@ -1,4 +1,4 @@
-"""Benchmark of ecoresp_core.upscaling.predict.predict_rasters (the ecoresp:predictupscaler core).
+"""Benchmark of ecoresp_core.jobs.predict.predict_rasters (the ecoresp:predictupscaler core).
 
     python tests/bench/bench_upscaler.py [--quick]
 
@@ -130,7 +130,8 @@ def run(quick=False):
     import subprocess
     from osgeo import gdal
     from ecoresp_core.io.series import open_series
-    from ecoresp_core.upscaling.predict import open_driver, predict_rasters
+    from ecoresp_core.jobs.inputs import open_driver
+    from ecoresp_core.jobs.predict import predict_rasters
     ny, nx, nt = (90, 180, 36) if quick else (360, 720, 360)
     gdal.SetCacheMax(GDAL_CACHE_MB * 2 ** 20)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
@@ -186,7 +187,8 @@ def run(quick=False):
     print(f"grid {ny} x {nx}, {nt} months, 4 drivers (synthetic, see docstring); {rows} land pixel-months "
           f"predicted in {stats['blocks']} blocks; driver files written in {t_write:.1f} s")
     print(f"ours (predict_rasters, block-wise, read+predict+write, 2 threads): {ours:,.0f} rows/s ({t_ours:.1f} s)")
-    print(f"sklearn RandomForestRegressor.predict in memory: n_jobs=1 {sk[1]:,.0f} rows/s, n_jobs=2 {sk[2]:,.0f} rows/s")
+    print(f"sklearn RandomForestRegressor.predict in memory: n_jobs=1 {sk[1]:,.0f} rows/s, "
+          f"n_jobs=2 {sk[2]:,.0f} rows/s")
     print(f"ratio ours / sklearn: {ours / sk[1]:.2f} (n_jobs=1), {ours / sk[2]:.2f} (n_jobs=2); "
           f"peak RSS {peak:.0f} MB (budget 512 MB for blocks, GDAL cache {GDAL_CACHE_MB} MB)")
     print(f"same in-memory matrix, our tree evaluation (model.predict_encoded) / sklearn predict: "

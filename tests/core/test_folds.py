@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ecoresp_core.errors import InputError
-from ecoresp_core.folds import grouped_folds
+from ecoresp_core.common.folds import grouped_folds
 
 
 def test_worked_example():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ecoresp_core.report import DIVERGING, map_svg
+from ecoresp_core.io.report import DIVERGING, map_svg
 
 
 def test_categorical_map_cells_and_legend():

@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import pytest
-from conftest import monthly_dates
 from osgeo import gdal
 
 from ecoresp_core.errors import InputError

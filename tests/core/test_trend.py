@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from ecoresp_core.errors import Cancelled
+from ecoresp_core.jobs.parallel import Workers
 from ecoresp_core.trends.trend import TREND_BANDS, VARIANTS, mann_kendall
 
 mk = pytest.importorskip("pymannkendall")
@@ -341,24 +342,64 @@ def test_guards_and_shapes():
 
 
 def test_threads_progress_cancel():
+    """The default (serial, in the calling thread) and two thread lanes give the same
+    bits; both report monotone progress up to 1 and honour Cancel."""
     rng = np.random.default_rng(1)
     X = np.round(rng.normal(size=(30, 3000)), 1)
-    a = mann_kendall(X, n_threads=1, block_pixels=256)
+    serial_seen = []
+    a = mann_kendall(X, block_pixels=256, progress=serial_seen.append)
+    assert len(serial_seen) == 12 and serial_seen[-1] == 1.0 and serial_seen == sorted(serial_seen)
     seen = []
-    b = mann_kendall(X, n_threads=2, block_pixels=256, progress=seen.append)
+    with Workers(2, helpers=False) as w:
+        b = mann_kendall(X, block_pixels=256, progress=seen.append, workers=w)
     for band in TREND_BANDS:
         np.testing.assert_array_equal(a[band], b[band])
     assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
     with pytest.raises(Cancelled):
         mann_kendall(X, block_pixels=256, cancelled=lambda: True)
-    calls = []
+    for workers in (None, Workers(2, helpers=False)):
+        calls = []
 
-    def cancel_later():
-        calls.append(1)
-        return len(calls) > 3
+        def cancel_later():
+            calls.append(1)
+            return len(calls) > 3
 
-    with pytest.raises(Cancelled):
-        mann_kendall(X, block_pixels=128, cancelled=cancel_later)
+        done = []
+        with pytest.raises(Cancelled):
+            mann_kendall(X, block_pixels=128, cancelled=cancel_later, progress=done.append,
+                         workers=workers)
+        assert done and done[-1] < 1.0  # stopped before the last of the 24 blocks
+
+
+def test_no_blocks_reports_done():
+    seen = []
+    r = mann_kendall(np.full((10, 4), np.nan), progress=seen.append)
+    assert seen == [1.0] and np.all(r["n_valid"] == 0)
+
+
+def test_kernel_importable_by_name_and_no_scheduler_import():
+    """Helper processes import the block kernel by module and function name; the
+    trends package itself imports no scheduler (the caller passes its workers)."""
+    import ast
+    import importlib
+    import subprocess
+    import sys
+
+    from ecoresp_core.trends import statistic
+    fn = statistic.process_block
+    assert getattr(importlib.import_module(fn.__module__), fn.__name__) is fn
+    code = ("import importlib, sys; m = importlib.import_module(sys.argv[1]); "
+            "getattr(m, sys.argv[2]); import ecoresp_core.trends.trend; "
+            "assert not [k for k in sys.modules if k.startswith('ecoresp_core') and ('parallel' in k or 'jobs' in k)]")
+    subprocess.run([sys.executable, "-c", code, fn.__module__, fn.__name__], check=True,
+                   cwd=os.path.dirname(os.path.dirname(HERE)))
+    pkg = os.path.dirname(statistic.__file__)
+    for name in os.listdir(pkg):
+        if name.endswith(".py"):
+            tree = ast.parse(open(os.path.join(pkg, name)).read())
+            mods = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+            mods += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+            assert not [m for m in mods if "parallel" in m or "jobs" in m], (name, mods)
 
 
 # --------------------------------------------------------------------------- fast paths
@@ -411,7 +452,7 @@ def test_long_series_float32_screening_adversarial(kind):
 def test_long_series_bracket_miss_falls_back(monkeypatch):
     """Brackets that miss the targets (negative width) or overflow the gather cap
     must fall back to the exact float64 path and give the same answer."""
-    from ecoresp_core.trends import trend as tr
+    from ecoresp_core.trends import selection as tr
     rng = np.random.default_rng(4)
     X = np.round(800 + rng.normal(0, 5, (200, 30)) + 0.03 * np.arange(200)[:, None], 1)
     X[rng.random(X.shape) < 0.05] = np.nan
@@ -473,7 +514,7 @@ def test_long_path_chunks_and_buckets(monkeypatch, kind, chunk, nb):
     float32 pass (not its float64 fallback) does the work.  Data with heavy ties (many
     slopes exactly at the bracket ends), long gaps and the seasonal layout (12 groups)
     are covered."""
-    from ecoresp_core.trends import trend as tr
+    from ecoresp_core.trends import selection as tr
     rng = np.random.default_rng(31)
     n, npix = 130, 17
     if kind == "noise":
@@ -504,7 +545,7 @@ def test_long_path_chunks_and_buckets(monkeypatch, kind, chunk, nb):
     monkeypatch.setattr(tr, "_sen_long", spy)
     monkeypatch.setattr(tr, "_FOLD_CHUNK", chunk)
     monkeypatch.setattr(tr, "_FOLD_NB", nb)
-    r = mann_kendall(X, variant, n_threads=1, block_pixels=5)
+    r = mann_kendall(X, variant, block_pixels=5)
     _check_brute(X, r, period=period)
     for b in TREND_BANDS:
         np.testing.assert_array_equal(r[b], ref[b])
@@ -529,7 +570,7 @@ def test_long_series_mk_score_from_slope_signs(monkeypatch):
     X[:, 20:26] = np.round(rng.normal(size=(n, 6)) * 3, 1)  # no trend: 0 inside the bracket
     X[:, 26:28] = rng.integers(0, 4, size=(n, 2))  # no trend, heavy ties
     X[rng.random(X.shape) < 0.05] = np.nan
-    from ecoresp_core.trends import trend as tr
+    from ecoresp_core.trends import selection as tr
     seen = []
     orig = tr._fold_pick
 
@@ -552,7 +593,7 @@ def test_long_series_mk_score_from_slope_signs(monkeypatch):
 def test_long_path_open_bracket(monkeypatch):
     """Brackets open at one or both ends (infinite L / U) keep every slope on that
     side: the folded pass still selects exactly, without the float64 fallback."""
-    from ecoresp_core.trends import trend as tr
+    from ecoresp_core.trends import selection as tr
     rng = np.random.default_rng(8)
     X = np.round(800 + rng.normal(0, 5, (120, 12)) + 0.04 * np.arange(120)[:, None], 1)
     X[rng.random(X.shape) < 0.05] = np.nan
@@ -573,7 +614,7 @@ def test_long_path_open_bracket(monkeypatch):
 
     monkeypatch.setattr(tr, "_chunk_bracket", wide)
     monkeypatch.setattr(tr, "_sen_long", spy)
-    r = mann_kendall(X, n_threads=1)
+    r = mann_kendall(X)
     assert sum(called) == 0
     _check_brute(X, r)
     for b in TREND_BANDS:

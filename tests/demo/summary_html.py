@@ -13,7 +13,7 @@ from osgeo import gdal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))
-from ecoresp_core.report import line_chart, map_svg, page, table_html  # noqa: E402
+from ecoresp_core.io.report import line_chart, map_svg, page, table_html  # noqa: E402
 
 gdal.UseExceptions()
 OUT = sys.argv[1] if len(sys.argv) > 1 else "demo_output"
@@ -75,7 +75,8 @@ body = ("<p>Real measured towers: FLUXNET2015 DE-Tha 2011-2012 (in the chain) an
         "R2 against the FLUXNET2015 reference partitioning where the file carries it.</p>"
         + table_html(site_years[cols]) +
         f"<p>Reports: {link('chain/partition.html', 'DE-Tha 2011-2012 partitioning report')}, "
-        f"{link('partition_DE-Tha_1998.html', 'DE-Tha 1998')}, {link('chain/dtrh_vs_nt.html', 'DT-RH against NT')}.</p>")
+        f"{link('partition_DE-Tha_1998.html', 'DE-Tha 1998')}, "
+        f"{link('chain/dtrh_vs_nt.html', 'DT-RH against NT')}.</p>")
 sections.append(("1. Site partitioning: methods compared", body))
 
 # 2. upscaling: CV metrics and regional totals

@@ -5,17 +5,14 @@ traceback crashes QGIS 3.22 at exit."""
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import monthly_dates, write_stack
+from conftest import HAS_QGIS_PROCESS, monthly_dates, write_stack
 from osgeo import gdal
 
 pytestmark = pytest.mark.qgis
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-QP = os.path.join(REPO, ".ci", "qgis_process.sh")
 NAMES = ["TA", "pre", "SM"]
 
 
@@ -118,14 +115,14 @@ def test_rfattribution(provider, tmp_path):
     np.testing.assert_array_equal(bands(res2["OUTPUT"])[1], vals)  # same SEED, same output
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/qgis_process.bin"), reason="needs qgis_process")
-def test_partialcorrelation_qgis_process(tmp_path):
+@pytest.mark.skipif(not HAS_QGIS_PROCESS, reason="needs qgis_process")
+@pytest.mark.slow  # a qgis_process start-up; test_partialcorrelation_and_zones runs the algorithm fast
+def test_partialcorrelation_qgis_process(qgis_process, tmp_path):
     er, drivers, truth, _ = make_stacks(tmp_path, seed=2)
     out, dom = tmp_path / "qp.tif", tmp_path / "qpdom.tif"
-    args = [QP, "--json", "run", "ecoresp:partialcorrelation", "--", f"INPUT={er}",
-            *[f"DRIVERS={d}" for d in drivers], "MODE=0", "DETREND=1", "ALPHA=0.01",
-            f"OUTPUT={out}", f"DOMINANT={dom}", f"DOMINANT_R={tmp_path / 'qpr.tif'}"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    proc = qgis_process("--json", "run", "ecoresp:partialcorrelation", "--", f"INPUT={er}",
+                        *[f"DRIVERS={d}" for d in drivers], "MODE=0", "DETREND=1", "ALPHA=0.01",
+                        f"OUTPUT={out}", f"DOMINANT={dom}", f"DOMINANT_R={tmp_path / 'qpr.tif'}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(proc.stdout)["results"]
     assert res["N_COMPUTED"] == 20

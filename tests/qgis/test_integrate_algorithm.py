@@ -1,8 +1,6 @@
 """ecoresp:integrate: a constant 1 g C m-2 d-1 over the real 0.5-degree land fraction gives the
 analytic total (leap years counted); zones add up; grids must match."""
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -67,7 +65,8 @@ def test_zones_add_up_and_grid_mismatch(provider, tmp_path, stack_factory):
     stack = write_stack(tmp_path / "er.tif", rng.random((12, 360, 720)) * 3, dates, geotransform=GT)
     zones = extract(tmp_path, "koppen_dominant")
     res_all = run({"INPUT": stack, "OUTPUT": str(tmp_path / "a.csv"), "SUMMARY": str(tmp_path / "as.csv")})
-    res_z = run({"INPUT": stack, "ZONES": zones, "ZONE_NAMES": "1=A tropical, 3=C temperate", "OUTPUT": str(tmp_path / "z.csv"), "SUMMARY": str(tmp_path / "zs.csv")})
+    res_z = run({"INPUT": stack, "ZONES": zones, "ZONE_NAMES": "1=A tropical, 3=C temperate",
+                 "OUTPUT": str(tmp_path / "z.csv"), "SUMMARY": str(tmp_path / "zs.csv")})
     a = read(res_all["OUTPUT"]).astype({"total_PgC": float})
     z = read(res_z["OUTPUT"]).astype({"total_PgC": float, "zone": int})
     ds = gdal.Open(zones)

@@ -14,7 +14,8 @@ def with_defaults(child):
     alg = QgsApplication.processingRegistry().algorithmById(child.algorithmId())
     for p in alg.parameterDefinitions():
         if p.name() not in child.parameterSources() and not p.isDestination() and p.defaultValue() is not None:
-            child.addParameterSources(p.name(), [QgsProcessingModelChildParameterSource.fromStaticValue(p.defaultValue())])
+            child.addParameterSources(
+                p.name(), [QgsProcessingModelChildParameterSource.fromStaticValue(p.defaultValue())])
     return child
 
 

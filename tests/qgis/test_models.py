@@ -90,7 +90,8 @@ def test_site_partitioning_model_runs_and_returns_every_output(provider, tmp_pat
     assert set(sm["site_id"]) - {"DE-Tha"} == set(sub["site_id"][sub["frac_measured"] >= 0.2])
 
 
-def test_upscaling_then_trends_attribution_through_qgis_process(tmp_path, iberia_nc):
+@pytest.mark.slow  # a chain of qgis_process start-ups on the Iberian cube
+def test_upscaling_then_trends_attribution_through_qgis_process(qgis_process, tmp_path, iberia_nc):
     """The two regional models chained by hand through qgis_process, as a user would: the
     FLUXNET2015 site-months (screened) -> monthly ER over Iberia -> trend and attribution."""
     import json
@@ -104,12 +105,10 @@ def test_upscaling_then_trends_attribution_through_qgis_process(tmp_path, iberia
     grid = [f"climate_file={iberia_nc}", "tmp_variable=tas", "tmn_variable=tasmin", "pre_variable=pr",
             f"land_cover={iberia}/iberia_igbp_2019.tif", f"land_fraction={iberia}/iberia_land_fraction_percent.tif",
             f"zones={iberia}/iberia_koppen_dominant.tif", "zone_names=2=B arid,3=C temperate,4=D cold", "seed=3"]
-    qp = os.path.join(REPO, ".ci", "qgis_process.sh")
 
     def run(model, args, outputs):
         alg_outputs = [f"{k}={tmp_path / v}" for k, v in outputs.items()]
-        proc = subprocess.run([qp, "--json", "run", f"ecoresp:{model}", "--"] + args + alg_outputs,
-                              capture_output=True, text=True)
+        proc = qgis_process("--json", "run", f"ecoresp:{model}", "--", *args, *alg_outputs)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         res = json.loads(proc.stdout[proc.stdout.index("{"):])["results"]
         for k, v in outputs.items():

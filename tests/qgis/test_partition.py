@@ -59,6 +59,7 @@ def test_partition_bad_input(provider, tmp_path):
 
 @pytest.mark.parametrize("path,site,year,rows", [(DETHA98, "DE-Tha", "1998", 17520),
                                                  (FLX_HAI, "DE-Hai", "2007", 2 * 17520 + 48)])
+@pytest.mark.slow  # full site-years through qgis_process
 def test_partition_through_qgis_process(tmp_path, path, site, year, rows):
     out, summ, rep = tmp_path / "hh.csv", tmp_path / "summary.csv", tmp_path / "report.html"
     proc = subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "--json", "run", "ecoresp:partition",
@@ -90,3 +91,69 @@ def test_partition_cancel_writes_nothing(provider, tmp_path):
     with pytest.raises(QgsProcessingException, match="Cancelled"):
         processing.run("ecoresp:partition", params, feedback=fb, context=QgsProcessingContext())
     assert os.listdir(tmp_path) == []
+
+
+def test_partition_offers_and_runs_a_registered_method(provider, tmp_path):
+    """A method defined outside the plugin (tests/core/partitioning/toymethod.py) and registered at
+    run time (no other edit) is listed in the help and the METHODS parameter, accepted by the
+    validation and written to the outputs."""
+    import processing
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    from core.partitioning.toymethod import night_mean_method
+    from ecoresp.ecoresp_core.partitioning import methods as registry
+
+    registry.register(night_mean_method(registry))
+    try:
+        alg = QgsApplication.processingRegistry().createAlgorithmById("ecoresp:partition")
+        assert ("<b>NIGHTMEAN</b>: constant ER = mean measured night-time NEE (toy). A test method: constant ER"
+                in alg.shortHelpString())
+        assert "NIGHTMEAN" in alg.parameterDefinition("METHODS").description()
+        ok, msg = alg.checkParameterValues({"INPUT": DETHA98, "METHODS": "NT,night-mean",
+                                            "OUTPUT": str(tmp_path / "x.csv")}, QgsProcessingContext())
+        assert ok, msg
+        out, summ = tmp_path / "hh.csv", tmp_path / "summary.csv"
+        processing.run("ecoresp:partition", {"INPUT": DETHA98, "METHODS": "NT,NIGHTMEAN", "OUTPUT": str(out),
+                                             "SUMMARY": str(summ)},
+                       feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+        with open(out) as fh:
+            rows = list(csv.DictReader(fh))
+        assert {"RECO_NIGHTMEAN", "GPP_NIGHTMEAN", "QC_NIGHTMEAN", "RECO_NT"} <= set(rows[0])
+        assert len({r["RECO_NIGHTMEAN"] for r in rows}) == 1
+        with open(summ) as fh:
+            srow = next(csv.DictReader(fh))
+        assert float(srow["ER_NIGHTMEAN"]) == pytest.approx(float(rows[0]["RECO_NIGHTMEAN"]))
+        assert float(srow["RECO_NIGHTMEAN_gC"]) > 0
+    finally:
+        registry.unregister("NIGHTMEAN")
+    with pytest.raises(QgsProcessingException, match="unknown method 'NIGHTMEAN'"):
+        processing.run("ecoresp:partition", {"INPUT": DETHA98, "METHODS": "NT,NIGHTMEAN",
+                                             "OUTPUT": str(tmp_path / "o.csv")},
+                       feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+
+
+def test_partition_file_with_pot_but_no_coordinates(provider, tmp_path):
+    """SW_IN_POT in the file but no known site: a clear message naming the file and what is
+    missing (it used to be a raw TypeError from the log line)."""
+    import pandas as pd
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    src = tmp_path / "tower.csv"
+    with open(DETHA98) as fh:
+        lines = fh.read().splitlines()
+    names = lines[0].split("\t")
+    out = ["TIMESTAMP_START,TIMESTAMP_END,NEE,TA,SW_IN,SW_IN_POT,VPD"]
+    t0 = pd.Timestamp("1998-01-01")
+    for i, line in enumerate(lines[2:2 + 480]):
+        v = dict(zip(names, line.split("\t")))
+        a, b = t0 + pd.Timedelta(minutes=30 * i), t0 + pd.Timedelta(minutes=30 * (i + 1))
+        pot = "0" if not 7 <= a.hour < 16 else "300"
+        out.append(f"{a:%Y%m%d%H%M},{b:%Y%m%d%H%M},{v['NEE']},{v['Tair']},{v['Rg']},{pot},{v['VPD']}")
+    src.write_text("\n".join(out) + "\n")
+    with pytest.raises(QgsProcessingException,
+                       match=r"tower.csv: the site latitude, longitude and UTC offset are unknown.*LATITUDE"):
+        processing.run("ecoresp:partition", {"INPUT": str(src), "METHODS": "NT",
+                                             "OUTPUT": str(tmp_path / "o.csv")},
+                       feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+    assert not (tmp_path / "o.csv").exists()

@@ -97,7 +97,7 @@ def test_trend_long_series_in_a_helper_process(provider, stack_factory, tmp_path
     processing.run("ecoresp:trend", {"INPUT": src, "SLOPE_UNIT": 1, "OUTPUT": out}, feedback=fb,
                    context=QgsProcessingContext())
     assert any("computed in a helper process" in m for m in fb.infos), fb.infos
-    expect = mann_kendall(v.astype("float32").astype(float), min_valid=10, helpers=False)
+    expect = mann_kendall(v.astype("float32").astype(float), min_valid=10)
     ds = gdal.Open(out)
     for i, b in enumerate(TREND_BANDS):
         np.testing.assert_array_equal(ds.GetRasterBand(i + 1).ReadAsArray(), expect[b].astype("float32"),
@@ -168,3 +168,84 @@ def test_cancel_leaves_no_file(provider, stack_factory, tmp_path):
         processing.run("ecoresp:trend", {"INPUT": src, "OUTPUT": str(out)}, feedback=fb,
                        context=QgsProcessingContext())
     assert os.listdir(tmp_path) == ["stack.tif"]
+
+
+def test_enum_options_are_the_core_keys_in_order(provider):
+    """Each enum parameter's options are one key -> label table (algorithms/base.py Choices); the keys
+    are what the core accepts, in the order of the indices that saved models and scripts use."""
+    from ecoresp.algorithms import detrend, integrate, partialcorrelation, rfattribution, trend
+    from ecoresp.algorithms.base import ZONE_TYPES
+    from ecoresp_core.attribution.partialcorr import DETRENDS, MODES
+    from ecoresp_core.attribution.rfattribution import IMPORTANCES
+    from ecoresp_core.common.detrend import METHODS
+    from ecoresp_core.trends.trend import VARIANTS
+    from ecoresp_core.upscaling.integrate import UNITS
+
+    assert trend.VARIANT_CHOICES.keys == list(VARIANTS) and detrend.METHOD_CHOICES.keys == list(METHODS)
+    assert partialcorrelation.MODE_CHOICES.keys == list(MODES)
+    assert partialcorrelation.DETREND_CHOICES.keys == list(DETRENDS)
+    assert rfattribution.IMPORTANCE_CHOICES.keys == list(IMPORTANCES)
+    assert integrate.UNIT_CHOICES.keys == list(UNITS) and ZONE_TYPES.keys == ["categorical", "mat"]
+    p = provider.algorithm("trend").parameterDefinition("AGGREGATE")
+    assert p.options() == ["no aggregation", "annual mean", "annual sum"] and p.defaultValue() == 0
+
+
+def test_one_error_boundary_around_every_process_algorithm(provider):
+    """A core error raised outside run_core, or a bug, leaves processAlgorithm as a
+    QgsProcessingException (the bug named, its traceback reported to the log), never as a raw exception."""
+    from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    from ecoresp.algorithms.base import EcorespAlgorithm
+    from ecoresp.ecoresp_core.errors import InputError
+
+    class Failing(EcorespAlgorithm):
+        error = None
+
+        def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+            raise self.error
+
+    class Log(QgsProcessingFeedback):
+        errors = []
+
+        def reportError(self, msg, fatalError=False):  # noqa: N802, N803
+            self.errors.append(msg)
+
+    for error, message in [(InputError("INPUT: no such band"), "^INPUT: no such band$"),
+                           (TypeError("unsupported format"), "internal error.*TypeError: unsupported format"),
+                           (QgsProcessingException("as raised"), "^as raised$")]:
+        Failing.error = error
+        fb = Log()
+        with pytest.raises(QgsProcessingException, match=message):
+            Failing().processAlgorithm({}, QgsProcessingContext(), fb)
+        assert bool(fb.errors) == isinstance(error, TypeError)  # the traceback of a bug
+        Log.errors = []
+    for name in ("trend", "fitupscaler", "sitemonthtable", "partition"):
+        assert getattr(type(provider.algorithm(name)).processAlgorithm, "error_boundary", False), name
+
+
+def test_key_value_parameters_one_parser(provider, tmp_path):
+    """ZONE_NAMES, UNITS, AGGREGATION, DRIVER_FILES: one parser, ',' and ';' both accepted where a value
+    holds neither (DRIVER_FILES: ';' only, a path may hold ','); a bad entry names the parameter."""
+    from qgis.core import QgsProcessingContext, QgsProcessingException
+
+    from ecoresp.algorithms.base import DriverSources, zone_names_parameter
+
+    ctx = QgsProcessingContext()
+    alg = provider.algorithm("integrate")
+    assert zone_names_parameter(alg, {"ZONE_NAMES": "2=B arid, 3=C temperate;4=D cold"}, ctx) == \
+        {2: "B arid", 3: "C temperate", 4: "D cold"}
+    with pytest.raises(QgsProcessingException, match="ZONE_NAMES: entry 'B arid' is not code=name"):
+        zone_names_parameter(alg, {"ZONE_NAMES": "2=A, B arid"}, ctx)
+    with pytest.raises(QgsProcessingException, match="ZONE_NAMES: entry 'x=A' is not code=name"):
+        zone_names_parameter(alg, {"ZONE_NAMES": "x=A"}, ctx)
+    fit = provider.algorithm("fitupscaler")
+    assert fit.pairs({"UNITS": "TA=degC; VPD = hPa,SW=W m-2"}, "UNITS", ctx) == \
+        [("TA", "degC"), ("VPD", "hPa"), ("SW", "W m-2")]
+    a, b = tmp_path / "a,1.tif", tmp_path / "b.tif"
+    a.write_bytes(b"")
+    b.write_bytes(b"")
+    pred = provider.algorithm("predictupscaler")
+    assert DriverSources.sources(pred, {"DRIVER_FILES": f"A={a}; B = {b};"}, ctx) == \
+        [("A", str(a), None), ("B", str(b), None)]
+    with pytest.raises(QgsProcessingException, match="DRIVER_FILES: entry 'C' is not name=source"):
+        DriverSources.sources(pred, {"DRIVER_FILES": f"A={a}; C"}, ctx)

@@ -1,34 +1,33 @@
-"""The closest thing to a user's command line: qgis_process.bin with the plugin enabled."""
+"""The closest thing to a user's command line: qgis_process.bin with the plugin enabled (once per
+test session: the qgis_process fixture of tests/conftest.py)."""
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pytest
+from conftest import HAS_QGIS_PROCESS
 from osgeo import gdal
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-QP = os.path.join(REPO, ".ci", "qgis_process.sh")
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/bin/qgis_process.bin"), reason="needs qgis_process")
+pytestmark = pytest.mark.skipif(not HAS_QGIS_PROCESS, reason="needs qgis_process")
 
 
-def qgis_process(*args):
-    return subprocess.run([QP, *args], capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def run_json(qgis_process):
+    """run_json(alg, **params) -> (CompletedProcess, parsed --json answer or None)."""
+    def run(alg, **params):
+        proc = qgis_process("--json", "run", alg, "--", *[f"{k}={v}" for k, v in params.items()])
+        return proc, (json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None)
+    return run
 
 
-def run_json(alg, **params):
-    proc = qgis_process("--json", "run", alg, "--", *[f"{k}={v}" for k, v in params.items()])
-    return proc, (json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None)
-
-
-def test_list_shows_algorithms():
+def test_list_shows_algorithms(qgis_process):
     proc = qgis_process("list")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ecoresp:trend" in proc.stdout and "ecoresp:detrend" in proc.stdout
 
 
-def test_trend_geotiff_stack(stack_factory, tmp_path):
+def test_trend_geotiff_stack(run_json, stack_factory, tmp_path):
     v = np.random.default_rng(5).normal(size=(12, 4, 5)) + 0.2 * np.arange(12)[:, None, None]
     src = stack_factory(v)
     out = tmp_path / "t.tif"
@@ -38,7 +37,8 @@ def test_trend_geotiff_stack(stack_factory, tmp_path):
     assert gdal.Open(str(out)).RasterCount == 11 and (tmp_path / "c.qml").exists()
 
 
-def test_trend_360_months_helper_process_ends(stack_factory, tmp_path):
+@pytest.mark.slow  # a 360 x 70 x 70 stack with a helper process
+def test_trend_360_months_helper_process_ends(qgis_process, stack_factory, tmp_path):
     """A 360-month stack large enough for a helper process: qgis_process uses it, writes
     the same bands as the core in one process, and exits (an earlier multiprocessing
     attempt hung qgis_process at exit)."""
@@ -53,14 +53,15 @@ def test_trend_360_months_helper_process_ends(stack_factory, tmp_path):
     proc = qgis_process("run", "ecoresp:trend", "--", f"INPUT={src}", "SLOPE_UNIT=1", f"OUTPUT={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "pixel blocks computed in a helper process" in proc.stdout
-    expect = mann_kendall(v.astype("float32"), min_valid=10, helpers=False)
+    expect = mann_kendall(v.astype("float32"), min_valid=10)
     ds = gdal.Open(str(out))
     for i, b in enumerate(TREND_BANDS):
         np.testing.assert_array_equal(ds.GetRasterBand(i + 1).ReadAsArray(), expect[b].astype("float32"),
                                       err_msg=b)
 
 
-def test_trend_and_detrend_cru_netcdf(cru_tmp_nc, iberia_nc, tmp_path):
+@pytest.mark.slow  # two qgis_process start-ups on CRU TS files
+def test_trend_and_detrend_cru_netcdf(run_json, cru_tmp_nc, iberia_nc, tmp_path):
     out = tmp_path / "cru.tif"
     proc, res = run_json("ecoresp:trend", INPUT_FILE=cru_tmp_nc, VARIABLE="tmp", AGGREGATE=1, OUTPUT=out)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -71,7 +72,7 @@ def test_trend_and_detrend_cru_netcdf(cru_tmp_nc, iberia_nc, tmp_path):
     assert gdal.Open(str(det)).RasterCount == 360
 
 
-def test_failure_exit_code_message_and_no_file(iberia_nc, tmp_path):
+def test_failure_exit_code_message_and_no_file(run_json, iberia_nc, tmp_path):
     out = tmp_path / "never.tif"
     proc, _ = run_json("ecoresp:trend", INPUT_FILE=iberia_nc, VARIABLE="nope", OUTPUT=out)
     assert proc.returncode == 1
@@ -80,7 +81,8 @@ def test_failure_exit_code_message_and_no_file(iberia_nc, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_netcdf_outputs_chain(iberia_nc, tmp_path):
+@pytest.mark.slow  # two qgis_process start-ups on the Iberian cube
+def test_netcdf_outputs_chain(run_json, iberia_nc, tmp_path):
     """A series written as CF NetCDF (.nc destination) is a raster layer for the next algorithm."""
     anom = tmp_path / "tas_anomalies.nc"
     proc, res = run_json("ecoresp:detrend", INPUT_FILE=iberia_nc, VARIABLE="tas", METHOD=1, OUTPUT=anom)

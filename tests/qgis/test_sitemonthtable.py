@@ -89,7 +89,7 @@ def test_partition_csv_site_points_and_monthly_file(provider, tmp_path):
     from ecoresp.algorithms.qgiscompat import FIELD_STRING
     from ecoresp_core.io.towers import read_tower
     smt, _ = algs()
-    df = read_tower(HAI).loc["2007-06":"2007-07"]
+    df = read_tower(HAI).data.loc["2007-06":"2007-07"]
     part = str(tmp_path / "DE-Hai_partition.csv")
     pd.DataFrame({"TIMESTAMP_START": df.index.strftime("%Y-%m-%dT%H:%M:%S"), "NEE_QC": df["NEE_QC"].to_numpy(),
                   "RECO_NT": df["RECO_NT_REF"].to_numpy()}).to_csv(part, index=False)
@@ -126,7 +126,7 @@ def test_derivedriver_rh_and_mismatch(provider, tmp_path):
     from qgis.core import QgsProcessingException
 
     from ecoresp_core.io.series import open_series
-    from ecoresp_core.upscaling.drivers import rh_from_vap_tmp
+    from ecoresp_core.common.meteorology import rh_from_vap_tmp
     _, dd = algs()
     rng = np.random.default_rng(1)
     vap = rng.uniform(2, 20, (3, 2, 3))

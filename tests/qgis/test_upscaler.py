@@ -131,13 +131,11 @@ def test_tampered_model_rejected_before_the_run(provider, fitted, tmp_path):
         run(pred, {"MODEL": bad, "TABLE": csv_layer(SITE_MONTH), "OUTPUT_TABLE": str(tmp_path / "p.csv")})
 
 
-def test_netcdf_driver_files_through_qgis_process(provider, subset, iberia_nc, tmp_path):
+@pytest.mark.slow  # two qgis_process start-ups
+def test_netcdf_driver_files_through_qgis_process(provider, qgis_process, subset, iberia_nc, tmp_path):
     """A multi-variable NetCDF (CRU TS Iberia, variable tas) and a static land-cover GeoTIFF given as
     DRIVER_FILES to qgis_process, as a user would; the result equals the core's prediction."""
-    import subprocess
-
-    from conftest import REPO
-    from ecoresp_core.upscaling.predict import predict_rasters
+    from ecoresp_core.jobs.predict import predict_rasters
     fit, _ = algs()
     model = str(tmp_path / "ta_lc.npz")
     run(fit, {"INPUT": csv_layer(subset[0]), "TARGET": "RECO_NT_gC_m2_d", "FEATURES": ["TA_F_degC", "IGBP"],
@@ -146,9 +144,9 @@ def test_netcdf_driver_files_through_qgis_process(provider, subset, iberia_nc, t
     igbp = os.path.join(DATA, "iberia", "iberia_igbp_2019.tif")
     land = os.path.join(DATA, "iberia", "iberia_land_fraction_percent.tif")
     out = str(tmp_path / "er_iberia.tif")
-    proc = subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "--json", "run", "ecoresp:predictupscaler",
-                           "--", f"MODEL={model}", f'DRIVER_FILES=TA_F_degC=NETCDF:"{iberia_nc}":tas; IGBP={igbp}',
-                           f"LAND_MASK={land}", f"OUTPUT={out}"], capture_output=True, text=True)
+    proc = qgis_process("--json", "run", "ecoresp:predictupscaler", "--", f"MODEL={model}",
+                        f'DRIVER_FILES=TA_F_degC=NETCDF:"{iberia_nc}":tas; IGBP={igbp}', f"LAND_MASK={land}",
+                        f"OUTPUT={out}")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     from ecoresp_core.io.series import open_series
     expect_path = str(tmp_path / "core.tif")
@@ -162,8 +160,7 @@ def test_netcdf_driver_files_through_qgis_process(provider, subset, iberia_nc, t
     assert 200 < np.isfinite(got[0]).sum() < 330  # land cells with a known land-cover class
     assert '"sha256"' in ds.GetMetadataItem("ECORESP_MODEL")
     # a bad entry is named
-    proc = subprocess.run([os.path.join(REPO, ".ci", "qgis_process.sh"), "run", "ecoresp:predictupscaler", "--",
-                           f"MODEL={model}", f"DRIVER_FILES=TA_F_degC {iberia_nc}", f"OUTPUT={tmp_path / 'x.tif'}"],
-                          capture_output=True, text=True)
+    proc = qgis_process("run", "ecoresp:predictupscaler", "--", f"MODEL={model}",
+                        f"DRIVER_FILES=TA_F_degC {iberia_nc}", f"OUTPUT={tmp_path / 'x.tif'}")
     assert proc.returncode != 0 and "is not name=source" in proc.stdout + proc.stderr
     assert not os.path.exists(tmp_path / "x.tif")

@@ -150,7 +150,8 @@ def test_annual_mode_aggregates_by_name_and_detrends():
     np.testing.assert_allclose(d[1][:, 0], [12, 12, 12])  # precipitation: sum
     e, d, _ = pc.prepare_series(er, [tmp, pre], dates, names=["tmp", "pre"], mode="annual",
                                 aggregations={"tmp": "sum"}, detrend="linear")
-    np.testing.assert_allclose(d[0][:, 0], np.array([12, 60, 36]) - (24 + 12 * np.arange(3)), atol=1e-9)  # sums minus OLS line
+    # sums minus the OLS line
+    np.testing.assert_allclose(d[0][:, 0], np.array([12, 60, 36]) - (24 + 12 * np.arange(3)), atol=1e-9)
     e, d, dts = pc.prepare_series(er, [tmp, pre], dates, names=["tmp", "pre"], mode="annual", detrend="diff")
     np.testing.assert_allclose(e[:, 0], [-12, 0])
     assert [x.year for x in dts] == [2001, 2002]

@@ -30,6 +30,7 @@ def test_known_dominant_driver(importance):
     assert np.all(rel >= 0)
 
 
+@pytest.mark.slow  # scikit-learn forests fitted pixel by pixel
 def test_agrees_with_naive_sklearn_loop():
     er, x, truth = _cube(2, npx=24)
     ref = rf.sklearn_reference(er, x, n_trees=50, seed=0)

@@ -1,11 +1,10 @@
 """DT (Lasslop 2010, science.md section 5) closed loop on synthetic plain-Lasslop data."""
 
-import time
-
 import numpy as np
 import pytest
 
 from ecoresp_core.errors import InputError
+from ecoresp_core.io.towers import as_tower
 from ecoresp_core.partitioning import daytime as dt
 from ecoresp_core.partitioning.daytime import partition_daytime
 from ecoresp_core.partitioning.synthetic import make_site_year
@@ -28,10 +27,7 @@ def lasslop_year():
 @pytest.fixture(scope="module")
 def dt_result(lasslop_year):
     df, _ = lasslop_year
-    t0 = time.perf_counter()
-    res = partition_daytime(df)
-    res.options["_elapsed"] = time.perf_counter() - t0
-    return res
+    return partition_daytime(df)
 
 
 def test_closed_loop_recovers_reco_and_gpp(lasslop_year, dt_result):
@@ -82,12 +78,6 @@ def test_long_gap_gives_qc2():
     assert np.isfinite(r.reco).all()
 
 
-def test_speed_one_site_year(dt_result):
-    # REddyProc DT takes 5.7 s without bootstrap; the budget here is ~1 s (generous bound
-    # because the test machine is shared)
-    assert dt_result.options["_elapsed"] < 3.0
-
-
 def test_gp_smoothing_option(lasslop_year):
     df, truth = lasslop_year
     r = partition_daytime(df, e0_smoothing="gp")
@@ -97,7 +87,7 @@ def test_gp_smoothing_option(lasslop_year):
 
 def test_hourly_data_and_helpers():
     df, truth = make_site_year(5, freq_min=60, e0_night=180.0, e0_day=180.0, gamma=0.0, inhibition=0.0)
-    assert df.attrs["records_per_day"] == 24
+    assert as_tower(df).site.records_per_day == 24
     r = partition_daytime(df)
     # half as many records per window: winter windows are poorly constrained (as in REddyProc)
     assert r2(r.reco, truth["reco"]) > 0.8 and r2(r.gpp, truth["gpp"]) > 0.9
@@ -127,13 +117,13 @@ def test_sd_nee_lookup_matches_brute_force():
     df, _ = make_site_year(7, e0_night=180.0, e0_day=180.0, gamma=0.0, inhibition=0.0)
     prep = dt.prepare(df)
     sd = dt.sd_nee_lookup(prep)
-    nee, ta, rg, vpd = prep["nee"], prep["ta"], prep["rg"], prep["vpd"]
+    nee, ta, rg, vpd = prep.nee, prep.ta, prep.rg, prep.vpd
     meas = np.isfinite(nee)
     assert np.isfinite(sd[meas]).all() and np.isnan(sd[~meas]).all()
     rng = np.random.default_rng(0)
     checked = 0
     for i in rng.choice(np.nonzero(meas)[0], 60, replace=False):
-        j = np.arange(max(i - 335, 0), min(i + 336, prep["n"]))
+        j = np.arange(max(i - 335, 0), min(i + 336, prep.n))
         tol = max(min(50.0, rg[i]), 20.0)
         m = (meas[j] & (np.abs(ta[j] - ta[i]) < 2.5) & (np.abs(rg[j] - rg[i]) < tol)
              & (np.abs(vpd[j] - vpd[i]) < 5.0))
@@ -142,7 +132,7 @@ def test_sd_nee_lookup_matches_brute_force():
             checked += 1
     assert checked > 40
     # only the requested records are looked up
-    t = np.zeros(prep["n"], bool)
+    t = np.zeros(prep.n, bool)
     t[:500] = True
     sd2 = dt.sd_nee_lookup(prep, t)
     np.testing.assert_allclose(sd2[:500][meas[:500]], sd[:500][meas[:500]])

@@ -114,7 +114,7 @@ def test_daytime_scale():
 def test_reference_annual_sum_matches_peer_table():
     """GPP_NT_VUT_REF of DE-Tha 2011 sums to the peer table's 2102 g C m-2 yr-1."""
     df = read_tower(os.path.join(FLUX, "FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz"))
-    (_, y2011), (_, y2012) = split_years(df)
+    (_, y2011), (_, y2012) = ((y, t.data) for y, t in split_years(df))
     assert annual_sums(y2011["GPP_NT_REF"]).loc[2011] == pytest.approx(2102, abs=1.0)
     assert annual_sums(y2012["GPP_NT_REF"]).loc[2012] == pytest.approx(2026, abs=1.0)
     ev = evaluate(y2011["GPP_NT_REF"], y2011["GPP_DT_REF"], daytime_mask=y2011["SW_IN"] > 10)

@@ -74,7 +74,6 @@ def kok_site(seed=1, days=60, inhibition=0.30, e0=200.0, alpha=0.04, noise=0.4, 
     nee = er - np.minimum(alpha * 2.11 * sw, 25.0) + rng.normal(0, noise, len(idx))
     df = pd.DataFrame({"NEE": nee, "NEE_QC": 0.0, "TA": ta, "SW_IN": sw, "SW_IN_POT": pot, "VPD": 5.0,
                        "RH": 60.0}, index=idx)
-    df.attrs.update(site_id="XX-Kok", records_per_day=rpd)
     return df, pd.Series(rn, index=idx)
 
 
@@ -187,7 +186,6 @@ def test_kok_on_cz_lnz_is_data_starved():
     df = pd.DataFrame({"NEE": raw["NEE"].to_numpy(), "NEE_QC": raw["qc_NEE_forGF_UF"].to_numpy(),
                        "TA": raw["Tair"].to_numpy(), "SW_IN": raw["GR"].to_numpy(),
                        "PPFD_IN": raw["PAR"].to_numpy()}, index=idx).astype("float64")
-    df.attrs.update(site_id="CZ-Lnz", records_per_day=48)
     # night Rref at 15 degC implied by REddyProc's NT Reco with an assumed E0 of 200 K
     rn = raw["Reco_uStar"].to_numpy() / lt_factor(df["TA"].to_numpy(), 200.0)
     w = kok_windows(df, 200.0, rref_night=rn)

@@ -72,7 +72,6 @@ def ml_site_year(seed=0, freq=30, rref=3.0, e0=200.0):
     qc = np.where(night, rng.random(n) < 0.5, rng.random(n) < 0.2).astype(float)
     df = pd.DataFrame({"NEE": nee, "NEE_QC": qc, "TA": ta, "SW_IN": sw, "SW_IN_POT": pot, "VPD": es - ea,
                        "RH": 100 * ea / es, "WS": ws, "SWC": swc}, index=idx)
-    df.attrs.update(site_id="XX-Ml", records_per_day=rpd)
     return df, pd.Series(er, index=idx, name="ER_true")
 
 
@@ -81,6 +80,7 @@ def site_year():
     return ml_site_year(seed=0)
 
 
+@pytest.mark.slow  # a forest and a neural network with 12 folds on a synthetic site-year
 @pytest.mark.parametrize("model,kw", [("rf", {"n_estimators": 50}), ("nn", {})])
 def test_closed_loop_daytime_er(site_year, model, kw):
     df, er = site_year
@@ -194,7 +194,6 @@ def _read_lnz():
                        "VPD": raw["VPD"].to_numpy(), "RH": raw["RH"].to_numpy(), "WS": raw["wind_speed"].to_numpy(),
                        "SWC": raw["SWC"].to_numpy(), "PPFD_IN": raw["PAR"].to_numpy(),
                        "USTAR": raw["ustar"].to_numpy()}, index=idx).astype("float64")
-    df.attrs.update(site_id="CZ-Lnz", records_per_day=48)
     return df, pd.Series(raw["Reco_uStar"].to_numpy(), index=idx), pd.Series(raw["Reco_DT_uStar"].to_numpy(), index=idx)
 
 

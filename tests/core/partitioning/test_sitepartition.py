@@ -31,6 +31,7 @@ def test_annual_sum_units():
     assert np.isnan(annual_sum_gc(v, 1800.0))
 
 
+@pytest.mark.slow  # two FLUXNET2015 site-years, three methods
 def test_fluxnet_two_years_three_methods():
     df = read_tower(os.path.join(FLUX, "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz"))
     sp = partition_site(df, "NT,DT,DTRH")

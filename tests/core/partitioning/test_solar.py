@@ -116,13 +116,13 @@ def test_bad_input():
 def test_consistent_with_measured_sw_in(name):
     """Measured SW_IN is ~0 whenever SW_IN_POT is 0, rarely exceeds it, and the mean diurnal cycles peak
     in the same (or the neighbouring) half hour: checks the time-stamp convention and the UTC offset."""
-    df = read_tower(os.path.join(FLUX, name))
+    tower = read_tower(os.path.join(FLUX, name))
+    df, site = tower.data, tower.site
     sw, pot = df["SW_IN"], df["SW_IN_POT"]
     assert ((sw > 50) & (pot == 0)).mean() < 1e-4
     assert (sw > 1.05 * pot + 10).mean() < 0.003
     cyc = df.groupby(df.index.hour * 2 + df.index.minute // 30)[["SW_IN", "SW_IN_POT"]].mean()
     assert abs(int(cyc["SW_IN"].idxmax()) - int(cyc["SW_IN_POT"].idxmax())) <= 1
     # the test has power: a wrong UTC offset by 2 h is detected
-    wrong = potential_radiation(df.index, df.attrs["latitude"], df.attrs["longitude"],
-                                df.attrs["utc_offset_h"] + 2, step_minutes=30)
+    wrong = potential_radiation(df.index, site.latitude, site.longitude, site.utc_offset_h + 2, step_minutes=30)
     assert ((sw.values > 50) & (wrong == 0)).mean() > 0.01

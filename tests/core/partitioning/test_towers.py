@@ -10,8 +10,8 @@ import pytest
 
 from ecoresp_core.errors import InputError
 from ecoresp_core.common.meteorology import rh_from_vpd
-from ecoresp_core.io.towers import (UNITS, detect_format, read_tower, site_id_from_name,
-                                    site_info, split_years)
+from ecoresp_core.io.towers import (UNITS, SiteInfo, TowerData, complete, detect_format, read_raw, read_tower,
+                                    site_id_from_name, site_info, split_years, standardise)
 
 FLUX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "flux")
 FILES = {
@@ -38,7 +38,7 @@ def raw_hai():
 @pytest.mark.parametrize("site", sorted(FILES))
 def test_fluxnet_files(towers, site):
     name, years, utc = FILES[site]
-    df = towers[site]
+    df = towers[site].data
     ndays = sum(366 if pd.Timestamp(y, 1, 1).is_leap_year else 365 for y in years)
     assert len(df) == ndays * 48
     assert df.index.name == "TIMESTAMP_START" and df.index.is_monotonic_increasing and df.index.is_unique
@@ -52,7 +52,7 @@ def test_fluxnet_files(towers, site):
     assert 0.1 < (df["NEE_QC"] == 0).mean() < 0.6
     assert (df["SW_IN"] >= 0).all() and (df["SW_IN_POT"] >= 0).all()
     assert df["RH"].between(0, 100).all() and df["RH"].notna().mean() > 0.99
-    a = df.attrs
+    a = towers[site].site.as_dict()
     assert all(k in a for k in ATTRS)
     info = site_info(site)
     assert a["site_id"] == site and a["format"] == "fluxnet2015"
@@ -65,7 +65,7 @@ def test_fluxnet_files(towers, site):
 
 
 def test_fluxnet_values(towers, raw_hai):
-    df = towers["DE-Hai"]
+    df = towers["DE-Hai"].data
     first = df.iloc[0]
     assert first["NEE"] == 1.5996 and first["NEE_QC"] == 0 and first["TA"] == 6.66 and first["VPD"] == 0.6299
     assert first["GPP_NT_REF"] == -0.0037 and first["RECO_NT_REF"] == 1.5959
@@ -75,23 +75,27 @@ def test_fluxnet_values(towers, raw_hai):
     np.testing.assert_array_equal(df["TA"].values, raw["TA_F"].values)
     np.testing.assert_array_equal(df["SW_IN"].values, raw["SW_IN_F"].clip(lower=0).values)
     # utc offset of DE-Tha / US-Var is not in the list: derived from the longitude, and said so
-    assert towers["DE-Tha"].attrs["utc_offset_source"].startswith("derived")
-    assert towers["FR-Pue"].attrs["utc_offset_source"] == "FLUXNET2015 site list"
+    assert towers["DE-Tha"].site.utc_offset_source.startswith("derived")
+    assert towers["FR-Pue"].site.utc_offset_source == "FLUXNET2015 site list"
 
 
 def test_split_years(towers):
     parts = split_years(towers["DE-Tha"])
     assert [y for y, _ in parts] == [2011, 2012]
     assert [len(d) for _, d in parts] == [17520, 17568]
-    assert all(d.attrs["complete_year"] and d.attrs["site_id"] == "DE-Tha" for _, d in parts)
-    assert parts[1][1].attrs["year"] == 2012 and parts[1][1].index[0] == pd.Timestamp("2012-01-01")
-    partial = split_years(towers["DE-Tha"].iloc[100:20000])
-    assert [d.attrs["complete_year"] for _, d in partial] == [False, False]
+    assert all(isinstance(d, TowerData) for _, d in parts)
+    assert all(d.site.complete_year and d.site.site_id == "DE-Tha" for _, d in parts)
+    assert parts[1][1].site.year == 2012 and parts[1][1].index[0] == pd.Timestamp("2012-01-01")
+    tha = towers["DE-Tha"]
+    partial = split_years(tha.with_data(tha.data.iloc[100:20000]))
+    assert [d.site.complete_year for _, d in partial] == [False, False]
+    assert towers["DE-Tha"].site.year is None  # the site-years carry their own copy
 
 
 def test_reddyproc_example():
-    df = read_tower(REDDY)
-    assert detect_format(REDDY) == "reddyproc" and df.attrs["format"] == "reddyproc"
+    df_t = read_tower(REDDY)
+    df = df_t.data
+    assert detect_format(REDDY) == "reddyproc" and df_t.site.format == "reddyproc"
     assert len(df) == 17520
     assert df.index[0] == pd.Timestamp("1998-01-01 00:00") and df.index[-1] == pd.Timestamp("1998-12-31 23:30")
     assert df["TIMESTAMP_END"].iloc[0] == pd.Timestamp("1998-01-01 00:30")
@@ -102,7 +106,7 @@ def test_reddyproc_example():
     assert np.isnan(df["NEE"].iloc[2]) and np.isnan(df["NEE_QC"].iloc[2])
     assert (df["NEE_QC"].dropna() == 0).all() and df["NEE_QC"].notna().sum() == df["NEE"].notna().sum()
     assert 0.3 < df["NEE"].isna().mean() < 0.4  # "NEE has gaps (36 %)"
-    a = df.attrs
+    a = df_t.site.as_dict()
     assert a["site_id"] == "DE-Tha" and a["site_id_source"] == "file name"
     assert a["latitude"] == pytest.approx(50.96, abs=0.01) and a["longitude"] == pytest.approx(13.57, abs=0.01)
     assert a["utc_offset_h"] == 1.0 and a["units"]["VPD"] == "hPa" and a["conversions"] == []
@@ -129,44 +133,47 @@ def _write_amf(path, raw, comments=True, **renames):
 
 def test_ameriflux_generated(tmp_path, towers, raw_hai):
     raw = raw_hai.iloc[:48 * 40]
-    ref = towers["DE-Hai"].iloc[:48 * 40]
+    ref = towers["DE-Hai"].data.iloc[:48 * 40]
     path = _write_amf(tmp_path / "AMF_DE-Hai_BASE_HH_1-5.csv", raw)
     assert detect_format(str(path)) == "ameriflux"
-    df = read_tower(path)
-    assert df.attrs["format"] == "ameriflux" and df.attrs["site_id"] == "DE-Hai"
-    assert df.attrs["columns_used"]["NEE"] == "NEE_PI_F"
+    df_t = read_tower(path)
+    df = df_t.data
+    assert df_t.site.format == "ameriflux" and df_t.site.site_id == "DE-Hai"
+    assert df_t.site.columns_used["NEE"] == "NEE_PI_F"
     np.testing.assert_array_equal(df["NEE"].values, ref["NEE"].values)
     np.testing.assert_array_equal(df["NEE_QC"].values == 0, ref["NEE_QC"].values == 0)
     assert set(np.unique(df["NEE_QC"])) == {0.0, 1.0}
-    assert "NEE_QC: 0 where NEE_PI is present" in df.attrs["derived"][0]
+    assert "NEE_QC: 0 where NEE_PI is present" in df_t.site.derived[0]
     np.testing.assert_allclose(df["SW_IN_POT"].values, ref["SW_IN_POT"].values)
     np.testing.assert_allclose(df["RH"].values, ref["RH"].values)
     # site id from the '# Site:' header when the file name has none
     path2 = _write_amf(tmp_path / "tower.csv", raw)
-    d2 = read_tower(path2)
-    assert d2.attrs["site_id"] == "DE-Hai" and d2.attrs["site_id_source"] == "file header"
+    d2_t = read_tower(path2)
+    assert d2_t.site.site_id == "DE-Hai" and d2_t.site.site_id_source == "file header"
 
 
 def test_ameriflux_units_and_mapping(tmp_path, towers, raw_hai):
     raw = raw_hai.iloc[:48 * 40].copy()
-    ref = towers["DE-Hai"].iloc[:48 * 40]
+    ref = towers["DE-Hai"].data.iloc[:48 * 40]
     kpa = raw.copy()
     kpa["VPD_F"] = np.where(raw["VPD_F"] == -9999, -9999, raw["VPD_F"] / 10.0)
     kpa["TA_F"] = np.where(raw["TA_F"] == -9999, -9999, raw["TA_F"] + 273.15)
     path = _write_amf(tmp_path / "AMF_DE-Hai_BASE_HH_2-5.csv", kpa)
     with pytest.raises(InputError, match=r"AMF_DE-Hai_BASE_HH_2-5.csv: column VPD \(VPD\).*kPa"):
         read_tower(path)
-    df = read_tower(path, units={"VPD": "kPa"})
+    df_t = read_tower(path, units={"VPD": "kPa"})
+    df = df_t.data
     np.testing.assert_allclose(df["VPD"].values, ref["VPD"].values, atol=1e-9)
     np.testing.assert_allclose(df["TA"].values, ref["TA"].values, atol=1e-9)
-    assert any("kPa" in c for c in df.attrs["conversions"]) and any("from K" in c for c in df.attrs["conversions"])
+    assert any("kPa" in c for c in df_t.site.conversions) and any("from K" in c for c in df_t.site.conversions)
     with pytest.raises(InputError, match=r"column TA \(TA\): labelled degC"):
         read_tower(path, units={"VPD": "kPa", "TA": "degC"})
     # positional-qualifier names mapped with columns=
     path3 = _write_amf(tmp_path / "AMF_DE-Hai_BASE_HH_3-5.csv", raw, TA="TA_1_1_1", SW_IN="SW_IN_1_1_1")
     with pytest.raises(InputError, match=r"required column\(s\) TA, SW_IN missing"):
         read_tower(path3)
-    d3 = read_tower(path3, columns={"TA": "TA_1_1_1", "SW_IN": "SW_IN_1_1_1"})
+    d3_t = read_tower(path3, columns={"TA": "TA_1_1_1", "SW_IN": "SW_IN_1_1_1"})
+    d3 = d3_t.data
     np.testing.assert_array_equal(d3["TA"].values, ref["TA"].values)
     with pytest.raises(InputError, match="'TA_9' \\(given for TA\\) is not in the file"):
         read_tower(path3, columns={"TA": "TA_9"})
@@ -176,11 +183,13 @@ def test_location_from_arguments(tmp_path, raw_hai):
     path = _write_amf(tmp_path / "tower.csv", raw_hai.iloc[:480], comments=False)
     with pytest.raises(InputError, match=r"tower.csv: column SW_IN_POT is missing and the site location is unknown"):
         read_tower(path)
-    df = read_tower(path, latitude=51.08, longitude=10.45)
-    assert df.attrs["utc_offset_h"] == 1.0 and df.attrs["utc_offset_source"] == "derived: round(longitude / 15)"
-    assert df.attrs["coordinates_source"] == "argument" and df.attrs["site_id"] is None
-    d2 = read_tower(path, site_id="DE-Hai", utc_offset_h=2.0)
-    assert d2.attrs["latitude"] == 51.0792 and d2.attrs["utc_offset_source"] == "argument"
+    df_t = read_tower(path, latitude=51.08, longitude=10.45)
+    df = df_t.data
+    assert df_t.site.utc_offset_h == 1.0 and df_t.site.utc_offset_source == "derived: round(longitude / 15)"
+    assert df_t.site.coordinates_source == "argument" and df_t.site.site_id is None
+    d2_t = read_tower(path, site_id="DE-Hai", utc_offset_h=2.0)
+    d2 = d2_t.data
+    assert d2_t.site.latitude == 51.0792 and d2_t.site.utc_offset_source == "argument"
     assert (d2["SW_IN_POT"].values > 0).argmax() == (df["SW_IN_POT"].values > 0).argmax() + 2
 
 
@@ -200,11 +209,12 @@ def test_reddyproc_units(tmp_path):
         body.append("\t".join(v))
     p = tmp_path / "DE-Tha_1998_converted.txt"
     p.write_text("\n".join([lines[0], "\t".join(units)] + body) + "\n")
-    df = read_tower(p)
-    ref = read_tower(REDDY).iloc[:480]
+    df_t = read_tower(p)
+    df = df_t.data
+    ref = read_tower(REDDY).data.iloc[:480]
     np.testing.assert_allclose(df["VPD"].values, ref["VPD"].values, atol=1e-9)
     np.testing.assert_allclose(df["TA"].values, ref["TA"].values, atol=1e-9)
-    assert len(df.attrs["conversions"]) == 2
+    assert len(df_t.site.conversions) == 2
 
 
 def test_rh_from_vpd():
@@ -294,8 +304,9 @@ def test_gzip_and_hourly(tmp_path, raw_hai):
     p = tmp_path / "FLX_DE-Hai_FLUXNET2015_FULLSET_HR_2007-2007_1-4.csv.gz"
     with gzip.open(p, "wt") as fh:
         raw.to_csv(fh, index=False)
-    df = read_tower(p)
-    assert df.attrs["step_minutes"] == 60 and df.attrs["records_per_day"] == 24 and len(df) == 240
+    df_t = read_tower(p)
+    df = df_t.data
+    assert df_t.site.step_minutes == 60 and df_t.site.records_per_day == 24 and len(df) == 240
 
 
 def test_reddyproc_unlabelled_vpd_is_hpa(tmp_path):
@@ -304,9 +315,45 @@ def test_reddyproc_unlabelled_vpd_is_hpa(tmp_path):
     units[names.index("VPD")] = "-"
     p = tmp_path / "DE-Tha_1998_nounit.txt"
     p.write_text("\n".join([lines[0], "\t".join(units)] + lines[2:482]) + "\n")
-    df = read_tower(p)
-    assert df["VPD"].iloc[0] == 4.6 and df.attrs["units"]["VPD"] == "hPa" and df.attrs["conversions"] == []
+    df_t = read_tower(p)
+    df = df_t.data
+    assert df["VPD"].iloc[0] == 4.6 and df_t.site.units["VPD"] == "hPa" and df_t.site.conversions == []
     units[names.index("VPD")] = "psi"
     p.write_text("\n".join([lines[0], "\t".join(units)] + lines[2:482]) + "\n")
     with pytest.raises(InputError, match=r"DE-Tha_1998_nounit.txt: column VPD \(VPD\): unit 'psi' is not understood"):
         read_tower(p)
+
+
+def test_read_standardise_complete(tmp_path, raw_hai):
+    """read_tower = complete(standardise(read_raw(...))): each step on its own."""
+    raw = read_raw(REDDY)
+    assert raw.fmt == "reddyproc" and raw.step_minutes == 30 and "Tair" in raw.table.columns
+    assert raw.file_units["VPD"] == "hPa"
+    std = standardise(raw)
+    assert isinstance(std, TowerData) and "RH" in std.data and "SW_IN_POT" not in std.data
+    assert std.site.site_id == "DE-Tha" and std.site.latitude is None and std.site.columns_used["TA"] == "Tair"
+    full = complete(std)
+    assert "SW_IN_POT" in full.data and full.site.latitude == pytest.approx(50.96, abs=0.01)
+    assert "SW_IN_POT" not in std.data and not any("SW_IN_POT" in d for d in std.site.derived)  # not mutated
+    ref = read_tower(REDDY)
+    pd.testing.assert_frame_equal(full.data, ref.data, check_exact=True)
+    assert full.site == ref.site
+    # a file with SW_IN_POT needs no location: the site information says what is unknown
+    path = _write_amf(tmp_path / "tower.csv", raw_hai.iloc[:480], comments=False)
+    t = read_tower(path, latitude=51.08, longitude=10.45)
+    t.data.to_csv(tmp_path / "with_pot.csv")
+    out = pd.read_csv(tmp_path / "with_pot.csv")
+    out["TIMESTAMP_START"] = pd.to_datetime(out["TIMESTAMP_START"]).dt.strftime("%Y%m%d%H%M")
+    out = out.drop(columns=["TIMESTAMP_END"]).fillna(-9999)
+    out.to_csv(tmp_path / "pot.csv", index=False)
+    p = read_tower(tmp_path / "pot.csv")
+    assert p.site.latitude is None and p.site.utc_offset_h is None and p.site.site_id is None
+
+
+def test_as_tower_infers_the_step():
+    from ecoresp_core.io.towers import as_tower
+    idx = pd.date_range("2020-01-01", periods=96, freq="60min", name="TIMESTAMP_START")
+    t = as_tower(pd.DataFrame({"NEE": np.zeros(96)}, index=idx), site_id="XX-One")
+    assert t.site == SiteInfo(site_id="XX-One", records_per_day=24, step_minutes=60)
+    assert as_tower(t) is t and len(t) == 96
+    assert t.rows("2020-01-02").index[0] == pd.Timestamp("2020-01-02") and t.rows("2020-01-02").site is t.site

@@ -1,15 +1,13 @@
 """Derived drivers: RH/VPD from vap and tmp against hand-computed values, exact unit conversions
-(leap February), and the raster job with its bad-input messages."""
+(leap February), and the ``derive`` kernel on arrays (the raster job: tests/core/jobs/test_job_derive.py)."""
 
 import numpy as np
 import pytest
-from conftest import monthly_dates, write_stack
 
 from ecoresp_core.common import meteorology as met
 from ecoresp_core.common import timeaxis, units
 from ecoresp_core.errors import InputError
-from ecoresp_core.io.series import open_series
-from ecoresp_core.upscaling import drivers as d
+from ecoresp_core.upscaling.drivers import DERIVATIONS, derive
 
 
 def test_esat_and_rh_hand_computed():
@@ -28,7 +26,8 @@ def test_esat_and_rh_hand_computed():
     assert met.vpd_from_vap_tmp(30.0, 20.0) == 0.0
     # consistent with the tower inversion of section 11 (RH from VPD and TA)
     from ecoresp_core.common.meteorology import rh_from_vpd
-    assert rh_from_vpd(met.vpd_from_vap_tmp(10.0, 20.0), 20.0) == pytest.approx(met.rh_from_vap_tmp(10.0, 20.0), rel=1e-12)
+    assert rh_from_vpd(met.vpd_from_vap_tmp(10.0, 20.0), 20.0) == pytest.approx(met.rh_from_vap_tmp(10.0, 20.0),
+                                                                       rel=1e-12)
     np.testing.assert_array_equal(np.isnan(met.rh_from_vap_tmp([np.nan, 5.0], [10.0, np.nan])), [True, True])
 
 
@@ -64,45 +63,13 @@ def test_unit_conversions_exact():
         timeaxis.days_in_month(2000, 13)
 
 
-def _pair(tmp_path, n=3, **kw2):
-    rng = np.random.default_rng(3)
-    tmp = rng.uniform(-5, 30, (n, 3, 4))
-    vap = rng.uniform(1, 20, (n, 3, 4))
-    vap[0, 0, 0] = np.nan
-    dates = monthly_dates(2016, n)
-    a = write_stack(tmp_path / "vap.tif", vap, dates, nodata=-9999.0, dtype="Float64")
-    b = write_stack(tmp_path / "tmp.tif", tmp, kw2.pop("dates", dates), nodata=-9999.0, dtype="Float64", **kw2)
-    return a, b, vap, tmp
-
-
-def test_derive_raster_rh_and_mm_per_day(tmp_path):
-    a, b, vap, tmp = _pair(tmp_path)
-    out = str(tmp_path / "rh.tif")
-    res = d.derive_raster("rh", open_series(a), out, open_series(b))
-    got = open_series(out)
-    assert [x.month for x in got.dates] == [1, 2, 3]
-    np.testing.assert_allclose(got.read_block(0, 3), np.float32(met.rh_from_vap_tmp(vap, tmp)), rtol=1e-6)
-    assert np.isnan(got.read_block(0, 1)[0, 0, 0])
-    assert res["units"] == "%"
-    # mm/month -> mm/day with 31, 29 (leap Feb 2016), 31 days
-    out2 = str(tmp_path / "pre_day.tif")
-    d.derive_raster("mm_month_to_mm_day", open_series(a), out2)
-    np.testing.assert_allclose(open_series(out2).read_block(0, 3)[:, 1, 1],
-                               vap[:, 1, 1] / np.array([31.0, 29.0, 31.0]), rtol=1e-6)
-
-
-def test_derive_raster_bad_inputs(tmp_path):
-    a, b, _, _ = _pair(tmp_path, geotransform=(10.0, 1.0, 0, 50.0, 0, -1.0))
-    with pytest.raises(InputError, match=r"grids differ: .*vap\.tif.*tmp\.tif"):
-        d.derive_raster("rh", open_series(a), str(tmp_path / "o.tif"), open_series(b))
-    a, b, _, _ = _pair(tmp_path, epsg=3035)
-    with pytest.raises(InputError, match=r"CRS differ: .*vap\.tif.*tmp\.tif"):
-        d.derive_raster("vpd", open_series(a), str(tmp_path / "o.tif"), open_series(b))
-    a, b, _, _ = _pair(tmp_path, dates=monthly_dates(2017, 3))
-    with pytest.raises(InputError, match=r"dates differ: .*vap\.tif.*tmp\.tif.*step 1"):
-        d.derive_raster("dtr", open_series(a), str(tmp_path / "o.tif"), open_series(b))
-    with pytest.raises(InputError, match="needs two input series"):
-        d.derive_raster("rh", open_series(a), str(tmp_path / "o.tif"))
-    with pytest.raises(InputError, match="unknown derived driver"):
-        d.derive_raster("foo", open_series(a), str(tmp_path / "o.tif"))
-    assert not (tmp_path / "o.tif").exists()
+def test_derive_kernel_matches_the_formulas():
+    rng = np.random.default_rng(5)
+    a, b = rng.uniform(1, 20, (3, 2, 2)), rng.uniform(-5, 30, (3, 2, 2))
+    ndays = np.array([31.0, 29.0, 31.0])[:, None, None]
+    np.testing.assert_array_equal(derive("rh", a, b), met.rh_from_vap_tmp(a, b))
+    np.testing.assert_array_equal(derive("vpd_tmn", a, b), met.vpd_from_tmn_tmp(a, b))
+    np.testing.assert_array_equal(derive("j_to_w", a, seconds=3600.0), units.j_m2_to_w_m2(a, 3600.0))
+    np.testing.assert_array_equal(derive("mm_month_to_mm_day", a, ndays=ndays), a / ndays)
+    np.testing.assert_array_equal(derive("mm_day_to_mm_month", a, ndays=ndays), a * ndays)
+    assert {k for k, v in DERIVATIONS.items() if v[0] == 2} == {"rh", "vpd", "dtr", "vpd_tmn"}

@@ -31,6 +31,7 @@ def fitted(site_months):
                         target_unit="g C m-2 d-1")
 
 
+@pytest.mark.slow  # fitted: a forest on 11 130 FLUXNET2015 site-months
 def test_fluxnet_site_grouped_cv_metrics(fitted, site_months):
     """ER (RECO_NT, g C m-2 d-1) from TA, SW_IN, VPD and IGBP, 11 130 site-months of 175 sites,
     5 site-grouped folds (folds.grouped_folds), RF 100 trees: mean test R2 0.476, RMSE 1.948,
@@ -50,6 +51,7 @@ def test_fluxnet_site_grouped_cv_metrics(fitted, site_months):
     assert m["n_negative_masked"].loc[("pooled", "test")] >= 0
 
 
+@pytest.mark.slow
 def test_folds_never_split_a_site(fitted, site_months):
     folds = fitted["folds"]
     tests = [set(f["test_sites"]) for f in folds]
@@ -64,6 +66,7 @@ def test_folds_never_split_a_site(fitted, site_months):
     assert np.isfinite(fitted["oof"]).all()
 
 
+@pytest.mark.slow
 def test_importances_and_model_metadata(fitted, tmp_path):
     imp = fitted["importances"].set_index("feature")
     assert imp.index[0] == "TA_F_degC" and imp.loc["TA_F_degC", "importance"] > 0.5
@@ -110,6 +113,19 @@ def test_search_picks_a_family_with_nested_group_cv(tmp_path):
     m = load_model(save_model(res["model"], tmp_path / "s.npz"))
     out = predict_table(m, small_table(seed=5))
     assert np.isfinite(out["ER_pred"]).all()
+
+
+def test_small_forest_keeps_sites_whole_and_round_trips(tmp_path):
+    """The fast counterpart of the FLUXNET2015 tests above: a small forest on 8 synthetic sites."""
+    res = fit_upscaler(small_table(), "er", ["ta", "vpd", "lc"], group="site_id", model="rf", seed=0,
+                       n_splits=4, n_estimators=10, importance_repeats=1, units={"ta": "degC"})
+    held_out = sorted(s for f in res["folds"] for s in f["test_sites"])
+    assert held_out == sorted(res["rows"]["site_id"].astype(str).unique())  # each site in one test fold
+    assert res["n_used"] == 240 and np.isfinite(res["oof"]).all()
+    assert set(res["importances"]["feature"]) == {"ta", "vpd", "lc"}
+    m = load_model(save_model(res["model"], tmp_path / "rf.npz"))
+    assert m.features == ["ta", "vpd", "lc"] and m.meta["units"]["ta"] == "degC"
+    assert m.meta["cv"]["grouped_by"] == "site_id" and m.meta["chosen"] == "rf"
 
 
 def test_bad_inputs():

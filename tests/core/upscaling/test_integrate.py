@@ -22,7 +22,8 @@ def test_band_areas_worked_values():
 
 
 @pytest.mark.parametrize("gt,shape", [(GT_HALF, (360, 720)), ((-180, 1.0, 0, 90, 0, -1.0), (180, 360)),
-                                      ((0, 2.5, 0, 90, 0, -2.5), (72, 144)), ((-180, 0.25, 0, 90, 0, -0.25), (720, 1440))])
+                                      ((0, 2.5, 0, 90, 0, -2.5), (72, 144)),
+                                      ((-180, 0.25, 0, 90, 0, -0.25), (720, 1440))])
 def test_global_grid_sums_to_sphere(gt, shape):
     total = row_areas_m2(gt, shape[0]).sum() * shape[1]
     assert total == pytest.approx(4 * math.pi * R_AUTHALIC_M ** 2, rel=1e-12)

@@ -12,8 +12,8 @@ from ecoresp_core.errors import InputError
 from ecoresp_core.io.series import open_series
 from ecoresp_core.io.towers import read_tower
 from ecoresp_core.partitioning.evaluation import UMOL_TO_GC_PER_DAY
-from ecoresp_core.upscaling.sitemonth import (attach_tower_meteorology, read_fluxnet_monthly, sample_drivers,
-                                              site_month_table)
+from ecoresp_core.jobs.sample import sample_drivers
+from ecoresp_core.upscaling.sitemonth import attach_tower_meteorology, read_fluxnet_monthly, site_month_table
 
 REF = os.path.join(DATA, "sites", "fluxnet2015_site_month.csv")
 IBERIA = os.path.join(DATA, "cru_ts400_iberia_1981-2010_monthly.nc")
@@ -63,7 +63,7 @@ def test_agrees_with_real_site_month_table(towers, reference, site):
 
 def test_hai_january_2007_by_hand(towers, reference):
     df = towers["DE-Hai"]
-    jan = df.loc["2007-01"]
+    jan = df.data.loc["2007-01"]
     t = site_month_table(df, er_column="RECO_NT_REF")
     row = t[(t.year == 2007) & (t.month == 1)].iloc[0]
     assert row.n_expected == 31 * 48 == 1488
@@ -77,7 +77,7 @@ def test_hai_january_2007_by_hand(towers, reference):
 
 def test_from_partition_output_table(towers):
     """A partition output table read back from CSV (TIMESTAMP_START column, site_id column)."""
-    df = towers["DE-Hai"].loc["2007-06":"2007-07"]
+    df = towers["DE-Hai"].data.loc["2007-06":"2007-07"]
     part = pd.DataFrame({"TIMESTAMP_START": df.index.strftime("%Y-%m-%d %H:%M:%S"), "site_id": "DE-Hai",
                          "NEE_QC": df["NEE_QC"].to_numpy(), "RECO_NT": df["RECO_NT_REF"].to_numpy()})
     part.loc[:99, "RECO_NT"] = np.nan                      # 100 missing ER records in June
@@ -91,7 +91,7 @@ def test_from_partition_output_table(towers):
 
 
 def test_missing_columns_are_named(towers):
-    df = towers["DE-Hai"].iloc[:500]
+    df = towers["DE-Hai"].with_data(towers["DE-Hai"].data.iloc[:500])
     with pytest.raises(InputError, match=r"column\(s\) RECO_DTRH missing"):
         site_month_table(df)                                # default ER column is absent
     with pytest.raises(InputError, match=r"RECO_X, QC_X missing"):
@@ -207,7 +207,7 @@ def test_own_nt_partitioning_against_real_table(towers, reference):
     """partition_site(..., 'NT') on DE-Hai 2007, then the site-month table of RECO_NT, against the
     FLUXNET2015 RECO_NT of the real table (a different NT implementation: agreement is close, not exact)."""
     from ecoresp_core.partitioning.sitepartition import partition_site
-    sp = partition_site(towers["DE-Hai"].loc["2007"], "NT", options={"kok": False})
+    sp = partition_site(towers["DE-Hai"].rows("2007"), "NT", options={"kok": False})
     t = site_month_table(sp.table, er_column="RECO_NT", site_ids=["DE-Hai"])
     m = t.merge(reference, on=KEYS, suffixes=("", "_ref"))
     assert len(m) == 12
@@ -238,3 +238,35 @@ def test_append_network_table(towers, reference):
     bad.loc[bad.index[1], "month"] = 13
     with pytest.raises(InputError, match="row 2 has no valid year/month"):
         append_site_months(own, bad, "RECO_NT_gC_m2_d")
+
+
+def test_inputs_of_the_site_month_algorithm(tmp_path):
+    """What ecoresp:sitemonthtable does with its inputs: read_site_input tells MM files from
+    half-hourly tables and names the site, combine_site_months joins them (a site-month given
+    twice is an error), set_site_coordinates takes the SITES points and names the sites without."""
+    from ecoresp_core.upscaling.sitemonth import (combine_site_months, name_input_table, read_site_input,
+                                                  set_site_coordinates)
+    mm = _write_mm(tmp_path / "FLX_FR-Pue_FLUXNET2015_FULLSET_MM_2007-2008_1-4.csv",
+                   [["200801", 2.5, 30.1, 1.2, 1.1, 0.9, 1.5, 0.4]])
+    kind, monthly = read_site_input(mm, "RECO_NT_VUT_REF")
+    assert kind == "monthly" and monthly.site_id.tolist() == ["FR-Pue"]
+    stamps = pd.date_range("2007-06-01", "2007-07-31 23:30", freq="30min")
+    part = tmp_path / "my_tower.csv"
+    pd.DataFrame({"TIMESTAMP_START": stamps.strftime("%Y%m%d%H%M"), "NEE_QC": 0, "RECO_NT": 2.0,
+                  "TA": 15.0}).to_csv(part, index=False)
+    with pytest.raises(InputError, match="my_tower.csv: the site id is unknown"):
+        read_site_input(str(part), "RECO_NT")
+    kind, hh = read_site_input(str(part), "RECO_NT", site_id="DE-Hai")
+    assert kind == "halfhourly" and len(hh) == 61 * 48
+    with pytest.raises(InputError, match="INPUT_TABLE: has no site_id field; give SITE_IDS"):
+        name_input_table(pd.DataFrame({"RECO_NT": [1.0]}), "INPUT_TABLE layer")
+    table, warnings = combine_site_months([monthly], [hh], "RECO_NT", tower_met=True)
+    assert table[KEYS].values.tolist() == [["DE-Hai", 2007, 6], ["DE-Hai", 2007, 7], ["FR-Pue", 2008, 1]]
+    assert warnings == [] and table.TA_F_degC.tolist()[:2] == [15.0, 15.0]
+    assert table.ER_gC_m2_d.iloc[0] == pytest.approx(2.0 * UMOL_TO_GC_PER_DAY, rel=1e-14)
+    assert combine_site_months([], [hh], "RECO_NT", tower_met=True)[1] == []
+    with pytest.raises(InputError, match="site FR-Pue: month 2008-01 comes from more than one input"):
+        combine_site_months([monthly, monthly], [hh], "RECO_NT")
+    table, warnings = set_site_coordinates(table, {"DE-Hai": (51.0, 10.0)})
+    assert table.latitude.tolist()[:2] == [51.0, 51.0] and table.longitude.iloc[2] == pytest.approx(3.5957)
+    assert warnings == ["SITES: no point for site(s) FR-Pue; using the FLUXNET2015 site list"]

@@ -95,7 +95,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not args.tag.replace("-", "").isalnum():
         ap.error("the tag may hold letters, digits and '-' only")
-    from ecoresp_core.provenance import versions
+    from ecoresp_core.common.versions import versions
     from ecoresp_core.upscaling.fit import _Encoder, _model_for
     from ecoresp_core.upscaling.model import UpscalerModel, load_model, save_model
     train, test, cats = tables()

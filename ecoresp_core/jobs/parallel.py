@@ -1,9 +1,9 @@
 """Block work on several cores: threads, plus helper processes for heavy numpy loops.
 
 Threads suffice when every numpy call is long (the GIL is released inside it); work
-made of many medium-sized numpy calls (the long Theil-Sen path of :mod:`.trends.trend`)
-spends much of its time waiting for the GIL, and two threads give only ~1.4x.  A
-helper *process* has its own GIL.  :class:`Workers` therefore runs ``n`` lanes, each
+made of many medium-sized numpy calls (the long Theil-Sen path of :mod:`ecoresp_core.trends.trend`)
+spends much of its time waiting for the GIL, so two threads give far less than twice
+the speed.  A helper *process* has its own GIL.  :class:`Workers` therefore runs ``n`` lanes, each
 driven by one thread of a pool: lane 0 computes in this process, the other lanes hand
 their block to a helper process when the work is marked heavy (else they compute
 locally too).
@@ -40,9 +40,10 @@ from concurrent.futures import ThreadPoolExecutor
 __all__ = ["Workers", "helper_python"]
 
 _LEN = struct.Struct("<Q")
-_CORE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # holds ecoresp_core/
+# the folder holding ecoresp_core/ (this file is ecoresp_core/jobs/parallel.py)
+_CORE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from ecoresp_core.parallel import _helper_main; _helper_main()")
+         "from ecoresp_core.jobs.parallel import _helper_main; _helper_main()")
 
 
 def _core_module(name):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def grouped_folds(groups, n_splits, what="sites"):

@@ -1,4 +1,4 @@
-"""File-to-file attribution jobs: GeoTIFF outputs, styles, provenance and clear errors."""
+"""Attribution jobs (ecoresp_core.jobs.attribution): GeoTIFF outputs, styles, provenance and clear errors."""
 
 import json
 import os
@@ -8,7 +8,8 @@ import pytest
 from conftest import annual_dates, monthly_dates, write_stack
 from osgeo import gdal
 
-from ecoresp_core.attribution import jobs, partialcorr as pc
+from ecoresp_core.attribution import partialcorr as pc
+from ecoresp_core.jobs import attribution as jobs
 from ecoresp_core.errors import Cancelled, InputError
 from ecoresp_core.io.series import open_series
 
@@ -146,7 +147,8 @@ def test_errors_name_the_layer(inputs, tmp_path):
     er, drv = rng.normal(size=(20, 4, 5)), rng.normal(size=(3, 20, 4, 5))
     with pytest.raises(InputError, match="annual mode needs a regular monthly"):
         ann = open_series(write_stack(tmp / "ann.tif", er[:20], annual_dates(1990, 20)))
-        annd = [open_series(write_stack(tmp / f"ann{i}.tif", d[:20], annual_dates(1990, 20))) for i, d in enumerate(drv)]
+        annd = [open_series(write_stack(tmp / f"ann{i}.tif", d[:20], annual_dates(1990, 20)))
+                for i, d in enumerate(drv)]
         jobs.partialcorr_raster(ann, annd, NAMES, out)
     jobs.partialcorr_raster(ann, annd, NAMES, out, mode="asis")  # already annual: fine
     assert os.path.exists(out)
@@ -179,5 +181,5 @@ def test_results_do_not_depend_on_block_size(tmp_path):
         np.testing.assert_array_equal(a.ReadAsArray(), b.ReadAsArray())
         a = b = None
     # more than one block was used with the small budget
-    from ecoresp_core.blocks import row_blocks
+    from ecoresp_core.jobs.blocks import row_blocks
     assert len(row_blocks(30, 5, 8 * 240 * 4 * 6 + 8 * 16 * 4, 1)) > 1

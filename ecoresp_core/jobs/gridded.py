@@ -2,10 +2,13 @@
 objects, numpy- or dask-backed (dask arrays are processed chunk by chunk, so data larger
 than memory works when the time axis is in one chunk)."""
 
+import contextlib
+
 import numpy as np
 
-from .common import detrend as _detrend
-from .trends.trend import TREND_BANDS, mann_kendall
+from ..common import detrend as _detrend
+from ..trends.trend import TREND_BANDS, mann_kendall
+from .parallel import Workers
 
 
 def _require_xarray():
@@ -13,15 +16,22 @@ def _require_xarray():
     return xr
 
 
-def trend_dataset(da, time_dim="time", **options):
+def trend_dataset(da, time_dim="time", n_threads=None, helpers=None, **options):
     """Mann-Kendall / Theil-Sen statistics of ``da`` along ``time_dim`` as an
-    ``xarray.Dataset`` with one variable per name in TREND_BANDS (``options`` as for
-    ``trend.mann_kendall``).  Dask-backed input stays lazy."""
+    ``xarray.Dataset`` with one variable per name in TREND_BANDS.
+
+    ``options`` as for ``trends.trend.mann_kendall``.  Each chunk (the whole array when numpy
+    backed) is computed on its own ``Workers`` of ``n_threads`` lanes (default up to 2;
+    ``helpers=False``: threads only), closed when the chunk is done, unless ``workers=`` gives
+    one to share (then chunks must not run concurrently).  Dask-backed input stays lazy."""
     xr = _require_xarray()
+    shared = options.pop("workers", None)
 
     def _stack(values):
-        # apply_ufunc moves the core dim last; the core wants time first
-        res = mann_kendall(np.moveaxis(values, -1, 0), **options)
+        lanes = contextlib.nullcontext(shared) if shared is not None else Workers(n_threads, helpers=helpers)
+        with lanes as workers:
+            # apply_ufunc moves the core dim last; the core wants time first
+            res = mann_kendall(np.moveaxis(values, -1, 0), workers=workers, **options)
         return np.stack([res[b] for b in TREND_BANDS], axis=-1)
 
     if getattr(da, "chunks", None):

@@ -11,7 +11,9 @@ from ecoresp_core.errors import Cancelled, InputError
 from ecoresp_core.io.series import open_series
 from ecoresp_core.upscaling.fit import fit_upscaler
 from ecoresp_core.upscaling.model import load_model, save_model
-from ecoresp_core.upscaling.predict import open_driver, predict_rasters, predict_table
+from ecoresp_core.jobs.inputs import open_driver
+from ecoresp_core.jobs.predict import predict_rasters
+from ecoresp_core.upscaling.predict import predict_table
 
 NT, NY, NX = 24, 6, 7
 DATES = monthly_dates(2001, NT)
@@ -63,7 +65,7 @@ def read_all(path):
 
 
 def test_rasters_equal_table_on_same_pixels(model_path, rasters, tmp_path, monkeypatch):
-    import ecoresp_core.blocks as blocks
+    import ecoresp_core.jobs.blocks as blocks
     monkeypatch.setattr(blocks, "row_blocks", lambda h, w, b, budget: [(r, min(r + 2, h)) for r in range(0, h, 2)])
     paths, ta, sw, lc = rasters
     out, share = str(tmp_path / "er.tif"), str(tmp_path / "share.tif")

@@ -1,4 +1,5 @@
-"""File-to-file drivers: block processing, units, classes, provenance, errors, Cancel."""
+"""Trend and detrend jobs (ecoresp_core.jobs.trend, .detrend) and the xarray entry points
+(ecoresp_core.jobs.gridded): block processing, units, classes, provenance, errors, Cancel."""
 
 import json
 import os
@@ -10,7 +11,8 @@ from osgeo import gdal
 
 from ecoresp_core.errors import Cancelled, InputError
 from ecoresp_core.io.series import open_series
-from ecoresp_core.rasterjobs import detrend_raster, trend_classes, trend_raster
+from ecoresp_core.jobs.detrend import detrend_raster
+from ecoresp_core.jobs.trend import trend_classes, trend_raster
 from ecoresp_core.common.temporal import annual_aggregate
 from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
 
@@ -74,7 +76,8 @@ def test_classes_raster_and_style(stack_factory, tmp_path):
     slope = np.array([-1.0, -1.0, 0.0, 1.0, 1.0, np.nan])
     trend = np.array([-1.0, 0.0, 0.0, 0.0, 1.0, np.nan])
     assert trend_classes(slope, trend).tolist() == [1, 2, 3, 4, 5, 0]
-    v = np.random.default_rng(1).normal(size=(15, 4, 4)) + np.linspace(-1, 1, 16).reshape(1, 4, 4) * np.arange(15)[:, None, None]
+    v = (np.random.default_rng(1).normal(size=(15, 4, 4))
+         + np.linspace(-1, 1, 16).reshape(1, 4, 4) * np.arange(15)[:, None, None])
     src = open_series(stack_factory(v))
     cls = str(tmp_path / "classes.tif")
     trend_raster(src, str(tmp_path / "t.tif"), classes_path=cls, min_valid=10)
@@ -124,7 +127,7 @@ def test_detrend_raster_keeps_dates(stack_factory, tmp_path):
 def test_xarray_and_dask_entry_points(iberia_nc):
     xr = pytest.importorskip("xarray")
     pytest.importorskip("dask")
-    from ecoresp_core.gridded import detrend_dataarray, trend_dataset
+    from ecoresp_core.jobs.gridded import detrend_dataarray, trend_dataset
 
     da = xr.open_dataset(iberia_nc)["tas"].isel(time=slice(0, 120))
     eager = trend_dataset(da, min_valid=10)

@@ -1,4 +1,4 @@
-"""Tests of ecoresp_core.parallel: helper processes give the same bits as local
+"""Tests of ecoresp_core.jobs.parallel: helper processes give the same bits as local
 computation, fall back to local computation when they fail, and never outlive the call."""
 
 import sys
@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from ecoresp_core import parallel
+from ecoresp_core.jobs import parallel
 from ecoresp_core.errors import Cancelled
-from ecoresp_core.parallel import Workers, helper_python
+from ecoresp_core.jobs.parallel import Workers, helper_python
 from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
 
 
@@ -40,7 +40,8 @@ def test_helper_python_is_this_python():
 
 def test_helpers_same_bits_as_threads_and_closed_after():
     X = _monthly(1200)
-    local = mann_kendall(X, n_threads=2, helpers=False, block_pixels=100)
+    with Workers(2, helpers=False) as threads:
+        local = mann_kendall(X, workers=threads, block_pixels=100)
     with Workers(2) as w:
         assert w.use_helpers
         r = mann_kendall(X, workers=w, block_pixels=100)
@@ -70,7 +71,8 @@ def test_short_series_and_small_jobs_stay_in_threads(monkeypatch):
 def test_failed_helper_falls_back_to_local(monkeypatch, python):
     monkeypatch.setattr(parallel, "helper_python", lambda: python)
     X = _monthly(600)
-    local = mann_kendall(X, n_threads=1, block_pixels=100)
+    with Workers(1) as one:
+        local = mann_kendall(X, workers=one, block_pixels=100)
     with Workers(2) as w:
         r = mann_kendall(X, workers=w, block_pixels=100)
         assert w.helper_blocks == 0 and len(w.helper_failures) == 1

@@ -175,7 +175,8 @@ def map_svg(values, geotransform, title, classes=None, vmin=None, vmax=None, uni
                            f'fill="{fill[r, c]}"/>')
     x0, dx, _, y0, _, dy = geotransform
     out.append(f'<text x="{pad_l}" y="{pad_t + rows * cell + 14}">{x0:g}</text>'
-               f'<text x="{pad_l + cols * cell}" y="{pad_t + rows * cell + 14}" text-anchor="end">{x0 + cols * dx:g}</text>'
+               f'<text x="{pad_l + cols * cell}" y="{pad_t + rows * cell + 14}" '
+               f'text-anchor="end">{x0 + cols * dx:g}</text>'
                f'<text x="{pad_l - 4}" y="{pad_t + 10}" text-anchor="end">{y0:g}</text>'
                f'<text x="{pad_l - 4}" y="{pad_t + rows * cell}" text-anchor="end">{y0 + rows * dy:g}</text>')
     lx = pad_l + cols * cell + 12

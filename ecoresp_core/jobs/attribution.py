@@ -1,5 +1,5 @@
-"""File-to-file attribution jobs (docs/methods.md section 15), used by the QGIS algorithms and
-by scripts alike; no QGIS import here.
+"""Attribution jobs (docs/methods.md section 15): the kernels of ``attribution`` on raster
+series, used by the QGIS algorithms and by scripts alike; no QGIS import here.
 
 - ``partialcorr_raster``: ER series + driver series (same grid, same dates) -> a GeoTIFF
   with ``r_<driver>`` and ``p_<driver>`` bands (and ``n_valid``), a categorical
@@ -10,30 +10,29 @@ by scripts alike; no QGIS import here.
   importance and ``imp_<driver>`` raw permutation importance bands) and its dominant driver.
 - ``zones_table``: area shares of a dominant-driver map per climate zone.
 
-Inputs are read block by block (whole rows within ``budget_mb``); outputs are written under
-a temporary name and renamed only when complete (``SeriesWriter``); Cancel is honoured
-between and inside blocks; every output records the method, options, inputs and versions.
+Inputs are read block by block and outputs written and committed by the job runner
+(``jobs.runner.RasterJob``: whole rows within ``budget_mb``, Cancel between and inside blocks,
+nothing written unless every output is complete, provenance in every output).
 Errors on bad inputs (other grid, other dates, fewer than 2 drivers, duplicate names, too
 few years) are ``InputError`` naming the layer.
 """
 
-import contextlib
 import json
 import time
 
 import numpy as np
 
-from ..blocks import DEFAULT_BUDGET_MB, Progress, run_row_blocks
-from ..errors import InputError
-from ..common.timeaxis import format_date, time_step
-from ..io.series import SeriesWriter, gdal, osr, read_band
-from ..io.styles import write_qml
-from ..provenance import provenance
+from ..attribution import partialcorr as pc
+from ..attribution import rfattribution as rfa
+from ..attribution import zones as zn
 from ..common.geometry import cell_areas
 from ..common.temporal import annual_aggregate
-from . import partialcorr as pc
-from . import rfattribution as rfa
-from . import zones as zn
+from ..common.timeaxis import format_date, time_step
+from ..errors import InputError
+from ..io.series import Grid, gdal, osr, read_band
+from .blocks import DEFAULT_BUDGET_MB
+from .inputs import date_difference
+from .runner import RasterJob
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#bcbd22", "#7f7f7f"]
@@ -84,10 +83,10 @@ def check_inputs(src, drivers, names, mode="annual", detrend="linear", min_valid
             raise InputError(f"driver {name} ({d.label}) has {d.count} time steps "
                              f"({format_date(d.dates[0])} .. {format_date(d.dates[-1])}), ER has {src.count} "
                              f"({format_date(src.dates[0])} .. {format_date(src.dates[-1])}); use the same period")
-        for i, (a, b) in enumerate(zip(src.dates, d.dates)):
-            if (a.year, a.month, a.day) != (b.year, b.month, b.day):
-                raise InputError(f"driver {name} ({d.label}): band {i + 1} is dated {format_date(b)} but "
-                                 f"ER band {i + 1} is {format_date(a)}; drivers need the dates of ER")
+        i = date_difference(src.dates, d.dates, by="day")
+        if i is not None:
+            raise InputError(f"driver {name} ({d.label}): band {i + 1} is dated {format_date(d.dates[i])} but "
+                             f"ER band {i + 1} is {format_date(src.dates[i])}; drivers need the dates of ER")
     n = _steps_after(src, mode, detrend)
     m = len(names)
     need = max(int(min_valid), m + 3)
@@ -104,14 +103,10 @@ def _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggregations):
     return pc.prepare_series(er, drv, src.dates, names, mode, detrend, aggregations)
 
 
-def _write_dominant(path, grid, names, meta):
-    return SeriesWriter(path, grid, ["dominant_driver"], metadata=meta, nodata=pc.NODATA, dtype="Byte",
-                        band_metadata=[{"DRIVERS": json.dumps(list(names))}], classes=driver_classes(names))
-
-
-def _finish_dominant(writer, path, names):
-    writer.commit()
-    write_qml(path, driver_classes(names))
+def _dominant_output(job, path, grid, names):
+    """The categorical dominant-driver output of ``job`` (styled with ``driver_classes``)."""
+    return job.output(path, grid, ["dominant_driver"], classes=driver_classes(names), nodata=pc.NODATA,
+                      dtype="Byte", band_metadata=[{"DRIVERS": json.dumps(list(names))}])
 
 
 def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, dominant_r_path=None, mode="annual",
@@ -129,22 +124,19 @@ def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, domina
                    alpha=alpha, min_valid=int(min_valid), drivers=names, annual_aggregation=aggs,
                    er_aggregation="sum" if mode == "annual" else None, steps_after_preparation=n_steps,
                    df="n - 2 - k, k = number of drivers - 1")
-    meta = provenance("partialcorrelation", options,
-                      {"er": src.label, "drivers": {n: d.label for n, d in zip(names, drivers)}})
+    inputs = {"er": src.label, "drivers": {n: d.label for n, d in zip(names, drivers)}}
     bands = [b for n in names for b in (f"r_{n}", f"p_{n}")] + ["n_valid"]
     band_meta = [{"driver": n, "quantity": q} for n in names
                  for q in ("partial correlation r_p", "two-sided p-value")] + [{"quantity": "valid time steps"}]
-    progress = Progress(progress, cancelled)
     counts = {"pixels": 0, "computed": 0, "with_dominant": 0, "by_driver": {n: 0 for n in names}}
-    with contextlib.ExitStack() as stack:  # each writer removes its temporary file unless committed
-        writer = stack.enter_context(SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta))
+    with RasterJob("partialcorrelation", options, inputs, progress, cancelled, budget_mb) as job:
+        writer = job.output(out_path, src.grid, bands, band_metadata=band_meta)
         dwriter = rwriter = None
         if dominant_path:
-            dwriter = stack.enter_context(_write_dominant(dominant_path, src.grid, names, meta))
+            dwriter = _dominant_output(job, dominant_path, src.grid, names)
         if dominant_r_path:
-            rwriter = stack.enter_context(SeriesWriter(
-                dominant_r_path, src.grid, ["dominant_r"], metadata=meta,
-                band_metadata=[{"quantity": "signed r_p of the dominant driver"}]))
+            rwriter = job.output(dominant_r_path, src.grid, ["dominant_r"],
+                                 band_metadata=[{"quantity": "signed r_p of the dominant driver"}])
 
         def work(r0, r1, sub):
             er, drv, _ = _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggs)
@@ -162,15 +154,11 @@ def partialcorr_raster(src, drivers, names, out_path, dominant_path=None, domina
                 rwriter.write_block(r0, res["dominant_r"][None])
 
         per_cell = 8 * src.count * (len(names) + 1) * 6 + 8 * (len(names) + 1) ** 2 * 4
-        run_row_blocks(src.grid.height, src.grid.width, per_cell, work, progress, budget_mb)
+        job.walk(src.grid, per_cell, work)
         if counts["computed"] == 0:
             raise InputError(f"ER {src.label}: no pixel has {max(int(min_valid), len(names) + 2)} time steps "
                              "where ER and every driver are valid")
-        writer.commit()
-        if dwriter is not None:
-            _finish_dominant(dwriter, dominant_path, names)
-        if rwriter is not None:
-            rwriter.commit()
+        job.commit()
     counts.update(options)
     counts.update(output=out_path, dominant=dominant_path, dominant_r=dominant_r_path)
     return counts
@@ -203,21 +191,19 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
                    min_samples_leaf=int(min_samples_leaf), max_features=float(max_features), seed=int(seed),
                    min_valid=int(min_valid), drivers=names, annual_aggregation=aggs,
                    steps_after_preparation=n_steps, max_seconds=max_seconds)
-    meta = provenance("rfattribution", options,
-                      {"er": src.label, "drivers": {n: d.label for n, d in zip(names, drivers)}})
-    meta["ECORESP_EXPLORATORY"] = ("per-pixel random forest on ~30 samples: exploratory only (docs/methods.md 15); "
-                                   "collinear drivers share importance")
+    inputs = {"er": src.label, "drivers": {n: d.label for n, d in zip(names, drivers)}}
     bands = [f"rel_{n}" for n in names] + [f"imp_{n}" for n in names]
     band_meta = ([{"driver": n, "quantity": "relative permutation importance (0..1)"} for n in names]
                  + [{"driver": n, "quantity": "permutation importance: MSE increase / ER variance"} for n in names])
-    progress = Progress(progress, cancelled)
     counts = {"pixels": 0, "computed": 0, "with_dominant": 0, "by_driver": {n: 0 for n in names}}
     t0 = time.perf_counter()
-    with contextlib.ExitStack() as stack:  # each writer removes its temporary file unless committed
-        writer = stack.enter_context(SeriesWriter(out_path, src.grid, bands, metadata=meta, band_metadata=band_meta))
+    with RasterJob("rfattribution", options, inputs, progress, cancelled, budget_mb) as job:
+        job.meta["ECORESP_EXPLORATORY"] = ("per-pixel random forest on ~30 samples: exploratory only "
+                                           "(docs/methods.md 15); collinear drivers share importance")
+        writer = job.output(out_path, src.grid, bands, band_metadata=band_meta)
         dwriter = None
         if dominant_path:
-            dwriter = stack.enter_context(_write_dominant(dominant_path, src.grid, names, meta))
+            dwriter = _dominant_output(job, dominant_path, src.grid, names)
 
         def work(r0, r1, sub):
             er, drv, _ = _read_prepared(src, drivers, names, r0, r1, mode, detrend, aggs)
@@ -239,14 +225,11 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
                                      "the depth, or raise the budget")
 
         per_cell = 8 * src.count * (len(names) + 1) * 4
-        run_row_blocks(src.grid.height, src.grid.width, per_cell, work, progress,
-                       min(budget_mb, max(16, budget_mb // 4)))
+        job.walk(src.grid, per_cell, work, min(budget_mb, max(16, budget_mb // 4)))
         if counts["computed"] == 0:
             raise InputError(f"ER {src.label}: no pixel has {int(min_valid)} time steps where ER and every "
                              "driver are valid (and ER varies)")
-        writer.commit()
-        if dwriter is not None:
-            _finish_dominant(dwriter, dominant_path, names)
+        job.commit()
     counts.update(options)
     counts.update(output=out_path, dominant=dominant_path, seconds=time.perf_counter() - t0)
     return counts
@@ -301,8 +284,6 @@ def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None, zo
     """Area shares of a dominant-driver raster per zone (``zones.zone_summary``); the zones
     raster (MAT in degC or categorical codes) must be on the same grid.  ``zone_names``:
     {code: name} for categorical zones.  Returns rows."""
-    from ..io.series import Grid
-
     codes, names, g = read_dominant(dominant_path)
     grid = Grid(g["width"], g["height"], g["geotransform"], g["crs_wkt"])
     geographic = _geographic(g["crs_wkt"], g["geotransform"], g["height"], g["width"])

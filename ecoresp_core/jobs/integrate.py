@@ -1,0 +1,80 @@
+"""Integration job: annual totals (Pg C yr-1) of a monthly ER raster series on a regular
+lat/lon grid, globally or per zone (``upscaling.integrate``), with an optional GeoTIFF of annual
+sums per cell."""
+
+import numpy as np
+
+from ..common.timeaxis import time_step
+from ..common.units import M_C
+from ..common.zones import ZONE_NAMES, climate_zones_from_mat
+from ..errors import InputError
+from ..io.series import read_band
+from ..upscaling import integrate as _integrate
+from .blocks import DEFAULT_BUDGET_MB
+from .runner import RasterJob
+
+
+def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.0, zones_path=None,
+                     zone_type="categorical", product="ER", annual_path=None, zone_names=None,
+                     budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None):
+    """Annual totals (Pg C yr-1) of a monthly ER raster series on a regular lat/lon grid, globally
+    or per zone, with exact spherical cell areas (``upscaling.integrate``).
+
+    ``land_fraction_path``: optional raster on the same grid, multiplied by ``land_scale`` (0.01
+    for percent).  ``zones_path``: optional raster on the same grid, either integer codes
+    (``zone_type='categorical'``, e.g. IGBP or Koppen) or mean annual temperature in degC
+    (``'mat'``: boreal < 2, temperate 2..17, tropical > 17).  ``annual_path``: optional GeoTIFF of
+    annual sums (g C m-2 yr-1), one band per complete year.  ``zone_names``: {code: name} for
+    categorical zones.  Zone 0 ('all') is the total over every cell.  Returns (totals rows,
+    summary rows)."""
+    if time_step(src.dates) != "monthly":
+        raise InputError(f"{src.label}: integration needs a regular monthly series")
+    land = None
+    if land_fraction_path:
+        land = read_band(land_fraction_path, src.grid, what="land fraction") * float(land_scale)
+    zones, names = None, None
+    if zones_path:
+        z = read_band(zones_path, src.grid, what="zones")
+        if zone_type == "mat":
+            zones, names = climate_zones_from_mat(z), dict(ZONE_NAMES)
+        elif zone_type == "categorical":
+            zones = np.where(np.isfinite(z), z, 0).astype("int64")
+            names = {int(k): str(v) for k, v in (zone_names or {}).items()}
+        else:
+            raise InputError(f"zone type must be 'categorical' or 'mat', not {zone_type!r}")
+    integ = _integrate.Integrator(src.dates, src.grid.geotransform, src.grid.height, unit, land, zones)
+    years = [int(y) for y in integ.uyears if integ.nmonths[int(y)] == 12]
+    if not years:
+        raise InputError(f"{src.label}: no complete calendar year (12 months) in the series")
+    options = dict(unit=unit, land_fraction=land_fraction_path, land_scale=land_scale, zones=zones_path,
+                   zone_type=zone_type, product=product, cell_area="authalic sphere R=6371007.181 m",
+                   carbon_molar_mass=M_C)
+    ymask = np.array([d.year in years for d in src.dates])
+    counts = {"valid": 0}
+    with RasterJob("integrate", options, {"input": src.label}, progress, cancelled, budget_mb) as job:
+        writer = None
+        if annual_path:
+            writer = job.output(annual_path, src.grid, [f"{y}-01-01" for y in years],
+                                band_metadata=[{"units": "g C m-2 yr-1", "DATE": f"{y}-01-01"} for y in years])
+
+        def work(r0, r1, sub):
+            data = src.read_block(r0, r1)
+            counts["valid"] += int(np.isfinite(data).any(axis=0).sum())
+            integ.add(data, r0)
+            if writer is not None:
+                out = []
+                for y in years:
+                    sel = np.nonzero((integ.years == y) & ymask)[0]
+                    amounts = np.stack([_integrate.monthly_amount(data[k], y, integ.months[k], unit) for k in sel])
+                    out.append(np.where(np.isfinite(amounts).all(axis=0), amounts.sum(axis=0), np.nan))
+                writer.write_block(r0, np.stack(out))
+
+        job.walk(src.grid, 8 * 3 * len(src.dates), work)
+        if counts["valid"] == 0:
+            raise InputError(f"{src.label}: every pixel is nodata in every band")
+        job.commit()
+    rows = integ.annual_totals()
+    for r in rows:
+        r["zone_name"] = (names or {}).get(r["zone"], "all" if r["zone"] == 0 else str(r["zone"]))
+        r["product"] = product
+    return rows, _integrate.totals_summary(rows, product, names)
