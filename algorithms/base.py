@@ -131,8 +131,13 @@ class EcorespAlgorithm(QgsProcessingAlgorithm):
     def pairs(self, parameters, name, context, form="name=value", separators=BOTH):
         """``[(key, value), ...]`` of a ``key=value`` list parameter (ecoresp_core.common.keyvalue);
         an entry without '=' is an error naming the parameter."""
-        return self.run_core(parse_pairs, self.parameterAsString(parameters, name, context), name, form,
-                             separators)
+        return self.run_core(parse_pairs, self.parameterAsString(parameters, name, context),
+                             self.parameter_label(name), form, separators)
+
+    def parameter_label(self, name):
+        """'Label (NAME)' of a parameter, as error messages name it."""
+        definition = self.parameterDefinition(name)
+        return f"{definition.description()} ({name})" if definition is not None else name
 
     def names(self, parameters, name, context, separators=BOTH):
         """The items of a list parameter given as text ('DE-Hai, FR-Pue')."""
@@ -217,8 +222,8 @@ def zone_names_parameter(alg, parameters, context, name="ZONE_NAMES"):
         try:
             out[int(code)] = label
         except ValueError:
-            raise QgsProcessingException(f"{name}: entry {code + '=' + label!r} is not code=name with a whole "
-                                         "number as code") from None
+            raise QgsProcessingException(f"{alg.parameter_label(name)}: entry {code + '=' + label!r} is not "
+                                         "code=name with a whole number as code") from None
     return out
 
 

@@ -87,12 +87,10 @@ class EvaluateAlgorithm(EcorespAlgorithm):
         ref_file = self.parameterAsFile(parameters, "REFERENCE_FILE", context)
         if ref_file:
             value_col = self.parameterAsString(parameters, "REF_VALUE_COLUMN", context) or "ER"
-            offset = parameters.get("REF_UTC_OFFSET")
             aligned = self.run_core(
                 align_isotope_series, ref_file, df.index,
                 time_convention=CONVENTIONS[self.parameterAsEnum(parameters, "REF_TIME_CONVENTION", context)],
-                utc_offset_h=(None if offset in (None, "")
-                              else self.parameterAsDouble(parameters, "REF_UTC_OFFSET", context)),
+                utc_offset_h=self.optional_number(parameters, "REF_UTC_OFFSET", context),
                 value_columns=value_col,
                 time_column=self.parameterAsString(parameters, "REF_TIME_COLUMN", context) or None)
             obs = aligned[value_col].astype(float)

@@ -38,19 +38,6 @@ def check_site_location(path, site):
             "site-year summary is a point layer at the site")
 
 
-def parse_mapping(text, what):
-    """'A=B; C=D' -> {'A': 'B', 'C': 'D'}; errors name the parameter."""
-    out = {}
-    for item in (text or "").replace(",", ";").split(";"):
-        if not item.strip():
-            continue
-        if "=" not in item:
-            raise QgsProcessingException(f"{what}: {item.strip()!r} is not of the form NAME=VALUE")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 class PartitionAlgorithm(EcorespAlgorithm):
     NAME = "partition"
     DISPLAY = "Partition NEE into ecosystem respiration and GPP"
@@ -138,23 +125,18 @@ class PartitionAlgorithm(EcorespAlgorithm):
             return False, str(exc)
         return super().checkParameterValues(parameters, context)
 
-    def _number(self, parameters, name, context):
-        if parameters.get(name) in (None, ""):
-            return None
-        return self.parameterAsDouble(parameters, name, context)
-
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         path = self.parameterAsFile(parameters, self.INPUT, context)
         fmt = (["auto"] + list(FORMATS))[self.parameterAsEnum(parameters, self.FORMAT, context)]
         methods = self.run_core(parse_methods, self.parameterAsString(parameters, self.METHODS, context))
         tower = self.run_core(
             read_tower, path, fmt=fmt,
-            columns=parse_mapping(self.parameterAsString(parameters, self.COLUMNS, context), "COLUMNS"),
-            units=parse_mapping(self.parameterAsString(parameters, self.UNITS, context), "UNITS"),
+            columns=dict(self.pairs(parameters, self.COLUMNS, context, "NAME=COLUMN")),
+            units=dict(self.pairs(parameters, self.UNITS, context, "NAME=UNIT")),
             site_id=self.parameterAsString(parameters, self.SITE_ID, context) or None,
-            latitude=self._number(parameters, self.LATITUDE, context),
-            longitude=self._number(parameters, self.LONGITUDE, context),
-            utc_offset_h=self._number(parameters, self.UTC_OFFSET, context))
+            latitude=self.optional_number(parameters, self.LATITUDE, context),
+            longitude=self.optional_number(parameters, self.LONGITUDE, context),
+            utc_offset_h=self.optional_number(parameters, self.UTC_OFFSET, context))
         a = tower.site
         check_site_location(path, a)
         feedback.pushInfo(f"{os.path.basename(path)}: site {a.site_id}, {len(tower.data)} records of "

@@ -26,6 +26,7 @@ from ..attribution import partialcorr as pc
 from ..attribution import rfattribution as rfa
 from ..attribution import zones as zn
 from ..common.geometry import cell_areas
+from ..common.keyvalue import parse_pairs
 from ..common.temporal import annual_aggregate
 from ..common.timeaxis import format_date, time_step
 from ..errors import InputError
@@ -248,13 +249,11 @@ def read_dominant(path):
     band = ds.GetRasterBand(1)
     text = band.GetMetadataItem("CLASS_NAMES") or ""
     classes = {}
-    for item in text.split(";"):
-        if "=" in item:
-            k, v = item.split("=", 1)
-            try:
-                classes[int(k)] = v
-            except ValueError:
-                continue
+    for k, v in parse_pairs(text, f"dominant-driver raster {path}: CLASS_NAMES metadata", "code=name", ";"):
+        try:
+            classes[int(k)] = v
+        except ValueError:
+            continue
     names = [classes[k] for k in sorted(classes) if k not in (pc.NONE, pc.NODATA)]
     if not names or sorted(k for k in classes if k != pc.NONE) != list(range(1, len(names) + 1)):
         raise InputError(f"dominant-driver raster {path}: has no CLASS_NAMES metadata naming drivers 1..m; "

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..common.progress import Progress
+from ..common.keyvalue import parse_list
 from ..common.metrics import metrics
+from ..common.progress import Progress
 from ..common.units import M_C
 from ..errors import EcorespError, InputError
 from ..io.towers import as_tower, split_years
@@ -74,7 +75,7 @@ def parse_methods(methods):
     """Method codes from a list or a comma-separated text (case-insensitive; '-' and '_' ignored),
     checked against the registry; None or empty -> :func:`default_methods`."""
     if isinstance(methods, str):
-        methods = [m for m in methods.replace(";", ",").split(",")]
+        methods = parse_list(methods)
     known = method_codes()
     codes = []
     for m in methods or default_methods():

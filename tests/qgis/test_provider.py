@@ -234,9 +234,10 @@ def test_key_value_parameters_one_parser(provider, tmp_path):
     alg = provider.algorithm("integrate")
     assert zone_names_parameter(alg, {"ZONE_NAMES": "2=B arid, 3=C temperate;4=D cold"}, ctx) == \
         {2: "B arid", 3: "C temperate", 4: "D cold"}
-    with pytest.raises(QgsProcessingException, match="ZONE_NAMES: entry 'B arid' is not code=name"):
+    label = r"^Names of the zone codes \(code=name, comma separated\) \(ZONE_NAMES\): "
+    with pytest.raises(QgsProcessingException, match=label + r"entry 'B arid' is not code=name$"):
         zone_names_parameter(alg, {"ZONE_NAMES": "2=A, B arid"}, ctx)
-    with pytest.raises(QgsProcessingException, match="ZONE_NAMES: entry 'x=A' is not code=name"):
+    with pytest.raises(QgsProcessingException, match=r"\(ZONE_NAMES\): entry 'x=A' is not code=name"):
         zone_names_parameter(alg, {"ZONE_NAMES": "x=A"}, ctx)
     fit = provider.algorithm("fitupscaler")
     assert fit.pairs({"UNITS": "TA=degC; VPD = hPa,SW=W m-2"}, "UNITS", ctx) == \
@@ -247,5 +248,10 @@ def test_key_value_parameters_one_parser(provider, tmp_path):
     pred = provider.algorithm("predictupscaler")
     assert DriverSources.sources(pred, {"DRIVER_FILES": f"A={a}; B = {b};"}, ctx) == \
         [("A", str(a), None), ("B", str(b), None)]
-    with pytest.raises(QgsProcessingException, match="DRIVER_FILES: entry 'C' is not name=source"):
+    with pytest.raises(QgsProcessingException, match=r"\(DRIVER_FILES\): entry 'C' is not name=source"):
         DriverSources.sources(pred, {"DRIVER_FILES": f"A={a}; C"}, ctx)
+    part = provider.algorithm("partition")
+    assert dict(part.pairs({"COLUMNS": "NEE=FC; TA = TA_F"}, "COLUMNS", ctx, "NAME=COLUMN")) == \
+        {"NEE": "FC", "TA": "TA_F"}
+    with pytest.raises(QgsProcessingException, match=r"\(COLUMNS\): entry 'TA' is not NAME=COLUMN$"):
+        part.pairs({"COLUMNS": "NEE=FC, TA"}, "COLUMNS", ctx, "NAME=COLUMN")
