@@ -6,6 +6,7 @@ from .derivedriver import DeriveDriverAlgorithm
 from .detrend import DetrendAlgorithm
 from .evaluate import EvaluateAlgorithm
 from .fitupscaler import FitUpscalerAlgorithm
+from .gapfill import GapfillAlgorithm
 from .integrate import IntegrateAlgorithm
 from .isotopepartition import IsotopePartitionAlgorithm
 from .partialcorrelation import PartialCorrelationAlgorithm
@@ -14,9 +15,11 @@ from .predictupscaler import PredictUpscalerAlgorithm
 from .rfattribution import RfAttributionAlgorithm
 from .sitemonthtable import SiteMonthTableAlgorithm
 from .trend import TrendAlgorithm
+from .ustarthreshold import UstarThresholdAlgorithm
 
-# in pipeline order: site partitioning -> upscaling -> trends and attribution
-ALGORITHMS = [PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm,
+# in pipeline order: u* threshold -> gap filling -> site partitioning -> upscaling -> trends and attribution
+ALGORITHMS = [UstarThresholdAlgorithm, GapfillAlgorithm,
+              PartitionAlgorithm, IsotopePartitionAlgorithm, EvaluateAlgorithm,
               SiteMonthTableAlgorithm, DeriveDriverAlgorithm, FitUpscalerAlgorithm,
               PredictUpscalerAlgorithm, IntegrateAlgorithm,
               TrendAlgorithm, DetrendAlgorithm,

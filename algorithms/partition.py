@@ -4,18 +4,19 @@ import json
 import os
 
 from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
-                       QgsProcessingParameterEnum, QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFile, QgsProcessingParameterFileDestination,
-                       QgsProcessingParameterNumber, QgsProcessingParameterString)
+                       QgsProcessingParameterFeatureSink,
+                       QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterString)
 
-from ..ecoresp_core.io.towers import FORMATS, read_tower
+from ..ecoresp_core.io.towers import check_nee_for_fitting
 from ..ecoresp_core.common.versions import versions
 from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.partitioning.methods import methods as registered_methods
 from ..ecoresp_core.partitioning.sitepartition import default_methods, parse_methods, partition_site, report_html
 from .base import EcorespAlgorithm
-from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR, SOURCE_VECTOR_POINT
+from .qgiscompat import SOURCE_VECTOR, SOURCE_VECTOR_POINT
 from .tables import write_table
+from .towerinput import TowerInput
 
 
 def methods_help():
@@ -38,7 +39,7 @@ def check_site_location(path, site):
             "site-year summary is a point layer at the site")
 
 
-class PartitionAlgorithm(EcorespAlgorithm):
+class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
     NAME = "partition"
     DISPLAY = "Partition NEE into ecosystem respiration and GPP"
     GROUP = "1 Site partitioning"
@@ -47,12 +48,12 @@ class PartitionAlgorithm(EcorespAlgorithm):
         "<p>Partitions half-hourly or hourly net ecosystem exchange (NEE = ER - GPP) of one tower "
         "file into ecosystem respiration (ER) and gross primary production (GPP) with several "
         "methods side by side, fitted site-year by site-year on measured NEE (QC = 0):</p><ul>"
-        "{methods}</ul><p><b>Input</b>: FLUXNET2015 FULLSET/SUBSET HH or HR CSV (.csv or .csv.gz), "
-        "AmeriFlux BASE / ONEFlux-style CSV, or REddyProc text (Year, DoY, Hour, units row). Columns "
-        "are found by their standard names; map others with COLUMNS (e.g. TA=TA_1_1_1;NEE=FC) and "
-        "state units with UNITS (VPD=kPa;TA=K). RH is derived from VPD and TA when absent, potential "
-        "radiation from the site coordinates when SW_IN_POT is absent, and coordinates come from the "
-        "shipped FLUXNET2015 site list when the file has none.</p>"
+        "{methods}</ul>" + TowerInput.HELP + (
+        "<p><b>NEE QC</b>: the file's QC column tells measured from gap-filled NEE. Without one, NEE is "
+        "taken as measured only in a raw file (REddyProc input, AmeriFlux BASE FC/NEE, EddyPro): its gaps "
+        "stay gaps and it is not u*-filtered (a warning says so; ecoresp:ustarthreshold and ecoresp:gapfill "
+        "prepare it). NEE that looks gap-filled without a QC column (e.g. NEE_VUT_REF without "
+        "NEE_VUT_REF_QC) is refused: give its QC with COLUMNS NEE_QC=&lt;column&gt;.</p>"
         "<p><b>Outputs</b>: OUTPUT, one row per record with RECO_&lt;M&gt;, GPP_&lt;M&gt; and QC_&lt;M&gt; "
         "(0 good, 1 refitted or fallback, 2 nearest window &gt; 14 days away, 9 method failed); SUMMARY, "
         "one row per site-year (a point layer at the site): E0 night and day, Q10, gamma, inhibition, "
@@ -68,17 +69,9 @@ class PartitionAlgorithm(EcorespAlgorithm):
         "<p><b>Fit only measured NEE</b> (FIT_QC_ONLY, default on): every method fits records with "
         "NEE_QC = 0 only; off, gap-filled NEE is fitted too: NT's night-time Lloyd-Taylor fits, DT's "
         "night E0, Rref and light-response fits and its sdNEE look-up, the same fits of DT-RH, the "
-        "training records of RF and NN, and the Kok low-light regressions.</p>"
+        "training records of RF and NN, and the Kok low-light regressions.</p>")
     )
-    INPUT = "INPUT"
-    FORMAT = "FORMAT"
-    METHODS = "METHODS"
-    SITE_ID = "SITE_ID"
-    LATITUDE = "LATITUDE"
-    LONGITUDE = "LONGITUDE"
-    UTC_OFFSET = "UTC_OFFSET"
-    COLUMNS = "COLUMNS"
-    UNITS = "UNITS"
+    METHODS = "METHODS"  # the tower-file parameters (INPUT, FORMAT, ..., UNITS): TowerInput
     FIT_QC_ONLY = "FIT_QC_ONLY"
     OUTPUT = "OUTPUT"
     SUMMARY = "SUMMARY"
@@ -89,24 +82,10 @@ class PartitionAlgorithm(EcorespAlgorithm):
         return self.HELP.replace("{methods}", methods_help())
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFile(
-            self.INPUT, "Tower file (FLUXNET2015, AmeriFlux, REddyProc)",
-            fileFilter="Tower files (*.csv *.csv.gz *.txt *.gz);;All files (*.*)"))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.FORMAT, "File format", ["detect"] + list(FORMATS), defaultValue=0))
+        TowerInput.add_parameters(self)
         self.addParameter(QgsProcessingParameterString(
             self.METHODS, f"Methods (comma separated: {', '.join(m.code for m in registered_methods())})",
             defaultValue=",".join(default_methods())))
-        self.addParameter(QgsProcessingParameterString(self.SITE_ID, "Site id (override)", optional=True))
-        for name, label in ((self.LATITUDE, "Latitude (degrees north, override)"),
-                            (self.LONGITUDE, "Longitude (degrees east, override)"),
-                            (self.UTC_OFFSET, "UTC offset of local standard time (hours, override)")):
-            self.addParameter(QgsProcessingParameterNumber(
-                name, label, NUMBER_DOUBLE, None, True))
-        self.addParameter(QgsProcessingParameterString(
-            self.COLUMNS, "Column mapping (standard=file column; ...)", optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            self.UNITS, "Units (e.g. VPD=kPa;TA=K)", optional=True))
         self.addParameter(QgsProcessingParameterBoolean(
             self.FIT_QC_ONLY, "Fit only measured NEE (QC = 0)", True))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -126,25 +105,19 @@ class PartitionAlgorithm(EcorespAlgorithm):
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        path = self.parameterAsFile(parameters, self.INPUT, context)
-        fmt = (["auto"] + list(FORMATS))[self.parameterAsEnum(parameters, self.FORMAT, context)]
         methods = self.run_core(parse_methods, self.parameterAsString(parameters, self.METHODS, context))
-        tower = self.run_core(
-            read_tower, path, fmt=fmt,
-            columns=dict(self.pairs(parameters, self.COLUMNS, context, "NAME=COLUMN")),
-            units=dict(self.pairs(parameters, self.UNITS, context, "NAME=UNIT")),
-            site_id=self.parameterAsString(parameters, self.SITE_ID, context) or None,
-            latitude=self.optional_number(parameters, self.LATITUDE, context),
-            longitude=self.optional_number(parameters, self.LONGITUDE, context),
-            utc_offset_h=self.optional_number(parameters, self.UTC_OFFSET, context))
+        path, tower = TowerInput.read(self, parameters, context)
         a = tower.site
         check_site_location(path, a)
+        qc_only = self.parameterAsBool(parameters, self.FIT_QC_ONLY, context)
+        nee_warnings = self.run_core(check_nee_for_fitting, tower, fit_qc_only=qc_only)
         feedback.pushInfo(f"{os.path.basename(path)}: site {a.site_id}, {len(tower.data)} records of "
                           f"{a.step_minutes} min, {tower.index[0]} .. {tower.index[-1]}, "
                           f"lat {a.latitude}, lon {a.longitude}, UTC{a.utc_offset_h:+g}")
         for note in a.conversions + [f"derived {c}" for c in a.derived]:
             feedback.pushInfo(f"  {note}")
-        qc_only = self.parameterAsBool(parameters, self.FIT_QC_ONLY, context)
+        for note in a.warnings + nee_warnings:
+            feedback.pushWarning(note)
         options = {"NT": {"fit_qc_only": qc_only}}  # recorded in the summary (option_NT)
         progress, cancelled = self.hooks(feedback)
         sp = self.run_core(partition_site, tower, methods, options=options, fit_qc_only=qc_only,

@@ -18,6 +18,26 @@ def rh_from_vpd(vpd_hpa, ta_degc):
     return np.clip(rh, 0.0, 100.0)
 
 
+def vpd_from_rh(rh_pct, ta_degc):
+    """Vapour pressure deficit from relative humidity and air temperature, the inverse of
+    :func:`rh_from_vpd`: VPD = e_sat(TA) (1 - RH / 100) (section 11).
+
+    Parameters
+    ----------
+    rh_pct : array_like
+        Relative humidity (%); clipped to [0, 100] first.
+    ta_degc : array_like
+        Air temperature (degC).
+
+    Returns
+    -------
+    numpy.ndarray
+        VPD (hPa), between 0 and e_sat(TA); NaN where either input is NaN.
+    """
+    rh = np.clip(np.asarray(rh_pct, dtype="float64"), 0.0, 100.0)
+    return esat_hpa(ta_degc) * (1.0 - rh / 100.0)
+
+
 def rh_from_vap_tmp(vap_hpa, tmp_degc):
     """Relative humidity (%) = 100 vap / e_sat(tmp), clipped to [0, 100] (section 12)."""
     rh = 100.0 * np.asarray(vap_hpa, dtype="float64") / esat_hpa(tmp_degc)

@@ -20,11 +20,22 @@ Reading is three steps, each usable on its own: :func:`read_raw` (format, parsin
 :func:`standardise` (standard names, QC, units) -> :func:`complete` (site location, SW_IN_POT, RH);
 :func:`read_tower` composes them.
 
-Formats: ``fluxnet2015`` (FULLSET/SUBSET HH/HR csv or csv.gz, site id from ``FLX_<SITE>_...``),
-``ameriflux`` (AmeriFlux BASE / ONEFlux csv with TIMESTAMP_START/END, '#' comment lines allowed)
-and ``reddyproc`` (tab-separated text, row 1 names, row 2 units, Year/DoY/Hour with Hour the END of
-the interval).  Every bad input raises :class:`~ecoresp_core.errors.InputError` naming the file,
-the column and the problem.
+Formats: ``fluxnet2015`` (FULLSET/SUBSET HH/HR csv or csv.gz, site id from ``FLX_<SITE>_...``;
+also ICOS ``ICOSETC_<SITE>_FLUXNET_...`` files), ``ameriflux`` (AmeriFlux BASE / ONEFlux csv with
+TIMESTAMP_START/END, '#' comment lines allowed, positional qualifiers such as ``TA_1_1_1``; raw
+``FC`` plus storage ``SC`` gives NEE = FC + SC), ``reddyproc`` (tab- or comma-separated text, row 1
+names, an optional units row, time as Year/DoY/Hour or as one ``DateTime`` column, both the END of
+the interval) and ``eddypro`` (EddyPro full output: ``date`` + ``time`` = END of the averaging
+interval, a units row, ``co2_flux``, ``u*``, ``air_temperature`` in K, ``VPD`` in Pa).
+
+Units are checked by name and by magnitude (:func:`standardise`): a VPD, temperature or RH column
+whose values contradict its stated or conventional unit is an error that says how to state the
+unit; a declared unit is converted and the conversion is recorded.  Every bad input raises
+:class:`~ecoresp_core.errors.InputError` naming the file, the column and the problem.
+
+NEE QC: the file's QC column is used when there is one.  Without one, NEE is taken as measured
+only where the file is known to be raw (:data:`RAW_NEE`: REddyProc input, AmeriFlux BASE, EddyPro);
+:func:`check_nee_for_fitting` refuses a file whose NEE looks gap-filled but has no QC.
 """
 
 import csv
@@ -37,12 +48,12 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..common.meteorology import rh_from_vpd
+from ..common.meteorology import esat_hpa, rh_from_vpd, vpd_from_rh
 from ..errors import InputError
 
 MISSING = -9999.0
 REQUIRED = ("NEE", "TA", "SW_IN")
-FORMATS = ("fluxnet2015", "ameriflux", "reddyproc")
+FORMATS = ("fluxnet2015", "ameriflux", "reddyproc", "eddypro")
 
 UNITS = {
     "NEE": "umol CO2 m-2 s-1", "NEE_QC": "-", "TA": "degC", "SW_IN": "W m-2", "SW_IN_POT": "W m-2",
@@ -77,7 +88,7 @@ class SiteInfo:
     source : str or None
         The file read (or a description of the table's origin).
     format : str or None
-        'fluxnet2015', 'ameriflux' or 'reddyproc'.
+        One of :data:`FORMATS`.
     units : dict
         {standard column: unit}, see :data:`UNITS`.
     columns_used : dict
@@ -90,6 +101,10 @@ class SiteInfo:
         Unit conversions applied.
     warnings : list of str
         Anything a reader wants the user to know.
+    nee_qc_source : str or None
+        Where NEE_QC comes from: 'QC column', 'unfilled twin', 'raw file' (no QC column, NEE known
+        to be unfilled: 0 where present) or 'none' (no QC column and NEE may be gap-filled: 0 where
+        present, see :func:`check_nee_for_fitting`).
     year : int or None
         Calendar year of a site-year (:func:`split_years`).
     complete_year : bool or None
@@ -112,6 +127,7 @@ class SiteInfo:
     derived: list = field(default_factory=list)
     conversions: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    nee_qc_source: str = None
     year: int = None
     complete_year: bool = None
 
@@ -205,12 +221,29 @@ _AMERIFLUX.update({
 })
 _REDDYPROC = {
     "NEE": ["NEE_f", "NEE"], "TA": ["Tair_f", "Tair"], "SW_IN": ["Rg_f", "Rg"], "VPD": ["VPD_f", "VPD"],
-    "RH": ["rH", "RH"], "TS": ["Tsoil_f", "Tsoil"], "USTAR": ["Ustar", "uStar", "USTAR"],
+    "RH": ["rH", "RH"], "TS": ["Tsoil_f", "Tsoil"], "USTAR": ["Ustar", "uStar", "USTAR", "u*"],
     "SW_IN_POT": ["PotRad", "PotRad_NEW"], "SWC": ["SWC"], "WS": ["WS", "wind_speed"],
     "NEE_QC": ["NEE_fqc"], "TA_QC": ["Tair_fqc"], "SW_IN_QC": ["Rg_fqc"], "VPD_QC": ["VPD_fqc"],
 }
-_CANDIDATES = {"fluxnet2015": _FLUXNET, "ameriflux": _AMERIFLUX, "reddyproc": _REDDYPROC}
+_EDDYPRO = {
+    "NEE": ["co2_flux"], "TA": ["air_temperature", "TA", "Ta"], "SW_IN": ["SW_IN", "SWIN", "Rg", "RG"],
+    "VPD": ["VPD"], "RH": ["RH"], "USTAR": ["u*"], "WS": ["wind_speed"], "TS": ["TS", "Ts"], "SWC": ["SWC"],
+}
+_CANDIDATES = {"fluxnet2015": _FLUXNET, "ameriflux": _AMERIFLUX, "reddyproc": _REDDYPROC, "eddypro": _EDDYPRO}
 _UNFILLED_TWIN = {"NEE_PI_F": ("NEE_PI", "NEE"), "NEE_F": ("NEE",), "FC_PI_F": ("FC_PI", "FC"), "FC_F": ("FC",)}
+# formats whose columns may carry AmeriFlux positional qualifiers (TA_1_1_1, SWIN_1_1_1 in EddyPro biomet)
+_QUALIFIED = ("ameriflux", "eddypro")
+_QUALIFIER = r"(?:_\d+){1,3}"
+
+#: NEE columns known to hold unfilled (raw) fluxes, by format, without positional qualifiers: without
+#: a QC column their values are taken as measured (NEE_QC = 0 where present).  FLUXNET products are
+#: gap-filled and always have a QC column, so no fluxnet2015 column is raw.
+RAW_NEE = {"fluxnet2015": (), "reddyproc": ("NEE", "FC"), "eddypro": ("co2_flux",),
+           "ameriflux": ("NEE", "NEE_PI", "FC", "FC_PI")}
+_STORAGE = ("SC", "SC_PI")  # AmeriFlux CO2 storage flux, added to a raw FC
+#: share of records without NEE above which a raw file without QC gets a warning in
+#: :func:`check_nee_for_fitting` (raw files have gaps; the methods fit only what is measured)
+RAW_GAP_WARN = 0.01
 
 _SITE_LIST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data",
                           "fluxnet2015_site_list.csv")
@@ -277,8 +310,26 @@ def _head_lines(path, n=4):
     return comments, body[:n]
 
 
+def _split_header(line):
+    """Column names of a header line: tab-, comma- or whitespace-separated."""
+    if "\t" in line:
+        return [c.strip().strip('"') for c in line.split("\t")]
+    if "," in line:
+        return [c.strip().strip('"') for c in line.split(",")]
+    return line.split()
+
+
+def _eddypro_header_row(body):
+    """Index of the EddyPro names row (``filename, date, time, ..., co2_flux``) in ``body``, or None."""
+    for i, line in enumerate(body[:3]):
+        names = set(_split_header(line))
+        if {"date", "time", "co2_flux"} <= names:
+            return i
+    return None
+
+
 def detect_format(path):
-    """'fluxnet2015', 'ameriflux' or 'reddyproc' from the file name and header; InputError otherwise."""
+    """One of :data:`FORMATS` from the file name and header; InputError otherwise."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
     try:
@@ -294,12 +345,18 @@ def detect_format(path):
         return "reddyproc"
     names = [c.strip().strip('"') for c in header.split(",")]
     if "TIMESTAMP_START" in names:
-        if os.path.basename(str(path)).startswith("FLX_"):
+        base = os.path.basename(str(path))
+        if base.startswith("FLX_") or (base.startswith("ICOSETC_") and "_FLUXNET_" in base):
             return "fluxnet2015"
         return "ameriflux"
+    if "DateTime" in _split_header(header):
+        return "reddyproc"
+    if _eddypro_header_row(body) is not None:
+        return "eddypro"
     raise InputError(f"{path}: unknown tower file format (header starts {header[:80]!r}); expected a "
-                     "FLUXNET2015 or AmeriFlux csv with TIMESTAMP_START, or a REddyProc text file with "
-                     "Year, DoY, Hour; give fmt= one of " + ", ".join(FORMATS))
+                     "FLUXNET2015 or AmeriFlux csv with TIMESTAMP_START, a REddyProc text file with "
+                     "Year, DoY, Hour or DateTime, or an EddyPro full output (date, time, co2_flux); "
+                     "give fmt= one of " + ", ".join(FORMATS))
 
 
 def _read_csv_table(path):
@@ -314,20 +371,65 @@ def _read_csv_table(path):
     return raw, comments
 
 
+_NA = ["-9999", "-9999.0", "-9999.00", "NA", "NaN", ""]
+_TIME_COLUMNS = ("Year", "DoY", "Hour", "DateTime", "date", "time", "filename")
+
+
+def _is_units_row(names, fields):
+    """True when the line after the names is a units row: no value outside the time columns is a number."""
+    for name, value in zip(names, fields):
+        if name in _TIME_COLUMNS or value.strip() in _NA:
+            continue
+        try:
+            float(value)
+            return False
+        except ValueError:
+            continue
+    return True
+
+
 def _read_reddyproc_table(path):
     try:
         with _open_text(path) as fh:
             header = fh.readline().rstrip("\r\n")
             units_line = fh.readline().rstrip("\r\n")
-        sep = "\t" if "\t" in header else r"\s+"
-        names = [c.strip() for c in (header.split("\t") if sep == "\t" else header.split())]
-        units = [c.strip() for c in (units_line.split("\t") if sep == "\t" else units_line.split())]
-        raw = pd.read_csv(path, sep=sep, skiprows=2, header=None, names=names, engine="python" if sep != "\t" else "c",
-                          na_values=["-9999", "-9999.0", "-9999.00", "NA", "NaN", ""])
+        sep = "\t" if "\t" in header else ("," if "," in header else r"\s+")
+        names = [c.strip().strip('"') for c in (header.split() if sep == r"\s+" else header.split(sep))]
+        units = [c.strip().strip('"') for c in (units_line.split() if sep == r"\s+" else units_line.split(sep))]
+        has_units = _is_units_row(names, units)
+        raw = pd.read_csv(path, sep=sep, skiprows=2 if has_units else 1, header=None, names=names,
+                          engine="python" if sep == r"\s+" else "c", na_values=_NA)
     except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError) as exc:
         raise InputError(f"{path}: cannot be parsed as a REddyProc text table ({exc})") from None
-    unit_map = {n: (units[i] if i < len(units) else "") for i, n in enumerate(names)}
+    unit_map = {n: (units[i] if has_units and i < len(units) else "") for i, n in enumerate(names)}
     return raw, unit_map
+
+
+def _read_eddypro_table(path):
+    """EddyPro full output: an optional group row (``file_info, ...``), the names row, the units row."""
+    try:
+        _, body = _head_lines(path, n=3)
+        at = _eddypro_header_row(body)
+        names = _split_header(body[at])
+        units = _split_header(body[at + 1]) if len(body) > at + 1 else []
+        raw = pd.read_csv(path, skiprows=at + 2, header=None, names=names, na_values=_NA, low_memory=False,
+                          dtype={"date": str, "time": str, "filename": str})
+    except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError, TypeError) as exc:
+        raise InputError(f"{path}: cannot be parsed as an EddyPro full output ({exc})") from None
+    return raw, {n: (units[i] if i < len(units) else "") for i, n in enumerate(names)}
+
+
+def _parse_datetime(path, values, column):
+    """Date-times such as '2004-01-01 00:30' (also with seconds, or 'T' between date and time)."""
+    s = pd.Series(values).astype(str).str.strip().str.replace("T", " ", regex=False)
+    for form in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M", "%d.%m.%Y %H:%M"):
+        ts = pd.to_datetime(s, format=form, errors="coerce")
+        if ts.notna().all():
+            return ts
+    ts = pd.to_datetime(s, format="%Y-%m-%d %H:%M", errors="coerce")
+    i = int(np.flatnonzero(ts.isna())[0])
+    raise InputError(f"{path}: column {column}: time stamp {s.iloc[i]!r} in data row {i + 1} is not "
+                     "'YYYY-MM-DD HH:MM'")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -382,57 +484,149 @@ def _parse_stamp(path, values, column):
 # ----------------------------------------------------------------------------------------------
 # units
 
+#: Unit checks by magnitude (no silent guess: a contradiction is an InputError saying how to state the
+#: unit; a declared unit is converted and the conversion recorded).
+#: VPD: the ratio r = VPD / e_sat(TA) of daytime records (SW_IN > 10 W m-2) is 1 - RH/100 when VPD is
+#: in hPa; its 99th percentile is 0.68-0.93 over the bundled FLUXNET2015 site-years and at least 0.29
+#: in any 40-day window of them (0.16 in 10-day windows: humid spells), because daytime RH falls
+#: well below 90 % at times; in kPa r cannot exceed 0.1.  So, over >= VPD_CHECK_DAYS days with
+#: daytime records, a 99th percentile below VPD_RATIO_KPA means kPa; above VPD_RATIO_MAX (VPD above
+#: saturation) the values are not hPa at all (Pa?), whatever the label.  Shorter files keep the
+#: plain rule: 99th percentile of VPD < 0.5 (hPa would be an air saturated all the time).
+VPD_RATIO_KPA = 0.12
+VPD_RATIO_MAX = 1.5
+VPD_CHECK_DAYS = 30
+#: TA/TS: a median above 200 is K (no air or soil temperature in degC comes near); unlabelled TA
+#: whose 99th percentile is above 60 (hotter than any air temperature measured in degC) with a median
+#: below 200 looks like degF (not applied to TS: a desert soil surface can pass 60 degC).
+KELVIN_MEDIAN = 200.0
+FAHRENHEIT_P99 = 60.0
+#: RH: a 99th percentile <= 1 is a fraction (RH in % is never below 1 % for 99 % of the records).
+RH_FRACTION_P99 = 1.0
+
+_HPA = ("hpa", "mbar", "mb")
+_KELVIN = ("k", "kelvin", "degk")
+_CELSIUS = ("", "degc", "c", "celsius", "degreec", "degreesc", "degreecelsius")
+_FAHRENHEIT = ("f", "degf", "fahrenheit", "degreef", "degreesf")
+
+
 def _norm_unit(u):
-    return re.sub(r"[\s_\-\*\^]", "", str(u or "")).lower().replace("°", "deg")
+    return re.sub(r"[\s_\-\*\^\[\]]", "", str(u or "")).lower().replace("°", "deg")
 
 
-def _convert_vpd(path, col, values, unit, stated_by_user, conversions):
+def _state(name, unit):
+    """How to state a unit, in the words of the algorithm and of the core."""
+    return f"UNITS {name}={unit} (units={{'{name}': '{unit}'}} in Python)"
+
+
+def _convert_vpd(path, col, values, unit, stated_by_user, conversions, ta=None, sw_in=None, rpd=48):
     u = _norm_unit(unit) or "hpa"  # no unit (or '-') given: the FLUXNET/AmeriFlux/REddyProc convention
     if u in ("kpa",):
         conversions.append(f"VPD ({col}) converted from kPa to hPa (x10)")
-        return values * 10.0
-    if u in ("pa",):
+        values = values * 10.0
+    elif u in ("pa",):
         conversions.append(f"VPD ({col}) converted from Pa to hPa (/100)")
-        return values / 100.0
-    if u not in ("hpa", "mbar", "mb"):
+        values = values / 100.0
+    elif u not in _HPA:
         raise InputError(f"{path}: column {col} (VPD): unit {unit!r} is not understood; "
-                         "state it with units={'VPD': 'hPa'} or 'kPa' or 'Pa'")
-    if not stated_by_user:
-        finite = values[np.isfinite(values)]
+                         f"state it with {_state('VPD', 'hPa')}, or kPa or Pa")
+    said = (f"{'stated' if stated_by_user else 'labelled'} {unit}" if _norm_unit(unit)
+            else "no unit given (hPa by convention)")
+    ok = np.isfinite(values)
+    if ta is not None and sw_in is not None:
+        es = esat_hpa(ta)
+        day = ok & np.isfinite(es) & (es > 1.0) & (np.nan_to_num(sw_in, nan=-1.0) > 10.0)
+        if day.sum() >= 20:
+            r = np.percentile(values[day] / es[day], 99)
+            if r > VPD_RATIO_MAX:
+                raise InputError(f"{path}: column {col} (VPD): {said}, but the 99th percentile of VPD / e_sat(TA) "
+                                 f"in daytime records is {r:.3g}: VPD cannot exceed the saturation vapour "
+                                 f"pressure, so the unit is wrong (Pa?); state it with {_state('VPD', 'Pa')} "
+                                 "or the unit it is in")
+            days = len(np.unique(np.flatnonzero(day) // max(int(rpd), 1)))
+            if not stated_by_user and days >= VPD_CHECK_DAYS and r < VPD_RATIO_KPA:
+                raise InputError(f"{path}: column {col} (VPD): {said}, but the 99th percentile of VPD / e_sat(TA) "
+                                 f"over {days} days of daytime records is {r:.3g} (in hPa daytime RH would never "
+                                 f"fall below {100 * (1 - r):.0f} %), which looks like kPa; state the unit: "
+                                 f"{_state('VPD', 'kPa')} (or VPD=hPa if hPa is right)")
+    if not stated_by_user and u in _HPA:
+        finite = values[ok]
         if finite.size and np.percentile(finite, 99) < 0.5:
-            raise InputError(f"{path}: column {col} (VPD): labelled hPa but its 99th percentile is "
+            raise InputError(f"{path}: column {col} (VPD): {said} but its 99th percentile is "
                              f"{np.percentile(finite, 99):.3g}, which looks like kPa; state the unit "
-                             "explicitly with units={'VPD': 'kPa'} (or units={'VPD': 'hPa'} if hPa is right)")
+                             f"explicitly with {_state('VPD', 'kPa')} (or VPD=hPa if hPa is right)")
     return values
 
 
 def _convert_temperature(path, name, col, values, unit, stated, conversions):
     u = _norm_unit(unit)
     finite = values[np.isfinite(values)]
-    all_hot = finite.size > 0 and bool((finite > 200.0).all())
-    if u in ("k", "kelvin", "degk"):
+    median = float(np.median(finite)) if finite.size else np.nan
+    p99 = float(np.percentile(finite, 99)) if finite.size else np.nan
+    if u in _KELVIN:
         conversions.append(f"{name} ({col}) converted from K to degC (-273.15)")
         return values - 273.15
-    if u in ("", "degc", "c", "celsius", "degreec", "degreesc", "degreecelsius"):
-        if all_hot:
-            if u == "" and not stated:
-                conversions.append(f"{name} ({col}) converted from K to degC (-273.15): no unit given "
-                                   "and every value is > 200")
-                return values - 273.15
-            raise InputError(f"{path}: column {col} ({name}): labelled degC but every value is > 200, "
-                             "which looks like K; state units={'%s': 'K'}" % name)
-        return values
-    raise InputError(f"{path}: column {col} ({name}): unit {unit!r} is not understood; use degC or K")
+    if u in _FAHRENHEIT:
+        conversions.append(f"{name} ({col}) converted from degF to degC ((F - 32) * 5 / 9)")
+        return (values - 32.0) * 5.0 / 9.0
+    if u not in _CELSIUS:
+        raise InputError(f"{path}: column {col} ({name}): unit {unit!r} is not understood; use degC, K or degF")
+    if median > KELVIN_MEDIAN:
+        if u == "" and not stated:
+            conversions.append(f"{name} ({col}) converted from K to degC (-273.15): no unit given "
+                               f"and the median is {median:.5g} > {KELVIN_MEDIAN:g}")
+            return values - 273.15
+        raise InputError(f"{path}: column {col} ({name}): labelled degC but its median is {median:.5g} "
+                         f"> {KELVIN_MEDIAN:g}, which looks like K; state {_state(name, 'K')}")
+    if name == "TA" and u == "" and not stated and p99 > FAHRENHEIT_P99:
+        raise InputError(f"{path}: column {col} ({name}): no unit given and its 99th percentile is {p99:.4g}, "
+                         f"too warm for degC, which looks like degF; state the unit: {_state(name, 'degF')} "
+                         f"(or {name}=degC if degC is right)")
+    return values
+
+
+def _convert_rh(path, col, values, unit, stated, conversions):
+    u = _norm_unit(unit)
+    if u in ("fraction", "frac", "1", "01", "ratio"):
+        conversions.append(f"RH ({col}) converted from a fraction (0-1) to % (x100)")
+        return values * 100.0
+    if u not in ("", "%", "percent", "pct"):
+        raise InputError(f"{path}: column {col} (RH): unit {unit!r} is not understood; "
+                         f"use % or fraction ({_state('RH', 'fraction')})")
+    finite = values[np.isfinite(values)]
+    if not stated and finite.size >= 10 and np.percentile(finite, 99) <= RH_FRACTION_P99:
+        raise InputError(f"{path}: column {col} (RH): {'labelled %' if u else 'no unit given'} but its 99th "
+                         f"percentile is {np.percentile(finite, 99):.3g}, which looks like a fraction (0-1); "
+                         f"state the unit: {_state('RH', 'fraction')} (or RH=% if % is right)")
+    return values
 
 
 # ----------------------------------------------------------------------------------------------
 # reader
 
-def _pick(raw_cols, candidates):
+def _qualified(raw_cols, name):
+    """Columns ``name`` with AmeriFlux positional qualifiers (``TA_1_1_1``, ``TS_2``), lowest first."""
+    pat = re.compile(re.escape(name) + _QUALIFIER)
+    found = [c for c in raw_cols if pat.fullmatch(str(c))]
+    return sorted(found, key=lambda c: tuple(int(x) for x in c[len(name) + 1:].split("_")))
+
+
+def _base_name(col):
+    """A column name without its positional qualifier (``FC_1_1_1`` -> ``FC``)."""
+    return re.sub(_QUALIFIER + "$", "", str(col))
+
+
+def _pick(raw_cols, candidates, qualified=False):
+    """The first candidate in the file; with ``qualified``, a candidate's qualified variants
+    (:func:`_qualified`) count too, right after the candidate itself."""
     cols = set(raw_cols)
     for c in candidates:
         if c in cols:
             return c
+        if qualified:
+            variants = _qualified(raw_cols, c)
+            if variants:
+                return variants[0]
     return None
 
 
@@ -468,6 +662,24 @@ class RawTower:
     time_column: str
 
 
+def _end_stamps(path, raw, *columns):
+    """Interval ends from a date-time column (or a date and a time column joined), the step and
+    the name of the time axis; InputError naming the column when one is missing or unreadable."""
+    for c in columns:
+        if c not in raw.columns:
+            raise InputError(f"{path}: column {c} is missing")
+        if raw[c].isna().any():
+            i = int(np.flatnonzero(raw[c].isna().values)[0])
+            raise InputError(f"{path}: column {c}: missing or unreadable value in data row {i + 1}")
+    label = "+".join(columns)
+    text = raw[columns[0]].astype(str)
+    for c in columns[1:]:
+        text = text.str.strip() + " " + raw[c].astype(str).str.strip()
+    end = _parse_datetime(path, text, label)
+    step = _check_time_axis(path, end, label)
+    return end, step, f"{label} (end of the interval)"
+
+
 def read_raw(path, fmt="auto"):
     """Read a tower file into a :class:`RawTower`: format detection, parsing and the time axis
     checks (regular 30/60-min step, sorted, unique, no gaps)."""
@@ -479,8 +691,12 @@ def read_raw(path, fmt="auto"):
     if fmt not in FORMATS:
         raise InputError(f"{path}: unknown format {fmt!r}; use 'auto' or one of {', '.join(FORMATS)}")
     comments = []
-    if fmt == "reddyproc":
-        raw, file_units = _read_reddyproc_table(path)
+    if fmt in ("reddyproc", "eddypro"):
+        raw, file_units = (_read_reddyproc_table if fmt == "reddyproc" else _read_eddypro_table)(path)
+    if fmt == "eddypro" or (fmt == "reddyproc" and "DateTime" in raw.columns):
+        end, step, stamp_col = _end_stamps(path, raw, *(("date", "time") if fmt == "eddypro" else ("DateTime",)))
+        start = end - pd.Timedelta(minutes=step)
+    elif fmt == "reddyproc":
         for c in ("Year", "DoY", "Hour"):
             if c not in raw.columns:
                 raise InputError(f"{path}: column {c} is missing (a REddyProc file needs Year, DoY, Hour)")
@@ -532,14 +748,23 @@ def standardise(raw, columns=None, units=None):
     columns : dict, optional
         {standard name: file column} for anything the built-in names do not find.
     units : dict, optional
-        {standard name: unit} stating units explicitly (VPD 'hPa'/'kPa'/'Pa'; TA/TS 'degC'/'K').
+        {standard name: unit} stating units explicitly (VPD 'hPa'/'kPa'/'Pa'; TA/TS 'degC'/'K'/'degF';
+        RH '%'/'fraction'); a stated unit is trusted over the file's units row and the magnitude checks
+        (except VPD above saturation).
 
     Returns
     -------
     TowerData
-        The standard columns found in the file (no derived SW_IN_POT/RH yet); its ``site`` holds
-        the file, format, step, columns used, conversions and the site id read from the file name
-        or header (if any).
+        The standard columns found in the file (no derived SW_IN_POT/RH/VPD yet); its ``site`` holds
+        the file, format, step, columns used, conversions, how NEE_QC was obtained
+        (``nee_qc_source``), warnings and the site id read from the file name or header (if any).
+
+    Notes
+    -----
+    AmeriFlux: a raw ``FC`` (found by name, not mapped with ``columns``) with a storage column
+    ``SC`` gives NEE = FC + SC, as ONEFlux does (FC alone where SC is missing; both said in the
+    warnings).  EddyPro: records with ``qc_co2_flux`` = 2 (the 0-1-2 flag system: bad) are set
+    missing; the single-point storage ``co2_strg`` is not added.
     """
     path, fmt = raw.path, raw.fmt
     columns = dict(columns or {})
@@ -547,7 +772,8 @@ def standardise(raw, columns=None, units=None):
     _check_mapping(path, columns)
     table, file_units = raw.table, raw.file_units
     cand = _CANDIDATES[fmt]
-    used = {}
+    qualified = fmt in _QUALIFIED
+    used, warnings = {}, []
     for name in UNITS:
         if name in columns:
             col = columns[name]
@@ -555,9 +781,13 @@ def standardise(raw, columns=None, units=None):
                 raise InputError(f"{path}: column {col!r} (given for {name}) is not in the file")
             used[name] = col
             continue
-        col = _pick(table.columns, cand.get(name, []))
+        col = _pick(table.columns, cand.get(name, []), qualified)
         if col is not None:
             used[name] = col
+            others = [c for c in _qualified(table.columns, _base_name(col)) if c != col] if qualified else []
+            if others:
+                warnings.append(f"{name}: {col} used of {', '.join([col] + others)}; map another with "
+                                f"COLUMNS {name}=<column>")
     missing = [n for n in REQUIRED if n not in used]
     if missing:
         tried = "; ".join(f"{n}: tried {', '.join(cand.get(n, []))}" for n in missing)
@@ -576,10 +806,32 @@ def standardise(raw, columns=None, units=None):
     for name, col in used.items():
         out[name] = num(col)
 
+    nee_col = used["NEE"]
+    if fmt == "ameriflux" and "NEE" not in columns and _base_name(nee_col) in ("FC", "FC_PI"):
+        sc = _pick(table.columns, _STORAGE, qualified=True)
+        if sc is not None:
+            storage = num(sc)
+            nee = out["NEE"].values
+            alone = int((np.isfinite(nee) & ~np.isfinite(storage)).sum())
+            out["NEE"] = np.where(np.isfinite(storage), nee + storage, nee)
+            used["NEE"] = nee_col = f"{nee_col}+{sc}"
+            derived.append(f"NEE: {nee_col} (CO2 flux + storage, as ONEFlux)")
+            warnings.append(f"NEE = {nee_col} (turbulent flux + CO2 storage, as ONEFlux does)"
+                            + (f"; {alone} record(s) without {sc} take the flux alone" if alone else "")
+                            + "; to use the flux without storage map COLUMNS NEE=" + nee_col.split("+")[0])
+    if fmt == "eddypro" and "qc_" + nee_col in table.columns:
+        bad = num("qc_" + nee_col) == 2
+        if bad.any():
+            out.loc[bad, "NEE"] = np.nan
+            derived.append(f"NEE: {int(bad.sum())} record(s) with qc_{nee_col} = 2 (0-1-2 flags: bad) set missing")
+        if "co2_strg" in table.columns:
+            warnings.append(f"NEE = {nee_col} without co2_strg (EddyPro's single-point storage estimate)")
+
     # NEE QC: the file's flag, else from an unfilled twin, else 0 where NEE is present
-    qc_col = None
+    qc_col, qc_source = None, "QC column"
     if "NEE_QC" not in used:
-        nee_col = used["NEE"]
+        base, qual = _base_name(nee_col), nee_col[len(_base_name(nee_col)):]
+        twins = [t + qual for t in _UNFILLED_TWIN.get(base, ())]
         for c in (nee_col + "_QC", nee_col + "_qc", nee_col + "_fqc"):
             if c in table.columns:
                 qc_col = c
@@ -587,14 +839,20 @@ def standardise(raw, columns=None, units=None):
         if qc_col is not None:
             out["NEE_QC"] = num(qc_col)
             used["NEE_QC"] = qc_col
-        elif _pick(table.columns, _UNFILLED_TWIN.get(nee_col, ())) is not None:
-            twin = _pick(table.columns, _UNFILLED_TWIN[nee_col])
+        elif _pick(table.columns, twins) is not None:
+            twin = _pick(table.columns, twins)
             measured = np.isfinite(num(twin))
             out["NEE_QC"] = np.where(measured, 0.0, np.where(np.isfinite(out["NEE"].values), 1.0, np.nan))
             derived.append(f"NEE_QC: 0 where {twin} is present, 1 where only {nee_col} is")
+            qc_source = "unfilled twin"
         else:
             out["NEE_QC"] = np.where(np.isfinite(out["NEE"].values), 0.0, np.nan)
             derived.append("NEE_QC: no QC column, 0 where NEE is present")
+            raw_names = RAW_NEE.get(fmt, ())
+            qc_source = "raw file" if _base_name(nee_col.split("+")[0]) in raw_names else "none"
+            if qc_source == "raw file":
+                warnings.append(f"NEE ({nee_col}) is taken as raw, measured NEE ({fmt} file, no QC column): "
+                                "not u*-filtered and not gap-filled")
     for name, src in (("TA", "TA_QC"), ("SW_IN", "SW_IN_QC"), ("VPD", "VPD_QC")):
         if name in used and src not in used:
             c = used[name] + "_QC"
@@ -603,19 +861,23 @@ def standardise(raw, columns=None, units=None):
                 used[src] = c
 
     # units
+    bad_units = sorted(set(units) - {"TA", "TS", "VPD", "RH"})
+    if bad_units:
+        raise InputError(f"{path}: units= can state VPD, TA, TS and RH only, not {bad_units}")
     unit_row = {name: file_units.get(col, "") for name, col in used.items()} if file_units else {}
     for name in ("TA", "TS"):
         if name in out:
             stated = name in units
             unit = units.get(name, unit_row.get(name, ""))
             out[name] = _convert_temperature(path, name, used[name], out[name].values, unit, stated, conversions)
+    if "RH" in out:
+        out["RH"] = _convert_rh(path, used["RH"], out["RH"].values, units.get("RH", unit_row.get("RH", "")),
+                                "RH" in units, conversions)
     if "VPD" in out:
         stated = "VPD" in units
-        unit = units.get("VPD", unit_row.get("VPD") or "hPa")
-        out["VPD"] = _convert_vpd(path, used["VPD"], out["VPD"].values, unit, stated, conversions)
-    bad_units = sorted(set(units) - {"TA", "TS", "VPD"})
-    if bad_units:
-        raise InputError(f"{path}: units= can state VPD, TA and TS only, not {bad_units}")
+        unit = units.get("VPD", unit_row.get("VPD") or "")
+        out["VPD"] = _convert_vpd(path, used["VPD"], out["VPD"].values, unit, stated, conversions,
+                                  ta=out["TA"].values, sw_in=out["SW_IN"].values, rpd=1440 // raw.step_minutes)
 
     sw = out["SW_IN"].values
     out["SW_IN"] = np.where(sw < 0.0, 0.0, sw)
@@ -635,14 +897,15 @@ def standardise(raw, columns=None, units=None):
     step = raw.step_minutes
     site = SiteInfo(site_id=site_id, site_id_source=site_src, step_minutes=int(step),
                     records_per_day=int(1440 // step), source=path, format=fmt, columns_used=dict(used),
-                    time_column=raw.time_column, derived=derived, conversions=conversions)
+                    time_column=raw.time_column, derived=derived, conversions=conversions, warnings=warnings,
+                    nee_qc_source=qc_source)
     return TowerData(out, site)
 
 
 def complete(tower, site_id=None, latitude=None, longitude=None, utc_offset_h=None):
     """Site location and derived columns: SW_IN_POT (from the coordinates when the file has
-    none), RH (from VPD and TA when absent, clipped to 0-100 % otherwise), VPD (NaN when absent);
-    standard column order, float64.
+    none), RH (from VPD and TA when absent, clipped to 0-100 % otherwise), VPD (from RH and TA when
+    absent, NaN when both are); standard column order, float64.
 
     Parameters
     ----------
@@ -662,7 +925,8 @@ def complete(tower, site_id=None, latitude=None, longitude=None, utc_offset_h=No
         The tower table of the module docstring.
     """
     out = tower.data.copy()
-    site = replace(tower.site, derived=list(tower.site.derived), conversions=list(tower.site.conversions))
+    site = replace(tower.site, derived=list(tower.site.derived), conversions=list(tower.site.conversions),
+                   warnings=list(tower.site.warnings))
     path, derived, step = site.source, site.derived, site.step_minutes
     site_src = "argument"
     if site_id is None:
@@ -701,6 +965,10 @@ def complete(tower, site_id=None, latitude=None, longitude=None, utc_offset_h=No
             out["RH"] = np.nan
     else:
         out["RH"] = np.clip(out["RH"].values, 0.0, 100.0)
+        if "VPD" not in out:
+            out["VPD"] = vpd_from_rh(out["RH"].values, out["TA"].values)
+            derived.append("VPD: from RH and TA, e_sat(TA) (1 - RH/100) (docs/methods.md section 11)")
+            site.warnings.append("VPD derived from RH and TA (the file has no VPD)")
     if "VPD" not in out:
         out["VPD"] = np.nan
 
@@ -749,6 +1017,62 @@ def read_tower(path, fmt="auto", columns=None, site_id=None, latitude=None, long
     raw = read_raw(path, fmt)
     return complete(standardise(raw, columns, units), site_id=site_id, latitude=latitude, longitude=longitude,
                     utc_offset_h=utc_offset_h)
+
+
+def check_nee_for_fitting(tower, fit_qc_only=True):
+    """Can the methods tell measured NEE from gap-filled NEE in this tower table?
+
+    The rule (issue 12): with a QC column (or an unfilled twin) every method fits NEE_QC = 0.
+    Without one, NEE is taken as measured only when the file is known to be raw
+    (``site.nee_qc_source == 'raw file'``, see :data:`RAW_NEE`); a raw file's gaps stay gaps, and
+    its night-time records are not u*-filtered, so a share of missing NEE above
+    :data:`RAW_GAP_WARN` gives a warning pointing to u* filtering and gap filling.  Otherwise
+    (e.g. a FLUXNET-like ``NEE_VUT_REF`` without ``NEE_VUT_REF_QC``) the filled values would be fitted
+    as if measured (in a test night E0 fell from 210 K to 86 K), so this is an error, unless
+    ``fit_qc_only`` is off (the user asked to fit gap-filled NEE too).
+
+    Parameters
+    ----------
+    tower : TowerData
+        From :func:`read_tower`.
+    fit_qc_only : bool
+        Whether the methods fit only NEE_QC = 0 (``ecoresp:partition`` FIT_QC_ONLY).
+
+    Returns
+    -------
+    list of str
+        Warnings for the user (empty when NEE comes with its QC).
+
+    Raises
+    ------
+    InputError
+        NEE may be gap-filled and there is no QC to tell the filled values (naming the file, the
+        column and the ways out).
+    """
+    site, data = tower.site, tower.data
+    source = site.nee_qc_source
+    col = site.columns_used.get("NEE", "NEE")
+    if source in (None, "QC column", "unfilled twin"):
+        return []
+    if source == "none":
+        if not fit_qc_only:
+            return [f"NEE ({col}) has no QC column and may be gap-filled: every NEE record is fitted as "
+                    "measured (fit only measured NEE is off)"]
+        raise InputError(f"{site.source or site.label}: NEE column {col} has no QC column and looks gap-filled "
+                         f"({site.format} file, a column name of a processed product): gap-filled values cannot "
+                         f"be told from measured ones, and fitting them biases the fits (night-time E0 fell "
+                         f"from 210 K to 86 K in a test). Give the file's NEE QC column with COLUMNS "
+                         f"NEE_QC=<column> (0 = measured), or start from the raw NEE: u* filtering "
+                         f"(ecoresp:ustarthreshold) and gap filling (ecoresp:gapfill) give NEE with its QC")
+    nee = data["NEE"].values
+    missing = float(np.mean(~np.isfinite(nee))) if len(nee) else 0.0
+    if missing > RAW_GAP_WARN:
+        return [f"NEE ({col}) is raw with {100 * missing:.0f} % of the records missing and no QC column: the "
+                "methods fit the measured records as they are, without u* filtering, and GPP and NEE stay "
+                "missing in the gaps; for u*-filtered, gap-filled NEE with its QC run ecoresp:ustarthreshold "
+                "and ecoresp:gapfill first"]
+    return [f"NEE ({col}) is raw and has no QC column: the methods fit it without u* filtering; "
+            "ecoresp:ustarthreshold and ecoresp:gapfill give u*-filtered NEE with its QC"]
 
 
 def split_years(tower):

@@ -1,8 +1,9 @@
 """The layer order of the code base, enforced on every import statement (also those inside functions).
 
-    errors  <  common  <  io  <  science (partitioning | upscaling | trends | attribution)  <  jobs  <  algorithms
+    errors < common < io < science < jobs < algorithms
+    science: partitioning | upscaling | trends | attribution | ustar | gapfilling
 
-A module may import its own layer and the layers below it, never one above.  The four science
+A module may import its own layer and the layers below it, never one above.  The science
 packages are independent of one another (what two of them share lives in ``common``), they hold
 kernels on arrays and tables and never open rasters (no GDAL, no ``io.series``).  Nothing in
 ``ecoresp_core`` imports QGIS or Qt, nor the plugin's ``algorithms``/``provider``.
@@ -15,7 +16,7 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORE = "ecoresp_core"
-SCIENCE = ("partitioning", "upscaling", "trends", "attribution")
+SCIENCE = ("partitioning", "upscaling", "trends", "attribution", "gapfilling", "ustar")
 RANK = {"": 0, "errors": 0, "common": 1, "io": 2, **{s: 3 for s in SCIENCE}, "jobs": 4}
 QGIS_PREFIXES = ("qgis", "PyQt5", "PyQt6", "sip", "processing", "algorithms", "provider")
 

@@ -157,3 +157,45 @@ def test_partition_file_with_pot_but_no_coordinates(provider, tmp_path):
                                              "OUTPUT": str(tmp_path / "o.csv")},
                        feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_partition_refuses_gap_filled_nee_without_qc(provider, tmp_path):
+    """NEE_VUT_REF (gap-filled) without NEE_VUT_REF_QC: filled values cannot be told from measured
+    ones, so the run stops with what to do (it used to fit them as measured)."""
+    import pandas as pd
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingException, QgsProcessingFeedback
+
+    src = tmp_path / "FLX_DE-Hai_FLUXNET2015_FULLSET_HH_2007-2007_1-4.csv"
+    raw = pd.read_csv(FLX_HAI, dtype={"TIMESTAMP_START": str, "TIMESTAMP_END": str}, nrows=48 * 30)
+    raw.drop(columns=["NEE_VUT_REF_QC"]).to_csv(src, index=False)
+    with pytest.raises(QgsProcessingException, match=r"FLX_DE-Hai.*NEE column NEE_VUT_REF has no QC column and "
+                                                     r"looks gap-filled.*NEE_QC=.*ecoresp:gapfill"):
+        processing.run("ecoresp:partition", {"INPUT": str(src), "METHODS": "NT", "OUTPUT": str(tmp_path / "o.csv")},
+                       feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_partition_accepts_raw_reddyproc_datetime_file(provider, tmp_path):
+    """A 30-day slice of REddyProc's DE-Geb example (DateTime = end of the half hour, raw NEE with
+    gaps, no QC): read, partitioned, and the log says the NEE is raw with gaps."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    with open(os.path.join(FLUX, "DEGebExample_2004-2006.csv")) as fh:
+        lines = fh.read().splitlines()
+    first = 1 + (31 + 29 + 31 + 30) * 48  # the record ending 2004-05-01 00:30
+    src = tmp_path / "DEGebExample_2004-05.csv"
+    src.write_text("\n".join([lines[0]] + lines[first:first + 30 * 48]) + "\n")
+    out, summ = tmp_path / "hh.csv", tmp_path / "summary.csv"
+    fb = QgsProcessingFeedback()
+    processing.run("ecoresp:partition", {"INPUT": str(src), "METHODS": "NT", "OUTPUT": str(out), "SUMMARY": str(summ)},
+                   feedback=fb, context=QgsProcessingContext())
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 30 * 48 and rows[0]["TIMESTAMP_START"].replace("/", "-").startswith("2004-05-01 00:00")
+    with open(summ) as fh:
+        srow = next(csv.DictReader(fh))
+    assert srow["site_id"] == "DE-Geb" and 50 < float(srow["E0_NT_K"]) < 450
+    log = fb.textLog()
+    assert "NEE (NEE) is raw with" in log and "ecoresp:gapfill" in log and "VPD derived from RH and TA" in log

@@ -11,7 +11,8 @@
 
 ``compare`` walks every output of A and requires the same file in B with
   * rasters (.tif, .nc): the same bands, band names, nodata and bit-identical pixels (NaN == NaN),
-    and the same metadata apart from the versions and paths in the provenance;
+    and the same metadata apart from the versions and paths in the provenance and GDAL's cached
+    statistics;
   * tables (.csv, .gpkg attributes): identical cells; models (.npz): identical arrays;
   * styles (.qml) and text: identical text once temporary paths and times are removed.
 Reports (.html) and qgis_process answers (.json, .log) hold times and paths and are not compared.
@@ -93,7 +94,10 @@ def run(out):
 def _clean_meta(md):
     out = {}
     for k, v in md.items():
-        if k == "ECORESP_VERSIONS":
+        # versions differ by nature; STATISTICS_* is GDAL's cache of min/max/mean/SD of the pixels
+        # (compared bit for bit anyway), present only when something (QGIS loading the layer as an
+        # input of the next step) happened to compute it before the process ended
+        if k == "ECORESP_VERSIONS" or k.startswith("STATISTICS_"):
             continue
         out[k] = _clean_text(v)
     return out
