@@ -3,18 +3,19 @@
 import json
 import os
 
-from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
+from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFileDestination,
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
 from ..ecoresp_core.io.towers import check_nee_for_fitting
 from ..ecoresp_core.common.versions import versions
 from ..ecoresp_core.io.textfiles import write_text_atomic
+from ..ecoresp_core.jobs.tower import raw_to_partitioned
 from ..ecoresp_core.partitioning.methods import methods as registered_methods
 from ..ecoresp_core.partitioning.sitepartition import default_methods, parse_methods, partition_site, report_html
 from .base import EcorespAlgorithm
-from .qgiscompat import SOURCE_VECTOR, SOURCE_VECTOR_POINT
+from .qgiscompat import NUMBER_INTEGER, SOURCE_VECTOR, SOURCE_VECTOR_POINT
 from .tables import write_table
 from .towerinput import TowerInput
 
@@ -55,7 +56,8 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
         "prepare it). NEE that looks gap-filled without a QC column (e.g. NEE_VUT_REF without "
         "NEE_VUT_REF_QC) is refused: give its QC with COLUMNS NEE_QC=&lt;column&gt;.</p>"
         "<p><b>Outputs</b>: OUTPUT, one row per record with RECO_&lt;M&gt;, GPP_&lt;M&gt; and QC_&lt;M&gt; "
-        "(0 good, 1 refitted or fallback, 2 nearest window &gt; 14 days away, 9 method failed); SUMMARY, "
+        "(0 good, 1 refitted or fallback, 2 nearest fitting window or training record &gt; 14 days away, 9 no "
+        "value: method failed or a driver missing; methods guide section 16); SUMMARY, "
         "one row per site-year (a point layer at the site): E0 night and day, Q10, gamma, inhibition, "
         "annual sums (g C m-2 yr-1), agreement with the FLUXNET reference partitioning when present, "
         "and every fallback flag; WINDOWS, one row per fitting window (night E0 windows, light-response "
@@ -63,6 +65,19 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
         "low-light windows) with the window's mean daytime TA, RH and VPD; REPORT, an HTML page with "
         "diurnal and seasonal ER by method, day "
         "versus night temperature response and inhibition by month.</p>"
+        "<p><b>Raw input</b> (RAW_CHAIN, default off): on, the raw NEE is first u*-filtered and gap-filled "
+        "per u* scenario, as REddyProc's sEstimateUstarScenarios and sApplyUStarScen and FLUXNET2015's VUT "
+        "percentiles: u* thresholds per year by the moving point test or the change-point detection with "
+        "BOOTSTRAP samples (SEED); SW_IN, TA and VPD MDS-filled; for each scenario (the 5th, 50th and 95th "
+        "percentile of the bootstrap thresholds) night-time NEE below the threshold removed, NEE MDS-filled and "
+        "partitioned (fits on the measured records only). OUTPUT then also holds NEE_&lt;S&gt;_F, _F_QC, _F_SD "
+        "(random uncertainty), USTAR_TH_&lt;S&gt;, RECO_&lt;M&gt;_&lt;S&gt;, GPP_&lt;M&gt;_&lt;S&gt; and "
+        "QC_&lt;M&gt;_&lt;S&gt; for S = 05, 50, 95 (the plain RECO_&lt;M&gt;, GPP_&lt;M&gt;, QC_&lt;M&gt; and NEE "
+        "are the 50 scenario's, as WINDOWS and REPORT), and SUMMARY the annual sums per scenario, their range "
+        "over the scenarios "
+        "(_gC_min, _gC_max: the u* uncertainty) and the random uncertainty of annual NEE (NEE_&lt;S&gt;_rand_gC, "
+        "REddyProc's sqrt(sum sd^2 / n / (n_eff - 1)) over the measured records with the autocorrelation "
+        "correction; methods guide, docs/methods.md, section 19).</p>"
         "<p>Tref is 15 degC, T0 227.13 K, C = 12.011 g mol-1. DT-RH follows the programme's proposal "
         "(methods guide, docs/methods.md in the plugin folder, section 7.2): its options are documented in "
         "ecoresp_core/partitioning/dtrh.py.</p>"
@@ -73,6 +88,10 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
     )
     METHODS = "METHODS"  # the tower-file parameters (INPUT, FORMAT, ..., UNITS): TowerInput
     FIT_QC_ONLY = "FIT_QC_ONLY"
+    RAW_CHAIN = "RAW_CHAIN"
+    BOOTSTRAP = "BOOTSTRAP"
+    SEED = "SEED"
+    RAW_CHOICES = ("off", "moving point test", "change-point detection")
     OUTPUT = "OUTPUT"
     SUMMARY = "SUMMARY"
     WINDOWS = "WINDOWS"
@@ -88,6 +107,13 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
             defaultValue=",".join(default_methods())))
         self.addParameter(QgsProcessingParameterBoolean(
             self.FIT_QC_ONLY, "Fit only measured NEE (QC = 0)", True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.RAW_CHAIN, "Raw input: u* filtering and gap filling first", list(self.RAW_CHOICES),
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BOOTSTRAP, "u* bootstrap samples (raw input)", NUMBER_INTEGER, 100, False, 1, 10000))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SEED, "Random seed of the u* bootstrap (raw input)", NUMBER_INTEGER, 1, False, 0))
         self.addParameter(QgsProcessingParameterFeatureSink(
             self.OUTPUT, "Partitioned fluxes", SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFeatureSink(
@@ -110,7 +136,13 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
         a = tower.site
         check_site_location(path, a)
         qc_only = self.parameterAsBool(parameters, self.FIT_QC_ONLY, context)
-        nee_warnings = self.run_core(check_nee_for_fitting, tower, fit_qc_only=qc_only)
+        raw = self.parameterAsEnum(parameters, self.RAW_CHAIN, context)
+        nee_warnings = self.run_core(check_nee_for_fitting, tower, fit_qc_only=qc_only)  # refuses filled NEE
+        if raw and a.nee_qc_source == "raw file":
+            nee_warnings = []  # the raw chain does the u* filtering and gap filling the warning asks for
+        elif a.nee_qc_source == "raw file":
+            nee_warnings = [w + " (or set 'Raw input: u* filtering and gap filling first', RAW_CHAIN = 1 or 2, "
+                            "to do both here)" for w in nee_warnings]
         feedback.pushInfo(f"{os.path.basename(path)}: site {a.site_id}, {len(tower.data)} records of "
                           f"{a.step_minutes} min, {tower.index[0]} .. {tower.index[-1]}, "
                           f"lat {a.latitude}, lon {a.longitude}, UTC{a.utc_offset_h:+g}")
@@ -120,8 +152,17 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
             feedback.pushWarning(note)
         options = {"NT": {"fit_qc_only": qc_only}}  # recorded in the summary (option_NT)
         progress, cancelled = self.hooks(feedback)
-        sp = self.run_core(partition_site, tower, methods, options=options, fit_qc_only=qc_only,
-                           progress=progress, cancelled=cancelled)
+        if raw:
+            sp = self.run_core(raw_to_partitioned, tower, methods, ustar_method=("mpt", "cpd")[raw - 1],
+                               n_boot=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
+                               seed=self.parameterAsInt(parameters, self.SEED, context), options=options,
+                               fit_qc_only=qc_only, progress=progress, cancelled=cancelled)
+            for s, v in sp.info["filled"].items():
+                feedback.pushInfo(f"u* scenario {s}: {v['ustar_removed']} night records below the threshold "
+                                  f"removed, {v['measured']} measured, {v['filled']} filled, {v['unfilled']} unfilled")
+        else:
+            sp = self.run_core(partition_site, tower, methods, options=options, fit_qc_only=qc_only,
+                               progress=progress, cancelled=cancelled)
         for flags in sp.summary.filter(like="flags_").itertuples(index=False):
             for f in flags:
                 if isinstance(f, str) and f:
@@ -144,6 +185,7 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
             results[self.WINDOWS] = write_table(self, parameters, self.WINDOWS, context, sp.windows, feedback)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
-            write_text_atomic(report, report_html(sp, f"ecoresp partitioning: {a.site_id}"))
+            write_text_atomic(report, report_html(sp.partitions[sp.info["median_scenario"]] if raw else sp,
+                                                  f"ecoresp partitioning: {a.site_id}"))
             results[self.REPORT] = report
         return results

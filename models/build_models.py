@@ -14,6 +14,12 @@ what this script builds and that each model validates and runs headless.
 - ``trends_attribution``: monthly ER series -> trend of annual sums -> partial correlation and
   random-forest attribution against the drivers -> dominant-driver shares per zone.
 - ``whole_chain``: all of the above in one model, from a tower file to maps.
+- ``tower_to_fluxes``: a raw tower file -> partition with RAW_CHAIN on (u* thresholds with the
+  bootstrap, gap filling and partitioning per u* scenario 05/50/95 inside the one step) plus
+  ustarthreshold's table of the thresholds as a second, independent step (same method, samples and
+  seed, so the same thresholds). Deliberately not ustarthreshold -> gapfill -> partition: a model
+  cannot pick a threshold per year and scenario out of a table and loop over scenarios, and steps
+  that read no other step's output need no mandatory intermediate outputs on qgis_process 3.22-3.44.
 """
 
 import os
@@ -294,7 +300,36 @@ def build_all(folder=HERE):
     _upscaling_children(b, ("child", "sitemonths", "OUTPUT"))
     _attribution_children(b, ("child", "predict", "OUTPUT"))
     paths.append(b.save(os.path.join(folder, "whole_chain.model3")))
+
+    b = ModelBuilder("tower_to_fluxes", "A raw tower file (REddyProc text, AmeriFlux BASE, EddyPro) to "
+                     "partitioned fluxes with their uncertainty in one run: u* thresholds with the bootstrap, "
+                     "night-time u* filtering and MDS gap filling per u* scenario (5th, 50th, 95th percentile), "
+                     "partitioning of each scenario, and the table of the u* thresholds.")
+    _raw_tower_inputs(b)
+    b.child("ecoresp:ustarthreshold", "ustar", {
+        "INPUT": ("input", "tower_file"), "METHOD": ("input", "ustar_method"),
+        "BOOTSTRAP": ("input", "bootstrap"), "SEED": ("input", "seed")},
+        {"OUTPUT": "u* thresholds"})
+    b.child("ecoresp:partition", "partition", {
+        "INPUT": ("input", "tower_file"), "METHODS": ("input", "methods"),
+        "RAW_CHAIN": ("expr", f"{b.value('ustar_method')} + 1"),
+        "BOOTSTRAP": ("input", "bootstrap"), "SEED": ("input", "seed")},
+        {"OUTPUT": "Partitioned fluxes", "SUMMARY": "Site-year summary", "WINDOWS": "Fitting windows",
+         "REPORT": "Partitioning report"})
+    paths.append(b.save(os.path.join(folder, "tower_to_fluxes.model3")))
     return paths
+
+
+def _raw_tower_inputs(b):
+    from ecoresp.algorithms.qgiscompat import NUMBER_INTEGER  # importable once _qgis() ran
+    from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, QgsProcessingParameterNumber,
+                           QgsProcessingParameterString)
+    b.input(QgsProcessingParameterFile("tower_file", "Raw tower file (REddyProc text, AmeriFlux BASE, EddyPro)"))
+    b.input(QgsProcessingParameterString("methods", "Partitioning methods", "NT,DT,DTRH"))
+    b.input(QgsProcessingParameterEnum("ustar_method", "u* threshold method",
+                                       ["moving point test", "change-point detection"], defaultValue=0))
+    b.input(QgsProcessingParameterNumber("bootstrap", "u* bootstrap samples", NUMBER_INTEGER, 100, False, 1, 10000))
+    b.input(QgsProcessingParameterNumber("seed", "Random seed of the u* bootstrap", NUMBER_INTEGER, 1, False, 0))
 
 
 def _site_children(b):

@@ -22,7 +22,9 @@ def fluxnet_timestamps(index):
     step = pd.Timedelta(days=1) / records_per_day(index)
 
     def stamp(t):
-        return (t.year * 10 ** 8 + t.month * 10 ** 6 + t.day * 10 ** 4 + t.hour * 100 + t.minute).astype("int64")
+        # each part as int64 first: pandas 2 gives int32 date parts, whose sum overflows
+        parts = [np.asarray(p, dtype="int64") for p in (t.year, t.month, t.day, t.hour, t.minute)]
+        return parts[0] * 10 ** 8 + parts[1] * 10 ** 6 + parts[2] * 10 ** 4 + parts[3] * 100 + parts[4]
 
     return stamp(index), stamp(index + step)
 

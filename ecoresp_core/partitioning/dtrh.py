@@ -64,7 +64,7 @@ from ..common.meteorology import rh_from_vpd
 from ..errors import InputError
 from . import daytime as dt
 from .daytime import make_options
-from . import lightresponse as lrc
+from . import lightresponse as lrc, qc as qcodes
 from .respiration import TREF_DEGC, apparent_q10, lt_factor
 
 VARIANTS = ("DTRH", "DT-asym", "DT-RHonly")
@@ -97,7 +97,9 @@ class DtrhResult:
     windows, windows_b : pandas.DataFrame
         Stage-C light-response windows; stage-B windows.
     qc : pandas.Series
-        0 good, 1 refitted, 2 nearest window > ``max_gap_days`` away.
+        0 good, 1 refitted (day records: stage-C window; night records: NT's E0 fall-back) or the
+        whole site-year from the plain-DT fall-back, 2 nearest light-response window (day records) or
+        fitted night record (night records) > ``max_gap_days`` away (:mod:`.qc`).
     rh_ref : float
         Reference RH (%).
     flags, options, variant, extra
@@ -532,7 +534,8 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides
                               e0_day_se=np.nan, q10_night=float(apparent_q10(e0_n)),
                               q10_day=float(apparent_q10(e0_n)), gamma=0.0, gamma_se=np.nan, rref_night=rr_n,
                               rref_day=r.rref_day, inhibition=inh.rename("INHIBITION"), windows=r.windows,
-                              flags=flags + r.flags, options=options, windows_b=win_b, qc=r.qc, rh_ref=rh_ref,
+                              flags=flags + r.flags, options=options, windows_b=win_b,
+                              qc=np.maximum(r.qc, qcodes.FALLBACK).rename("FP_qc"), rh_ref=rh_ref,
                               variant=variant, gpp_model=r.gpp_model.rename("GPP_DTRH_model"),
                               gpp_residual=gpp_res.rename("GPP_DTRH_residual"))
         e0_d = float(np.mean(e0d_w[best])) if free_e0 else np.nan
@@ -575,6 +578,12 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides
     # ---- stage D
     er_d = res["reco"]
     reco = np.where(is_day, er_d, er_n)
+    # QC of night records from the night model: 2 without a fitted night record within max_gap_days
+    # (Rref_n extrapolated), else 1 if NT took its E0 fall-back, else 0; day records: stage C's FP_qc
+    nt_qc = getattr(nt_result, "qc", None)
+    qc_n = qcodes.FALLBACK if nt_qc is not None and (np.asarray(nt_qc) == qcodes.FALLBACK).any() else qcodes.GOOD
+    far_n = qcodes.extrapolated(np.flatnonzero(valid_night), n, prep.rpd, o.max_gap_days)
+    qc = np.where(is_day, res["qc"], np.where(far_n, qcodes.EXTRAPOLATED, qc_n))
     rref_d = res["rref"]
     with np.errstate(invalid="ignore", divide="ignore"):
         inh = (rref_n - rref_d) / rref_n
@@ -587,7 +596,7 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides
         e0_day=e0_d, e0_day_se=e0_d_se, q10_night=float(apparent_q10(e0_n)), q10_day=float(apparent_q10(e0_d)),
         gamma=gamma, gamma_se=gamma_se, rref_night=s(rref_n, "RREF_NIGHT"), rref_day=s(rref_d, "RREF_DAY"),
         inhibition=s(inh, "INHIBITION"), windows=win, flags=flags, options=options, windows_b=win_b,
-        qc=s(res["qc"], "FP_qc"), rh_ref=rh_ref, variant=variant, reco_day_model=s(er_d, "RECO_DAY_MODEL"),
+        qc=s(qc, "FP_qc"), rh_ref=rh_ref, variant=variant, reco_day_model=s(er_d, "RECO_DAY_MODEL"),
         reco_night_model=s(er_n, "RECO_NIGHT_MODEL"), gpp_model=s(gpp_mod, "GPP_DTRH_model"),
         gpp_residual=s(gpp_res, "GPP_DTRH_residual"),
         extra={"e0_night_nt": e0_n_nt, "e0_night_nt_se": e0_n_nt_se, "best_windows_b": best,

@@ -19,6 +19,9 @@ For ONE site-year of the tower table (:func:`ecoresp_core.io.towers.read_tower`,
    index of its records; linear interpolation between estimates, constant beyond the first and last.
 4. RECO_NT = Rref(t) f(TA(t); E0) for every record (gap-filled TA); GPP_NT = RECO_NT - NEE with the
    gap-filled NEE of the table (as REddyProc).
+5. QC (:mod:`~ecoresp_core.partitioning.qc`): 0; 1 on every record when E0 came from the
+   ``fallback_temp_range`` retry; 2 where the nearest valid Rref window is more than ``max_gap_days``
+   (14) days away (Rref extrapolated); RECO is NaN (QC 9 in the site table) where TA is missing.
 
 Implementation notes.  Rref enters the model linearly, so each window's least-squares problem is
 reduced to one dimension (variable projection): for a given E0 the best Rref is
@@ -36,6 +39,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.towers import as_tower
+from .qc import EXTRAPOLATED, FALLBACK, GOOD, MAX_GAP_DAYS, extrapolated
 from .respiration import KELVIN, T0_K, T_MIN_DEGC, TREF_DEGC, apparent_q10, lt_factor
 
 E0_SEARCH = (-1000.0, 3000.0)
@@ -53,7 +57,9 @@ class NighttimeResult:
     ``reco``/``gpp``/``rref`` are Series on the input index (umol CO2 m-2 s-1; Rref at ``tref_degc``).
     ``e0_windows``: one row per 15-day window (centre_day, start, n, n_trim, t_range, E0, SD, rref,
     fitted, valid, selected).  ``rref_windows``: centre_day, n, rref, index_pos, time.
-    ``flags``: fallbacks and problems, e.g. "E0 regression failed ...".  ``options``: the settings."""
+    ``flags``: fallbacks and problems, e.g. "E0 regression failed ...".  ``options``: the settings.
+    ``qc``: 0 good, 1 E0 from the relaxed temperature-range retry, 2 nearest valid Rref window more
+    than ``max_gap_days`` away (module docstring, step 5)."""
     e0: float
     e0_se_mean: float
     q10_10_20: float
@@ -67,6 +73,7 @@ class NighttimeResult:
     options: dict = field(default_factory=dict)
     night: pd.Series = None
     e0_spread: float = float("nan")
+    qc: pd.Series = None
 
     def to_frame(self):
         """RECO_NT, GPP_NT, RREF_NT (at tref), NIGHT_FIT (records used in the fits) as a DataFrame."""
@@ -244,6 +251,8 @@ class NighttimeOptions:
         Column driving Lloyd-Taylor ("TA" or "TS").
     fit_ta_qc_only : bool
         Also require TA_QC == 0.
+    max_gap_days : float
+        QC 2 where the nearest valid Rref window is more than this many days away.
     """
     tref_degc: float = TREF_DEGC
     night_rg_max: float = 10.0
@@ -260,6 +269,7 @@ class NighttimeOptions:
     fallback_temp_range: float = 3.0
     temperature: str = "TA"
     fit_ta_qc_only: bool = False
+    max_gap_days: float = MAX_GAP_DAYS
 
     @classmethod
     def reddyproc(cls, **changes):
@@ -320,7 +330,8 @@ def partition_nighttime(df, options=None, **overrides):
                    e0_bounds=tuple(e0_bounds), n_best=n_best, rref_window_days=rref_window_days,
                    rref_step_days=rref_step_days, fit_qc_only=fit_qc_only, missing_rg_rule=missing_rg_rule,
                    fallback_temp_range=fallback_temp_range, temperature=temperature,
-                   fit_ta_qc_only=fit_ta_qc_only, records_per_day=int(rpd), t0_k=T0_K)
+                   fit_ta_qc_only=fit_ta_qc_only, records_per_day=int(rpd), t0_k=T0_K,
+                   max_gap_days=float(o.max_gap_days))
     flags = []
     nyears = len(set(df.index.year))
     if nyears > 1:
@@ -399,13 +410,19 @@ def partition_nighttime(df, options=None, **overrides):
 
     reco = rref_t * lt_factor(temp, e0, tref_degc)
     gpp = reco - nee
+    qc = np.full(n, FALLBACK if used_range != min_temp_range else GOOD, dtype="int16")
+    far = extrapolated(xp_u, n, rpd, o.max_gap_days)
+    qc[far] = EXTRAPOLATED
+    if far.any():
+        flags.append(f"records_far_from_rref_window:{int(far.sum())}")
     return NighttimeResult(
         e0=e0, e0_se_mean=e0_se_mean, q10_10_20=float(apparent_q10(e0, 10.0)), tref_degc=float(tref_degc),
         reco=pd.Series(reco, index=df.index, name="RECO_NT"),
         gpp=pd.Series(gpp, index=df.index, name="GPP_NT"),
         rref=pd.Series(rref_t, index=df.index, name="RREF_NT"),
         e0_windows=e0w, rref_windows=rrefw, flags=flags, options=options,
-        night=pd.Series(use, index=df.index, name="NIGHT_FIT"), e0_spread=e0_spread)
+        night=pd.Series(use, index=df.index, name="NIGHT_FIT"), e0_spread=e0_spread,
+        qc=pd.Series(qc, index=df.index, name="QC_NT"))
 
 
 def partition_nighttime_years(df, on_error="raise", **options):

@@ -7,11 +7,13 @@ table (docs/methods.md section 3: NT and DT are fitted per site-year) and return
   RH, IS_DAY (Rg > 4 W m-2 and SW_IN_POT > 0), and ``RECO_<M>``, ``GPP_<M>``, ``QC_<M>`` for each
   method M (GPP = RECO - NEE with gap-filled NEE, except DT, whose GPP is the light-response-curve
   GPP as in FLUXNET2015 and REddyProc; QC 0 good, 1 parameters refitted or fallback, 2 nearest
-  estimate > 14 days away,
-  9 method failed for the site-year), plus the reference partitioning columns when the file has
-  them (GPP_NT_REF, ...);
+  fitting window (or training record) > 14 days away, 9 no RECO: the method failed for the
+  site-year or a driver is missing on the record; :mod:`.qc`), plus the reference partitioning
+  columns when the file has them (GPP_NT_REF, ...);
 - ``summary``: one row per site-year: E0 night and day, Q10(10-20 degC), gamma, inhibition
-  statistics, annual sums per method (g C m-2 yr-1, C = 12.011 g mol-1), fit diagnostics,
+  statistics, annual sums per method (g C m-2 yr-1, C = 12.011 g mol-1; NaN below
+  ``MIN_SUM_COVERAGE`` of the records with a value, the coverage in RECO_<M>_coverage and
+  GPP_<M>_coverage, any gap in flags_<M>), fit diagnostics,
   agreement with the reference partitioning when present, and the flags of every method;
 - ``windows``: one row per fitting window of every method (NT E0 windows, DT and DT-RH 4-day
   light-response windows with day and night Rref and their inhibition, DT-RH 15-day day-time E0 and
@@ -96,13 +98,18 @@ def day_mask(df, day_rg_min=4.0):
     return (df["SW_IN"] > day_rg_min) & (df["SW_IN_POT"] > 0)
 
 
-MIN_SUM_COVERAGE = 0.8
+#: annual sums need this share of the site-year's records with a value (docs/methods.md section 16):
+#: the missing ones (at most ~7 days) count at the site-year mean, which biases the sum by at most
+#: (1 - coverage) x |mean of the gap / annual mean - 1|, i.e. <= 2 % for gaps up to twice or down to
+#: zero times the annual mean, below the random uncertainty of an annual sum
+MIN_SUM_COVERAGE = 0.98
 
 
 def annual_sum_gc(series, step_seconds, min_coverage=MIN_SUM_COVERAGE):
     """Sum of a flux (umol CO2 m-2 s-1) over the records, in g C m-2.  Records without a value
-    (e.g. gaps in un-gap-filled temperature) count at the mean of the others; with less than
-    ``min_coverage`` of the records valid the sum is NaN.  See ``coverage``."""
+    (e.g. gaps in un-gap-filled temperature, QC 9) count at the mean of the others; with less than
+    ``min_coverage`` of the records valid the sum is NaN.  The site summary states the coverage
+    (``RECO_<M>_coverage``) and flags any gap (``flags_<M>``).  See ``coverage``."""
     v = np.asarray(series, dtype="float64")
     if v.size == 0 or coverage(v) < min_coverage:
         return float("nan")
@@ -113,6 +120,23 @@ def coverage(series):
     """Share of records with a finite value."""
     v = np.asarray(series, dtype="float64")
     return float(np.isfinite(v).mean()) if v.size else 0.0
+
+
+def _sum_flags(code, res, step_s):
+    """Flags of records without RECO/GPP and what the annual sums made of them (never silent)."""
+    out = []
+    for var, v in (("RECO", res.reco), ("GPP", res.gpp)):
+        v = np.asarray(v, dtype="float64")
+        miss = int((~np.isfinite(v)).sum())
+        if not miss:
+            continue
+        days = miss * step_s / 86400.0
+        cov = coverage(v)
+        what = (f"counted at the site-year mean in {var}_{code}_gC" if cov >= MIN_SUM_COVERAGE else
+                f"{var}_{code}_gC not computed (coverage < {MIN_SUM_COVERAGE:.0%})")
+        cause = "QC 9, a driver missing" if var == "RECO" else "RECO or NEE missing"
+        out.append(f"{var}_{code} missing on {miss} records ({days:.1f} days, {cause}; coverage {cov:.1%}): {what}")
+    return out
 
 
 def _summary_row(site, site_year, code_results, step_s):
@@ -129,7 +153,9 @@ def _summary_row(site, site_year, code_results, step_s):
         row[f"RECO_{code}_gC"] = annual_sum_gc(res.reco, step_s)
         row[f"RECO_{code}_coverage"] = coverage(res.reco)
         row[f"GPP_{code}_gC"] = annual_sum_gc(res.gpp, step_s)
-        row[f"flags_{code}"] = "; ".join(str(f) for f in (res.flags or []))
+        row[f"GPP_{code}_coverage"] = coverage(res.gpp)
+        flags = [str(f) for f in (res.flags or [])] + _sum_flags(code, res, step_s)
+        row[f"flags_{code}"] = "; ".join(flags)
         method = get(code)
         row.update(res.parameters)
         row.update(method.compare(res, ok))

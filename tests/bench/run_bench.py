@@ -3,7 +3,8 @@
 1. Site partitioning (NT, DT, DT-RH) against hesseflux (bench_partition), and the agreement with
    the FLUXNET2015 references against REddyProc and hesseflux (fluxnet_agreement); MDS gap
    filling against hesseflux's gapfill (bench_gapfill); u* thresholds with their bootstrap against
-   hesseflux's ustarfilter (bench_ustar).
+   hesseflux's ustarfilter (bench_ustar); the whole raw-to-partitioned chain per site-year, time per
+   stage (bench_tower_chain).
 2. The trend core against a per-pixel pymannkendall loop (bench_trend_core).
 3. Upscaling: block-wise raster prediction against scikit-learn's predict (bench_upscaler).
 4. Attribution: partial correlation over a 0.5-degree grid and the random-forest importance
@@ -80,6 +81,8 @@ def main():
     section("agreement with the FLUXNET2015 partitioning vs REddyProc and hesseflux", "fluxnet_agreement")
     section("MDS gap filling of one site-year vs hesseflux's gapfill", "bench_gapfill")
     section("u* threshold with its bootstrap (100) per site-year vs hesseflux's ustarfilter", "bench_ustar", *q)
+    section("raw tower file to partitioned fluxes: u*, gap filling and partitioning of 3 u* scenarios per "
+            "site-year", "bench_tower_chain", *q)
     section("trend core vs pymannkendall (best of 2 per row)", "bench_trend_core", *q, "--repeat", "2")
     section("upscaling: block-wise raster prediction vs scikit-learn's predict", "bench_upscaler", *q)
     section("attribution: partial correlation on a 0.5-degree grid; random forest vs the naive per-pixel "

@@ -18,7 +18,7 @@ def test_every_dialog_builds(tmp_path, provider):
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ids = sorted(a.id() for a in provider.algorithms())
-    assert len(ids) == 19  # 15 algorithms (with ustarthreshold and gapfill) + 4 models
+    assert len(ids) == 20  # 15 algorithms (with ustarthreshold and gapfill) + 5 models
     assert f"dialogs: {len(ids)} built, 0 failed" in proc.stdout
     for alg_id in ids:
         png = tmp_path / (alg_id.replace(":", "_") + ".png")

@@ -13,7 +13,7 @@ from conftest import DATA, FLUX, REPO
 
 pytestmark = pytest.mark.qgis
 sys.path.insert(0, os.path.join(REPO, "models"))  # build_models.model_signature
-MODELS = ["site_partitioning", "upscaling", "trends_attribution", "whole_chain"]
+MODELS = ["site_partitioning", "upscaling", "trends_attribution", "whole_chain", "tower_to_fluxes"]
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
+from ..qc import NO_VALUE, no_value
 
 #: columns of the window table filled from a method's :class:`FitWindows`, in output order
 WINDOW_COLUMNS = ("E0_K", "E0_SE_K", "RREF_NIGHT", "RREF_DAY", "GAMMA", "GAMMA_SE", "ALPHA", "BETA", "K", "N",
@@ -79,8 +80,9 @@ class MethodResult:
         Ecosystem respiration and gross primary production per record (umol CO2 m-2 s-1) on the
         site-year's index.
     qc : array-like, optional
-        Per record: 0 good, 1 parameters refitted or fall-back, 2 nearest estimate > 14 days away,
-        9 no estimate (NaN counts as 9).  None: 0 everywhere.
+        Per record: 0 good, 1 parameters refitted or fall-back, 2 nearest fitting window (or
+        training record) > 14 days away, 9 no estimate (NaN counts as 9); see
+        :mod:`ecoresp_core.partitioning.qc`.  None: 0 everywhere.  Records without RECO always get 9.
     windows : list of FitWindows
         The fitting windows, one entry per stage.
     parameters : dict
@@ -102,10 +104,11 @@ class MethodResult:
     native: object = None
 
     def qc_codes(self, n):
-        """``qc`` as int16 codes (NaN -> 9), zeros when the method gives none."""
-        if self.qc is None:
-            return np.zeros(n, dtype="int16")
-        return np.asarray(pd.Series(self.qc).fillna(9), dtype="int16")
+        """``qc`` as int16 codes (NaN -> 9), zeros when the method gives none; 9 wherever RECO is
+        missing (e.g. a gap in TA), so that a record without a value never reads as good."""
+        qc = np.zeros(n, dtype="int16") if self.qc is None else np.asarray(
+            pd.Series(self.qc).fillna(NO_VALUE), dtype="int16")
+        return no_value(qc, self.reco) if self.reco is not None else qc
 
 
 @dataclass

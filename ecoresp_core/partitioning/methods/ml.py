@@ -4,13 +4,14 @@
 import numpy as np
 import pandas as pd
 
-from .. import mldaytime
+from .. import mldaytime, qc as qcodes
 from .base import MethodResult, PartitionMethod, register
 
 
 class _MLDaytime(PartitionMethod):
     """RECO = the model's ER for every record with complete drivers, GPP = RECO - NEE, QC 9 where
-    a driver is missing.  Options: ``options['ML']`` (keyword options of ``fit_ml_daytime_er``,
+    a driver is missing, 2 where the nearest training record is more than 14 days away.
+    Options: ``options['ML']`` (keyword options of ``fit_ml_daytime_er``,
     shared by RF and NN).  ``fit_qc_only``: trained on measured night-time NEE only."""
     model = "rf"
     option_key = "ML"
@@ -26,7 +27,13 @@ class _MLDaytime(PartitionMethod):
                   f"{c}_CV_RMSE_night": float(pooled["RMSE"].iloc[0]) if len(pooled) else float("nan"),
                   f"{c}_drivers": ",".join(ml.drivers_used)}
         flags = list(ml.flags) + [f"dropped {k}: {v}" for k, v in ml.dropped_drivers.items()]
-        qc = pd.Series(np.where(reco.notna(), 0, 9), index=dfy.index)
+        # QC 2 where the nearest training record is more than 14 days away (a long gap in measured
+        # night NEE: ER predicted from other seasons' data); 9 where a driver is missing
+        train_pos = dfy.index.get_indexer(ml.cv_predictions.index)
+        far = qcodes.extrapolated(train_pos[train_pos >= 0], len(dfy), site_year.site.records_per_day or 48)
+        qc = pd.Series(np.where(far, qcodes.EXTRAPOLATED, qcodes.GOOD), index=dfy.index)
+        if far.any():
+            flags.append(f"records_far_from_training_data:{int(far.sum())}")
         return MethodResult(reco=reco, gpp=reco - dfy["NEE"], qc=qc, parameters=params, flags=flags, native=ml)
 
 

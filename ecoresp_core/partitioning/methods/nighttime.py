@@ -46,5 +46,5 @@ class Nighttime(PartitionMethod):
                                    "valid": kok["valid"]})
                 windows.append(FitWindows.from_frame("Kok low-light window", kw, E0_K="e0", RREF_NIGHT="rref_night",
                                                      RREF_DAY="rref_day", N="n"))
-        return MethodResult(reco=res.reco, gpp=res.gpp, qc=None, windows=windows, parameters=params,
+        return MethodResult(reco=res.reco, gpp=res.gpp, qc=res.qc, windows=windows, parameters=params,
                             flags=res.flags, temperature_sensitivity={"": res.e0}, native=res)
