@@ -70,7 +70,7 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
         "percentiles: u* thresholds per year by the moving point test or the change-point detection with "
         "BOOTSTRAP samples (SEED); SW_IN, TA and VPD MDS-filled; for each scenario (the 5th, 50th and 95th "
         "percentile of the bootstrap thresholds) night-time NEE below the threshold removed, NEE MDS-filled and "
-        "partitioned (fits on the measured records only). OUTPUT then also holds NEE_&lt;S&gt;_F, _F_QC, _F_SD "
+        "partitioned (fits on the measured records only). OUTPUT then also holds NEE_&lt;S&gt;_F, _F_QC, _RANDUNC "
         "(random uncertainty), USTAR_TH_&lt;S&gt;, RECO_&lt;M&gt;_&lt;S&gt;, GPP_&lt;M&gt;_&lt;S&gt; and "
         "QC_&lt;M&gt;_&lt;S&gt; for S = 05, 50, 95 (the plain RECO_&lt;M&gt;, GPP_&lt;M&gt;, QC_&lt;M&gt; and NEE "
         "are the 50 scenario's, as WINDOWS and REPORT), and SUMMARY the annual sums per scenario, their range "

@@ -13,11 +13,12 @@ and FLUXNET2015's VUT percentile scenarios do (docs/methods.md sections 17 and 1
 3. per scenario: night-time NEE (SW_IN < 10 W m-2 or missing) below the threshold or without u*
    becomes a gap (:func:`ecoresp_core.ustar.filtering.apply_ustar_filter`), then NEE is MDS-filled
    with every record looked up (``FillAll = TRUE``): ``NEE_<S>_F``, ``NEE_<S>_F_QC`` (0 measured,
-   1-3 fill quality), ``NEE_<S>_F_SD`` (random uncertainty, REddyProc ``NEE_fsd``);
+   1-3 fill quality), ``NEE_<S>_RANDUNC`` (random uncertainty: REddyProc's ``NEE_fsd``, FLUXNET2015's
+   name);
 4. per scenario: :func:`ecoresp_core.partitioning.sitepartition.partition_site` on the filled NEE
    with NEE_QC the fill quality (the methods fit QC = 0, the measured records) and ``sdNEE`` =
-   ``NEE_<S>_F_SD`` (REddyProc's day-time partitioning weights by ``NEE_fsd``);
-5. the half-hourly table ``NEE_<S>_F``, ``NEE_<S>_F_QC``, ``NEE_<S>_F_SD``, ``USTAR_TH_<S>``,
+   ``NEE_<S>_RANDUNC`` (REddyProc's day-time partitioning weights by ``NEE_fsd``);
+5. the half-hourly table ``NEE_<S>_F``, ``NEE_<S>_F_QC``, ``NEE_<S>_RANDUNC``, ``USTAR_TH_<S>``,
    ``RECO_<M>_<S>``, ``GPP_<M>_<S>``, ``QC_<M>_<S>`` per scenario, the median scenario's ``RECO_<M>``,
    ``GPP_<M>``, ``QC_<M>`` and NEE/NEE_QC under the plain names (the table of ``partition_site``),
    and the site-year summary (the median scenario's summary plus the scenario sums, their range
@@ -338,8 +339,8 @@ def raw_to_partitioned(tower, methods=None, ustar_method="mpt", n_boot=100, seed
     for s in scenarios:
         table[f"USTAR_TH_{s}"] = thr_cols[s]
         table[f"USTAR_FLAG_{s}"] = flags[s].astype("int8")
-        for suffix in ("_F", "_F_QC", "_F_SD"):
-            table[f"NEE_{s}{suffix}"] = fills[s][f"NEE{suffix}"].to_numpy()
+        for suffix, name in (("_F", "_F"), ("_F_QC", "_F_QC"), ("_F_SD", "_RANDUNC")):  # FLUXNET2015 names
+            table[f"NEE_{s}{name}"] = fills[s][f"NEE{suffix}"].to_numpy()
         for m in methods:
             for flux in ("RECO", "GPP", "QC"):
                 table[f"{flux}_{m}_{s}"] = sps[s].table[f"{flux}_{m}"].to_numpy()

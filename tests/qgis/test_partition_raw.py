@@ -22,7 +22,7 @@ def test_partition_raw_chain(provider, tmp_path):
     assert hh.isValid() and hh.featureCount() == 17520
     names = hh.fields().names()
     for s in ("05", "50", "95"):
-        for c in ("NEE_{}_F", "NEE_{}_F_QC", "NEE_{}_F_SD", "USTAR_TH_{}", "RECO_NT_{}", "GPP_NT_{}", "QC_NT_{}"):
+        for c in ("NEE_{}_F", "NEE_{}_F_QC", "NEE_{}_RANDUNC", "USTAR_TH_{}", "RECO_NT_{}", "GPP_NT_{}", "QC_NT_{}"):
             assert c.format(s) in names
     assert {"RECO_NT", "GPP_NT", "QC_NT", "NEE"} <= set(names)
     nee = [f["NEE_50_F"] for f in hh.getFeatures()]

@@ -19,7 +19,10 @@ filtering and MDS gap filling per u* scenario (05, 50, 95), and NT, DT and DTRH 
 
 Differences to expect: FLUXNET2015 uses ONEFlux's u* (CPD and MPT, VUT, 40 percentiles), its own MDS
 rules and filled drivers (ERA-Interim downscaled for long gaps), and its DT is Lasslop with ONEFlux's
-choices; DE-Geb is a crop rotation (harvests, bare soil) where the partitioning is hardest.
+choices; DE-Geb is a crop rotation (harvests, bare soil) where the partitioning is hardest.  The
+last part separates inputs from method: the measured night-time NEE of the REddyProc example and
+of FLUXNET2015 (two processings of the same tower) compared on the records both have, and ecoresp's
+NT run on FLUXNET2015's own NEE against its RECO_NT.
 
 Usage: .venv/bin/python tests/validation/raw_to_fluxes_degeb.py [--boot N]   (default 100)
 """
@@ -121,7 +124,33 @@ def main(n_boot):
             for f in ("RECO", "GPP"):
                 print(f"        {f}_{m:5s} {r[f'{f}_{m}_gC']:6.0f} [{r[f'{f}_{m}_gC_min']:5.0f}, "
                       f"{r[f'{f}_{m}_gC_max']:5.0f}] | {f}_{rr}_REF {annual_sum_gc(g[f'{f}_{rr}_REF'], STEP_S):6.0f}")
+    inputs_and_method_apart(tower)
     return res
+
+
+def inputs_and_method_apart(raw):
+    """Where a difference from FLUXNET2015 comes from: the measured NEE of the REddyProc example
+    against FLUXNET2015's measured NEE (QC 0) on the records both have, and ecoresp's NT run on
+    FLUXNET2015's own NEE_VUT_REF (with its QC) against FLUXNET2015's RECO_NT."""
+    from ecoresp_core.partitioning.sitepartition import partition_site
+    flx = read_tower(FLX)
+    j = raw.data.join(flx.data, lsuffix="_raw", rsuffix="_flx", how="inner")
+    both = j[np.isfinite(j["NEE_raw"]) & (j["NEE_QC_flx"] == 0)]
+    print("\ninputs: measured NEE of the REddyProc example vs FLUXNET2015 (QC 0), records in both:")
+    for y, g in both.groupby(both.index.year):
+        night = g[g["SW_IN_flx"] < 10]
+        r2 = np.corrcoef(g["NEE_raw"], g["NEE_flx"])[0, 1] ** 2
+        r2n = np.corrcoef(night["NEE_raw"], night["NEE_flx"])[0, 1] ** 2
+        mr, mf = night["NEE_raw"].mean(), night["NEE_flx"].mean()
+        print(f"  {y}: all n {len(g)}, R2 {r2:.3f}, mean {g['NEE_raw'].mean():.3f} vs {g['NEE_flx'].mean():.3f}; "
+              f"night (SW_IN < 10) n {len(night)}, R2 {r2n:.3f}, mean {mr:.3f} vs {mf:.3f} umol m-2 s-1 "
+              f"({100 * (mr / mf - 1):+.0f} %)")
+    sp = partition_site(flx, ("NT",))
+    print("method: ecoresp NT on FLUXNET2015's own NEE_VUT_REF vs its RECO_NT (g C m-2 yr-1):")
+    for _, r in sp.summary.iterrows():
+        g = flx.data[flx.data.index.year == r["year"]]
+        ref = annual_sum_gc(g["RECO_NT_REF"], STEP_S) if "RECO_NT_REF" in g else float("nan")
+        print(f"  {r['year']}: {r['RECO_NT_gC']:6.0f} | {ref:6.0f} ({100 * (r['RECO_NT_gC'] / ref - 1):+.1f} %)")
 
 
 if __name__ == "__main__":

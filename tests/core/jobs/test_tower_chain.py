@@ -49,7 +49,7 @@ def test_threshold_recovered_and_nee_filled(chain):
     for s in res.scenarios:
         assert t[f"NEE_{s}_F"].notna().all()
         assert set(np.unique(t[f"NEE_{s}_F_QC"])) <= {0, 1, 2, 3}
-        assert t[f"NEE_{s}_F_SD"].notna().mean() > 0.99
+        assert t[f"NEE_{s}_RANDUNC"].notna().mean() > 0.99
     # the higher threshold removes more night records
     assert (t["NEE_95_F_QC"] == 0).sum() <= (t["NEE_50_F_QC"] == 0).sum() <= (t["NEE_05_F_QC"] == 0).sum()
 
