@@ -76,7 +76,9 @@ def _uniform(seed, pixel_ids, tree, sample, stream):
     return (h >> np.uint64(11)).astype("float64") * (1.0 / 2 ** 53)
 
 
-def _check(n_trees, max_depth, min_samples_leaf, max_features, importance, n_repeats):
+def check_options(n_trees, max_depth, min_samples_leaf, max_features, importance, n_repeats):
+    """Refuses forest options outside their ranges (InputError naming the option); used before a
+    raster job starts so that a bad option fails before any block is computed."""
     if int(n_trees) < 1:
         raise InputError(f"number of trees must be at least 1 (got {n_trees})")
     if not 1 <= int(max_depth) <= 16:
@@ -311,7 +313,7 @@ def rf_importance(er, drivers, n_trees=DEFAULT_TREES, max_depth=DEFAULT_DEPTH, m
     ``drivers`` ``(m, t, ...)`` (prepared series).  ``pixel_ids`` (ints of ER's pixel
     shape; default: 0..P-1) key the random numbers.  Returns a dict: ``importance`` (raw,
     (m, ...)), ``relative`` ((m, ...)), ``dominant`` uint8 and ``n_valid``."""
-    _check(n_trees, max_depth, min_samples_leaf, max_features, importance, n_repeats)
+    check_options(n_trees, max_depth, min_samples_leaf, max_features, importance, n_repeats)
     er = np.asarray(er, dtype="float64")
     x = np.asarray(drivers, dtype="float64")
     if x.ndim < 2 or x.shape[1:] != er.shape:

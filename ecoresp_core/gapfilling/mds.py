@@ -184,30 +184,6 @@ def filter_long_runs(x, min_run=8):
     return x
 
 
-def low_turbulence_flag(ustar, rg, threshold, sw_threshold=10.0, filter_daytime=False):
-    """REddyProc's u* filter flag (``sMDSGapFillAfterUstar``): 1 where u* < threshold, 3 where no
-    threshold is defined, 4 where u* is missing, on night records (Rg < ``sw_threshold`` W m-2 or
-    Rg missing; all records with ``filter_daytime``); 0 elsewhere.
-
-    Parameters
-    ----------
-    ustar, rg : array_like (n,)
-        Friction velocity (m s-1) and incoming short-wave radiation (W m-2).
-    threshold : float or array_like (n,)
-        u* threshold (m s-1), one value or one per record (NaN: not defined).
-    """
-    ustar = np.asarray(ustar, "float64")
-    rg = np.broadcast_to(np.asarray(rg, "float64"), ustar.shape)
-    th = np.broadcast_to(np.asarray(threshold, "float64"), ustar.shape)
-    rows = np.ones(ustar.size, bool) if filter_daytime else ~(rg >= sw_threshold)
-    flag = np.zeros(ustar.size, np.int8)
-    with np.errstate(invalid="ignore"):
-        flag[rows & np.isfinite(th) & (ustar < th)] = 1
-    flag[rows & ~np.isfinite(th)] = 3
-    flag[rows & ~np.isfinite(ustar)] = 4
-    return flag
-
-
 def _quality(kind, half_days):
     """(method code, fwin in days, quality class) of one step (REddyProc sFillLUT / sFillMDC)."""
     if kind == "mdc":

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .mds import MDSOptions, low_turbulence_flag, mds_gapfill, records_per_day
+from ..common.turbulence import low_turbulence_flag
+from .mds import MDSOptions, mds_gapfill, records_per_day
 
 #: variables the tower table may hold and that can be filled; fluxes are looked up at every record
 #: (REddyProc FillAll = TRUE: the random uncertainty ``_F_SD``), drivers only at their gaps

@@ -183,7 +183,7 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
     MSE increase in units of ER's variance) bands, and the dominant driver.  ``max_seconds``
     (compute budget): after the first block the whole run is estimated, and the job stops
     with an InputError, writing nothing, when the estimate exceeds the budget."""
-    rfa._check(n_trees, max_depth, min_samples_leaf, max_features, importance, 5)
+    rfa.check_options(n_trees, max_depth, min_samples_leaf, max_features, importance, 5)
     n_steps = check_inputs(src, drivers, names, mode, detrend, min_valid)
     names = [str(n) for n in names]
     aggs = pc.aggregations_for(names, aggregations) if mode == "annual" else None

@@ -4,6 +4,7 @@ before gap filling."""
 import numpy as np
 import pandas as pd
 
+from ..common.turbulence import low_turbulence_flag
 from ..errors import InputError
 from .mpt import season_factor
 
@@ -76,22 +77,8 @@ def apply_ustar_filter(df, threshold, sw_thr=10.0, filter_daytime=False, flag_af
         else np.asarray(threshold, dtype=float)
     if len(thr) != n:
         raise InputError(f"u* filter: {len(thr)} thresholds for {n} records")
-    ustar = out["USTAR"].to_numpy(dtype=float)
-    if filter_daytime:
-        rows = np.ones(n, dtype=bool)
-    else:
-        sw = out["SW_IN"].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            rows = ~np.isfinite(sw) | (sw < sw_thr)
-    flag = np.zeros(n, dtype=np.int8)
-    with np.errstate(invalid="ignore"):
-        flag[rows & ~np.isnan(thr) & (ustar < thr)] = 1
-    if flag_after_low:
-        # the record after a low-turbulence period (Papale et al. 2006); REddyProc's code
-        # (``which(diff(qf) == 1) + 1``) relabels the first low record instead
-        flag[np.flatnonzero((flag[:-1] == 1) & (flag[1:] == 0)) + 1] = 2
-    flag[rows & ~np.isfinite(thr)] = 3
-    flag[rows & ~np.isfinite(ustar)] = 4
+    sw = out["SW_IN"].to_numpy(dtype=float) if "SW_IN" in out.columns else np.nan
+    flag = low_turbulence_flag(out["USTAR"].to_numpy(dtype=float), sw, thr, sw_thr, filter_daytime, flag_after_low)
     for c in columns:
         if c in out.columns:
             out[c] = out[c].where(pd.Series(flag == 0, index=out.index))

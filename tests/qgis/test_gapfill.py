@@ -31,7 +31,8 @@ def _run(params):
 
 
 def test_gapfill_maps_parameters_to_core(provider, tiny, tmp_path):
-    from ecoresp.ecoresp_core.gapfilling.mds import MDSOptions, low_turbulence_flag, mds_gapfill
+    from ecoresp.ecoresp_core.common.turbulence import low_turbulence_flag
+    from ecoresp.ecoresp_core.gapfilling.mds import MDSOptions, mds_gapfill
     from ecoresp.ecoresp_core.io.towers import read_tower
 
     path, raw = tiny

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from ecoresp_core.errors import InputError
+from ecoresp_core.common.turbulence import low_turbulence_flag
 from ecoresp_core.gapfilling.mds import (MDSOptions, STEPS_FULL, fill_drivers, filter_long_runs, gap_lengths,
-                                         low_turbulence_flag, mds_gapfill)
+                                         mds_gapfill)
 from ecoresp_core.partitioning.synthetic import make_site_year
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
