@@ -171,6 +171,13 @@ class DtrhOptions(dt.LightResponseOptions):
         "se" or "relative_se" ranking of the stage-B windows.
     dt_options : dict or None
         Keyword options of daytime.partition_daytime for the plain-DT fall-back.
+    stage_b : str
+        "joint" (default): E0_n, E0_d and gamma from one fit of the joint model of all measured
+        NEE (:mod:`.jointfit`, blocks of ``joint_block_days``), which changes smoothly with the
+        data; "windows": the 15-day windows and the mean of the ``n_best`` lowest-SE ones (the
+        proposal of section 7.2, a discrete choice).
+    joint_block_days : int
+        Block length of the joint model (days).
 
     Notes
     -----
@@ -193,18 +200,23 @@ class DtrhOptions(dt.LightResponseOptions):
     stage_a: str = "auto"
     stage_b_rank: str = "se"
     dt_options: dict = None
+    stage_b: str = "joint"
+    joint_block_days: int = 4
 
     def __post_init__(self):
         super().__post_init__()
         if self.stage_b_rank not in ("se", "relative_se"):
             raise InputError(f"stage_b_rank must be 'se' or 'relative_se', not {self.stage_b_rank!r}")
+        if self.stage_b not in ("joint", "windows"):
+            raise InputError(f"stage_b must be 'joint' or 'windows', not {self.stage_b!r}")
         if self.rh_function not in ("exp", "linear"):
             raise InputError(f"rh_function must be 'exp' or 'linear', not {self.rh_function!r}")
 
     @classmethod
     def reddyproc(cls, **changes):
-        """The previous (REddyProc / docs/methods.md 5.3) day-time rules in full."""
-        return cls(**{**cls.REDDYPROC, "lrc_rtol": 1e-9, **changes})
+        """The previous (REddyProc / docs/methods.md 5.3) day-time rules in full, with stage B in
+        15-day windows as before the joint model."""
+        return cls(**{**cls.REDDYPROC, "lrc_rtol": 1e-9, "stage_b": "windows", **changes})
 
 
 # ------------------------------------------------------------------ stage A (night)
@@ -412,6 +424,39 @@ def _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, options):
     return best, win, e0d, se_e0, g, se_g
 
 
+# --------------------------------------------------------- stage B as one joint fit
+def _joint_stage_b(df, prep, variant, rh_ref, o):
+    """(JointFit of the variant's model, JointData) or the InputError that stopped it."""
+    from . import jointfit as jf
+    jo = jf.JointOptions(block_days=o.joint_block_days, rh_function=o.rh_function, rh_ref=rh_ref,
+                         rh_at_night=o.rh_at_night, day_night_rule=o.day_night_rule, day_rg_min=o.day_rg_min,
+                         sd_nee=o.sd_nee, e0_bounds=o.e0d_bounds, gamma_bounds=o.gamma_bounds,
+                         alpha_max=o.alpha_max, beta_max=o.beta_max, vpd0_hpa=o.vpd0_hpa, tref_degc=o.tref_degc,
+                         fit_qc_only=o.fit_qc_only)
+    try:
+        data = jf.joint_data(df, jo, prep=prep)
+        model = jf.VARIANT_MODEL[variant]
+        fit = jf.fit_models(data, (model,))[model]
+    except InputError as exc:
+        return exc
+    return fit, data
+
+
+def _joint_blocks(fit, data):
+    """The blocks of the joint fit in the stage-B window schema."""
+    b = np.arange(data.nblock)
+    start = data.block_start
+    end = start + pd.Timedelta(days=data.options.block_days) - (data.index[1] - data.index[0])
+    n = np.bincount(data.block, minlength=data.nblock)
+    return pd.DataFrame({"start": start, "end": end, "centre": start + (end - start) / 2, "n": n,
+                         "k": fit.block_values(data, "k"), "beta": fit.block_values(data, "beta"),
+                         "alpha": fit.block_values(data, "alpha"), "rref_day": fit.block_values(data, "rref_day"),
+                         "rref_night": fit.block_values(data, "rref_night"), "e0_day": fit.e0_day,
+                         "se_e0_day": fit.se["e0_day"], "gamma": fit.gamma, "se_gamma": fit.se["gamma"],
+                         "cost": np.nan, "converged": fit.converged, "valid": True, "selected": True,
+                         "block": b})
+
+
 # --------------------------------------------------------------------------- driver
 def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides):
     """DT-RH partitioning of one site-year (module docstring).
@@ -517,6 +562,24 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides
     free_g = variant in ("DTRH", "DT-RHonly")
     # DT-RHonly fixes E0_d = E0_n, so when stage A' changes E0_n stage B is run once more
     passes = 2 if (variant == "DT-RHonly" and refit_night) else 1
+    joint = _joint_stage_b(df, prep, variant, rh_ref, o) if o.stage_b == "joint" else None
+    if isinstance(joint, InputError):
+        flags.append(f"joint_model_failed:{joint}")
+    elif joint is not None:
+        passes = 0
+        fit, jdata = joint
+        e0_n, e0_n_se = fit.e0_night, fit.se["e0_night"]
+        e0_d, e0_d_se = fit.e0_day, fit.se["e0_day"]
+        gamma, gamma_se = fit.gamma, fit.se["gamma"]
+        best = np.arange(jdata.nblock)
+        win_b = _joint_blocks(fit, jdata)
+        e0d_w, g_w = np.full(best.size, e0_d), np.full(best.size, gamma)
+        flags.append("stage_b_joint")
+        frh = lrc.rh_factor(np.where(np.isfinite(rh), rh, rh_ref), gamma, rh_ref, o.rh_function)
+        rref_n, _ = night_rref_series(prep, valid_night, e0_n, o.tref_degc,
+                                      rh_mod=frh if (o.rh_at_night and gamma != 0.0) else None)
+    if joint is None or isinstance(joint, InputError):
+        passes = max(passes, 1)
     for ipass in range(passes):
         # ---- stage B
         best, win_b, e0d_w, se_e0_w, g_w, se_g_w = _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, o)

@@ -35,7 +35,7 @@ from ..common.keyvalue import parse_list
 from ..common.metrics import metrics
 from ..common.progress import Progress
 from ..common.units import M_C
-from ..errors import EcorespError, InputError
+from ..errors import Cancelled, EcorespError, InputError
 from ..io.towers import as_tower, split_years
 from .methods import WINDOW_COLUMNS, MethodContext, get, methods as registered_methods, run_order
 
@@ -71,6 +71,8 @@ class SitePartition:
     windows: pd.DataFrame = None
     methods: tuple = DEFAULT_METHODS
     options: dict = field(default_factory=dict)
+    evidence: pd.DataFrame = None
+    evidence_tests: pd.DataFrame = None
 
 
 def parse_methods(methods):
@@ -157,6 +159,11 @@ def _summary_row(site, site_year, code_results, step_s):
         flags = [str(f) for f in (res.flags or [])] + _sum_flags(code, res, step_s)
         row[f"flags_{code}"] = "; ".join(flags)
         method = get(code)
+        if method.gpp_modelled:       # how RECO - GPP fits the measured day-time NEE (in-sample)
+            meas = (day_mask(dfy) & (dfy["NEE_QC"] == 0)).to_numpy()
+            e = (np.asarray(res.reco, dtype=float) - np.asarray(res.gpp, dtype=float) - dfy["NEE"].to_numpy())[meas]
+            e = e[np.isfinite(e)]
+            row[f"NEE_{code}_DAY_RMSE"] = float(np.sqrt(np.mean(e ** 2))) if e.size else np.nan
         row.update(res.parameters)
         row.update(method.compare(res, ok))
         ref = method.references
@@ -229,7 +236,11 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
     options : dict, optional
         {option key: {keyword options of the method}}: 'NT', 'DT', 'DTRH' (all DT-RH variants),
         'ML' (RF and NN), or a registered method's ``option_key``; plus 'kok' (bool, default True)
-        and 'KOK' ({...} of ``kok_windows``).
+        and 'KOK' ({...} of ``kok_windows``); 'evidence': the model comparison of DT, DTASYM,
+        DTRHONLY and DTRH per site-year (:mod:`.evidence`): None/False (default) or True or a dict
+        of EvidenceOptions fields (n_boot, seed, folds, level, test_level) plus 'joint' (JointOptions
+        fields); its columns (SUPPORTED_MODEL, EVIDENCE, JOINT_*) join the summary, its model and
+        test tables are ``evidence`` and ``evidence_tests``.
     progress, cancelled : callable, optional
         Progress (fraction 0-1) and cancellation hooks.
     fit_qc_only : bool
@@ -251,8 +262,11 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
     step_s = 86400.0 / float(tower.site.records_per_day or 48)
     site = tower.site
     parts, rows, results, errors, wparts = [], [], {}, [], []
+    ev_options = evidence_options(options.get("evidence"))
+    ev_models, ev_tests = [], []
     todo = run_order(methods)
-    total = len(years) * len(todo)
+    ev_units = evidence_units(ev_options)  # the model comparison's share of the progress, in method runs
+    total = len(years) * (len(todo) + ev_units)
     done = 0
     for year, sy in years:
         dfy = sy.data
@@ -281,6 +295,8 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
                 out[f"RECO_{code}"] = np.asarray(res.reco, dtype="float64")
                 out[f"GPP_{code}"] = np.asarray(res.gpp, dtype="float64")
                 out[f"QC_{code}"] = res.qc_codes(len(dfy))
+                for name, ser in (res.series or {}).items():
+                    out[name] = np.asarray(ser, dtype="float64")
         for ref in REFERENCE_COLUMNS:
             if ref in dfy:
                 out[ref] = dfy[ref]
@@ -288,7 +304,18 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
         for code in methods:
             if not isinstance(code_results[code], Exception):
                 wparts.extend(_window_rows(year, code, code_results[code], dfy))
-        rows.append(_summary_row(site, sy, {c: code_results[c] for c in methods}, step_s))
+        row = _summary_row(site, sy, {c: code_results[c] for c in methods}, step_s)
+        if ev_options is not None:
+            ev = _run_evidence(sy, ev_options, progress.sub(done / total, (done + ev_units) / total))
+            done += ev_units
+            if isinstance(ev, Exception):
+                row["flags_EVIDENCE"] = f"failed: {ev}"
+                row["EVIDENCE"] = f"model comparison failed: {ev}"
+            else:
+                row.update(ev.summary)
+                ev_models.append(evidence_table(ev.models, site.site_id, year))
+                ev_tests.append(evidence_table(ev.tests, site.site_id, year))
+        rows.append(row)
     progress.step(1.0)
     table = pd.concat(parts) if parts else pd.DataFrame()
     if all(isinstance(results[(y, c)], Exception) for y, _ in years for c in methods):
@@ -296,7 +323,75 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
     summary = pd.DataFrame(rows)
     windows = pd.concat(wparts, ignore_index=True) if wparts else pd.DataFrame()
     return SitePartition(table=table, summary=summary, results=results, methods=methods,
-                         options={"methods": list(methods), **options}, windows=windows)
+                         options={"methods": list(methods), **options}, windows=windows,
+                         evidence=pd.concat(ev_models, ignore_index=True) if ev_models else None,
+                         evidence_tests=pd.concat(ev_tests, ignore_index=True) if ev_tests else None)
+
+
+def evidence_options(value):
+    """The ``options['evidence']`` of :func:`partition_site`: None/False (no model comparison),
+    True (the defaults) or a dict of EvidenceOptions fields plus 'joint' (JointOptions fields)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    from .evidence import EvidenceOptions
+    from .jointfit import JointOptions
+    out = dict(value)
+    opts = {k: v for k, v in out.items() if k != "joint"}
+    try:  # bad settings stop the run here, not as a flag on every site-year
+        EvidenceOptions(**opts)
+        JointOptions(**dict(out.get("joint") or {}))
+    except TypeError as exc:
+        raise InputError(f"evidence options: {exc}") from None
+    return out
+
+
+#: progress weight of one site-year's model comparison, in method runs: its fits and cross-validation
+#: take about ten times one method's run (DE-Tha 1998: 15 s against 1.5 s) and each bootstrap
+#: replicate 0.4 times (0.6 s)
+EVIDENCE_BASE_UNITS, EVIDENCE_UNITS_PER_REPLICATE = 10.0, 0.4
+
+
+def evidence_units(ev_options):
+    """Progress weight of one site-year's model comparison in method runs (0 without it)."""
+    if ev_options is None:
+        return 0.0
+    from .evidence import EvidenceOptions
+    n_boot = ev_options.get("n_boot", EvidenceOptions.n_boot)
+    try:
+        n_boot = max(int(n_boot), 0)
+    except (TypeError, ValueError):
+        n_boot = 0  # EvidenceOptions reports the bad value
+    return EVIDENCE_BASE_UNITS + EVIDENCE_UNITS_PER_REPLICATE * n_boot
+
+
+def evidence_table(table, site_id, year):
+    """A model or test table of :func:`.evidence.site_year_evidence` as ``SitePartition.evidence``
+    / ``evidence_tests`` rows: site_id and year first, the other columns in FLUXNET style (upper
+    case, units as suffix: MODEL, E0_NIGHT_K, E0_DAY_K, GAMMA, ..., AIC, BIC, CV_CHI2, CV_RMSE_DAY;
+    MODEL, AGAINST, DF, LR, P, N_EFF, LR_EFF, P_EFF, F, P_F)."""
+    out = table.rename(columns=lambda c: str(c).upper())
+    out.insert(0, "year", year)
+    out.insert(0, "site_id", site_id)
+    return out
+
+
+def _run_evidence(site_year, ev_options, progress):
+    """The model comparison of one site-year (:mod:`.evidence`), or the InputError that stopped it;
+    ``progress``: the Progress (sub-range) it reports into, with Cancel honoured at every
+    bootstrap replicate."""
+    from .evidence import site_year_evidence
+    opts = dict(ev_options)
+    joint = opts.pop("joint", None)
+    try:
+        return site_year_evidence(site_year, opts, joint, progress=progress.step, cancelled=progress.cancelled)
+    except Cancelled:
+        raise
+    except EcorespError as exc:
+        return exc
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+        return InputError(f"model comparison failed ({type(exc).__name__}: {exc})")
 
 
 def report_html(sp, title="ecoresp partitioning report"):

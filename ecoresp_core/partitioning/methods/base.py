@@ -93,6 +93,9 @@ class MethodResult:
         {'' or 'night'/'day': E0 (K)} for the report's temperature-response plot.
     native : object
         The method's own result object (e.g. a NighttimeResult) for further analysis.
+    series : dict
+        Further per-record columns of the output table ({column name: Series}), e.g.
+        ``GPP_<code>_RECO_MINUS_NEE`` of the day-time methods, whose GPP is the modelled one.
     """
     reco: pd.Series
     gpp: pd.Series
@@ -102,6 +105,7 @@ class MethodResult:
     flags: list = field(default_factory=list)
     temperature_sensitivity: dict = field(default_factory=dict)
     native: object = None
+    series: dict = field(default_factory=dict)
 
     def qc_codes(self, n):
         """``qc`` as int16 codes (NaN -> 9), zeros when the method gives none; 9 wherever RECO is
@@ -164,6 +168,10 @@ class PartitionMethod:
         have them for NT and DT).
     default : bool
         Part of the default method list.
+    gpp_modelled : bool
+        GPP is a model of its own (the light-response GPP of the day-time methods), not RECO - NEE:
+        the site summary then states how RECO - GPP fits the measured day-time NEE
+        (``NEE_<code>_DAY_RMSE``).
     order : float
         Position in method lists (built-ins 10-50; new methods 100 unless set).
     """
@@ -173,6 +181,7 @@ class PartitionMethod:
     option_key = None
     reference = None
     default = False
+    gpp_modelled = False
     order = 100.0
 
     @property

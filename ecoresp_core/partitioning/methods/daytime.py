@@ -16,6 +16,12 @@ def lrc_windows(frame):
     return FitWindows.from_frame("light-response window", frame, **LRC_WINDOW_COLUMNS)
 
 
+def residual_gpp(code, res):
+    """RECO - NEE of a day-time method under its own name (GPP_<code> is the light-response GPP)."""
+    g = res.gpp_residual
+    return {} if g is None else {f"GPP_{code}_RECO_MINUS_NEE": pd.Series(g).rename(f"GPP_{code}_RECO_MINUS_NEE")}
+
+
 @register
 class Daytime(PartitionMethod):
     """Light-response curve with VPD limitation fitted to measured daytime NEE in 4-day windows,
@@ -27,13 +33,13 @@ class Daytime(PartitionMethod):
     Options: ``options['DT']`` (keyword options of ``partition_daytime``).  ``fit_qc_only``: the night
     E0 and Rref fits, the light-response fits and the sdNEE look-up use measured NEE only."""
     code, label = "DT", "day-time (Lasslop et al. 2010)"
-    default, order = True, 20.0
+    default, order, gpp_modelled = True, 20.0, True
 
     def run(self, site_year, context):
         res = daytime.partition_daytime(site_year, **{"gpp_output": "model", "fit_qc_only": context.fit_qc_only,
                                                       **context.options})
         return MethodResult(reco=res.reco, gpp=res.gpp, qc=res.qc, windows=[lrc_windows(res.windows)],
-                            flags=res.flags, native=res)
+                            flags=res.flags, native=res, series=residual_gpp(self.code, res))
 
     def compare(self, result, others):
         """INHIB_DT_NT_median_pct: median (Rref_NT - Rref_DT,day) / Rref_NT (%) when NT was requested."""

@@ -58,8 +58,9 @@ def test_dtrh_recovers_e0_day_and_gamma(fits, year):
     assert 0.05 < inh < 0.30                                          # truth 0.15
     np.testing.assert_allclose(r.gpp.values, r.reco.values - df["NEE"].values)
     assert any(f in r.flags for f in ("stage_a_nighttime_module", "stage_a_builtin_nt"))
-    assert "stage_a_refit_with_rh" in r.flags
-    assert r.windows_b["selected"].sum() == 3
+    # E0_n, E0_d and gamma from the joint model (every block is used; no window selection)
+    assert "stage_b_joint" in r.flags
+    assert r.windows_b["selected"].all() and len(r.windows_b) > 80
 
 
 def test_daytime_er_bias_of_dt_and_nt(fits, year):
@@ -135,19 +136,24 @@ def test_linear_rh_function():
 def test_external_nt_result_and_fallback(year):
     df, truth = year
     nt = SimpleNamespace(e0=E0_N, e0_se_mean=10.0, rref=truth["rref_night"])
-    r = partition_dtrh(df, nt_result=nt, refit_e0_night_with_rh=False)
+    # stage B in 15-day windows (the proposal of section 7.2): E0_n from the NT result
+    r = partition_dtrh(df, nt_result=nt, refit_e0_night_with_rh=False, stage_b="windows")
     assert r.e0_night == E0_N and "e0_night_from_nt_without_rh" in r.flags
     assert abs(r.e0_day - E0_D) < 2.5 * r.e0_day_se
-    r = partition_dtrh(df, nt_result=nt)                      # default: E0_n refitted with f_RH
+    r = partition_dtrh(df, nt_result=nt, stage_b="windows")   # E0_n refitted with f_RH
     assert r.extra["e0_night_nt"] == E0_N and "stage_a_refit_with_rh" in r.flags
     assert abs(r.e0_night - E0_N) < 2.5 * r.e0_night_se
     # fewer valid stage-B windows than required -> plain DT with a flag
-    r = partition_dtrh(df, n_best=1000)
+    r = partition_dtrh(df, n_best=1000, stage_b="windows")
     assert any("fallback_plain_DT" in f for f in r.flags)
     assert r.gamma == 0.0 and r.e0_day == r.e0_night
     np.testing.assert_allclose(r.reco.values, partition_daytime(df).reco.values)
     with pytest.raises(InputError):
-        partition_dtrh(df, n_best=1000, fallback_to_dt=False)
+        partition_dtrh(df, n_best=1000, fallback_to_dt=False, stage_b="windows")
+    # the joint model (default) takes E0_n from all the data, not from the NT result
+    r = partition_dtrh(df, nt_result=nt)
+    assert "stage_b_joint" in r.flags and r.e0_night != E0_N
+    assert abs(r.e0_night - E0_N) < 2.5 * r.e0_night_se
 
 
 def test_builtin_stage_a_matches_nighttime_module(year, fits):
@@ -198,7 +204,7 @@ def test_input_errors(year):
 
 
 LEGACY = {"sd_nee": "replace", "sd_floor_quantile": 0.3, "day_night_rule": "reddyproc", "resp_only_fallback": False,
-          "window_location": "mean", "lrc_rtol": 1e-9}
+          "window_location": "mean", "lrc_rtol": 1e-9, "stage_b": "windows"}
 
 
 def test_oneflux_daytime_rules_by_default(fits, year):

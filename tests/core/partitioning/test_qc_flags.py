@@ -99,10 +99,10 @@ def test_nt_e0_fallback_gives_qc1():
 def test_dtrh_fallback_to_dt_gives_qc1():
     """Case 3: DT-RH falling back to plain DT for the whole year kept QC 0."""
     df, _ = make_site_year(seed=4, outages=0)
-    r = partition_dtrh(df, n_best=1000)                             # stage B cannot find 1000 windows
+    r = partition_dtrh(df, n_best=1000, stage_b="windows")          # stage B cannot find 1000 windows
     assert any("fallback_plain_DT" in f for f in r.flags)
     assert (r.qc >= qcodes.FALLBACK).all() and (r.qc == qcodes.FALLBACK).mean() > 0.9
-    sp = partition_site(df, "DTRH", options={"DTRH": {"n_best": 1000}})
+    sp = partition_site(df, "DTRH", options={"DTRH": {"n_best": 1000, "stage_b": "windows"}})
     assert (sp.table["QC_DTRH"] >= 1).all() and (sp.table["QC_DTRH"] == 1).mean() > 0.9
     assert "fallback_plain_DT" in sp.summary["flags_DTRH"].iloc[0]
 

@@ -1,0 +1,326 @@
+"""Which respiration model do the data of a site-year support?  DT-RH as a tested hypothesis
+(docs/methods.md section 20).
+
+The four nested models of :mod:`.jointfit` (DT, DTASYM, DTRHONLY, DTRH) are fitted to all measured
+NEE of the site-year and compared by
+
+- likelihood: Gaussian log-likelihood with the errors sdNEE times one fitted scale, AIC, BIC, and
+  likelihood-ratio and F tests of each model against those nested in it.  Half-hourly residuals
+  are autocorrelated, so the tests are also given with the effective number of records
+  n (1 - rho) / (1 + rho) (rho the lag-1 autocorrelation of the DTRH residuals, >= 0);
+- prediction: blocked cross-validation by days (day d in fold d mod ``folds``; each block keeps
+  its other days), the held-out weighted squared error sum(min(((NEE_mod - NEE)/sdNEE)^2, 25)) (each
+  record capped at 5 sdNEE, :data:`CV_CAP`) and the
+  RMSE of held-out day-time and night-time NEE (umol CO2 m-2 s-1);
+- uncertainty: a bootstrap that resamples days within each block (with replacement, ``seed``), with
+  DT and DTRH refitted to every replicate: percentile intervals of E0_n, E0_d, E0_d - E0_n, gamma,
+  the mean day-time ER of DTRH, of DT and of the night-time model (NT: the night part of DTRH
+  extrapolated to day-time temperatures), and the ratios DTRH/NT and DTRH/DT.
+
+Decision (``select``): an effect is supported when its interval excludes zero (asymmetry:
+E0_d - E0_n; humidity: gamma; without bootstrap: the autocorrelation-corrected likelihood-ratio
+test at ``test_level``) *and* adding it to the other effect improves the held-out fit (asymmetry:
+DTRHONLY -> DTRH; humidity: DTASYM -> DTRH).  The supported model is DT plus the supported effects.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..common.progress import Progress
+from ..errors import InputError
+from . import jointfit as jf
+
+#: held-out records count at most CV_CAP^2 in the held-out chi2: flux data have heavy tails (single
+#: records 20 sdNEE off), and one such record would otherwise decide between models (DE-Hai 2007:
+#: one winter record moved the held-out chi2 of DTRH against DT by 500)
+CV_CAP = 5.0
+
+#: pairs (larger, smaller) of the likelihood-ratio and F tests
+TESTS = (("DTRH", "DT"), ("DTRH", "DTASYM"), ("DTRH", "DTRHONLY"), ("DTASYM", "DT"), ("DTRHONLY", "DT"))
+
+
+@dataclass(frozen=True)
+class EvidenceOptions:
+    """Settings of :func:`site_year_evidence`.
+
+    Attributes
+    ----------
+    n_boot : int
+        Bootstrap replicates (0: no intervals; the decision then uses the corrected LR tests).
+    seed : int
+        Seed of the bootstrap.
+    folds : int
+        Cross-validation folds (days assigned by day number modulo ``folds``).
+    level : float
+        Confidence level of the intervals.
+    test_level : float
+        Significance level of the tests (decision without bootstrap).
+    """
+    n_boot: int = 100
+    seed: int = 20240613
+    folds: int = 4
+    level: float = 0.95
+    test_level: float = 0.05
+
+    def __post_init__(self):
+        if int(self.n_boot) < 0:
+            raise InputError(f"n_boot must be 0 or more, not {self.n_boot}")
+        if int(self.folds) < 2:
+            raise InputError(f"folds must be at least 2, not {self.folds}")
+        if not 0.5 < float(self.level) < 1.0:
+            raise InputError(f"level must lie between 0.5 and 1, not {self.level}")
+
+
+@dataclass
+class Evidence:
+    """Output of :func:`site_year_evidence`.
+
+    Attributes
+    ----------
+    summary : dict
+        One site-year row (the ``JOINT_*`` and ``SUPPORTED_*`` columns, see :func:`summary_columns`).
+    models : pandas.DataFrame
+        One row per model: parameters, curvature SEs, n, n_par, weighted SSR, log-likelihood, AIC,
+        BIC, cross-validation scores.
+    tests : pandas.DataFrame
+        One row per nested pair: LR statistic, df, p, p with the effective n, F, p(F).
+    boot : pandas.DataFrame
+        One row per bootstrap replicate.
+    fits : dict
+        {model: JointFit} fitted to all data.
+    data : jointfit.JointData
+    options : dict
+    """
+    summary: dict
+    models: pd.DataFrame
+    tests: pd.DataFrame
+    boot: pd.DataFrame
+    fits: dict
+    data: object = None
+    options: dict = field(default_factory=dict)
+
+
+def day_weights(data, rng):
+    """Bootstrap weights of the used records: the days of each block resampled with replacement
+    within the block; a record's weight is the number of times its day was drawn."""
+    counts = np.zeros(int(data.day_number.max()) + 1)
+    for b in range(data.nblock):
+        days = np.unique(data.day_number[data.block == b])
+        np.add.at(counts, rng.choice(days, size=days.size, replace=True), 1.0)
+    return counts[data.day_number]
+
+
+def day_er_means(fit, data):
+    """Mean day-time ER (umol CO2 m-2 s-1) over the used day-time records: of the fitted model,
+    and of its night part at day-time temperatures (the NT extrapolation)."""
+    x = fit.x
+    _, er, _ = jf.predict(x, data)
+    day = data.day
+    o = data.options
+    rn = x[data.col("rref_night", data.block[day])]
+    frh = jf._frh(x[jf.IGAM], data.drh[day], o.rh_function)[0] if o.rh_at_night else 1.0
+    er_nt = rn * np.exp(x[jf.IE0N] * data.xt[day]) * frh
+    return float(np.mean(er[day])), float(np.mean(er_nt))
+
+
+def _boot_row(fits, data):
+    dtrh, dt = fits["DTRH"], fits["DT"]
+    er_rh, er_nt = day_er_means(dtrh, data)
+    er_dt, _ = day_er_means(dt, data)
+    return {"e0_night": dtrh.e0_night, "e0_day": dtrh.e0_day, "e0_diff": dtrh.e0_day - dtrh.e0_night,
+            "gamma": dtrh.gamma, "er_day_DTRH": er_rh, "er_day_DT": er_dt, "er_day_NT": er_nt,
+            "ratio_DTRH_NT": er_rh / er_nt if er_nt else np.nan, "ratio_DTRH_DT": er_rh / er_dt if er_dt else np.nan}
+
+
+def cross_validate(data, fits, folds=4):
+    """Held-out scores of each fitted model: {model: {'chi2', 'rmse_day', 'rmse_night', 'n_day',
+    'n_night'}} plus the per-day squared errors of day-time records ('day_sq': {day: mean sq})."""
+    fold = data.day_number % folds
+    out = {m: {"chi2": 0.0, "sq_day": np.zeros(data.n), "sq_night": np.zeros(data.n)} for m in fits}
+    held_all = np.zeros(data.n, bool)
+    for f in range(folds):
+        w = (fold != f).astype("float64")
+        held = fold == f
+        # held-out records count only where their block still has training records of their kind
+        has_day = np.bincount(data.block[(w > 0) & data.day], minlength=data.nblock) > 0
+        has_night = np.bincount(data.block[(w > 0) & ~data.day], minlength=data.nblock) > 0
+        held &= np.where(data.day, has_day[data.block], has_night[data.block])
+        held_all |= held
+        refits = jf.fit_models(data, tuple(fits), weights=w, starts=fits)
+        for m, ft in refits.items():
+            nee, _, _ = jf.predict(ft.x, data)
+            e = nee - data.nee
+            z2 = np.minimum((e[held] / data.sd[held]) ** 2, CV_CAP ** 2)
+            out[m]["chi2"] += float(np.sum(z2))
+            out[m]["sq_day"][held & data.day] = e[held & data.day] ** 2
+            out[m]["sq_night"][held & ~data.day] = e[held & ~data.day] ** 2
+    hd, hn = held_all & data.day, held_all & ~data.day
+    res = {}
+    for m, o in out.items():
+        res[m] = {"chi2": o["chi2"], "rmse_day": float(np.sqrt(np.mean(o["sq_day"][hd]))) if hd.any() else np.nan,
+                  "rmse_night": float(np.sqrt(np.mean(o["sq_night"][hn]))) if hn.any() else np.nan,
+                  "n_day": int(hd.sum()), "n_night": int(hn.sum()),
+                  "day_sq": pd.Series(o["sq_day"][hd]).groupby(data.day_number[hd]).mean()}
+    return res
+
+
+def lr_tests(fits, rho):
+    """Likelihood-ratio and F tests of the nested pairs (:data:`TESTS`)."""
+    rows = []
+    for big, small in TESTS:
+        if big not in fits or small not in fits:
+            continue
+        b, s = fits[big], fits[small]
+        q = b.n_par - s.n_par
+        n = b.n
+        lr = max(n * np.log(s.ssr / b.ssr), 0.0)
+        neff = n * (1.0 - rho) / (1.0 + rho) if np.isfinite(rho) else n
+        lr_eff = lr * neff / n
+        fstat = ((s.ssr - b.ssr) / q) / (b.ssr / max(n - b.n_par, 1))
+        rows.append({"model": big, "against": small, "df": q, "LR": lr, "p": float(stats.chi2.sf(lr, q)),
+                     "n_eff": neff, "LR_eff": lr_eff, "p_eff": float(stats.chi2.sf(lr_eff, q)),
+                     "F": fstat, "p_F": float(stats.f.sf(max(fstat, 0.0), q, max(n - b.n_par, 1)))})
+    return pd.DataFrame(rows)
+
+
+def select(summary, cv, tests, options):
+    """The supported model and the reasons (see the module docstring): (model, asym, rh, text)."""
+    def interval_excludes_zero(name):
+        lo, hi = summary.get(f"{name}_CI_LO"), summary.get(f"{name}_CI_HI")
+        return lo is not None and np.isfinite(lo) and (lo > 0 or hi < 0)
+
+    def p_eff(model, against):
+        row = tests[(tests["model"] == model) & (tests["against"] == against)]
+        return float(row["p_eff"].iloc[0]) if len(row) else np.nan
+
+    gain_asym = cv["DTRHONLY"]["chi2"] - cv["DTRH"]["chi2"]
+    gain_rh = cv["DTASYM"]["chi2"] - cv["DTRH"]["chi2"]
+    if options.n_boot > 0:
+        sig_asym = interval_excludes_zero("JOINT_E0_DIFF_K")
+        sig_rh = interval_excludes_zero("JOINT_GAMMA")
+        how = f"{options.level:.0%} bootstrap interval"
+    else:
+        sig_asym = p_eff("DTRH", "DTRHONLY") < options.test_level
+        sig_rh = p_eff("DTRH", "DTASYM") < options.test_level
+        how = f"LR test (effective n) at {options.test_level:g}"
+    asym = bool(sig_asym and gain_asym > 0)
+    rh = bool(sig_rh and gain_rh > 0)
+    model = {(False, False): "DT", (True, False): "DTASYM", (False, True): "DTRHONLY", (True, True): "DTRH"}[(asym, rh)]
+    text = (f"{model}: asymmetry {'supported' if asym else 'not supported'} ({how} of E0_d - E0_n "
+            f"{'excludes' if sig_asym else 'includes'} 0; held-out chi2 {'improves' if gain_asym > 0 else 'worsens'} "
+            f"by {abs(gain_asym):.1f}); humidity {'supported' if rh else 'not supported'} ({how} of gamma "
+            f"{'excludes' if sig_rh else 'includes'} 0; held-out chi2 {'improves' if gain_rh > 0 else 'worsens'} "
+            f"by {abs(gain_rh):.1f})")
+    return model, asym, rh, text, gain_asym, gain_rh
+
+
+def site_year_evidence(df, options=None, joint_options=None, progress=None, cancelled=None, data=None):
+    """Model comparison, bootstrap intervals and the supported model of one site-year.
+
+    Parameters
+    ----------
+    df : TowerData or pandas.DataFrame
+        One site-year of the tower table (NEE, NEE_QC, TA, SW_IN, SW_IN_POT, VPD, RH or VPD and TA).
+    options : EvidenceOptions or dict, optional
+    joint_options : jointfit.JointOptions or dict, optional
+        The model formulation (block length, RH function, RH at night, reference RH, ...).
+    progress, cancelled : callable, optional
+        Progress (0-1) and cancellation hooks (the bootstrap is the long part).
+    data : jointfit.JointData, optional
+        Prepared data (skips :func:`jointfit.joint_data`).
+
+    Returns
+    -------
+    Evidence
+    """
+    o = options if isinstance(options, EvidenceOptions) else EvidenceOptions(**(options or {}))
+    jo = joint_options if isinstance(joint_options, jf.JointOptions) or joint_options is None \
+        else jf.JointOptions(**joint_options)
+    prog = Progress(progress, cancelled)
+    data = data if data is not None else jf.joint_data(df, jo)
+    fits = jf.fit_models(data)
+    prog.step(0.1)
+    cv = cross_validate(data, fits, o.folds)
+    prog.step(0.25)
+    rho = max(fits["DTRH"].rho1, 0.0) if np.isfinite(fits["DTRH"].rho1) else np.nan
+    tests = lr_tests(fits, rho)
+    point = _boot_row(fits, data)
+    rows = []
+    if o.n_boot > 0:
+        rng = np.random.default_rng(int(o.seed))
+        starts = {m: fits[m] for m in ("DT", "DTRH")}
+        for i in range(int(o.n_boot)):
+            prog.step(0.25 + 0.75 * i / o.n_boot)
+            w = day_weights(data, rng)
+            rep = jf.fit_models(data, ("DT", "DTRH"), weights=w, starts=starts)
+            rows.append(_boot_row(rep, data))
+    prog.step(1.0)
+    boot = pd.DataFrame(rows, columns=list(point))
+    summary = summary_columns(data, fits, cv, tests, point, boot, o, rho)
+    model, asym, rh, text, g_a, g_r = select(summary, cv, tests, o)
+    summary = {"SUPPORTED_MODEL": model, "SUPPORTED_ASYMMETRY": asym, "SUPPORTED_RH": rh, "EVIDENCE": text,
+               "JOINT_CV_GAIN_ASYM": g_a, "JOINT_CV_GAIN_RH": g_r, **summary}
+    models = pd.DataFrame([{
+        "model": m, "e0_night_K": f.e0_night, "e0_day_K": f.e0_day, "gamma": f.gamma,
+        "e0_night_se_K": f.se["e0_night"], "e0_day_se_K": f.se["e0_day"], "gamma_se": f.se["gamma"],
+        "n": f.n, "n_par": f.n_par, "ssr": f.ssr, "loglik": f.loglik, "AIC": aic(f), "BIC": bic(f),
+        "cv_chi2": cv[m]["chi2"], "cv_rmse_day": cv[m]["rmse_day"], "cv_rmse_night": cv[m]["rmse_night"],
+        "converged": f.converged} for m, f in fits.items()])
+    models["dAIC"] = models["AIC"] - models["AIC"].min()
+    models["dBIC"] = models["BIC"] - models["BIC"].min()
+    return Evidence(summary=summary, models=models, tests=tests, boot=boot, fits=fits, data=data,
+                    options={"evidence": asdict(o), "joint": asdict(data.options)})
+
+
+def aic(fit):
+    """AIC with the error scale counted as a parameter."""
+    return 2.0 * (fit.n_par + 1) - 2.0 * fit.loglik
+
+
+def bic(fit):
+    """BIC with the error scale counted as a parameter."""
+    return np.log(fit.n) * (fit.n_par + 1) - 2.0 * fit.loglik
+
+
+#: bootstrap quantities -> summary column stems
+_STEMS = {"e0_night": "JOINT_E0_NIGHT_K", "e0_day": "JOINT_E0_DAY_K", "e0_diff": "JOINT_E0_DIFF_K",
+          "gamma": "JOINT_GAMMA", "er_day_DTRH": "JOINT_ER_DAY_DTRH", "er_day_DT": "JOINT_ER_DAY_DT",
+          "er_day_NT": "JOINT_ER_DAY_NT", "ratio_DTRH_NT": "JOINT_ER_DAY_RATIO_DTRH_NT",
+          "ratio_DTRH_DT": "JOINT_ER_DAY_RATIO_DTRH_DT"}
+
+
+def summary_columns(data, fits, cv, tests, point, boot, o, rho):
+    """The site-year summary columns: point estimates with bootstrap SE and interval
+    (``<stem>``, ``<stem>_SE``, ``<stem>_CI_LO``, ``<stem>_CI_HI``; E0 in K, gamma in %-1, ER in
+    umol CO2 m-2 s-1, ratios), per model AIC, BIC, held-out chi2 and day-time RMSE, the LR tests
+    against DT (p with the effective n), and the settings."""
+    a = (1.0 - o.level) / 2.0
+    out = {}
+    for key, stem in _STEMS.items():
+        out[stem] = point[key]
+        if len(boot):
+            v = boot[key].to_numpy(dtype="float64")
+            v = v[np.isfinite(v)]
+            out[f"{stem}_SE"] = float(np.std(v, ddof=1)) if v.size > 1 else np.nan
+            out[f"{stem}_CI_LO"] = float(np.quantile(v, a)) if v.size else np.nan
+            out[f"{stem}_CI_HI"] = float(np.quantile(v, 1.0 - a)) if v.size else np.nan
+    for m, f in fits.items():
+        out[f"JOINT_AIC_{m}"] = aic(f)
+        out[f"JOINT_BIC_{m}"] = bic(f)
+        out[f"JOINT_CV_CHI2_{m}"] = cv[m]["chi2"]
+        out[f"JOINT_CV_RMSE_DAY_{m}"] = cv[m]["rmse_day"]
+    for _, t in tests.iterrows():
+        out[f"JOINT_LR_P_{t['model']}_VS_{t['against']}"] = t["p_eff"]
+    # held-out day-time fit of DTRH against DT: difference of the mean squared error and its SE
+    # over held-out days (days as the independent units)
+    d = (cv["DTRH"]["day_sq"] - cv["DT"]["day_sq"]).dropna()
+    out["JOINT_CV_DAY_MSE_DIFF_DTRH_DT"] = float(cv["DTRH"]["rmse_day"] ** 2 - cv["DT"]["rmse_day"] ** 2)
+    out["JOINT_CV_DAY_MSE_DIFF_SE"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else np.nan
+    out.update({"JOINT_RHO1": rho, "JOINT_N": fits["DTRH"].n, "JOINT_BLOCKS": data.nblock,
+                "JOINT_BLOCK_DAYS": data.options.block_days, "JOINT_RH_REF": data.rh_ref,
+                "JOINT_RH_FUNCTION": data.options.rh_function, "JOINT_RH_AT_NIGHT": data.options.rh_at_night,
+                "JOINT_N_BOOT": int(o.n_boot), "JOINT_SEED": int(o.seed), "JOINT_LEVEL": o.level})
+    return out
