@@ -627,7 +627,7 @@ def fit(data, model="DTRH", weights=None, start=None, problem=None, rtol=1e-10):
     se = p.shared_se(J, free, free_e0d, free_g, ssr, n)
     loglik = float(-0.5 * n * (1.0 + np.log(2.0 * np.pi * ssr / max(n, 1))) - np.sum(np.log(data.sd[on])))
     return JointFit(model=model, x=x, e0_night=float(e0n), e0_day=float(e0d), gamma=float(g), se=se, ssr=ssr, n=n,
-                    n_par=int(free.sum()) - (0 if free_e0d else 1), loglik=loglik,
+                    n_par=int(free.sum()), loglik=loglik,
                     converged=bool(converged), niter=nit, rho1=_lag1(r, data, on))
 
 

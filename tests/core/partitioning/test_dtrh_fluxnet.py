@@ -5,30 +5,32 @@ references GPP_DT_VUT_REF / GPP_NT_VUT_REF / RECO_NT_VUT_REF.
 There is no truth for E0_d and gamma on real data, so the tests check (a) that the day-time fits of
 DT-RH, which share DT's ONEFlux-consistent rules (sdNEE look-up, Rg-only day/night masks, GPP = 0
 refit of windows without a light response, parameters at the window centre), give a light-response
-GPP close to GPP_DT_VUT_REF, (b) that stage B finds enough valid 15-day windows everywhere (no
-fall-back to plain DT) with E0_d and gamma inside their bounds, and (c) that RECO and the day-time ER
-stay within measured distances of DT and NT.
+GPP close to GPP_DT_VUT_REF, (b) that E0_n, E0_d and gamma of the joint model (stage B,
+``stage_b="joint"``, the default since issue 13) are finite and inside their bounds, and (c) that
+RECO and the day-time ER stay within measured distances of DT and NT.
 
-Measured when this test was written (DT-RH defaults; in brackets the previous REddyProc-style
-day-time rules ``sd_nee="replace", sd_floor_quantile=0.3, day_night_rule="reddyproc",
-resp_only_fallback=False, window_location="mean", lrc_rtol=1e-9``):
+Measured with the joint stage B (in brackets the previous stage B in 15-day windows, best 3 by SE):
 
     site-year   GPP_DTRH(model) vs GPP_DT_REF  E0_n   E0_d +- SE   gamma +- SE        RECO vs DT  dayER vs NT
                 R2              annual %       K      K            %-1                R2          %
-    DE-Hai 2007 0.986 [0.968]   +3.0 [-3.3]    84     138 +- 50    -0.0067 +- 0.0061  0.76 [0.63] +25
-    DE-Hai 2008 0.988 [0.982]   +1.9 [-6.1]    82     126 +- 54    -0.0081 +- 0.0034  0.67 [0.61] +17
-    DE-Tha 2011 0.990 [0.983]   -2.3 [-10.5]   120    152 +- 37    +0.0055 +- 0.0035  0.79 [0.76]  -4
-    DE-Tha 2012 0.989 [0.976]   +1.4 [-10.2]   122    113 +- 30    -0.0025 +- 0.0026  0.88 [0.81]  -1
-    FR-Pue 2009 0.947 [0.912]   +8.4 [-7.4]    152    199 +- 47    -0.0115 +- 0.0024  0.57 [0.35] +20
-    FR-Pue 2010 0.983 [0.950]   +2.4 [-7.2]    135    120 +- 32    -0.0036 +- 0.0016  0.79 [0.63]  +7
-    US-Var 2013 0.968 [0.953]   -8.9 [-7.5]    228    259 +- 86    +0.0079 +- 0.0057  0.64 [0.52]  -7
-    US-Var 2014 0.979 [0.977]   -1.4 [-1.4]    104    222 +- 91    +0.0020 +- 0.0065  0.63 [0.58] -21
-    median      0.985 [0.972]   |2.3| [|7.3|]                                         0.71 [0.62]
+    DE-Hai 2007 0.990 [0.986]   +2.1 [+3.0]    41     44 +- 14     -0.0045 +- 0.0009  0.75 [0.76] +21 [+25]
+    DE-Hai 2008 0.990 [0.988]   -0.4 [+1.9]    52     34 +- 17     -0.0023 +- 0.0009  0.70 [0.67] +13 [+17]
+    DE-Tha 2011 0.985 [0.990]   -1.9 [-2.3]    147    38 +- 12     +0.0004 +- 0.0005  0.79 [0.79]  -3 [-4]
+    DE-Tha 2012 0.990 [0.989]   +0.1 [+1.4]    111    103 +- 14    -0.0000 +- 0.0006  0.88 [0.88]  -4 [-1]
+    FR-Pue 2009 0.961 [0.947]   +3.8 [+8.4]    138    450 (bound)  -0.0018 +- 0.0006  0.63 [0.57] +10 [+20]
+    FR-Pue 2010 0.994 [0.983]   -2.1 [+2.4]    109    44 +- 14     +0.0029 +- 0.0004  0.81 [0.79]  -0 [+7]
+    US-Var 2013 0.967 [0.968]   -3.3 [-8.9]    178    152 +- 26    +0.0080 +- 0.0013  0.67 [0.64]  +3 [-7]
+    US-Var 2014 0.983 [0.979]   +1.6 [-1.4]    181    146 +- 27    +0.0070 +- 0.0015  0.64 [0.63] -10 [-21]
+    median      0.988 [0.985]   |2.0| [|2.3|]                                         0.73 [0.71]
 
 (DT itself: median R2 0.991, |annual| 0.9 %; REddyProc 1.3.3 GL: 0.984, 2.1 %.)  "dayER vs NT" is
 the day-time (Rg > 4) sum of DT-RH RECO relative to the project's NT (nighttime.partition_nighttime).
-The day-time ER of DT-RH is not systematically below NT on these site-years (median +3 %), unlike the
-16-37 % reported on the slides for the original method.
+The SEs are the curvature SEs of the joint fit (records taken as independent); honest intervals come
+from the bootstrap of ``evidence.site_year_evidence``.  E0_d is weakly determined by day-time NEE
+at several site-years (at its upper bound at FR-Pue 2009): which of the four models the data support
+is the job of ``evidence``, not of these tests.  The day-time ER of DT-RH is not systematically
+below NT on these site-years (median +3 %), unlike the 16-37 % reported on the slides for the
+original method.
 """
 
 import os
@@ -50,14 +52,14 @@ pytestmark = pytest.mark.slow  # every FLUXNET2015 site-year, three methods each
 # (site, year): minimum R2 and maximum |annual difference| (%) of the DT-RH light-response GPP
 # against GPP_DT_VUT_REF, just below / above what was measured (module docstring)
 THRESHOLDS = {
-    ("DE-Hai", 2007): (0.984, 4.0),
-    ("DE-Hai", 2008): (0.985, 3.0),
-    ("DE-Tha", 2011): (0.988, 3.3),
-    ("DE-Tha", 2012): (0.986, 2.4),
-    ("FR-Pue", 2009): (0.940, 9.5),
-    ("FR-Pue", 2010): (0.980, 3.4),
-    ("US-Var", 2013): (0.963, 10.0),
-    ("US-Var", 2014): (0.975, 2.5),
+    ("DE-Hai", 2007): (0.988, 2.6),
+    ("DE-Hai", 2008): (0.988, 1.0),
+    ("DE-Tha", 2011): (0.983, 2.4),
+    ("DE-Tha", 2012): (0.988, 0.6),
+    ("FR-Pue", 2009): (0.955, 4.3),
+    ("FR-Pue", 2010): (0.992, 2.6),
+    ("US-Var", 2013): (0.963, 3.8),
+    ("US-Var", 2014): (0.980, 2.1),
 }
 
 
@@ -105,7 +107,7 @@ def test_all_site_years_run_without_fallback(scores):
         assert (r.gpp_model >= 0).all()
         np.testing.assert_allclose(r.gpp.values, r.reco.values - nee)          # default: residual GPP
         np.testing.assert_allclose(r.gpp_residual.values, r.gpp.values)
-        assert r.windows_b["valid"].sum() >= 3 and r.windows_b["selected"].sum() == 3
+        assert "stage_b_joint" in r.flags and r.windows_b["selected"].all() and len(r.windows_b) >= 40
 
 
 def test_e0_and_gamma_finite_and_inside_bounds(scores):
@@ -114,17 +116,14 @@ def test_e0_and_gamma_finite_and_inside_bounds(scores):
         lo, hi = o["e0d_bounds"]
         glo, ghi = o["gamma_bounds"]
         assert np.isfinite([r.e0_day, r.e0_day_se, r.gamma, r.gamma_se, r.e0_night, r.e0_night_se]).all()
-        assert lo < r.e0_day - r.e0_day_se and r.e0_day + r.e0_day_se < hi          # 30-450 K
-        assert 0.0 < r.e0_day_se < 0.5 * r.e0_day
+        assert lo <= r.e0_day <= hi and lo <= r.e0_night <= hi                      # 30-450 K
+        assert 0.0 < r.e0_night_se < 0.5 * r.e0_night and r.e0_day_se > 0.0
         assert glo < r.gamma - r.gamma_se and r.gamma + r.gamma_se < ghi           # +-0.05 %-1
-        assert 0.0 < r.gamma_se < 0.5 * o["gamma_prior"][1]
-        assert 30.0 < r.e0_night < 450.0
-        # the selected windows themselves satisfy the validity rule of stage B
-        sel = r.windows_b[r.windows_b["selected"]]
-        assert ((sel.e0_day - sel.se_e0_day > lo) & (sel.e0_day + sel.se_e0_day < hi)).all()
-        assert ((sel.gamma - sel.se_gamma > glo) & (sel.gamma + sel.se_gamma < ghi)).all()
+        assert 0.0 < r.gamma_se < 0.005
+        # the joint blocks carry the shared E0_d and gamma
+        assert (r.windows_b["e0_day"] == r.e0_day).all() and (r.windows_b["gamma"] == r.gamma).all()
     e0d = np.array([r.e0_day for r in scores["result"]])
-    assert 80.0 < np.median(e0d) < 250.0                                            # 145 K measured
+    assert 30.0 < np.median(e0d) < 250.0                                            # 74 K measured
 
 
 @pytest.mark.parametrize("key", sorted(THRESHOLDS))
@@ -137,16 +136,16 @@ def test_site_year_gpp_against_fluxnet_dt(scores, key):
 
 
 def test_medians(scores):
-    # DT-RH light-response GPP against GPP_DT_VUT_REF: median R2 0.985 (REddyProc GL 0.984), |annual| 2.3 %
-    assert scores["R2"].median() >= 0.982
-    assert scores["annual_pct"].abs().median() <= 3.0
-    assert scores["R2_vs_dt_gpp"].median() >= 0.985                                  # 0.992 measured
-    assert scores["R2_nt_ref"].median() >= 0.89                                      # 0.908 measured
+    # DT-RH light-response GPP against GPP_DT_VUT_REF: median R2 0.988 (REddyProc GL 0.984), |annual| 2.0 %
+    assert scores["R2"].median() >= 0.985
+    assert scores["annual_pct"].abs().median() <= 2.5
+    assert scores["R2_vs_dt_gpp"].median() >= 0.99                                   # 0.992 measured
+    assert scores["R2_nt_ref"].median() >= 0.89                                      # 0.905 measured
     # RECO: night ER is NT-like (Rref_n f_T(E0_n)), day ER has its own E0_d and gamma, so RECO
-    # differs from DT's (R2 median 0.71), but the annual totals agree within 10 %
-    assert scores["reco_R2_vs_dt"].median() >= 0.65
-    assert (scores["reco_R2_vs_dt"] >= 0.5).all()
-    assert (scores["reco_annual_vs_dt"].abs() <= 10.0).all()
+    # differs from DT's (R2 median 0.73), but the annual totals agree within 11 % (10.7 % at US-Var 2014)
+    assert scores["reco_R2_vs_dt"].median() >= 0.70
+    assert (scores["reco_R2_vs_dt"] >= 0.6).all()
+    assert (scores["reco_annual_vs_dt"].abs() <= 11.0).all()
 
 
 def test_daytime_er_relative_to_nt_and_dt(scores):
@@ -161,11 +160,8 @@ def test_stage_b_ignores_windows_without_respiration(scores):
     pseudo-inverse gave it SE = 0, so it used to be ranked first (DT-asym at US-Var 2014, dry
     season: E0_d 143 K with SE 0)."""
     s = scores[(scores.site == "US-Var") & (scores.year == 2014)].iloc[0]
-    r = partition_dtrh(s["table"], variant="DT-asym", nt_result=s["nt"])
+    r = partition_dtrh(s["table"], variant="DT-asym", nt_result=s["nt"], stage_b="windows")
     assert not any("fallback" in f for f in r.flags)
     sel = r.windows_b[r.windows_b["selected"]]
     assert len(sel) == 3 and (sel.rref_day > 0).all() and (sel.se_e0_day > 0).all()
     assert r.e0_day_se > 10.0 and 30.0 < r.e0_day - r.e0_day_se and r.e0_day + r.e0_day_se < 450.0
-    for res in scores["result"]:
-        sel = res.windows_b[res.windows_b["selected"]]
-        assert (sel.rref_day > 0).all() and (sel.se_e0_day > 0).all() and (sel.se_gamma > 0).all()

@@ -38,19 +38,27 @@ def test_fluxnet_two_years_three_methods():
     assert len(sp.table) == len(df) and list(sp.summary["year"]) == [2007, 2008]
     for m in ("NT", "DT", "DTRH"):
         assert sp.table[f"RECO_{m}"].notna().mean() > 0.99
-    for m in ("NT", "DTRH"):
-        np.testing.assert_allclose(sp.table[f"GPP_{m}"], sp.table[f"RECO_{m}"] - sp.table["NEE"], atol=1e-9)
-    # DT: the light-response-curve GPP (FLUXNET2015 definition): never negative, zero at night
-    assert (sp.table["GPP_DT"].dropna() >= 0).all()
+    np.testing.assert_allclose(sp.table["GPP_NT"], sp.table["RECO_NT"] - sp.table["NEE"], atol=1e-9)
+    # DT and DT-RH: the light-response-curve GPP (FLUXNET2015 definition): never negative, zero at
+    # night; RECO - NEE under its own name
     night = sp.table["SW_IN"] <= 4
-    assert (sp.table.loc[night, "GPP_DT"] == 0).mean() > 0.95
+    for m in ("DT", "DTRH"):
+        assert (sp.table[f"GPP_{m}"].dropna() >= 0).all()
+        assert (sp.table.loc[night, f"GPP_{m}"] == 0).mean() > 0.95
+        np.testing.assert_allclose(sp.table[f"GPP_{m}_RECO_MINUS_NEE"], sp.table[f"RECO_{m}"] - sp.table["NEE"],
+                                   atol=1e-9)
+        # how RECO - GPP fits the measured day-time NEE, computed independently
+        day = (sp.table["SW_IN"] > 4) & (sp.table["SW_IN_POT"] > 0) & (sp.table["NEE_QC"] == 0)
+        for year, g in sp.table[day].groupby(sp.table[day].index.year):
+            rmse = np.sqrt(np.nanmean((g[f"RECO_{m}"] - g[f"GPP_{m}"] - g["NEE"]) ** 2))
+            assert sp.summary.set_index("year").loc[year, f"NEE_{m}_DAY_RMSE"] == pytest.approx(rmse, rel=1e-9)
     s = sp.summary.set_index("year")
     assert (s["GPP_NT_vs_REF_R2"] > 0.99).all() and (s["GPP_DT_vs_REF_R2"] > 0.99).all()
     assert (s["E0_DAY_DTRH_K"] > 0).all() and s["GAMMA_DTRH"].abs().max() <= 0.05
     w = sp.windows
     assert set(w["method"]) == {"NT", "DT", "DTRH"}
     stages = set(w.loc[w["method"] == "DTRH", "stage"])
-    assert stages == {"light-response window", "day-time E0 and gamma window"}
+    assert stages == {"light-response window", "joint-model block"}
     sel = w[(w["method"] == "NT") & (w["stage"] == "E0 night-time window") & (w["SELECTED"] == 1)]
     assert len(sel) == 6  # best 3 E0 windows per site-year
     np.testing.assert_allclose(sel.groupby("year")["E0_K"].mean().round(2).values,
@@ -70,3 +78,44 @@ def test_failed_method_gets_qc9_and_a_flag():
     assert sp.table["RECO_DT"].notna().all()
     with pytest.raises(InputError, match="no method could be fitted.*too little night data"):
         partition_site(df, "NT", options=no_night)
+
+
+def test_evidence_tables_progress_and_report_section():
+    """options['evidence']: SUPPORTED_MODEL and the JOINT_* columns in the summary, the model and test
+    tables in FLUXNET style, progress that keeps rising through the bootstrap, Cancel inside it, and
+    the report's evidence section first (synthetic site-year, 120 days, 3 replicates)."""
+    from ecoresp_core.errors import Cancelled
+    from ecoresp_core.io import report
+
+    df, _ = make_site_year(seed=3)
+    df = df.iloc[: 120 * 48]
+    ticks = []
+    sp = partition_site(df, "NT,DTRH", options={"evidence": {"n_boot": 3, "seed": 1}}, progress=ticks.append)
+    s = sp.summary.iloc[0]
+    assert s["SUPPORTED_MODEL"] in ("DT", "DTASYM", "DTRHONLY", "DTRH") and s["EVIDENCE"].startswith(s["SUPPORTED_MODEL"])
+    assert s["JOINT_N_BOOT"] == 3 and s["JOINT_SEED"] == 1
+    assert s["JOINT_E0_NIGHT_K_CI_LO"] <= s["JOINT_E0_NIGHT_K_CI_HI"]
+    assert list(sp.evidence.columns[:3]) == ["site_id", "year", "MODEL"]
+    assert {"E0_NIGHT_K", "E0_DAY_K", "GAMMA", "AIC", "BIC", "CV_CHI2", "CV_RMSE_DAY"} <= set(sp.evidence.columns)
+    assert list(sp.evidence["MODEL"]) == ["DT", "DTASYM", "DTRHONLY", "DTRH"]
+    assert {"MODEL", "AGAINST", "P_EFF", "N_EFF"} <= set(sp.evidence_tests.columns)
+    # progress rises monotonically to 1, with many steps inside the model comparison
+    assert ticks == sorted(ticks) and ticks[-1] == 1.0 and len(ticks) > 8
+    html = report_html(sp, "synthetic")
+    first = html.index("<h2>")
+    assert html.index("Model evidence", first) == first + 4
+    assert html.index("Model comparison: fit, held-out fit and tests") < html.index("Mean diurnal and seasonal")
+    assert f"supported model <b>{s['SUPPORTED_MODEL']}</b>" in html and "LR p vs DT (effective n)" in html
+    assert html.count("<svg") == 6  # E0 and daytime ER intervals + the four charts
+    assert "no data" in report.interval_chart([], {}, "empty", "y")
+    # Cancel during the model comparison stops the run
+    calls = {"n": 0}
+
+    def cancelled():
+        calls["n"] += 1
+        return calls["n"] > 8  # inside the bootstrap (two checks per replicate)
+
+    with pytest.raises(Cancelled):
+        partition_site(df, "NT", options={"evidence": {"n_boot": 50}}, cancelled=cancelled)
+    with pytest.raises(InputError, match="n_boot must be 0 or more"):
+        partition_site(df, "NT", options={"evidence": {"n_boot": -1}})
