@@ -105,7 +105,9 @@ class Evidence:
 
 def day_weights(data, rng):
     """Bootstrap weights of the used records: the days of each block resampled with replacement
-    within the block; a record's weight is the number of times its day was drawn."""
+    within the block; a record's weight is the number of times its day was drawn.  ``rng``: a
+    numpy Generator or a seed (e.g. ``(seed, replicate)``)."""
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     counts = np.zeros(int(data.day_number.max()) + 1)
     for b in range(data.nblock):
         days = np.unique(data.day_number[data.block == b])
@@ -217,7 +219,25 @@ def select(summary, cv, tests, options):
     return model, asym, rh, text, gain_asym, gain_rh
 
 
-def site_year_evidence(df, options=None, joint_options=None, progress=None, cancelled=None, data=None):
+#: bootstrap replicates per unit of work (a chunk on a lane of ``workers``)
+BOOT_CHUNK = 5
+
+
+def bootstrap_replicates(data, starts, seed, replicates):
+    """Refit DT and DTRH to the day-resampled replicates ``replicates`` (numbers); one
+    :func:`_boot_row` dict per replicate.  Module-level so that helper processes can run it."""
+    out = []
+    with jf.single_thread_blas():
+        for i in replicates:
+            w = day_weights(data, (seed, i))
+            rep = jf.fit_models(data, ("DT", "DTRH"), weights=w, starts=starts)
+            out.append(_boot_row(rep, data))
+    return out
+
+
+
+def site_year_evidence(df, options=None, joint_options=None, progress=None, cancelled=None, data=None,
+                       workers=None):
     """Model comparison, bootstrap intervals and the supported model of one site-year.
 
     Parameters
@@ -231,6 +251,9 @@ def site_year_evidence(df, options=None, joint_options=None, progress=None, canc
         Progress (0-1) and cancellation hooks (the bootstrap is the long part).
     data : jointfit.JointData, optional
         Prepared data (skips :func:`jointfit.joint_data`).
+    workers : object, optional
+        Runs the bootstrap chunks on several cores (the ``run`` contract of
+        ``ecoresp_core.jobs.parallel.Workers``); serial without.  The result does not depend on it.
 
     Returns
     -------
@@ -241,22 +264,37 @@ def site_year_evidence(df, options=None, joint_options=None, progress=None, canc
         else jf.JointOptions(**joint_options)
     prog = Progress(progress, cancelled)
     data = data if data is not None else jf.joint_data(df, jo)
-    fits = jf.fit_models(data)
-    prog.step(0.1)
-    cv = cross_validate(data, fits, o.folds)
+    with jf.single_thread_blas():
+        fits = jf.fit_models(data)
+        prog.step(0.1)
+        cv = cross_validate(data, fits, o.folds)
     prog.step(0.25)
     rho = max(fits["DTRH"].rho1, 0.0) if np.isfinite(fits["DTRH"].rho1) else np.nan
     tests = lr_tests(fits, rho)
     point = _boot_row(fits, data)
     rows = []
     if o.n_boot > 0:
-        rng = np.random.default_rng(int(o.seed))
+        # replicate i draws its days from the generator seeded (seed, i): the same replicates
+        # whatever the scheduling (serial, or chunks on the lanes of ``workers``)
         starts = {m: fits[m] for m in ("DT", "DTRH")}
-        for i in range(int(o.n_boot)):
-            prog.step(0.25 + 0.75 * i / o.n_boot)
-            w = day_weights(data, rng)
-            rep = jf.fit_models(data, ("DT", "DTRH"), weights=w, starts=starts)
-            rows.append(_boot_row(rep, data))
+        chunks = [list(range(a, min(a + BOOT_CHUNK, o.n_boot))) for a in range(0, int(o.n_boot), BOOT_CHUNK)]
+        done = {}
+        sub = prog.sub(0.25, 1.0)
+
+        def make_args(chunk):
+            return data, starts, int(o.seed), chunk
+
+        def deliver(chunk, res):
+            done.update(zip(chunk, res))
+
+        if workers is None:
+            for k, chunk in enumerate(chunks):
+                sub.step(k / len(chunks))
+                deliver(chunk, bootstrap_replicates(*make_args(chunk)))
+        else:
+            workers.run(bootstrap_replicates, chunks, make_args, deliver, heavy=True,
+                        progress=sub.step, check=sub.check)
+        rows = [done[i] for i in range(int(o.n_boot))]
     prog.step(1.0)
     boot = pd.DataFrame(rows, columns=list(point))
     summary = summary_columns(data, fits, cv, tests, point, boot, o, rho)

@@ -7,8 +7,9 @@ with shared temperature sensitivities and humidity response (docs/methods.md sec
 f_T is Lloyd & Taylor (Tref 15 degC), f_RH the humidity modifier of section 7.2 (exp or linear,
 RH_ref the site median RH), GPP the rectangular hyperbola with VPD limitation of section 5.1.  The
 year is cut into blocks of ``block_days`` days; each block has its own night and day reference
-respiration (Rref_n, Rref_d, constant in the block) and its own light response (alpha, beta, k).  E0_n, E0_d and gamma are shared by the whole
-site-year.  Every parameter comes from one weighted least-squares fit (weights 1/sdNEE, the
+respiration (Rref_n, Rref_d, constant in the block) and its own light response (alpha, beta, k).
+E0_n, E0_d and gamma are shared by the whole site-year.  Every parameter comes from one weighted
+least-squares fit (weights 1/sdNEE, the
 Lasslop priors of section 5.3 on the light-response parameters as in DT), so the estimates change
 smoothly with the data: there is no discrete choice of "the best windows" as in stage B of DT-RH.
 
@@ -28,11 +29,13 @@ Records: measured NEE (NEE_QC == 0 unless ``fit_qc_only=False``), day = Rg > 4 W
 SW_IN_POT <= 0); a block is used when it has ``min_day_records`` day and ``min_night_records``
 night records.  RH is taken from the RH column, from VPD and TA where it is missing.
 
-The fit is a projected Levenberg-Marquardt on the sparse Jacobian (analytic), so that a site-year
-(~10^4 records, ~460 parameters) fits in about a second and a warm-started refit (bootstrap,
-cross-validation) in a fraction of it.
+The fit (:func:`fit`) is variable projection: Gauss-Newton steps on the shared parameters, the
+block parameters refitted for each (all blocks at once), so that a site-year (~10^4 records, ~460
+parameters) fits in about a second and a warm-started refit (bootstrap, cross-validation) in a
+fraction of it.
 """
 
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -93,7 +96,7 @@ class JointOptions:
     fit_qc_only : bool
         Fit measured NEE only.
     max_iter : int
-        Iterations of the Levenberg-Marquardt fit.
+        Gauss-Newton iterations of the shared parameters.
     """
     block_days: int = 4
     rh_function: str = "exp"
@@ -112,7 +115,7 @@ class JointOptions:
     vpd0_hpa: float = 10.0
     tref_degc: float = TREF_DEGC
     fit_qc_only: bool = True
-    max_iter: int = 200
+    max_iter: int = 60
 
     def __post_init__(self):
         dt.check_choice("rh_function", self.rh_function, ("exp", "linear"))
@@ -339,8 +342,6 @@ class _Problem:
         cr = NSHARED + np.where(day, 1, 0) * nb + data.block       # rref_night, rref_day
         self.cols = np.column_stack([np.where(day, IE0D, IE0N), np.full(n, IGAM), cr,
                                      c("alpha", data.block), c("beta", data.block), c("k", data.block)])
-        self.cols_tied = self.cols.copy()          # E0_d = E0_n: one column
-        self.cols_tied[:, 0] = IE0N
         self.rows = np.repeat(rows, self.cols.shape[1])
         self.shape = (n, data.npar)
         # priors on the light-response parameters (section 5.3) and on Rref_d (N(start Rref_n, 80))
@@ -423,8 +424,9 @@ class _Problem:
         sfy = np.bincount(b, wt * f * d.nee[nm], minlength=d.nblock)
         sff = np.bincount(b, wt * f * f, minlength=d.nblock)
         keep = sff > 0
-        rn = np.where(keep, np.maximum(sfy / np.where(keep, sff, 1.0), 0.0), x[d.col("rref_night", np.arange(d.nblock))])
-        x[d.col("rref_night", np.arange(d.nblock))] = rn
+        cols = d.col("rref_night", np.arange(d.nblock))
+        rn = np.where(keep, np.maximum(sfy / np.where(keep, sff, 1.0), 0.0), x[cols])
+        x[cols] = rn
         night_cost = float(np.sum(wt * (rn[b] * f - d.nee[nm]) ** 2))
         # day: (k, beta, alpha, rref) per block with E0_d and gamma fixed
         didx, dmask = self.didx, self.dmask & (lrc.gather(w, self.didx, 0.0) > 0)
@@ -490,7 +492,7 @@ class _Problem:
         se["gamma"] = float(np.sqrt(cov[at[IGAM], at[IGAM]])) if free_g else 0.0
         return se
 
-    def residuals(self, x, sw, tied=False):
+    def residuals(self, x, sw):
         """Weighted residuals sqrt(w)(NEE_mod - NEE)/sd and the sparse Jacobian (CSR)."""
         d = self.d
         o = d.options
@@ -516,8 +518,7 @@ class _Problem:
         dg_dbv = (alpha * d.rg * inv) ** 2
         vals = np.column_stack([er * d.xt, rref * ft * dfrh, ft * frh,
                                 -(bv * inv) ** 2 * d.rg, -dg_dbv * ev, dg_dbv * bv * d.dv]) * wt[:, None]
-        cols = self.cols_tied if tied else self.cols
-        J = sparse.csr_matrix((vals.ravel(), (self.rows, cols.ravel())), shape=self.shape)
+        J = sparse.csr_matrix((vals.ravel(), (self.rows, self.cols.ravel())), shape=self.shape)
         return r, J
 
 
@@ -581,7 +582,7 @@ def fit(data, model="DTRH", weights=None, start=None, problem=None, rtol=1e-10):
     u = np.clip(u0, lo, hi)
     cost, x, r, J = profile(u)
     converged, nit = False, 0
-    for nit in range(1, 60):
+    for nit in range(1, o.max_iter + 1):
         # Gauss-Newton step of the profile (variable projection): the reduced Hessian
         # Js'Js - Js'Jb (Jb'Jb + P)^-1 Jb'Js with the block parameters not at a bound
         Js = p.shared_columns(J, names) * scale
@@ -642,6 +643,21 @@ def _lag1(r, data, on):
         return float(np.corrcoef(a, b)[0, 1])
 
 
+@contextmanager
+def single_thread_blas():
+    """Linear algebra on one thread while fitting: a multi-threaded BLAS sums in another order
+    from run to run and machine to machine, and the iterative fits carry such last-bit differences
+    to ~1e-6 of the estimates; on one thread the same data give the same bits in this process, in a
+    helper process and on another core count.  (The 460 x 460 systems need no threads.)"""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:            # scikit-learn's dependency; without it BLAS keeps its threads
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def fit_models(data, models=MODELS, weights=None, starts=None):
     """{model: JointFit} of ``models`` (all four by default).  Nested models start from the fit of
     the model they extend (DTASYM and DTRHONLY from DT, DTRH from the better of those two), so that
@@ -649,15 +665,16 @@ def fit_models(data, models=MODELS, weights=None, starts=None):
     gives warm starts instead (e.g. the fits to all data for bootstrap or cross-validation)."""
     p = _Problem(data)
     out = {}
-    for m in MODELS:
-        need = m in models or any(m in NESTED.get(x, ()) and x not in (starts or {}) for x in models)
-        if not need:
-            continue
-        st = (starts or {}).get(m)
-        if st is None:
-            base = [out[b] for b in NESTED.get(m, ()) if b in out]
-            st = min(base, key=lambda f: f.ssr) if base else None
-        out[m] = fit(data, m, weights=weights, start=st, problem=p)
+    with single_thread_blas():
+        for m in MODELS:
+            need = m in models or any(m in NESTED.get(x, ()) and x not in (starts or {}) for x in models)
+            if not need:
+                continue
+            st = (starts or {}).get(m)
+            if st is None:
+                base = [out[b] for b in NESTED.get(m, ()) if b in out]
+                st = min(base, key=lambda f: f.ssr) if base else None
+            out[m] = fit(data, m, weights=weights, start=st, problem=p)
     return {m: out[m] for m in models}
 
 
