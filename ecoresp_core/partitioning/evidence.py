@@ -93,6 +93,9 @@ class Evidence:
         {model: JointFit} fitted to all data.
     data : jointfit.JointData
     options : dict
+    by_month : pandas.DataFrame
+        Where in the year the evidence comes from: per month the records (day, night) and each
+        model's weighted squared residuals, fitted (``chi2_<M>``) and held out (``cv_chi2_<M>``).
     """
     summary: dict
     models: pd.DataFrame
@@ -101,6 +104,7 @@ class Evidence:
     fits: dict
     data: object = None
     options: dict = field(default_factory=dict)
+    by_month: pd.DataFrame = None
 
 
 def day_weights(data, rng):
@@ -141,7 +145,8 @@ def cross_validate(data, fits, folds=4):
     """Held-out scores of each fitted model: {model: {'chi2', 'rmse_day', 'rmse_night', 'n_day',
     'n_night'}} plus the per-day squared errors of day-time records ('day_sq': {day: mean sq})."""
     fold = data.day_number % folds
-    out = {m: {"chi2": 0.0, "sq_day": np.zeros(data.n), "sq_night": np.zeros(data.n)} for m in fits}
+    out = {m: {"chi2": 0.0, "sq_day": np.zeros(data.n), "sq_night": np.zeros(data.n), "z2": np.full(data.n, np.nan)}
+           for m in fits}
     held_all = np.zeros(data.n, bool)
     for f in range(folds):
         w = (fold != f).astype("float64")
@@ -157,6 +162,7 @@ def cross_validate(data, fits, folds=4):
             e = nee - data.nee
             z2 = np.minimum((e[held] / data.sd[held]) ** 2, CV_CAP ** 2)
             out[m]["chi2"] += float(np.sum(z2))
+            out[m]["z2"][held] = z2
             out[m]["sq_day"][held & data.day] = e[held & data.day] ** 2
             out[m]["sq_night"][held & ~data.day] = e[held & ~data.day] ** 2
     hd, hn = held_all & data.day, held_all & ~data.day
@@ -164,7 +170,7 @@ def cross_validate(data, fits, folds=4):
     for m, o in out.items():
         res[m] = {"chi2": o["chi2"], "rmse_day": float(np.sqrt(np.mean(o["sq_day"][hd]))) if hd.any() else np.nan,
                   "rmse_night": float(np.sqrt(np.mean(o["sq_night"][hn]))) if hn.any() else np.nan,
-                  "n_day": int(hd.sum()), "n_night": int(hn.sum()),
+                  "n_day": int(hd.sum()), "n_night": int(hn.sum()), "z2": o["z2"],
                   "day_sq": pd.Series(o["sq_day"][hd]).groupby(data.day_number[hd]).mean()}
     return res
 
@@ -203,19 +209,27 @@ def select(summary, cv, tests, options):
     if options.n_boot > 0:
         sig_asym = interval_excludes_zero("JOINT_E0_DIFF_K")
         sig_rh = interval_excludes_zero("JOINT_GAMMA")
-        how = f"{options.level:.0%} bootstrap interval"
+
+        def why(stem, what, sig, fmt):
+            lo, hi = summary[f"{stem}_CI_LO"], summary[f"{stem}_CI_HI"]
+            return (f"{options.level:.0%} bootstrap interval of {what} [{fmt.format(lo)}, {fmt.format(hi)}] "
+                    f"{'excludes' if sig else 'includes'} 0")
+        why_asym = why("JOINT_E0_DIFF_K", "E0_d - E0_n", sig_asym, "{:.0f}") + " K"
+        why_rh = why("JOINT_GAMMA", "gamma", sig_rh, "{:.4f}") + " %-1"
     else:
-        sig_asym = p_eff("DTRH", "DTRHONLY") < options.test_level
-        sig_rh = p_eff("DTRH", "DTASYM") < options.test_level
-        how = f"LR test (effective n) at {options.test_level:g}"
+        p_a, p_r = p_eff("DTRH", "DTRHONLY"), p_eff("DTRH", "DTASYM")
+        sig_asym, sig_rh = p_a < options.test_level, p_r < options.test_level
+        why_asym = f"likelihood-ratio test against DTRHONLY with the effective n: p = {p_a:.3g}"
+        why_rh = f"likelihood-ratio test against DTASYM with the effective n: p = {p_r:.3g}"
     asym = bool(sig_asym and gain_asym > 0)
     rh = bool(sig_rh and gain_rh > 0)
     model = {(False, False): "DT", (True, False): "DTASYM", (False, True): "DTRHONLY", (True, True): "DTRH"}[(asym, rh)]
-    text = (f"{model}: asymmetry {'supported' if asym else 'not supported'} ({how} of E0_d - E0_n "
-            f"{'excludes' if sig_asym else 'includes'} 0; held-out chi2 {'improves' if gain_asym > 0 else 'worsens'} "
-            f"by {abs(gain_asym):.1f}); humidity {'supported' if rh else 'not supported'} ({how} of gamma "
-            f"{'excludes' if sig_rh else 'includes'} 0; held-out chi2 {'improves' if gain_rh > 0 else 'worsens'} "
-            f"by {abs(gain_rh):.1f})")
+
+    def held(gain):
+        return f"held-out chi2 {'improves' if gain > 0 else 'worsens'} by {abs(gain):.1f}"
+    text = (f"{model}: day/night asymmetry {'supported' if asym else 'not supported'} ({why_asym}; "
+            f"{held(gain_asym)}); humidity response {'supported' if rh else 'not supported'} ({why_rh}; "
+            f"{held(gain_rh)})")
     return model, asym, rh, text, gain_asym, gain_rh
 
 
@@ -310,7 +324,22 @@ def site_year_evidence(df, options=None, joint_options=None, progress=None, canc
     models["dAIC"] = models["AIC"] - models["AIC"].min()
     models["dBIC"] = models["BIC"] - models["BIC"].min()
     return Evidence(summary=summary, models=models, tests=tests, boot=boot, fits=fits, data=data,
-                    options={"evidence": asdict(o), "joint": asdict(data.options)})
+                    options={"evidence": asdict(o), "joint": asdict(data.options)},
+                    by_month=monthly(data, fits, cv))
+
+
+def monthly(data, fits, cv):
+    """Per calendar month: records by day and night, each model's weighted squared residuals of
+    the fit to all data (``chi2_<M>``) and held out (``cv_chi2_<M>``, capped as the total)."""
+    month = data.index.month
+    out = pd.DataFrame({"n_day": pd.Series(data.day).groupby(month).sum(),
+                        "n_night": pd.Series(~data.day).groupby(month).sum()})
+    for m, f in fits.items():
+        nee, _, _ = jf.predict(f.x, data)
+        out[f"chi2_{m}"] = pd.Series(((nee - data.nee) / data.sd) ** 2).groupby(month).sum()
+        out[f"cv_chi2_{m}"] = pd.Series(cv[m]["z2"]).groupby(month).sum(min_count=1)
+    out.index.name = "month"
+    return out.reset_index()
 
 
 def aic(fit):
