@@ -386,6 +386,11 @@ def summary_columns(data, fits, cv, tests, point, boot, o, rho):
     d = (cv["DTRH"]["day_sq"] - cv["DT"]["day_sq"]).dropna()
     out["JOINT_CV_DAY_MSE_DIFF_DTRH_DT"] = float(cv["DTRH"]["rmse_day"] ** 2 - cv["DT"]["rmse_day"] ** 2)
     out["JOINT_CV_DAY_MSE_DIFF_SE"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else np.nan
+    # estimates of the full model at a bound: their intervals are cut there (say so)
+    jo, f = data.options, fits["DTRH"]
+    at = [name for name, v, (lo, hi) in (("E0_night", f.e0_night, jo.e0_bounds), ("E0_day", f.e0_day, jo.e0_bounds),
+                                         ("gamma", f.gamma, jo.gamma_bounds)) if v <= lo or v >= hi]
+    out["JOINT_AT_BOUND"] = ", ".join(at)
     out.update({"JOINT_RHO1": rho, "JOINT_N": fits["DTRH"].n, "JOINT_BLOCKS": data.nblock,
                 "JOINT_BLOCK_DAYS": data.options.block_days, "JOINT_RH_REF": data.rh_ref,
                 "JOINT_RH_FUNCTION": data.options.rh_function, "JOINT_RH_AT_NIGHT": data.options.rh_at_night,
