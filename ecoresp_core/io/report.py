@@ -97,6 +97,65 @@ def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=Fal
     return "\n".join(out)
 
 
+def interval_chart(categories, series, title, ylabel, width=560, height=300):
+    """SVG chart of estimates with intervals: for each category (x, e.g. a site-year) one point per
+    series with a vertical bar from its low to its high end.  ``series`` = {label: (values, lows,
+    highs)}, each a sequence as long as ``categories``; NaN leaves a point or bar out."""
+    cats = [str(c) for c in categories]
+    longest = max((len(str(k)) for k in series), default=0)
+    pad_l, pad_r, pad_t, pad_b = 60, max(150, 7 * longest + 45), 30, 45
+    width += pad_r - 150
+    arrays = {k: tuple(np.asarray(a, float).reshape(-1) for a in v) for k, v in series.items()}
+    vals = np.concatenate([np.concatenate(v) for v in arrays.values()]) if arrays else np.array([])
+    vals = vals[np.isfinite(vals)]
+    if not cats or not vals.size:
+        return f"<p><i>{html.escape(title)}: no data</i></p>"
+    y0, y1 = float(vals.min()), float(vals.max())
+    if y0 == y1:
+        y0, y1 = y0 - 1, y1 + 1
+    margin = 0.08 * (y1 - y0)
+    y0, y1 = y0 - margin, y1 + margin
+    pw, ph = width - pad_l - pad_r, height - pad_t - pad_b
+    slot = pw / len(cats)
+    k = max(len(arrays), 1)
+
+    def px(i, j):
+        return pad_l + slot * (i + (j + 1) / (k + 1))
+
+    def py(y):
+        return pad_t + ph - (y - y0) / (y1 - y0) * ph
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{html.escape(title)}</text>',
+           f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
+    for t in _ticks(y0, y1):
+        out.append(f'<line x1="{pad_l}" x2="{pad_l + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
+                   f'<text x="{pad_l - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
+    for i, c in enumerate(cats):
+        out.append(f'<text x="{pad_l + slot * (i + 0.5):.1f}" y="{pad_t + ph + 14}" '
+                   f'text-anchor="middle">{html.escape(c)}</text>')
+    out.append(f'<text x="14" y="{pad_t + ph / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 14 {pad_t + ph / 2})">{html.escape(ylabel)}</text>')
+    for j, (label, (v, lo, hi)) in enumerate(arrays.items()):
+        colour = PALETTE[j % len(PALETTE)]
+        for i in range(min(len(cats), v.size)):
+            x = px(i, j)
+            if i < lo.size and i < hi.size and np.isfinite(lo[i]) and np.isfinite(hi[i]):
+                out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{py(lo[i]):.1f}" y2="{py(hi[i]):.1f}" '
+                           f'stroke="{colour}" stroke-width="1.8"/>'
+                           f'<line x1="{x - 4:.1f}" x2="{x + 4:.1f}" y1="{py(lo[i]):.1f}" y2="{py(lo[i]):.1f}" '
+                           f'stroke="{colour}"/><line x1="{x - 4:.1f}" x2="{x + 4:.1f}" y1="{py(hi[i]):.1f}" '
+                           f'y2="{py(hi[i]):.1f}" stroke="{colour}"/>')
+            if np.isfinite(v[i]):
+                out.append(f'<circle cx="{x:.1f}" cy="{py(v[i]):.1f}" r="3.5" fill="{colour}"/>')
+        ly = pad_t + 14 + 16 * j
+        out.append(f'<circle cx="{pad_l + pw + 19}" cy="{ly - 4}" r="3.5" fill="{colour}"/>'
+                   f'<text x="{pad_l + pw + 32}" y="{ly}">{html.escape(str(label))}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
 def table_html(df, float_format="{:.4g}", max_rows=200):
     """An HTML table of a pandas DataFrame (first ``max_rows`` rows)."""
     cols = list(df.columns)

@@ -256,7 +256,8 @@ def _summary(tower, sps, fills, thr_cols, methods, scenarios, med, step_s):
 
 
 def raw_to_partitioned(tower, methods=None, ustar_method="mpt", n_boot=100, seed=1, scenarios=SCENARIOS,
-                       options=None, mds_options=None, fit_qc_only=True, progress=None, cancelled=None):
+                       options=None, mds_options=None, fit_qc_only=True, progress=None, cancelled=None,
+                       workers=None):
     """Raw NEE of one tower to u*-filtered, gap-filled and partitioned fluxes per u* scenario.
 
     Parameters
@@ -283,6 +284,9 @@ def raw_to_partitioned(tower, methods=None, ustar_method="mpt", n_boot=100, seed
         Methods fit measured NEE only (default, recommended).
     progress, cancelled : callable or None
         Progress (fraction 0..1) and Cancel hooks (:class:`~ecoresp_core.common.progress.Progress`).
+    workers : Workers or None
+        Lanes for the bootstrap of the model evidence (``options['evidence']``), which runs for the
+        median scenario only.
 
     Returns
     -------
@@ -329,8 +333,11 @@ def raw_to_partitioned(tower, methods=None, ustar_method="mpt", n_boot=100, seed
         tracker.step(a + 0.15 * span)
         seconds["fill"], t0 = seconds["fill"] + time.perf_counter() - t0, time.perf_counter()
         sub = tracker.sub(a + 0.15 * span, a + span)
-        sps[s] = partition_site(_scenario_tower(tower, drivers_filled, fill), methods, options=options,
-                                fit_qc_only=fit_qc_only, progress=sub.step, cancelled=cancelled)
+        # the model evidence (DT-RH as a hypothesis) for the median scenario only: its bootstrap is the
+        # long part, and the u* range of the other scenarios is about the fluxes, not the model choice
+        opts = options if s == med or not options else {k: v for k, v in options.items() if k != "evidence"}
+        sps[s] = partition_site(_scenario_tower(tower, drivers_filled, fill), methods, options=opts,
+                                fit_qc_only=fit_qc_only, progress=sub.step, cancelled=cancelled, workers=workers)
         seconds["partition"], t0 = seconds["partition"] + time.perf_counter() - t0, time.perf_counter()
     # 5. assembly
     table = sps[med].table.copy()

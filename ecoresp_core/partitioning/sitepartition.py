@@ -5,8 +5,9 @@ table (docs/methods.md section 3: NT and DT are fitted per site-year) and return
 
 - ``table``: one row per record: TIMESTAMP_START, TIMESTAMP_END, NEE, NEE_QC, TA, SW_IN, VPD,
   RH, IS_DAY (Rg > 4 W m-2 and SW_IN_POT > 0), and ``RECO_<M>``, ``GPP_<M>``, ``QC_<M>`` for each
-  method M (GPP = RECO - NEE with gap-filled NEE, except DT, whose GPP is the light-response-curve
-  GPP as in FLUXNET2015 and REddyProc; QC 0 good, 1 parameters refitted or fallback, 2 nearest
+  method M (GPP = RECO - NEE with gap-filled NEE, except the day-time methods DT, DTRH, DTASYM
+  and DTRHONLY, whose GPP is the light-response-curve GPP as in FLUXNET2015 and REddyProc, their
+  RECO - NEE in ``GPP_<M>_RECO_MINUS_NEE``; QC 0 good, 1 parameters refitted or fallback, 2 nearest
   fitting window (or training record) > 14 days away, 9 no RECO: the method failed for the
   site-year or a driver is missing on the record; :mod:`.qc`), plus the reference partitioning
   columns when the file has them (GPP_NT_REF, ...);
@@ -16,10 +17,14 @@ table (docs/methods.md section 3: NT and DT are fitted per site-year) and return
   GPP_<M>_coverage, any gap in flags_<M>), fit diagnostics,
   agreement with the reference partitioning when present, and the flags of every method;
 - ``windows``: one row per fitting window of every method (NT E0 windows, DT and DT-RH 4-day
-  light-response windows with day and night Rref and their inhibition, DT-RH 15-day day-time E0 and
-  gamma windows), with the mean daytime TA, RH and VPD of the window, so that day and night
+  light-response windows with day and night Rref and their inhibition, the blocks of DT-RH's joint
+  model with their day and night Rref, or its 15-day stage-B windows with ``stage_b="windows"``),
+  with the mean daytime TA, RH and VPD of the window, so that day and night
   temperature sensitivity can be studied per window and season and against air humidity;
-- ``results``: the per-method result objects by (year, method) for further analysis.
+- ``results``: the per-method result objects by (year, method) for further analysis;
+- ``evidence``, ``evidence_tests`` (with ``options['evidence']``): DT-RH as a tested hypothesis
+  (:mod:`.evidence`): the four nested models per site-year and their likelihood-ratio tests; the
+  supported model, the evidence and the bootstrap intervals join the summary.
 
 Methods come from the registry of :mod:`ecoresp_core.partitioning.methods` (one module per method
 family; codes: NT, DT, DTRH, DTASYM, DTRHONLY, RF, NN and whatever else is registered).  A method
@@ -222,7 +227,8 @@ def _run_one(code, site_year, options, done, step_s, fit_qc_only):
         return InputError(f"{code} fit failed ({type(exc).__name__}: {exc})")
 
 
-def partition_site(df, methods=None, options=None, progress=None, cancelled=None, fit_qc_only=True):
+def partition_site(df, methods=None, options=None, progress=None, cancelled=None, fit_qc_only=True,
+                   workers=None):
     """Run ``methods`` on every site-year of a tower table (see the module docstring).
 
     Parameters
@@ -246,6 +252,9 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
     fit_qc_only : bool
         Every method fits measured NEE (NEE_QC == 0) only (default); False lets them fit gap-filled
         NEE too (see each method's ``fit_qc_only``); a method's own options override it.
+    workers : object, optional
+        Lanes for the bootstrap of the model evidence (``ecoresp_core.jobs.parallel.Workers``);
+        the results do not depend on it.
 
     Returns
     -------
@@ -306,7 +315,7 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
                 wparts.extend(_window_rows(year, code, code_results[code], dfy))
         row = _summary_row(site, sy, {c: code_results[c] for c in methods}, step_s)
         if ev_options is not None:
-            ev = _run_evidence(sy, ev_options, progress.sub(done / total, (done + ev_units) / total))
+            ev = _run_evidence(sy, ev_options, progress.sub(done / total, (done + ev_units) / total), workers)
             done += ev_units
             if isinstance(ev, Exception):
                 row["flags_EVIDENCE"] = f"failed: {ev}"
@@ -348,9 +357,9 @@ def evidence_options(value):
 
 
 #: progress weight of one site-year's model comparison, in method runs: its fits and cross-validation
-#: take about ten times one method's run (DE-Tha 1998: 15 s against 1.5 s) and each bootstrap
-#: replicate 0.4 times (0.6 s)
-EVIDENCE_BASE_UNITS, EVIDENCE_UNITS_PER_REPLICATE = 10.0, 0.4
+#: take about ten times one method's run (DE-Tha 1998: 10 s against 1 s for each of NT, DT and DTRH)
+#: and each bootstrap replicate 0.6 to 0.9 times
+EVIDENCE_BASE_UNITS, EVIDENCE_UNITS_PER_REPLICATE = 10.0, 0.6
 
 
 def evidence_units(ev_options):
@@ -377,7 +386,7 @@ def evidence_table(table, site_id, year):
     return out
 
 
-def _run_evidence(site_year, ev_options, progress):
+def _run_evidence(site_year, ev_options, progress, workers=None):
     """The model comparison of one site-year (:mod:`.evidence`), or the InputError that stopped it;
     ``progress``: the Progress (sub-range) it reports into, with Cancel honoured at every
     bootstrap replicate."""
@@ -385,7 +394,8 @@ def _run_evidence(site_year, ev_options, progress):
     opts = dict(ev_options)
     joint = opts.pop("joint", None)
     try:
-        return site_year_evidence(site_year, opts, joint, progress=progress.step, cancelled=progress.cancelled)
+        return site_year_evidence(site_year, opts, joint, progress=progress.step, cancelled=progress.cancelled,
+                                  workers=workers)
     except Cancelled:
         raise
     except EcorespError as exc:
@@ -394,14 +404,117 @@ def _run_evidence(site_year, ev_options, progress):
         return InputError(f"model comparison failed ({type(exc).__name__}: {exc})")
 
 
+#: the estimates of the evidence section: (summary column stem, heading, format)
+_EVIDENCE_ESTIMATES = (
+    ("JOINT_E0_NIGHT_K", "E0 night (K)", "{:.0f}"), ("JOINT_E0_DAY_K", "E0 day (K)", "{:.0f}"),
+    ("JOINT_E0_DIFF_K", "E0 day - night (K)", "{:.0f}"), ("JOINT_GAMMA", "gamma (%-1)", "{:.4f}"),
+    ("JOINT_ER_DAY_DTRH", "day ER DT-RH", "{:.2f}"), ("JOINT_ER_DAY_DT", "day ER DT", "{:.2f}"),
+    ("JOINT_ER_DAY_NT", "day ER NT", "{:.2f}"), ("JOINT_ER_DAY_RATIO_DTRH_NT", "DT-RH / NT", "{:.3f}"),
+    ("JOINT_ER_DAY_RATIO_DTRH_DT", "DT-RH / DT", "{:.3f}"))
+
+
+def _with_interval(row, stem, fmt):
+    """'value [low, high]' of a summary estimate (the value alone without bootstrap)."""
+    v = row.get(stem, np.nan)
+    if v is None or not np.isfinite(v):
+        return ""
+    lo, hi = row.get(f"{stem}_CI_LO", np.nan), row.get(f"{stem}_CI_HI", np.nan)
+    text = fmt.format(v)
+    if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi):
+        text += f" [{fmt.format(lo)}, {fmt.format(hi)}]"
+    return text
+
+
+def _evidence_sections(sp, report):
+    """The report sections of the model comparison (empty without one): per site-year the supported
+    model and why, the estimates with their intervals, E0 and daytime ER charts, the model and test
+    tables."""
+    import html
+
+    s = sp.summary
+    if "SUPPORTED_MODEL" not in s and "flags_EVIDENCE" not in s:
+        return []
+    label = s["year"].astype(str) if "year" in s else pd.Series([str(i) for i in range(len(s))])
+    if "site_id" in s and s["site_id"].nunique() > 1:
+        label = s["site_id"].astype(str) + " " + label
+    rows = [r for _, r in s.iterrows()]
+    level = next((r.get("JOINT_LEVEL") for r in rows if np.isfinite(r.get("JOINT_LEVEL", np.nan))), 0.95)
+    n_boot = next((int(r.get("JOINT_N_BOOT")) for r in rows if np.isfinite(r.get("JOINT_N_BOOT", np.nan))), 0)
+    intro = ("<p>One joint model of all measured NEE of each site-year (night and day together, Rref and "
+             "light response per block of days, E0 night, E0 day and gamma shared by the site-year) fitted "
+             "four ways: DT (E0 day = E0 night, gamma = 0), DT-asym (E0 day free), DT-RHonly (gamma free) "
+             "and DT-RH (both). An effect is supported when its "
+             + (f"{level:.0%} bootstrap interval ({n_boot} replicates, days resampled within blocks)"
+                if n_boot else "likelihood-ratio test with the effective number of records")
+             + " excludes zero <i>and</i> adding it improves the held-out (blocked cross-validation) fit. "
+             "Intervals in brackets; daytime ER in umol CO2 m-2 s-1 (mean over the measured daytime "
+             "records; NT: the night part of the model at daytime temperatures). Methods guide, "
+             "docs/methods.md, section 20.</p>")
+    items = []
+    for lab, r in zip(label, rows):
+        model = r.get("SUPPORTED_MODEL")
+        text = r.get("EVIDENCE") if isinstance(r.get("EVIDENCE"), str) else r.get("flags_EVIDENCE", "")
+        head = f"supported model <b>{html.escape(str(model))}</b>" if isinstance(model, str) else "no comparison"
+        items.append(f"<li><b>{html.escape(lab)}</b>: {head}. {html.escape(str(text or ''))}</li>")
+    est = pd.DataFrame([{"site-year": lab, "supported model": r.get("SUPPORTED_MODEL", ""),
+                         **{h: _with_interval(r, stem, fmt) for stem, h, fmt in _EVIDENCE_ESTIMATES}}
+                        for lab, r in zip(label, rows)])
+    body = intro + f"<ul>{''.join(items)}</ul>" + report.table_html(est)
+
+    def interval(stem):
+        return tuple(s[c].to_numpy(dtype="float64") if c in s else np.full(len(s), np.nan)
+                     for c in (stem, f"{stem}_CI_LO", f"{stem}_CI_HI"))
+
+    body += report.interval_chart(list(label), {"E0 night": interval("JOINT_E0_NIGHT_K"),
+                                                "E0 day": interval("JOINT_E0_DAY_K")},
+                                  f"Temperature sensitivity by night and by day (bars: {level:.0%} intervals)",
+                                  "E0 (K)")
+    body += report.interval_chart(list(label), {"DT-RH": interval("JOINT_ER_DAY_DTRH"),
+                                                "DT": interval("JOINT_ER_DAY_DT"),
+                                                "NT (night model)": interval("JOINT_ER_DAY_NT")},
+                                  f"Mean daytime ER (bars: {level:.0%} intervals)", "ER (umol CO2 m-2 s-1)")
+    sections = [("Model evidence: DT, DT-asym, DT-RHonly and DT-RH per site-year", body)]
+    m, t = sp.evidence, sp.evidence_tests
+    if m is not None and len(m):
+        tab = m.copy()
+        key = ["site_id", "year", "MODEL"]
+        if t is not None and len(t):
+            vs_dt = t[t["AGAINST"] == "DT"][key + ["P_EFF", "N_EFF"]]
+            tab = tab.merge(vs_dt, on=key, how="left")
+        else:
+            tab["P_EFF"] = tab["N_EFF"] = np.nan
+        names = {"year": "year", "MODEL": "model", "AIC": "AIC", "DAIC": "dAIC", "BIC": "BIC", "DBIC": "dBIC",
+                 "CV_CHI2": "held-out chi2", "CV_RMSE_DAY": "held-out day RMSE (umol m-2 s-1)",
+                 "P_EFF": "LR p vs DT (effective n)", "N": "records", "N_EFF": "effective n"}
+        if tab["site_id"].nunique() > 1:
+            names = {"site_id": "site", **names}
+        tab = tab[[c for c in names if c in tab]].rename(columns=names)
+        note = ("<p>Held-out chi2: sum over the held-out records of ((model - NEE) / sdNEE)^2, each record capped "
+                "at 25 (5 sdNEE); smaller is better. LR p: likelihood-ratio test against DT with the number of "
+                "records reduced for the autocorrelation of the residuals.</p>")
+        body = report.table_html(tab) + note
+        if t is not None and len(t):
+            tt = t.copy()
+            tt["test"] = tt["MODEL"] + " vs " + tt["AGAINST"]
+            cols = {"year": "year", "test": "test", "DF": "df", "LR": "LR", "P": "p", "N_EFF": "effective n",
+                    "P_EFF": "p (effective n)"}
+            if tt["site_id"].nunique() > 1:
+                cols = {"site_id": "site", **cols}
+            body += report.table_html(tt[[c for c in cols if c in tt]].rename(columns=cols))
+        sections.append(("Model comparison: fit, held-out fit and tests", body))
+    return sections
+
+
 def report_html(sp, title="ecoresp partitioning report"):
-    """HTML page: mean diurnal and seasonal ER by method, day versus night temperature response,
-    inhibition by month, daytime ER of each method relative to NT, and the site-year summary."""
+    """HTML page: first the model evidence when it was computed (the supported model of each site-year
+    and why, E0 night and day, gamma and daytime ER with their intervals, the model table), then
+    mean diurnal and seasonal ER by method, day versus night temperature response, inhibition by
+    month, daytime ER of each method relative to NT, and the site-year summary."""
     from ..io import report
     from .respiration import lt_factor
 
     t = sp.table
-    sections = []
+    sections = _evidence_sections(sp, report)
     hour = t.index.hour + t.index.minute / 60.0
     month = t.index.month
     series_d, series_m = {}, {}
