@@ -270,6 +270,8 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
             with Workers() as workers:      # two lanes for the bootstrap of the model evidence
                 sp = self.run_core(partition_site, tower, methods, options=options, fit_qc_only=qc_only,
                                    progress=progress, cancelled=cancelled, workers=workers)
+        for msg in workers.helper_failures:  # those replicates were computed in this process instead
+            feedback.pushWarning(f"helper process not used: {msg}")
         for flags in sp.summary.filter(like="flags_").itertuples(index=False):
             for f in flags:
                 if isinstance(f, str) and f:

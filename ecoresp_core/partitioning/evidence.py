@@ -239,7 +239,12 @@ BOOT_CHUNK = 5
 
 def bootstrap_replicates(data, starts, seed, replicates):
     """Refit DT and DTRH to the day-resampled replicates ``replicates`` (numbers); one
-    :func:`_boot_row` dict per replicate.  Module-level so that helper processes can run it."""
+    :func:`_boot_row` dict per replicate.  ``data``: a JointData or its :func:`jointfit.pack`;
+    ``starts``: {model: parameter vector} of the fits to all data.  Module-level, with plain
+    arguments, so that helper processes (which import ``ecoresp_core`` under its own name) can run it."""
+    if isinstance(data, dict):
+        data = jf.unpack(data)
+    starts = {m: jf.Start(np.asarray(x, dtype="float64")) for m, x in starts.items()}
     out = []
     with jf.single_thread_blas():
         for i in replicates:
@@ -247,7 +252,6 @@ def bootstrap_replicates(data, starts, seed, replicates):
             rep = jf.fit_models(data, ("DT", "DTRH"), weights=w, starts=starts)
             out.append(_boot_row(rep, data))
     return out
-
 
 
 def site_year_evidence(df, options=None, joint_options=None, progress=None, cancelled=None, data=None,
@@ -290,13 +294,15 @@ def site_year_evidence(df, options=None, joint_options=None, progress=None, canc
     if o.n_boot > 0:
         # replicate i draws its days from the generator seeded (seed, i): the same replicates
         # whatever the scheduling (serial, or chunks on the lanes of ``workers``)
-        starts = {m: fits[m] for m in ("DT", "DTRH")}
+        starts = {m: fits[m].x for m in ("DT", "DTRH")}
         chunks = [list(range(a, min(a + BOOT_CHUNK, o.n_boot))) for a in range(0, int(o.n_boot), BOOT_CHUNK)]
         done = {}
         sub = prog.sub(0.25, 1.0)
 
+        packed = jf.pack(data) if workers is not None else data
+
         def make_args(chunk):
-            return data, starts, int(o.seed), chunk
+            return packed, starts, int(o.seed), chunk
 
         def deliver(chunk, res):
             done.update(zip(chunk, res))

@@ -36,7 +36,7 @@ fraction of it.
 """
 
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -297,6 +297,25 @@ class JointFit:
         return self.x[data.col(name, np.arange(data.nblock))]
 
 
+@dataclass
+class Start:
+    """A warm start of :func:`fit`: the parameter vector of an earlier fit of the same data."""
+    x: np.ndarray
+
+
+def pack(data):
+    """``data`` (JointData) as plain numpy/pandas values and dicts, e.g. for a helper process that
+    imports this package under another name; :func:`unpack` rebuilds it."""
+    out = {f.name: getattr(data, f.name) for f in fields(data)}
+    out["options"] = asdict(data.options)
+    return out
+
+
+def unpack(packed):
+    """The JointData of :func:`pack`."""
+    return JointData(**{**packed, "options": JointOptions(**packed["options"])})
+
+
 def _rref(x, data, name):
     """Rref of each record: that of its block."""
     return x[data.col(name, data.block)]
@@ -537,7 +556,7 @@ def fit(data, model="DTRH", weights=None, start=None, problem=None, rtol=1e-10):
     ----------
     weights : array, optional
         Per used record (e.g. bootstrap counts of its day; 0 leaves it out); default 1.
-    start : JointFit, optional
+    start : JointFit or Start, optional
         Warm start (shared and block parameters), e.g. the fit to all data for a bootstrap refit.
     problem : optional
         A prepared ``_Problem`` of ``data`` (saves its set-up in repeated fits).
