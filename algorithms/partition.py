@@ -96,8 +96,9 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
         "in %-1, ER in umol CO2 m-2 s-1, each with _SE, _CI_LO, _CI_HI); EVIDENCE_MODELS one row per "
         "site-year and model (E0_NIGHT_K, E0_DAY_K, GAMMA, AIC, BIC, CV_CHI2, CV_RMSE_DAY, ...); "
         "EVIDENCE_TESTS one row per nested pair (LR, P, N_EFF, P_EFF, F, P_F). It costs about 10 s plus "
-        "0.6 to 0.9 s per replicate per site-year (1 to 1.5 min at 100 replicates), with the raw chain for each u* "
-        "scenario (the tables then have USTAR_SCENARIO; SUMMARY holds the 50 scenario's). The block length, "
+        "0.6 to 0.9 s per replicate per site-year (1 to 1.5 min at 100 replicates, on two cores about half); "
+        "with the raw chain it runs for the median (50) u* scenario only (the tables then have USTAR_SCENARIO). "
+        "The block length, "
         "RH_AT_NIGHT and RH_FUNCTION (advanced) set both the DT-RH methods and the joint model.</p>"
         "<p><b>Raw input</b> (RAW_CHAIN, default off): on, the raw NEE is first u*-filtered and gap-filled "
         "per u* scenario, as REddyProc's sEstimateUstarScenarios and sApplyUStarScen and FLUXNET2015's VUT "
@@ -310,7 +311,7 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
 
 def evidence_tables(sp, raw):
     """(models, tests) of the model comparison, or (None, None) without one; with the raw chain the
-    tables of every u* scenario, with USTAR_SCENARIO."""
+    tables of the scenarios that have one (the median), with USTAR_SCENARIO."""
     if not raw:
         return sp.evidence, sp.evidence_tests
     out = []
