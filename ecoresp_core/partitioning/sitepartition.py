@@ -443,10 +443,12 @@ def _evidence_sections(sp, report):
     intro = ("<p>One joint model of all measured NEE of each site-year (night and day together, Rref and "
              "light response per block of days, E0 night, E0 day and gamma shared by the site-year) fitted "
              "four ways: DT (E0 day = E0 night, gamma = 0), DT-asym (E0 day free), DT-RHonly (gamma free) "
-             "and DT-RH (both). An effect is supported when its "
-             + (f"{level:.0%} bootstrap interval ({n_boot} replicates, days resampled within blocks)"
-                if n_boot else "likelihood-ratio test with the effective number of records")
-             + " excludes zero <i>and</i> adding it improves the held-out (blocked cross-validation) fit. "
+             "and DT-RH (both). An effect is supported when "
+             + (f"its {level:.0%} bootstrap interval ({n_boot} replicates, days resampled within blocks) "
+                "excludes zero, " if n_boot else "")
+             + "the likelihood-ratio test with the effective number of records rejects its absence <i>and</i> "
+             "adding it improves the held-out (blocked cross-validation) fit; a model that predicts held-out "
+             "daytime NEE worse than DT by more than 2 SE is not supported. "
              "Intervals in brackets; daytime ER in umol CO2 m-2 s-1 (mean over the measured daytime "
              "records; NT: the night part of the model at daytime temperatures). Methods guide, "
              "docs/methods.md, section 20.</p>")

@@ -107,7 +107,7 @@ def test_partition_evidence_settings_reach_the_core(provider, tmp_path):
     srow = rows(summ)[0]
     assert srow["JOINT_N_BOOT"] == "0" and srow["JOINT_BLOCK_DAYS"] == "8"
     assert srow["JOINT_RH_FUNCTION"] == "linear" and srow["JOINT_RH_AT_NIGHT"] in ("False", "0", "false")
-    assert "likelihood-ratio test against DTRHONLY with the effective n: p = " in srow["EVIDENCE"]
+    assert "likelihood-ratio test against DTRHONLY (effective n) p = " in srow["EVIDENCE"]
     assert not srow.get("JOINT_E0_DAY_K_CI_LO")
     assert "'rh_function': 'linear'" in srow["option_DTRH"] and "'joint_block_days': 8" in srow["option_DTRH"]
     fb = QgsProcessingFeedback()
