@@ -34,6 +34,22 @@ def scatter_chart(series, title, xlabel, ylabel, width=420, height=360, one_to_o
     return line_chart(series, title, xlabel, ylabel, width, height, markers=True, lines=("1:1",))
 
 
+def _frame(width, height, title, ylabel, box, yrange, py):
+    """The opening of an SVG chart: title, plot box (pad_l, pad_t, pw, ph), horizontal grid with
+    y ticks over ``yrange`` (``py`` maps y to pixels) and the rotated y label."""
+    pad_l, pad_t, pw, ph = box
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{html.escape(title)}</text>',
+           f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
+    for t in _ticks(*yrange):
+        out.append(f'<line x1="{pad_l}" x2="{pad_l + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
+                   f'<text x="{pad_l - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
+    out.append(f'<text x="14" y="{pad_t + ph / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 14 {pad_t + ph / 2})">{html.escape(ylabel)}</text>')
+    return out
+
+
 def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=False, lines=None):
     """SVG line chart of ``series`` = {label: (x, y)}; NaN breaks a line.  With ``lines`` given,
     only the series named there are drawn as lines (the others as markers only)."""
@@ -61,18 +77,10 @@ def line_chart(series, title, xlabel, ylabel, width=560, height=300, markers=Fal
     def py(y):
         return pad_t + ph - (y - y0) / (y1 - y0) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'font-family="sans-serif" font-size="11">',
-           f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{html.escape(title)}</text>',
-           f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
-    for t in _ticks(y0, y1):
-        out.append(f'<line x1="{pad_l}" x2="{pad_l + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
-                   f'<text x="{pad_l - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
+    out = _frame(width, height, title, ylabel, (pad_l, pad_t, pw, ph), (y0, y1), py)
     for t in _ticks(x0, x1, 8):
         out.append(f'<text x="{px(t):.1f}" y="{pad_t + ph + 14}" text-anchor="middle">{t:g}</text>')
     out.append(f'<text x="{pad_l + pw / 2}" y="{height - 8}" text-anchor="middle">{html.escape(xlabel)}</text>')
-    out.append(f'<text x="14" y="{pad_t + ph / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 14 {pad_t + ph / 2})">{html.escape(ylabel)}</text>')
     for i, (label, (x, y)) in enumerate(series.items()):
         colour = PALETTE[i % len(PALETTE)]
         x, y = np.asarray(x, float), np.asarray(y, float)
@@ -125,18 +133,10 @@ def interval_chart(categories, series, title, ylabel, width=560, height=300):
     def py(y):
         return pad_t + ph - (y - y0) / (y1 - y0) * ph
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'font-family="sans-serif" font-size="11">',
-           f'<text x="{width / 2}" y="16" text-anchor="middle" font-weight="bold">{html.escape(title)}</text>',
-           f'<rect x="{pad_l}" y="{pad_t}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
-    for t in _ticks(y0, y1):
-        out.append(f'<line x1="{pad_l}" x2="{pad_l + pw}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#eee"/>'
-                   f'<text x="{pad_l - 4}" y="{py(t) + 4:.1f}" text-anchor="end">{t:g}</text>')
+    out = _frame(width, height, title, ylabel, (pad_l, pad_t, pw, ph), (y0, y1), py)
     for i, c in enumerate(cats):
         out.append(f'<text x="{pad_l + slot * (i + 0.5):.1f}" y="{pad_t + ph + 14}" '
                    f'text-anchor="middle">{html.escape(c)}</text>')
-    out.append(f'<text x="14" y="{pad_t + ph / 2}" text-anchor="middle" '
-               f'transform="rotate(-90 14 {pad_t + ph / 2})">{html.escape(ylabel)}</text>')
     for j, (label, (v, lo, hi)) in enumerate(arrays.items()):
         colour = PALETTE[j % len(PALETTE)]
         for i in range(min(len(cats), v.size)):

@@ -566,7 +566,7 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides
     if isinstance(joint, InputError):
         flags.append(f"joint_model_failed:{joint}")
     elif joint is not None:
-        passes = 0
+        passes = 0                 # stage B (and A') done by the joint fit
         fit, jdata = joint
         e0_n, e0_n_se = fit.e0_night, fit.se["e0_night"]
         e0_d, e0_d_se = fit.e0_day, fit.se["e0_day"]
@@ -578,8 +578,6 @@ def partition_dtrh(df, variant="DTRH", nt_result=None, options=None, **overrides
         frh = lrc.rh_factor(np.where(np.isfinite(rh), rh, rh_ref), gamma, rh_ref, o.rh_function)
         rref_n, _ = night_rref_series(prep, valid_night, e0_n, o.tref_degc,
                                       rh_mod=frh if (o.rh_at_night and gamma != 0.0) else None)
-    if joint is None or isinstance(joint, InputError):
-        passes = max(passes, 1)
     for ipass in range(passes):
         # ---- stage B
         best, win_b, e0d_w, se_e0_w, g_w, se_g_w = _stage_b(prep, is_day, rref_n, e0_n, rh_ref, variant, o)

@@ -37,6 +37,7 @@ fraction of it.
 
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -321,22 +322,31 @@ def _rref(x, data, name):
     return x[data.col(name, data.block)]
 
 
+def _terms(x, d):
+    """The model's pieces on the used records of ``d`` for the parameters ``x``: f_T, f_RH and its
+    gamma derivative (1 and 0 where RH does not act), Rref, ER, the light response (alpha, exp(-k dv),
+    beta_v, 1/(alpha Rg + beta_v) by day, else 0) and GPP."""
+    o = d.options
+    day = d.day
+    ft = np.exp(np.where(day, x[IE0D], x[IE0N]) * d.xt)
+    frh, dfrh = _frh(x[IGAM], d.drh, o.rh_function)
+    rh_on = day | o.rh_at_night
+    frh, dfrh = np.where(rh_on, frh, 1.0), np.where(rh_on, dfrh, 0.0)
+    rref = np.where(day, _rref(x, d, "rref_day"), _rref(x, d, "rref_night"))
+    alpha, beta, k = x[d.col("alpha", d.block)], x[d.col("beta", d.block)], x[d.col("k", d.block)]
+    ev = np.exp(-k * d.dv)
+    bv = beta * ev
+    den = alpha * d.rg + bv
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(day & (den > 0), 1.0 / den, 0.0)
+    return SimpleNamespace(ft=ft, frh=frh, dfrh=dfrh, rref=rref, er=rref * ft * frh, alpha=alpha, ev=ev, bv=bv,
+                           inv=inv, gpp=alpha * bv * d.rg * inv)
+
+
 def predict(x, data):
     """(NEE, ER, GPP) of the used records for the parameter vector ``x``."""
-    o = data.options
-    e0 = np.where(data.day, x[IE0D], x[IE0N])
-    ft = np.exp(e0 * data.xt)
-    frh = _frh(x[IGAM], data.drh, o.rh_function)[0]
-    frh = np.where(data.day | o.rh_at_night, frh, 1.0)
-    rref = np.where(data.day, _rref(x, data, "rref_day"), _rref(x, data, "rref_night"))
-    er = rref * ft * frh
-    b = data.block
-    alpha, beta, k = (x[data.col(p, b)] for p in ("alpha", "beta", "k"))
-    bv = beta * np.exp(-k * data.dv)
-    den = alpha * data.rg + bv
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gpp = np.where(data.day & (den > 0), alpha * bv * data.rg / den, 0.0)
-    return er - gpp, er, gpp
+    t = _terms(x, data)
+    return t.er - t.gpp, t.er, t.gpp
 
 
 def _frh(gamma, drh, form):
@@ -514,29 +524,12 @@ class _Problem:
     def residuals(self, x, sw):
         """Weighted residuals sqrt(w)(NEE_mod - NEE)/sd and the sparse Jacobian (CSR)."""
         d = self.d
-        o = d.options
-        day = d.day
-        e0 = np.where(day, x[IE0D], x[IE0N])
-        ft = np.exp(e0 * d.xt)
-        frh, dfrh = _frh(x[IGAM], d.drh, o.rh_function)
-        rh_on = day | o.rh_at_night
-        frh = np.where(rh_on, frh, 1.0)
-        dfrh = np.where(rh_on, dfrh, 0.0)
-        rref = np.where(day, _rref(x, d, "rref_day"), _rref(x, d, "rref_night"))
-        er = rref * ft * frh
-        b = d.block
-        alpha, beta, k = x[d.col("alpha", b)], x[d.col("beta", b)], x[d.col("k", b)]
-        ev = np.exp(-k * d.dv)
-        bv = beta * ev
-        den = alpha * d.rg + bv
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inv = np.where(day & (den > 0), 1.0 / den, 0.0)
-        gpp = alpha * bv * d.rg * inv
+        t = _terms(x, d)
         wt = sw / d.sd
-        r = (er - gpp - d.nee) * wt
-        dg_dbv = (alpha * d.rg * inv) ** 2
-        vals = np.column_stack([er * d.xt, rref * ft * dfrh, ft * frh,
-                                -(bv * inv) ** 2 * d.rg, -dg_dbv * ev, dg_dbv * bv * d.dv]) * wt[:, None]
+        r = (t.er - t.gpp - d.nee) * wt
+        dg_dbv = (t.alpha * d.rg * t.inv) ** 2
+        vals = np.column_stack([t.er * d.xt, t.rref * t.ft * t.dfrh, t.ft * t.frh, -(t.bv * t.inv) ** 2 * d.rg,
+                                -dg_dbv * t.ev, dg_dbv * t.bv * d.dv]) * wt[:, None]
         J = sparse.csr_matrix((vals.ravel(), (self.rows, self.cols.ravel())), shape=self.shape)
         return r, J
 
@@ -576,7 +569,7 @@ def fit(data, model="DTRH", weights=None, start=None, problem=None, rtol=1e-10):
     if free_g:
         names.append("gamma")
     scale = np.array([0.01 if n == "gamma" else 100.0 for n in names])
-    e0_start = x0[IE0N] if free_e0d else (x0[IE0N] + x0[IE0D]) / 2.0 if start is not None else x0[IE0N]
+    e0_start = x0[IE0N] if free_e0d else (x0[IE0N] + x0[IE0D]) / 2.0    # equal unless warm from a free E0_d
     theta0 = {"e0": e0_start, "e0_night": x0[IE0N], "e0_day": x0[IE0D], "gamma": x0[IGAM] if free_g else 0.0}
     u0 = np.array([theta0[n] for n in names]) / scale
     bounds = [tuple(np.array(o.gamma_bounds if n == "gamma" else o.e0_bounds) / sc) for n, sc in zip(names, scale)]
