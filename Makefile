@@ -5,7 +5,7 @@ PY := .venv/bin/python
 QP := .ci/qgis_process.sh
 OUT ?= demo_output
 export QT_QPA_PLATFORM := offscreen
-PLUGIN_FILES := metadata.txt __init__.py LICENSE README.md provider algorithms ecoresp_core models docs
+PLUGIN_FILES := metadata.txt __init__.py LICENSE provider algorithms ecoresp_core models docs example
 
 .PHONY: setup test test-all test-core lint demo bench zip clean test-trixie test-sid demo-trixie demo-sid \
 	compare-trixie compare-sid
@@ -37,6 +37,12 @@ test-core: setup
 ## lint: ruff (ruff.toml)
 lint: setup
 	$(PY) -m ruff check .
+
+## docs: the user and methods guide shipped in the plugin, docs/html/ from docs/*.md (commit the result;
+## a test fails when docs/html/ is stale)
+.PHONY: docs
+docs: setup
+	$(PY) docs/build_docs.py
 
 ## demo: the main job on the bundled example data, through qgis_process
 demo: setup
@@ -71,6 +77,14 @@ zip:
 	git archive --format=zip --prefix=ecoresp/ -o dist/ecoresp.zip HEAD \
 	  $$(for p in $(PLUGIN_FILES); do git cat-file -e HEAD:$$p 2>/dev/null && echo $$p; done)
 	@echo "dist/ecoresp.zip"
+
+## screenshots: PNGs from the real QGIS desktop under Xvfb (fresh profile, plugin enabled): the toolbox,
+## the partition and trend dialogs, a trend run from its dialog and its loaded result, into SHOTS
+## (ECORESP_ZIP=dist/ecoresp.zip: the plugin installed from the zip of make zip; stops after TIMEOUT s)
+SHOTS ?= screenshots
+.PHONY: screenshots
+screenshots: setup
+	bash tests/screenshots/take.sh $(SHOTS)
 
 clean:
 	rm -rf dist $(OUT) .pytest_cache

@@ -16,7 +16,7 @@ mirror="${ECORESP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # What the root needs: the packages of `make setup` (.ci/debian-packages), and git for `make zip`.
 PACKAGES="$(grep -v '^#' "$here/.ci/debian-packages") git ca-certificates"
 # Bump when PACKAGES change: a cached root of an older recipe gets the packages installed in place.
-RECIPE=2
+RECIPE=3
 
 usage() { sed -n '5,6p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage

@@ -13,7 +13,7 @@ from ..ecoresp_core.jobs.attribution import zones_table
 from ..ecoresp_core.attribution.zones import parse_groups
 from ..ecoresp_core.io.series import split_source
 from .base import ZONE_TYPES, EcorespAlgorithm, zone_names_parameter
-from .qgiscompat import SOURCE_VECTOR
+from .qgiscompat import FLAG_ADVANCED, SOURCE_VECTOR, add_flags
 from .tables import write_table
 
 
@@ -22,8 +22,10 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
     DISPLAY = "Attribution: dominant-driver area shares per climate zone"
     GROUP = "3 Trends and attribution"
     GROUP_ID = "trends"
+    TAGS = ("attribution", "dominant driver", "climate zones", "area share", "water", "thermal", "zonal statistics")
     HELP = (
-        "<p>Summarises a dominant-driver raster of ecoresp:partialcorrelation or ecoresp:rfattribution: "
+        "<p>Summarises a dominant-driver raster of <i>Attribution: partial correlation and dominant "
+        "driver</i> or <i>Attribution: random-forest driver importance</i>: "
         "the share of area (exact spherical cell areas on a latitude/longitude grid, authalic sphere "
         "R = 6 371 007.181 m; cell size on a projected grid) dominated by each driver, by 'none', and by "
         "each driver group (water, thermal, other), per zone and for all pixels (zone 0, 'all').</p>"
@@ -31,10 +33,12 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         "inclusive, tropical &gt; 17) or a categorical raster of integer codes (0 or nodata = no zone).</p>"
         "<p><b>Groups</b> come from the driver names (precipitation, wet days, vapour pressure, humidity, "
         "VPD, soil moisture, SPEI: water; temperature, diurnal range, frost days: thermal; others: other); "
-        "GROUPS overrides them, e.g. <i>rad=other; SM=water</i>.</p>"
-        "<p><b>Output</b>: one row per zone and class with area_km2, share_of_zone (denominator: the "
-        "zone's pixels with a result, 'none' included) and share_of_attributed (denominator: the zone's "
-        "pixels with a dominant driver).</p>"
+        "<i>Driver groups</i> (advanced) overrides them, e.g. <i>rad=other; SM=water</i>.</p>"
+        "<p><b>Output</b>: <i>Dominant-driver area shares per zone</i>, one row per zone and class with "
+        "area_km2, share_of_zone (denominator: the zone's pixels with a result, 'none' included) and "
+        "share_of_attributed (denominator: the zone's pixels with a dominant driver). Methods guide "
+        "shipped with the plugin (docs/methods.md), sections \u201cGrid integration\u201d and "
+        "\u201cInterannual variability: detrending, partial correlation, dominant driver\u201d.</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -43,20 +47,23 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         self.addParameter(ZONE_TYPES.parameter("ZONE_TYPE", "Zones raster holds", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "ZONE_NAMES", "Names of the zone codes (code=name, comma separated)", optional=True))
-        self.addParameter(QgsProcessingParameterString(
+        self.addParameter(add_flags(QgsProcessingParameterString(
             "GROUPS", "Driver groups (name=water|thermal|other, ';' separated; default from names)",
-            optional=True))
-        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Area shares", SOURCE_VECTOR))
+            optional=True), FLAG_ADVANCED))
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Dominant-driver area shares per zone",
+                                                            SOURCE_VECTOR))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         dom = self.parameterAsRasterLayer(parameters, "DOMINANT", context)
         if dom is None:
-            raise QgsProcessingException(f"DOMINANT: cannot load raster layer {parameters.get('DOMINANT')!r}")
+            raise QgsProcessingException(f"{self.parameter_label('DOMINANT')}: cannot load raster layer "
+                                         f"{parameters.get('DOMINANT')!r}")
         dom_path = split_source(dom.source())[0]
         zl = self.parameterAsRasterLayer(parameters, "ZONES", context)
         zones_path = split_source(zl.source())[0] if zl is not None else None
         dom = zl = None  # keep no layer alive beyond this point
-        groups = self.run_core(parse_groups, self.parameterAsString(parameters, "GROUPS", context), "GROUPS")
+        groups = self.run_core(parse_groups, self.parameterAsString(parameters, "GROUPS", context),
+                               self.parameter_label("GROUPS"))
         rows = self.run_core(zones_table, dom_path, zones_path,
                              ZONE_TYPES.key(self, parameters, "ZONE_TYPE", context),
                              groups or None, zone_names_parameter(self, parameters, context))

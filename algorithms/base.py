@@ -20,6 +20,10 @@ from qgis.core import (
 from ..ecoresp_core.common.keyvalue import BOTH, parse_list, parse_pairs
 from ..ecoresp_core.errors import Cancelled, EcorespError
 from ..ecoresp_core.io.series import open_series, split_source
+from .helpdocs import algorithm_tags, help_url
+from .icons import algorithm_icon, algorithm_icon_path
+from .dependencies import missing_message, missing_package
+from .loading import DEFAULT_TITLES, INPUT_TYPES, attach, input_subject
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, add_flags
 
 
@@ -34,7 +38,11 @@ def processing_error(exc, feedback=None):
     if isinstance(exc, EcorespError):
         return QgsProcessingException(str(exc))
     if isinstance(exc, MemoryError):
-        return QgsProcessingException("Out of memory: lower the memory budget (MEMORY_MB)")
+        return QgsProcessingException("Out of memory: lower the advanced parameter 'Memory budget for raster "
+                                      "blocks (MB)' (MEMORY_MB)")
+    package = missing_package(exc)  # a package needed only by this run's options (cftime for NetCDF, ...)
+    if package is not None:
+        return QgsProcessingException(f"This run {missing_message([package])}")
     if feedback is not None:
         feedback.reportError(traceback.format_exc(), False)
     return QgsProcessingException(f"internal error, please report it with the log: {type(exc).__name__}: {exc}")
@@ -47,11 +55,14 @@ def _error_boundary(process):
     @functools.wraps(process)
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         try:
-            return process(self, parameters, context, feedback)
+            results = process(self, parameters, context, feedback)
         except QgsProcessingException:
             raise
         except Exception as exc:  # noqa: BLE001 - the one boundary: everything is reported
             error = processing_error(exc, feedback)
+        else:
+            self.prepare_loading(parameters, context, feedback, results)
+            return results
         raise error
     processAlgorithm.error_boundary = True
     return processAlgorithm
@@ -84,6 +95,7 @@ class EcorespAlgorithm(QgsProcessingAlgorithm):
     (processing_error), so no core error, Cancel or bug leaves it as a raw Python exception."""
 
     NAME = DISPLAY = GROUP = GROUP_ID = HELP = ""
+    TAGS = ()  # words the toolbox search finds this algorithm by (besides the common ones, algorithms/helpdocs.py)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -106,8 +118,66 @@ class EcorespAlgorithm(QgsProcessingAlgorithm):
     def shortHelpString(self):  # noqa: N802
         return self.HELP
 
+    def helpUrl(self):  # noqa: N802
+        return help_url(self.NAME)
+
+    def tags(self):
+        return algorithm_tags(self.TAGS)
+
+    def icon(self):
+        return algorithm_icon(self.GROUP_ID)
+
+    def svgIconPath(self):  # noqa: N802
+        return algorithm_icon_path(self.GROUP_ID)
+
     def createInstance(self):  # noqa: N802
         return type(self)()
+
+    # -- how the results load into the project (algorithms/loading.py) ---------------------------
+    LAYER_TITLES = {}  # {output name: layer title}, e.g. {"OUTPUT": "trend slope"}
+
+    def layer_subject(self, parameters, context):
+        """What the run is about, the first part of its layer names ("tas" in "tas: trend slope"):
+        the NetCDF variable, the site id, or the subject of the input (algorithms/loading.py
+        input_subject: the layer's name, the file's name or a FLUXNET site id in it, for an earlier
+        step's temporary output the subject in its provenance). Override for another subject."""
+        for name in ("VARIABLE", "SITE_ID"):
+            if self.parameterDefinition(name) is not None and parameters.get(name):
+                text = self.parameterAsString(parameters, name, context).strip()
+                if text:
+                    return text
+        for name in ("INPUT", "INPUT_FILE", "INPUTS", "DOMINANT", "MODEL"):
+            value = parameters.get(name)
+            if isinstance(value, (list, tuple)):  # several inputs: a subject only when there is one
+                value = value[0] if len(value) == 1 else None
+            definition = self.parameterDefinition(name)
+            if definition is not None and definition.type() in INPUT_TYPES and value not in (None, ""):
+                subject = input_subject(value, context)
+                if subject:
+                    return subject
+        return ""
+
+    def layer_title(self, output):
+        """The second part of the layer name of ``output`` ("trend slope"): LAYER_TITLES, the
+        defaults of algorithms/loading.py, else the output's description."""
+        titles = {**DEFAULT_TITLES.get(self.NAME, {}), **self.LAYER_TITLES}
+        if output in titles:
+            return titles[output]
+        definition = self.parameterDefinition(output) or self.outputDefinition(output)
+        return definition.description() if definition is not None else output
+
+    def run_group_name(self, subject):
+        """The layer-tree group of a run with several loaded outputs ("ecoresp trend tas")."""
+        return f"ecoresp {self.NAME} {subject}".strip()
+
+    def prepare_loading(self, parameters, context, feedback, results):
+        """Name, style and group the outputs QGIS will load (algorithms/loading.py); a failure here
+        is reported and never fails the run."""
+        try:
+            attach(self, parameters, context, results)
+        except Exception as exc:  # noqa: BLE001 - loading hints must never lose a result
+            if feedback is not None:
+                feedback.pushWarning(f"results are loaded without their ecoresp names and styles ({exc})")
 
     # -- running the core ----------------------------------------------------------
     @staticmethod
@@ -161,25 +231,37 @@ class TimeSeriesInput:
     MEMORY_MB = "MEMORY_MB"
 
     HELP = (
-        "<p><b>Time series input</b>: either a raster layer (GeoTIFF with one band per time step "
-        "and the date YYYY-MM-DD in each band description, or a single-variable NetCDF with a CF "
-        "time axis) or a file (e.g. a multi-variable NetCDF such as CRU TS) with its variable name. "
-        "Dates come from the band descriptions or the NetCDF time axis; DATES overrides them with a "
-        "list (1981-01-15, 1981-02-15, ...) or a start and step (1981-01/P1M, 1989/P1Y). "
-        "Nodata and fill values are honoured.</p>"
+        "<p><b>Time series input</b>: exactly one of the two inputs is required: either a raster "
+        "layer (GeoTIFF with one band per time step and the date YYYY-MM-DD in each band description, "
+        "or a single-variable NetCDF with a CF time axis), or a file (e.g. a multi-variable NetCDF "
+        "such as CRU TS) and the variable in it, chosen from the file's variables in the list. "
+        "Dates come from the band descriptions or the NetCDF time axis; the advanced parameter "
+        "<i>Dates (override)</i> replaces them with a list (1981-01-15, 1981-02-15, ...) or a start "
+        "and step (1981-01/P1M, 1989/P1Y). Nodata and fill values are honoured.</p>"
     )
+
+    @staticmethod
+    def dialog_widget(class_name, **options):
+        """Parameter metadata giving the parameter the dialog widget ``class_name`` of
+        algorithms/widgets.py (imported by the Processing dialogs only, never by qgis_process)."""
+        return {"widget_wrapper": {"class": f"{__name__.rpartition('.')[0]}.widgets.{class_name}", **options}}
 
     @classmethod
     def add_parameters(cls, alg, what="time series"):
         alg.addParameter(QgsProcessingParameterRasterLayer(
-            cls.INPUT, f"Input {what} (raster, one band per time step)", optional=True))
+            cls.INPUT, f"Input {what} (raster layer, one band per time step)", optional=True))
         alg.addParameter(QgsProcessingParameterFile(
-            cls.INPUT_FILE, f"or input {what} file (e.g. multi-variable NetCDF)", optional=True,
+            cls.INPUT_FILE, "... or a file instead (multi-variable NetCDF such as CRU TS)",
+            optional=True,
             fileFilter="Raster time series (*.nc *.nc4 *.tif *.tiff *.vrt);;All files (*.*)"))
-        alg.addParameter(QgsProcessingParameterString(
-            cls.VARIABLE, "NetCDF variable name (for a multi-variable file)", optional=True))
-        alg.addParameter(QgsProcessingParameterString(
-            cls.DATES, "Dates (override): list, or start/step such as 1981-01/P1M", optional=True))
+        p = QgsProcessingParameterString(cls.VARIABLE, "Variable in the file (for a multi-variable NetCDF)",
+                                         optional=True)
+        p.setMetadata(cls.dialog_widget("VariableWidgetWrapper", file_parameter=cls.INPUT_FILE))
+        alg.addParameter(p)
+        p = QgsProcessingParameterString(
+            cls.DATES, "Dates (override): list, or start/step such as 1981-01/P1M", optional=True)
+        add_flags(p, FLAG_ADVANCED)
+        alg.addParameter(p)
 
     @classmethod
     def add_memory_parameter(cls, alg):
@@ -194,7 +276,9 @@ class TimeSeriesInput:
         has_layer = bool(parameters.get(cls.INPUT))
         has_file = bool(parameters.get(cls.INPUT_FILE))
         if has_layer == has_file:
-            return False, "Give either an input raster layer (INPUT) or an input file (INPUT_FILE), not both"
+            return False, (f"Give either an input raster layer ('{alg.parameter_label(cls.INPUT)}') or an "
+                           f"input file ('{alg.parameter_label(cls.INPUT_FILE)}'): exactly one of the two, "
+                           + ("not both" if has_layer else "none is given"))
         return True, ""
 
     @classmethod
@@ -204,7 +288,8 @@ class TimeSeriesInput:
         if not path:
             layer = alg.parameterAsRasterLayer(parameters, cls.INPUT, context)
             if layer is None:
-                raise QgsProcessingException(f"INPUT: cannot load raster layer {parameters.get(cls.INPUT)!r}")
+                raise QgsProcessingException(f"{alg.parameter_label(cls.INPUT)}: cannot load raster layer "
+                                             f"{parameters.get(cls.INPUT)!r}")
             path, variable = split_source(layer.source())
         else:
             variable = None
@@ -235,13 +320,14 @@ class DriverSources:
 
     LAYERS = "DRIVERS"
     FILES = "DRIVER_FILES"
-    HELP_FILES = ("DRIVER_FILES: <i>name=source</i> entries separated by ';', where source is a raster "
-                  "file or NETCDF:\"file.nc\":variable (e.g. TA=NETCDF:\"cru_ts4.04.tmp.dat.nc\":tmp).")
+    HELP_FILES = ("<i>Driver files</i>: <i>name=source</i> entries separated by ';', where source is a raster "
+                  "file or NETCDF:\"file.nc\":variable (e.g. TA=NETCDF:\"/data/climate.nc\":tmp for the "
+                  "variable tmp of a multi-variable NetCDF such as CRU TS).")
 
     @classmethod
     def add_files_parameter(cls, alg):
         alg.addParameter(QgsProcessingParameterString(
-            cls.FILES, "Driver files: name=path or name=NETCDF:\"file.nc\":variable, separated by ';'",
+            cls.FILES, "Driver files: name=file; name=NETCDF:\"file.nc\":variable; ...",
             optional=True))
 
     @classmethod
@@ -255,7 +341,8 @@ class DriverSources:
         out = []
         layers = alg.parameterAsLayerList(parameters, cls.LAYERS, context) if parameters.get(cls.LAYERS) else []
         if names and len(names) != len(layers):
-            raise QgsProcessingException(f"DRIVER_NAMES: {len(names)} names for {len(layers)} driver layers")
+            raise QgsProcessingException(f"{alg.parameter_label('DRIVER_NAMES')}: {len(names)} names for "
+                                         f"{len(layers)} driver layers")
         for i, layer in enumerate(layers):
             path, variable = split_source(layer.source())
             out.append((names[i] if names else layer.name(), path, variable))
@@ -265,7 +352,8 @@ class DriverSources:
         for name, source in entries:
             path, variable = split_source(source)
             if not name or not path:
-                raise QgsProcessingException(f"DRIVER_FILES: entry {name + '=' + source!r} lacks a name or a source")
+                raise QgsProcessingException(f"{alg.parameter_label(cls.FILES)}: entry {name + '=' + source!r} "
+                                             "lacks a name or a source")
             out.append((name, path, variable))
         seen = set()
         for name, path, _ in out:

@@ -11,7 +11,7 @@ from ..ecoresp_core.io.series import open_series, split_source
 from ..ecoresp_core.jobs.derive import derive_raster
 from ..ecoresp_core.upscaling.drivers import DERIVATIONS
 from .base import Choices, EcorespAlgorithm, TimeSeriesInput
-from .qgiscompat import NUMBER_DOUBLE
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, add_flags
 
 KINDS = Choices({k: f"{k}: {v[2]}" for k, v in DERIVATIONS.items()})
 
@@ -39,34 +39,37 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
     DISPLAY = "Derive a driver series (RH, VPD, DTR, unit conversions)"
     GROUP = "2 Upscaling"
     GROUP_ID = "upscaling"
+    TAGS = ("driver", "relative humidity", "VPD", "vapour pressure deficit", "diurnal temperature range",
+            "unit conversion", "CRU TS", "upscaling")
     HELP = (
         "<p>Derives a monthly driver series for upscaling from one or two raster series with one band "
         "per month (dates in the band descriptions or a CF time axis). Two-input derivations need both "
         "series on the same grid, CRS and dates; otherwise the error names both layers.</p><ul>"
         + "".join(f"<li><b>{k}</b>: {v[2]} -> {v[1]}</li>" for k, v in DERIVATIONS.items()) +
-        "</ul><p>e_sat(T) = 6.1078 exp(17.08085 T / (234.175 + T)) hPa (REddyProc). FIRST is vap (RH, VPD), "
-        "tmn (VPD from tmn), "
-        "tmx (DTR) or the single input; SECOND is tmp (RH, VPD) or tmn (DTR). Each input is a raster "
-        "layer or a file (e.g. a CRU TS NetCDF) with its variable name. mm/month and mm/day use the real "
-        "days of each month (leap Februaries); J m-2 -> W m-2 divides by the accumulation period "
-        "(SECONDS, 86400 for daily sums).</p>"
+        "</ul><p>e_sat(T) = 6.1078 exp(17.08085 T / (234.175 + T)) hPa (REddyProc). The <b>first input</b> "
+        "is vap (RH, VPD), tmn (VPD from tmn), tmx (DTR) or the single input; the <b>second input</b> is "
+        "tmp (RH, VPD) or tmn (DTR). Each input is given once: either a raster layer, or a file (e.g. a "
+        "multi-variable CRU TS NetCDF) and the variable in it, chosen from the file's variables in the "
+        "list. mm/month and mm/day use the real days of each month (leap Februaries); J m-2 -> W m-2 "
+        "divides by the accumulation period (advanced; 86400 s for daily sums).</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(KINDS.parameter("KIND", "Derived driver"))
-        for pre, label in (("FIRST", "First input (vap / tmx / single input)"),
-                           ("SECOND", "Second input (tmp / tmn)")):
-            self.addParameter(QgsProcessingParameterRasterLayer(pre, f"{label}, raster layer", optional=True))
+        for pre, label, kinds in (("FIRST", "First input", " (vap / tmn / tmx / single input)"),
+                                  ("SECOND", "Second input", " (tmp / tmn)")):
+            self.addParameter(QgsProcessingParameterRasterLayer(pre, f"{label}{kinds}: raster layer", optional=True))
             self.addParameter(QgsProcessingParameterFile(
-                f"{pre}_FILE", f"or {label}, file", optional=True,
+                f"{pre}_FILE", f"{label}: ... or a file instead (e.g. CRU TS NetCDF)", optional=True,
                 fileFilter="Raster time series (*.nc *.nc4 *.tif *.tiff *.vrt);;All files (*.*)"))
-            self.addParameter(QgsProcessingParameterString(f"{pre}_VARIABLE", f"{label}: NetCDF variable",
-                                                           optional=True))
-            self.addParameter(QgsProcessingParameterString(f"{pre}_DATES", f"{label}: dates (override)",
-                                                           optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
+            p = QgsProcessingParameterString(f"{pre}_VARIABLE", f"{label}: variable in the file", optional=True)
+            p.setMetadata(TimeSeriesInput.dialog_widget("VariableWidgetWrapper", file_parameter=f"{pre}_FILE"))
+            self.addParameter(p)
+            self.addParameter(add_flags(QgsProcessingParameterString(
+                f"{pre}_DATES", f"{label}: dates (override)", optional=True), FLAG_ADVANCED))
+        self.addParameter(add_flags(QgsProcessingParameterNumber(
             "SECONDS", "Accumulation period for J m-2 -> W m-2 (s)", NUMBER_DOUBLE,
-            86400.0, False, 1e-6))
+            86400.0, False, 1e-6), FLAG_ADVANCED))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination("OUTPUT", "Derived driver series"))
 
@@ -75,17 +78,19 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
         n_in = DERIVATIONS[kind][0]
         for pre in ("FIRST", "SECOND")[:n_in]:
             if bool(parameters.get(pre)) == bool(parameters.get(f"{pre}_FILE")):
-                return False, f"{kind}: give either {pre} (raster layer) or {pre}_FILE (file), not both or neither"
+                return False, (f"{kind}: give exactly one of '{self.parameter_label(pre)}' and "
+                               f"'{self.parameter_label(pre + '_FILE')}'")
         if n_in == 1 and (parameters.get("SECOND") or parameters.get("SECOND_FILE")):
-            return False, f"{kind} takes one input: leave SECOND empty"
+            return False, (f"{kind} takes one input: leave '{self.parameter_label('SECOND')}' and "
+                           f"'{self.parameter_label('SECOND_FILE')}' empty")
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         kind = KINDS.key(self, parameters, "KIND", context)
         first = open_layer_or_file(self, parameters, context, "FIRST", "FIRST_FILE", "FIRST_VARIABLE",
-                                   "FIRST_DATES", "FIRST")
+                                   "FIRST_DATES", self.parameter_label("FIRST"))
         second = open_layer_or_file(self, parameters, context, "SECOND", "SECOND_FILE", "SECOND_VARIABLE",
-                                    "SECOND_DATES", "SECOND")
+                                    "SECOND_DATES", self.parameter_label("SECOND"))
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         progress, cancelled = self.hooks(feedback)
         res = self.run_core(derive_raster, kind, first, out, second,

@@ -22,12 +22,15 @@ class DetrendAlgorithm(TimeSeriesAlgorithm):
     DISPLAY = "Detrend a time series"
     GROUP = "3 Trends and attribution"
     GROUP_ID = "trends"
+    TAGS = ("detrend", "anomalies", "seasonal cycle", "time series", "raster")
     HELP = (
         "<p>Removes, per pixel, the ordinary least-squares line fitted to the valid values "
         "(time = band index), or the mean seasonal cycle of a monthly series (each calendar "
         "month's mean over all years), or both. The output has the same bands and dates as the "
-        "input (band descriptions YYYY-MM-DD); nodata stays nodata. With 'keep the mean' each "
-        "pixel's mean is added back.</p>" + TimeSeriesInput.HELP
+        "input (band descriptions YYYY-MM-DD); nodata stays nodata. With <i>Keep each pixel's mean</i> "
+        "the mean is added back.</p>" + TimeSeriesInput.HELP +
+        "<p>Methods guide shipped with the plugin (docs/methods.md), section \u201cInterannual variability: "
+        "detrending, partial correlation, dominant driver\u201d.</p>"
     )
     METHOD = "METHOD"
     KEEP_MEAN = "KEEP_MEAN"

@@ -11,7 +11,7 @@ from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.partitioning.evaluation import evaluate, evaluation_report_html
 from ..ecoresp_core.partitioning.isotopes import align_isotope_series
 from .base import EcorespAlgorithm
-from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
 CONVENTIONS = ["start", "end", "middle"]
@@ -22,28 +22,34 @@ class EvaluateAlgorithm(EcorespAlgorithm):
     DISPLAY = "Evaluate ER against a reference series"
     GROUP = "1 Site partitioning"
     GROUP_ID = "partitioning"
+    TAGS = ("evaluation", "validation", "comparison", "metrics", "R2", "RMSE", "bias", "Nash-Sutcliffe",
+            "model efficiency", "respiration", "isotopes", "eddy covariance", "flux partitioning")
     HELP = (
-        "<p>Compares an ER series (e.g. RECO_DTRH of the partition output) with a reference: another "
-        "field of the same table (e.g. RECO_NT, or an isotope ER column), or an isotope-derived ER "
-        "file (CSV with a time column and an ER column) aligned on the table's time stamps (its stamps "
-        "may mark the start, end or middle of the interval, in local standard time or UTC with an "
-        "offset; finer series are averaged to the tower step).</p>"
+        "<p>Compares an ER series (the <i>ER field to evaluate</i>, e.g. RECO_DTRH of the partitioned "
+        "fluxes) with a reference, one of two: the <i>Reference field in the same table</i> (e.g. RECO_NT, "
+        "or an isotope ER column), or a <i>reference file</i> of isotope-derived ER (CSV with a time column "
+        "and an ER column, named in <i>Reference file: time column</i> and <i>ER column</i>) aligned on the "
+        "table's time stamps (under Advanced: whether its stamps mark the start, end or middle of the "
+        "interval, and its UTC offset when they are in UTC; finer series are averaged to the tower step). "
+        "The <i>Time field</i> (interval start) and the <i>Daytime flag field</i> are under Advanced.</p>"
         "<p>Metrics per scale (hourly, daytime hours, daily, monthly, annual means over complete "
         "periods): n, R2 (Pearson r squared), RMSE, MAE, ME (mean error = bias, sim - obs), EF "
         "(Nash-Sutcliffe modelling efficiency), RMSLE (negative values left out and counted), and "
-        "for the annual scale the annual sums in g C m-2 yr-1 and their difference in %.</p>"
+        "for the annual scale the annual sums in g C m-2 yr-1 and their difference in %: the <i>Metrics per "
+        "scale</i> table, and the <i>Plot</i>, an HTML page. Statistics: the methods guide shipped with the "
+        "plugin (docs/methods.md in the plugin folder), section 'Model-evaluation statistics'.</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
             "INPUT", "Table with the ER series (e.g. partition output)", [SOURCE_VECTOR]))
-        self.addParameter(QgsProcessingParameterField(
-            "TIME_FIELD", "Time field (interval start)", "TIMESTAMP_START", "INPUT", optional=True))
+        self.addParameter(add_flags(QgsProcessingParameterField(
+            "TIME_FIELD", "Time field (interval start)", "TIMESTAMP_START", "INPUT", optional=True), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterField("SIM_FIELD", "ER field to evaluate", None, "INPUT"))
         self.addParameter(QgsProcessingParameterField(
             "OBS_FIELD", "Reference field in the same table", None, "INPUT", optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "DAY_FIELD", "Daytime flag field (1 = day)", "IS_DAY", "INPUT", optional=True))
+        self.addParameter(add_flags(QgsProcessingParameterField(
+            "DAY_FIELD", "Daytime flag field (1 = day)", "IS_DAY", "INPUT", optional=True), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFile(
             "REFERENCE_FILE", "or reference file (isotope ER, CSV)", optional=True,
             fileFilter="CSV (*.csv *.txt);;All files (*.*)"))
@@ -51,11 +57,11 @@ class EvaluateAlgorithm(EcorespAlgorithm):
             "REF_TIME_COLUMN", "Reference file: time column", "TIMESTAMP", optional=True))
         self.addParameter(QgsProcessingParameterString(
             "REF_VALUE_COLUMN", "Reference file: ER column", "ER", optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            "REF_TIME_CONVENTION", "Reference time stamps mark the interval's", CONVENTIONS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(
-            "REF_UTC_OFFSET", "Reference stamps are UTC: offset of local standard time (h)",
-            NUMBER_DOUBLE, None, True))
+        for p in (QgsProcessingParameterEnum("REF_TIME_CONVENTION", "Reference time stamps mark the interval's",
+                                             CONVENTIONS, defaultValue=0),
+                  QgsProcessingParameterNumber("REF_UTC_OFFSET", "Reference stamps are UTC: offset of local "
+                                               "standard time (h)", NUMBER_DOUBLE, None, True)):
+            self.addParameter(add_flags(p, FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", "Metrics per scale", SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFileDestination(
@@ -63,13 +69,14 @@ class EvaluateAlgorithm(EcorespAlgorithm):
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         if not parameters.get("OBS_FIELD") and not parameters.get("REFERENCE_FILE"):
-            return False, "Give a reference: OBS_FIELD (a field of INPUT) or REFERENCE_FILE"
+            return False, (f"Give a reference: {self.parameter_label('OBS_FIELD')} or "
+                           f"{self.parameter_label('REFERENCE_FILE')}")
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, "INPUT", context)
         if source is None:
-            raise QgsProcessingException("INPUT: cannot read the table")
+            raise QgsProcessingException(f"{self.parameter_label('INPUT')}: cannot be read")
         tfield = self.parameterAsString(parameters, "TIME_FIELD", context) or "TIMESTAMP_START"
         sim_f = self.parameterAsString(parameters, "SIM_FIELD", context)
         obs_f = self.parameterAsString(parameters, "OBS_FIELD", context)
@@ -77,11 +84,12 @@ class EvaluateAlgorithm(EcorespAlgorithm):
         if day_f and day_f not in source.fields().names():
             day_f = ""
         fields = [tfield, sim_f] + [f for f in (obs_f, day_f) if f]
-        df = source_to_dataframe(source, fields)
+        df = source_to_dataframe(source, fields, what=self.parameter_label("INPUT"))
         try:
             df.index = pd.DatetimeIndex(pd.to_datetime(df[tfield]), name="TIMESTAMP_START")
         except (ValueError, TypeError) as exc:
-            raise QgsProcessingException(f"INPUT: field {tfield} does not hold times ({exc})") from None
+            raise QgsProcessingException(f"{self.parameter_label('TIME_FIELD')}: field {tfield} does not hold "
+                                         f"times ({exc})") from None
         df = df.sort_index()
         sim = pd.to_numeric(df[sim_f], errors="coerce").astype(float)
         ref_file = self.parameterAsFile(parameters, "REFERENCE_FILE", context)

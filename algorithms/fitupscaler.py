@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 
 from ..ecoresp_core.upscaling.fit import fit_upscaler
 from ..ecoresp_core.upscaling.model import save_model
-from .base import Choices, EcorespAlgorithm
+from .base import Choices, EcorespAlgorithm, TimeSeriesInput
 from .qgiscompat import (FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags,
                          parameter_as_strings)
 from .tables import source_to_dataframe, write_table
@@ -17,37 +17,74 @@ MODELS = Choices({"rf": "Random forest (default)",
                             "search)"})
 
 
+# the ER column of the site-month table (ecoresp:sitemonthtable; ecoresp_core/upscaling/sitemonth.py)
+DEFAULT_TARGET = "ER_gC_m2_d"
+# site-month columns that are never a target: keys, counts, coordinates, coverage
+NOT_TARGETS = {"site_id", "year", "month", "n_records", "n_expected", "latitude", "longitude", "utc_offset_h",
+               "quality_ok", "resolution", "date", "time", "timestamp", "doy", "fid", "id"}
+
+
+def not_a_target(name, group="site_id"):
+    """Whether field ``name`` of a site-month table cannot be the ER target: a key (site, year,
+    month), the site field ``group``, a count, a coordinate or a coverage fraction."""
+    low = str(name).strip().lower()
+    return (low in {n.lower() for n in NOT_TARGETS} or low == str(group).strip().lower()
+            or low.startswith("frac_") or low.endswith("_frac_measured"))
+
+
+def respiration_field(names):
+    """The field of a site-month table to fit by default: the ER column of an ecoresp table, else the
+    first RECO_* / ER_* column (night-time partitioning first, as in FLUXNET2015); None if none."""
+    names = [str(n) for n in names]
+    if DEFAULT_TARGET in names:
+        return DEFAULT_TARGET
+    for prefix in ("RECO_NT", "RECO_", "ER_", "RECO", "ER"):
+        for name in names:
+            if name.upper().startswith(prefix) and not not_a_target(name):
+                return name
+    return None
+
+
 class FitUpscalerAlgorithm(EcorespAlgorithm):
     NAME = "fitupscaler"
     DISPLAY = "Fit upscaling model (site-grouped cross-validation)"
     GROUP = "2 Upscaling"
     GROUP_ID = "upscaling"
+    TAGS = ("upscaling", "random forest", "machine learning", "cross-validation", "gradient boosting",
+            "neural network", "site-month", "FLUXNET", "permutation importance")
     HELP = (
         "<p>Fits a model of ER (e.g. site-month RECO in g C m-2 d-1) from drivers (temperature, "
-        "radiation, VPD, land cover, ...) on a site-month table. Text features (e.g. IGBP) are "
+        "radiation, VPD, land cover, ...) on a site-month table (e.g. the output of <i>Site-month ER "
+        "table with drivers</i>). The <b>target field</b> is the respiration column: ER_gC_m2_d of an "
+        "ecoresp site-month table by default, or RECO_NT_gC_m2_d / RECO_DT_gC_m2_d of a FLUXNET2015 one; a time "
+        "or site column (year, month, site_id, ...) is refused. Text features (e.g. IGBP) are "
         "one-hot encoded; their categories are stored in the model.</p>"
         "<p><b>Model</b>: a random forest (100-500 trees, min_samples_leaf 3), or a randomized "
         "hyper-parameter search over a random forest, gradient boosting and a neural network "
         "(StandardScaler + MLP); the search is nested inside each training part with its own "
         "site-grouped folds.</p>"
-        "<p><b>Cross-validation</b> is grouped by the GROUP field (the site): a site is never split "
-        "between training and test (random splits of site-months inflate the scores). METRICS gets "
-        "one row per fold and part (train/test), the mean over folds and the pooled out-of-fold "
-        "predictions: R2 (Pearson r squared), EF (Nash-Sutcliffe, sklearn r2_score), RMSE, MAE, ME, "
-        "RMSLE (negative values left out and counted). IMPORTANCE: permutation importances on the "
-        "held-out folds (mean drop of EF when one feature is shuffled). FILTER selects the rows used "
-        "(e.g. a coverage threshold: to_real(\"frac_measured\") &gt;= 0.2 or \"quality_ok\" = 1).</p>"
+        "<p><b>Cross-validation</b> is grouped by the <i>Site field</i>: a site is never split "
+        "between training and test (random splits of site-months inflate the scores). <i>Cross-validation "
+        "metrics</i> gets one row per fold and part (train/test), the mean over folds and the pooled "
+        "out-of-fold predictions: R2 (Pearson r squared), EF (Nash-Sutcliffe, sklearn r2_score), RMSE, MAE, "
+        "ME, RMSLE (negative values left out and counted). <i>Permutation importances</i>: on the "
+        "held-out folds (mean drop of EF when one feature is shuffled). <i>Use only the site-months "
+        "where</i> selects the rows used (e.g. a coverage threshold: to_real(\"frac_measured\") &gt;= 0.2 "
+        "or \"quality_ok\" = 1).</p>"
         "<p><b>Model file</b> (.npz): numeric arrays and a JSON record (features, units, order, "
         "categories, training ranges, target, seed, CV metrics, library versions) with a SHA-256 "
         "checksum. It is not a pickle: loading it never runs code carried in the file, and a "
-        "changed file is refused.</p>"
+        "changed file is refused. Give the <i>units of the features</i>: <i>Predict ER with an upscaling "
+        "model</i> shows them with the drivers the model expects. Methods guide shipped with the plugin "
+        "(docs/methods.md), section \u201cGlobal upscaling (1989\u20132018, 0.5\u00b0, monthly)\u201d.</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
             "INPUT", "Site-month table", [SOURCE_VECTOR]))
-        self.addParameter(QgsProcessingParameterField("TARGET", "Target field (ER)", None, "INPUT",
-                                                      FIELD_NUMERIC))
+        p = QgsProcessingParameterField("TARGET", "Target field (ER)", DEFAULT_TARGET, "INPUT", FIELD_NUMERIC)
+        p.setMetadata(TimeSeriesInput.dialog_widget("TargetFieldWidgetWrapper"))
+        self.addParameter(p)
         self.addParameter(QgsProcessingParameterField("FEATURES", "Feature fields (drivers)", None, "INPUT",
                                                       allowMultiple=True))
         self.addParameter(QgsProcessingParameterField("GROUP", "Site field (CV groups)", "site_id", "INPUT"))
@@ -61,8 +98,8 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         self.addParameter(MODELS.parameter("MODEL", "Model"))
         self.addParameter(QgsProcessingParameterNumber("FOLDS", "Cross-validation folds (grouped by site)",
                                                        NUMBER_INTEGER, 5, False, 2, 50))
-        self.addParameter(QgsProcessingParameterNumber("SEED", "Random seed",
-                                                       NUMBER_INTEGER, 0, False, 0))
+        self.addParameter(add_flags(QgsProcessingParameterNumber("SEED", "Random seed",
+                                                                 NUMBER_INTEGER, 0, False, 0), FLAG_ADVANCED))
         p = QgsProcessingParameterNumber("TREES", "Trees (forest) / boosting stages",
                                          NUMBER_INTEGER, 200, False, 5, 5000)
         add_flags(p, FLAG_ADVANCED)
@@ -76,31 +113,44 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         add_flags(p, FLAG_ADVANCED)
         self.addParameter(p)
         self.addParameter(QgsProcessingParameterFileDestination(
-            "OUTPUT", "Model file", "ecoresp upscaling model (*.npz)"))
-        self.addParameter(QgsProcessingParameterFeatureSink("METRICS", "Cross-validation metrics",
+            "OUTPUT", "Upscaling model file", "ecoresp upscaling model (*.npz)"))
+        self.addParameter(QgsProcessingParameterFeatureSink("METRICS", "Cross-validation metrics (per fold)",
                                                             SOURCE_VECTOR, optional=True,
                                                             createByDefault=True))
-        self.addParameter(QgsProcessingParameterFeatureSink("IMPORTANCE", "Permutation importances",
+        self.addParameter(QgsProcessingParameterFeatureSink("IMPORTANCE", "Permutation importances of the drivers",
                                                             SOURCE_VECTOR, optional=True,
                                                             createByDefault=True))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        target = parameters.get("TARGET")
+        target = target[0] if isinstance(target, (list, tuple)) and target else target
+        if isinstance(target, str) and target:
+            group = parameters.get("GROUP") or "site_id"
+            group = group[0] if isinstance(group, (list, tuple)) and group else group
+            if not_a_target(target, group):
+                return False, (f"{self.parameter_label('TARGET')}: {target!r} is a time, site or coverage "
+                               f"column, not a respiration; choose the ER column ({DEFAULT_TARGET} of an "
+                               "ecoresp site-month table, RECO_NT_gC_m2_d of a FLUXNET2015 one)")
+        return super().checkParameterValues(parameters, context)
         self.addOutput(QgsProcessingOutputNumber("CV_R2", "Mean test R2 over the folds"))
         self.addOutput(QgsProcessingOutputNumber("CV_RMSE", "Mean test RMSE over the folds"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, "INPUT", context)
         if source is None:
-            raise QgsProcessingException("INPUT: cannot read the table")
+            raise QgsProcessingException(f"{self.parameter_label('INPUT')}: cannot read the table")
         target = self.parameterAsString(parameters, "TARGET", context)
         features = parameter_as_strings(self, parameters, "FEATURES", context)
         group = self.parameterAsString(parameters, "GROUP", context)
         if not features:
-            raise QgsProcessingException("FEATURES: choose at least one feature field")
+            raise QgsProcessingException(f"{self.parameter_label('FEATURES')}: choose at least one feature field")
         units = dict(self.pairs(parameters, "UNITS", context, "name=unit"))
         df = source_to_dataframe(source, [target, group] + [f for f in features if f not in (target, group)],
                                  numeric_text=True,
                                  expression=self.parameterAsExpression(parameters, "FILTER", context))
         if df.empty:
-            raise QgsProcessingException("INPUT: no site-month left after FILTER")
+            raise QgsProcessingException(f"{self.parameter_label('INPUT')}: no site-month left after the filter "
+                                         f"'{self.parameter_label('FILTER')}'")
         model = MODELS.key(self, parameters, "MODEL", context)
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         feedback.pushInfo(f"{len(df)} rows, {df[group].nunique()} sites; target {target}; features "

@@ -16,7 +16,7 @@ from ..ecoresp_core.gapfilling.site import VARIABLES, fluxnet_timestamps, gapfil
 from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.io.towers import FORMATS, read_raw
 from .base import EcorespAlgorithm
-from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import write_table
 from .towerinput import TowerInput
 
@@ -36,7 +36,7 @@ def energy_columns(path, fmt, index, wanted, mapping):
         col = mapping.get(name) or next((c for c in ENERGY_COLUMNS[name] if c in table.columns), None)
         if col is None or col not in table.columns:
             raise InputError(f"{path}: no {name} column (tried {', '.join(ENERGY_COLUMNS[name])}); "
-                             f"map it with COLUMNS, e.g. {name}={name}_1_1_1")
+                             f"map it with the Column mapping (COLUMNS), e.g. {name}={name}_1_1_1")
         out[name] = pd.to_numeric(table[col], errors="coerce").reindex(index)
         if f"{col}_QC" in table.columns:
             out[f"{name}_QC"] = pd.to_numeric(table[f"{col}_QC"], errors="coerce").reindex(index)
@@ -48,6 +48,8 @@ class GapfillAlgorithm(EcorespAlgorithm):
     DISPLAY = "Gap-fill tower fluxes and drivers (MDS)"
     GROUP = "1 Site partitioning"
     GROUP_ID = "partitioning"
+    TAGS = ("eddy covariance", "gap filling", "gap-filling", "MDS", "marginal distribution sampling", "NEE",
+            "u*", "ustar", "REddyProc", "ONEFlux", "FLUXNET", "Reichstein")
     HELP = (
         "<p>Fills the gaps of half-hourly or hourly tower records by marginal distribution sampling "
         "(MDS, Reichstein et al. 2005) with the rules of REddyProc's sMDSGapFill (default) or of ONEFlux "
@@ -55,19 +57,23 @@ class GapfillAlgorithm(EcorespAlgorithm):
         "conditions (|dSW_IN| &lt; 20..50 W m-2, |dVPD| &lt; 5 hPa, |dTA| &lt; 2.5 degC) within +-7 days, "
         "then +-14 days, then with SW_IN alone, then the mean diurnal course of neighbouring days, then "
         "ever wider windows. Gaps longer than 60 days stay unfilled (REddyProc rules).</p>"
-        "<p>Records with &lt;VAR&gt;_QC other than 0 are gaps. The drivers SW_IN, TA and VPD are used "
-        "as they are in the file. LE and H are read from the file's LE/H columns (or COLUMNS, e.g. "
-        "LE=LE_1_1_1).</p>"
-        "<p><b>USTAR_THRESHOLD</b> (m s-1, optional): night-time NEE records (SW_IN &lt; 10 W m-2) with "
-        "u* below it or missing become gaps before filling (REddyProc sMDSGapFillAfterUstar; USTAR_FLAG "
-        "in the output).</p>"
-        "<p><b>Output</b>: TIMESTAMP_START, TIMESTAMP_END (YYYYMMDDHHMM) and per variable &lt;VAR&gt;_F "
+        "<p><b>Variables to fill</b>: NEE by default; records with &lt;VAR&gt;_QC other than 0 are gaps. The "
+        "drivers SW_IN, TA and VPD are used as they are in the file. LE and H are read from the file's LE/H "
+        "columns (or the <i>Column mapping</i>, e.g. LE=LE_1_1_1).</p>"
+        "<p><b>u* threshold for night-time NEE</b> (m s-1, optional; e.g. from the u* threshold algorithm): "
+        "night-time NEE records (SW_IN &lt; 10 W m-2) with u* below it or missing become gaps before filling "
+        "(REddyProc sMDSGapFillAfterUstar; USTAR_FLAG in the output).</p>"
+        "<p><b>Rules</b> and, under Advanced, the <b>Look-up mean</b> (Vekuri23 corrects the skewness bias "
+        "of the daytime look-up).</p>"
+        "<p><b>Gap-filled records</b>: TIMESTAMP_START, TIMESTAMP_END (YYYYMMDDHHMM) and per variable "
+        "&lt;VAR&gt;_F "
         "(measured or filled), _F_QC (0 measured, 1-3 fill quality, REddyProc fqc), _F_ALL and _F_ALL_QC "
         "(the look-up of every record; fluxes only), _F_SD (SD of the records used: the random "
         "uncertainty), _F_N (records used), _F_METH (1 LUT with three drivers, 2 LUT SW_IN, 3 mean "
-        "diurnal course) and _F_WIN (window, days). METADATA: a JSON file with the rules, options, "
-        "counts per quality class and versions.</p><p>Rules in detail: methods guide (docs/methods.md "
-        "in the plugin folder), section 18.</p>" + TowerInput.HELP
+        "diurnal course) and _F_WIN (window, days). <b>Provenance</b>: a JSON file with the rules, options, "
+        "counts per quality class and versions.</p><p>Rules in detail: the methods guide shipped with the "
+        "plugin (docs/methods.md in the plugin folder), section 'Gap filling: marginal distribution "
+        "sampling (MDS)'.</p>" + TowerInput.HELP
     )
     VARIABLES = "VARIABLES"
     USTAR_THRESHOLD = "USTAR_THRESHOLD"
@@ -84,8 +90,9 @@ class GapfillAlgorithm(EcorespAlgorithm):
             self.USTAR_THRESHOLD, "u* threshold for night-time NEE (m s-1)", NUMBER_DOUBLE, None, True, 0.0))
         self.addParameter(QgsProcessingParameterEnum(
             self.RULES, "Rules", [r[0] for r in RULES], defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.METHOD, "Look-up mean (Vekuri23: against the skewness bias by day)", METHODS, defaultValue=0))
+        self.addParameter(add_flags(QgsProcessingParameterEnum(
+            self.METHOD, "Look-up mean (Vekuri23: against the skewness bias by day)", METHODS, defaultValue=0),
+            FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "Gap-filled records", SOURCE_VECTOR))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.METADATA, "Provenance (JSON)", "JSON files (*.json)", optional=True, createByDefault=True))
@@ -123,7 +130,8 @@ class GapfillAlgorithm(EcorespAlgorithm):
             df = df.assign(**self.run_core(energy_columns, path, a.format or fmt, df.index, energy, energy_map))
         ustar = self.optional_number(parameters, self.USTAR_THRESHOLD, context)
         if ustar is not None and "USTAR" not in df.columns:
-            feedback.pushWarning("USTAR_THRESHOLD given but the file has no USTAR column: no u* filtering")
+            feedback.pushWarning("u* threshold for night-time NEE given but the file has no USTAR column: no u* "
+                                 "filtering; map the u* column with the Column mapping (USTAR=<column>)")
             ustar = None
         label, preset = RULES[self.parameterAsEnum(parameters, self.RULES, context)]
         options = preset(method=METHODS[self.parameterAsEnum(parameters, self.METHOD, context)])

@@ -6,7 +6,7 @@ from qgis.core import (QgsProcessingParameterFeatureSink, QgsProcessingParameter
 
 from ..ecoresp_core.jobs.integrate import integrate_raster
 from .base import ZONE_TYPES, Choices, TimeSeriesAlgorithm, TimeSeriesInput, zone_names_parameter
-from .qgiscompat import SOURCE_VECTOR
+from .qgiscompat import FLAG_ADVANCED, SOURCE_VECTOR, add_flags
 from .tables import write_table
 
 # the keys are the core's UNITS, in their order
@@ -20,6 +20,8 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
     DISPLAY = "Integrate ER to annual totals (Pg C per year)"
     GROUP = "2 Upscaling"
     GROUP_ID = "upscaling"
+    TAGS = ("global total", "Pg C", "annual total", "integration", "cell area", "zonal statistics",
+            "upscaling", "carbon budget")
     HELP = (
         "<p>Sums a monthly ER raster series on a regular latitude/longitude grid to annual totals "
         "in Pg C per year, globally or per zone, with exact spherical cell areas (authalic sphere, "
@@ -28,9 +30,11 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
         "raster (IGBP, Koppen, ...) or from mean annual temperature (boreal &lt; 2 degC, temperate "
         "2-17 degC inclusive, tropical &gt; 17 degC). Only complete calendar years are totalled; "
         "pixel-months without a value are counted and reported.</p>" + TimeSeriesInput.HELP +
-        "<p><b>Outputs</b>: OUTPUT, one row per year and zone; SUMMARY, the comparison table "
-        "(product, zone, period, mean and standard deviation of the annual totals); ANNUAL, "
-        "optional annual sums (g C m-2 yr-1).</p>"
+        "<p><b>Outputs</b>: <i>Annual ER totals</i>, one row per year and zone (Pg C per year); "
+        "<i>Comparison table</i>, per product, zone and period the mean and standard deviation of the "
+        "annual totals; <i>Annual ER sums per pixel</i> (optional), one band per year in "
+        "g C m-2 yr-1. Equations: methods guide shipped with the plugin (docs/methods.md), section "
+        "\u201cGrid integration\u201d.</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -38,18 +42,21 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
         self.addParameter(UNIT_CHOICES.parameter("UNIT", "ER unit"))
         self.addParameter(QgsProcessingParameterRasterLayer("LAND_FRACTION", "Land fraction (same grid)",
                                                             optional=True))
-        self.addParameter(LAND_SCALES.parameter("LAND_SCALE", "Land fraction is given as"))
+        self.addParameter(add_flags(LAND_SCALES.parameter("LAND_SCALE", "Land fraction is given as"), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterRasterLayer("ZONES", "Zones (same grid)", optional=True))
         self.addParameter(ZONE_TYPES.parameter("ZONE_TYPE", "Zones raster holds"))
         self.addParameter(QgsProcessingParameterString(
             "ZONE_NAMES", "Names of the zone codes (code=name, comma separated)", optional=True))
-        self.addParameter(QgsProcessingParameterString("PRODUCT", "Product name", "ecoresp ER"))
+        self.addParameter(add_flags(QgsProcessingParameterString(
+            "PRODUCT", "Product name (in the comparison table)", "ecoresp ER"), FLAG_ADVANCED))
         TimeSeriesInput.add_memory_parameter(self)
-        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Annual totals", SOURCE_VECTOR))
-        self.addParameter(QgsProcessingParameterFeatureSink("SUMMARY", "Comparison table", SOURCE_VECTOR,
-                                                            optional=True, createByDefault=True))
-        self.addParameter(QgsProcessingParameterRasterDestination("ANNUAL", "Annual sums", optional=True,
-                                                                  createByDefault=False))
+        self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Annual ER totals (Pg C per year)",
+                                                            SOURCE_VECTOR))
+        self.addParameter(QgsProcessingParameterFeatureSink(
+            "SUMMARY", "Comparison table (mean and SD of the annual totals)", SOURCE_VECTOR,
+            optional=True, createByDefault=True))
+        self.addParameter(QgsProcessingParameterRasterDestination(
+            "ANNUAL", "Annual ER sums per pixel (g C m-2 yr-1)", optional=True, createByDefault=False))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         src = TimeSeriesInput.open(self, parameters, context)

@@ -6,8 +6,9 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterField, QgsProcessingParameterNumber)
 
 from ..ecoresp_core.partitioning.isotopes import MIN_DISEQUILIBRIUM, isotope_partition
+from ..ecoresp_core.partitioning.messages import WARNING, describe
 from .base import EcorespAlgorithm
-from .qgiscompat import NUMBER_DOUBLE, SOURCE_VECTOR
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
 
@@ -16,23 +17,29 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
     DISPLAY = "Isotopic partitioning of NEE"
     GROUP = "1 Site partitioning"
     GROUP_ID = "partitioning"
+    TAGS = ("isotopes", "13C", "carbon isotopes", "isoflux", "Keeling plot", "flux partitioning", "partitioning",
+            "NEE", "GPP", "respiration", "eddy covariance")
     HELP = (
         "<p>Solves the carbon and 13C balances (Bowling et al. 2001; Wehr et al. 2016):</p>"
         "<pre>NEE = ER - GPP;   delta_N NEE = delta_R ER - delta_A GPP\n"
         "GPP = NEE (delta_N - delta_R) / D;   ER = NEE (delta_N - delta_A) / D;   D = delta_R - delta_A</pre>"
-        "<p>Inputs per record: NEE (umol CO2 m-2 s-1) and either delta_N (permil) or the isoflux "
-        "delta_N*NEE; delta_R (respired CO2, e.g. from night-time Keeling plots) and delta_A "
-        "(assimilated carbon) as fields or constants (permil). Records whose |D| is below the "
-        "minimum disequilibrium are left empty, because errors in delta_R or delta_A are amplified "
-        "by 1/D; their number is reported. 'Exact' uses 13C/12C ratios (VPDB 0.0111802) instead of "
-        "the first-order delta form.</p>"
+        "<p>Inputs per record of the <i>Table</i>: NEE (umol CO2 m-2 s-1) and either the <i>delta_N field</i> "
+        "(permil) or the <i>isoflux field</i> delta_N*NEE (one of the two); delta_R (respired CO2, e.g. from "
+        "night-time Keeling plots) and delta_A (assimilated carbon), each as a field or a constant (permil; "
+        "one of the two). Records whose |D| is below the <i>Minimum |delta_R - delta_A|</i> (Advanced) are "
+        "left empty, because errors in delta_R or delta_A are amplified by 1/D; their number is reported. "
+        "<i>Exact ratio form</i> (Advanced) uses 13C/12C ratios (VPDB 0.0111802) instead of the first-order "
+        "delta form.</p><p><b>Isotope-partitioned fluxes</b>: the time, NEE, ER_ISO, GPP_ISO and "
+        "DISEQUILIBRIUM (D, permil) per record; compare ER_ISO with a partitioning result with the "
+        "evaluation algorithm. Theory: the methods guide shipped with the plugin (docs/methods.md in the "
+        "plugin folder), section 'Isotopic partitioning (validation data)'.</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource("INPUT", "Table", [SOURCE_VECTOR]))
         # optional with a default: QGIS 3.22 rejects an absent field value even when it has a default
-        self.addParameter(QgsProcessingParameterField("TIME_FIELD", "Time field", "TIMESTAMP_START", "INPUT",
-                                                      optional=True))
+        self.addParameter(add_flags(QgsProcessingParameterField("TIME_FIELD", "Time field", "TIMESTAMP_START",
+                                                                "INPUT", optional=True), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterField("NEE_FIELD", "NEE field", "NEE", "INPUT", optional=True))
         self.addParameter(QgsProcessingParameterField("DELTA_N_FIELD", "delta_N field (permil)", None, "INPUT",
                                                       optional=True))
@@ -46,31 +53,33 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
                                                       optional=True))
         self.addParameter(QgsProcessingParameterNumber("DELTA_A", "or constant delta_A (permil)",
                                                        NUMBER_DOUBLE, None, True))
-        self.addParameter(QgsProcessingParameterNumber(
-            "MIN_DISEQUILIBRIUM", "Minimum |delta_R - delta_A| (permil)", NUMBER_DOUBLE,
-            MIN_DISEQUILIBRIUM, False, 0.0))
-        self.addParameter(QgsProcessingParameterBoolean("EXACT", "Exact ratio form", False))
+        for p in (QgsProcessingParameterNumber("MIN_DISEQUILIBRIUM", "Minimum |delta_R - delta_A| (permil)",
+                                               NUMBER_DOUBLE, MIN_DISEQUILIBRIUM, False, 0.0),
+                  QgsProcessingParameterBoolean("EXACT", "Exact ratio form", False)):
+            self.addParameter(add_flags(p, FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFeatureSink("OUTPUT", "Isotope-partitioned fluxes",
                                                             SOURCE_VECTOR))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         if bool(parameters.get("DELTA_N_FIELD")) == bool(parameters.get("ISOFLUX_FIELD")):
-            return False, "Give exactly one of DELTA_N_FIELD and ISOFLUX_FIELD"
+            return False, (f"Give exactly one of {self.parameter_label('DELTA_N_FIELD')} and "
+                           f"{self.parameter_label('ISOFLUX_FIELD')}")
         for name in ("DELTA_R", "DELTA_A"):
             if not parameters.get(f"{name}_FIELD") and parameters.get(name) in (None, ""):
-                return False, f"Give {name}_FIELD or a constant {name}"
+                return False, (f"Give {self.parameter_label(name + '_FIELD')} or "
+                               f"{self.parameter_label(name)}")
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, "INPUT", context)
         if source is None:
-            raise QgsProcessingException("INPUT: cannot read the table")
+            raise QgsProcessingException(f"{self.parameter_label('INPUT')}: cannot be read")
         names = {k: self.parameterAsString(parameters, k, context)
                  for k in ("TIME_FIELD", "NEE_FIELD", "DELTA_N_FIELD", "ISOFLUX_FIELD", "DELTA_R_FIELD",
                            "DELTA_A_FIELD")}
         names["TIME_FIELD"] = names["TIME_FIELD"] or "TIMESTAMP_START"
         names["NEE_FIELD"] = names["NEE_FIELD"] or "NEE"
-        df = source_to_dataframe(source, [v for v in names.values() if v])
+        df = source_to_dataframe(source, [v for v in names.values() if v], what=self.parameter_label("INPUT"))
 
         def column(key):
             f = names[key]
@@ -78,7 +87,7 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
                 return None
             values = pd.to_numeric(df[f], errors="coerce").astype(float)
             if values.notna().sum() == 0:
-                raise QgsProcessingException(f"INPUT: field {f} has no numeric value")
+                raise QgsProcessingException(f"{self.parameter_label('INPUT')}: field {f} has no numeric value")
             return values.to_numpy()
 
         def value_or_field(name):
@@ -90,8 +99,8 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
                             delta_a=value_or_field("DELTA_A"),
                             min_disequilibrium=self.parameterAsDouble(parameters, "MIN_DISEQUILIBRIUM", context),
                             exact=self.parameterAsBool(parameters, "EXACT", context))
-        for flag in res.flags:
-            feedback.pushWarning(flag)
+        for level, text in (describe(flag) for flag in res.flags):
+            (feedback.pushWarning if level == WARNING else feedback.pushInfo)(text)
         out = pd.DataFrame({names["TIME_FIELD"]: df[names["TIME_FIELD"]],
                             "NEE": column("NEE_FIELD"), "ER_ISO": res.er, "GPP_ISO": res.gpp,
                             "DISEQUILIBRIUM": res.disequilibrium})

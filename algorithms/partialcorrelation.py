@@ -17,7 +17,7 @@ from qgis.core import (
 from ..ecoresp_core.jobs.attribution import partialcorr_raster
 from ..ecoresp_core.io.series import open_series
 from .base import Choices, DriverSources, EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
-from .qgiscompat import NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER, add_flags
 
 # the keys are the core's MODES and DETRENDS, in their order
 MODE_CHOICES = Choices({
@@ -42,17 +42,20 @@ class AttributionInputs:
     MIN_VALID = "MIN_VALID"
 
     HELP = (
-        "<p><b>Inputs</b>: the ER series (INPUT or INPUT_FILE) and at least 2 driver series (DRIVERS, "
-        "raster layers; the layer name is the driver name, or give DRIVER_NAMES, comma separated in "
-        "layer order; " + DriverSources.HELP_FILES + ") on the same grid and with the same dates as ER "
-        "(DATES, when given, applies to ER and to every driver). Collinear drivers (tmp/tmx/tmn/dtr/frs; "
-        "vap/RH) should be reduced to one per group first.</p>"
-        "<p><b>Preparation</b> (MODE): annual values (ER sum of months; drivers named like pre, "
-        "precipitation, pr, tp, wet, frs summed, all others averaged; AGGREGATION overrides, e.g. "
-        "<i>SM=mean; snow=sum</i>), monthly anomalies from the mean seasonal cycle, or the series as "
-        "given. Each series is then set to nodata where ER or any driver is missing and detrended per "
-        "pixel (DETREND: linear by default, or first differences). Pixels need MIN_VALID valid time steps "
-        "after preparation.</p>"
+        "<p><b>Inputs</b>: the ER series (a raster layer, or a file and its variable) and at least 2 "
+        "driver series (<i>Driver series</i>, raster layers; the layer name is the driver name, or give "
+        "<i>Driver names in layer order</i>, comma separated; " + DriverSources.HELP_FILES + ") on the "
+        "same grid and with the same dates as ER (<i>Dates (override)</i>, when given, applies to ER and "
+        "to every driver). Collinear drivers (tmp/tmx/tmn/dtr/frs; vap/RH) should be reduced to one per "
+        "group first.</p>"
+        "<p><b>Time scale</b>: annual values (ER sum of months; drivers named like pre, precipitation, "
+        "pr, tp, wet, frs summed, all others averaged; the advanced <i>Annual aggregation overrides</i> "
+        "change this, e.g. <i>SM=mean; snow=sum</i>), monthly anomalies from the mean seasonal cycle, or "
+        "the series as given. Each series is then set to nodata where ER or any driver is missing and "
+        "detrended per pixel (<i>Detrending</i>: linear by default, or first differences). Pixels need "
+        "the minimum number of valid time steps (advanced) after preparation. Methods guide shipped "
+        "with the plugin (docs/methods.md), section \u201cInterannual variability: detrending, partial "
+        "correlation, dominant driver\u201d.</p>"
     )
 
     @classmethod
@@ -66,12 +69,12 @@ class AttributionInputs:
         DriverSources.add_files_parameter(alg)
         alg.addParameter(MODE_CHOICES.parameter(cls.MODE, "Time scale", optional=True))
         alg.addParameter(DETREND_CHOICES.parameter(cls.DETREND, "Detrending", optional=True))
-        alg.addParameter(QgsProcessingParameterString(
+        alg.addParameter(add_flags(QgsProcessingParameterString(
             cls.AGGREGATION, "Annual aggregation overrides (name=sum or name=mean, ';' separated)",
-            optional=True))
-        alg.addParameter(QgsProcessingParameterNumber(
+            optional=True), FLAG_ADVANCED))
+        alg.addParameter(add_flags(QgsProcessingParameterNumber(
             cls.MIN_VALID, "Minimum number of valid time steps (years) per pixel",
-            NUMBER_INTEGER, 10, True, 4))
+            NUMBER_INTEGER, 10, True, 4), FLAG_ADVANCED))
 
     @classmethod
     def check(cls, alg, parameters, context):
@@ -79,7 +82,8 @@ class AttributionInputs:
         if not ok:
             return ok, msg
         if not DriverSources.given(parameters):
-            return False, "Give at least 2 driver series (DRIVERS or DRIVER_FILES)"
+            return False, (f"Give at least 2 driver series ('{alg.parameter_label(cls.DRIVERS)}' and/or "
+                           f"'{alg.parameter_label(DriverSources.FILES)}')")
         return True, ""
 
     @classmethod
@@ -121,17 +125,20 @@ class PartialCorrelationAlgorithm(AttributionAlgorithm):
     DISPLAY = "Attribution: partial correlation and dominant driver"
     GROUP = "3 Trends and attribution"
     GROUP_ID = "trends"
+    TAGS = ("attribution", "partial correlation", "dominant driver", "interannual variability", "drivers",
+            "detrend", "climate")
     HELP = (
         "<p>Per pixel, the partial correlation r_p of detrended ER with each driver, controlling for "
         "the other drivers (OLS residuals of ER and of the driver on the other drivers, correlated; "
         "computed through the inverse correlation matrix), with a two-sided t-test on n - 2 - k degrees "
         "of freedom (k = number of drivers - 1). The dominant driver is the one with the largest |r_p| "
-        "among those with p &lt; ALPHA, else 'none'.</p>" + AttributionInputs.HELP +
+        "among those with p below the significance level, else 'none'.</p>" + AttributionInputs.HELP +
         TimeSeriesInput.HELP +
-        "<p><b>Outputs</b>: OUTPUT, bands r_&lt;driver&gt; and p_&lt;driver&gt; per driver and n_valid; "
-        "DOMINANT, a categorical raster (0 none, 1..m the drivers in input order, 255 nodata) with a "
-        "colour table and a ready style naming the drivers; DOMINANT_R, the signed r_p of the dominant "
-        "driver. Outputs record the method, options and library versions in their metadata.</p>"
+        "<p><b>Outputs</b>: <i>Partial correlations and p-values</i>, bands r_&lt;driver&gt; and "
+        "p_&lt;driver&gt; per driver and n_valid; <i>Dominant driver</i>, a categorical raster (0 none, "
+        "1..m the drivers in input order, 255 nodata) with a colour table and a ready style naming the "
+        "drivers; <i>Partial correlation of the dominant driver</i>, its signed r_p. Outputs record the "
+        "method, options and library versions in their metadata.</p>"
     )
     ALPHA = "ALPHA"
     OUTPUT = "OUTPUT"
@@ -146,7 +153,7 @@ class PartialCorrelationAlgorithm(AttributionAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT, "Partial correlations and p-values", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.DOMINANT, "Dominant driver", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+            self.DOMINANT, "Dominant driver (partial correlation)", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.DOMINANT_R, "Partial correlation of the dominant driver", optional=True, createByDefault=True))
         self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))

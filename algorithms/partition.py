@@ -7,14 +7,16 @@ import pandas as pd
 
 from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSink,
-                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
-                       QgsProcessingParameterString)
+                       QgsProcessingParameterFileDestination, QgsProcessingParameterNumber)
 
+from ..ecoresp_core.common.keyvalue import parse_list
+from ..ecoresp_core.errors import InputError
 from ..ecoresp_core.io.towers import check_nee_for_fitting
 from ..ecoresp_core.common.versions import versions
 from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.jobs.parallel import Workers
 from ..ecoresp_core.jobs.tower import raw_to_partitioned
+from ..ecoresp_core.partitioning.messages import WARNING, partition_messages
 from ..ecoresp_core.partitioning.methods import get as method, methods as registered_methods
 from ..ecoresp_core.partitioning.sitepartition import default_methods, parse_methods, partition_site, report_html
 from .base import Choices, EcorespAlgorithm
@@ -23,13 +25,23 @@ from .tables import write_table
 from .towerinput import TowerInput
 
 
+def methods_parameter(name, description="Partitioning methods"):
+    """The multiple-choice parameter of the registered methods: its options are the method codes
+    (static strings: a model or a command line passes 'NT,DT,DTRH', which stays valid when methods
+    are added); the default methods ticked."""
+    p = QgsProcessingParameterEnum(name, description, [m.code for m in registered_methods()], allowMultiple=True,
+                                   defaultValue=list(default_methods()))
+    p.setUsesStaticStrings(True)
+    return p
+
+
 def methods_help():
     """The registered partitioning methods as an HTML list (code: label, help)."""
     return "".join(f"<li><b>{m.code}</b>: {m.label}" + (f". {m.help}" if m.help else "") + "</li>"
                    for m in registered_methods())
 
 
-#: the humidity modifier of DT-RH and of the joint model (docs/methods.md section 7.2)
+#: the humidity modifier of DT-RH and of the joint model (methods guide section 7.2)
 RH_FUNCTIONS = Choices({"exp": "exp: f_RH = exp(gamma (RH - RH_ref))",
                         "linear": "linear: f_RH = 1 + gamma (RH - RH_ref), floored at 0.05"})
 
@@ -49,8 +61,9 @@ def check_site_location(path, site):
         raise QgsProcessingException(
             f"{path}: the site {what} {'is' if len(missing) == 1 else 'are'} unknown "
             f"(site id {site.site_id!r} is not in the shipped FLUXNET2015 site list and the file gives no "
-            "coordinates); give LATITUDE and LONGITUDE (and UTC_OFFSET) or a FLUXNET2015 SITE_ID: the "
-            "site-year summary is a point layer at the site")
+            "coordinates); give the Latitude and Longitude (LATITUDE, LONGITUDE; and the UTC offset, UTC_OFFSET) "
+            "or a FLUXNET2015 Site id (SITE_ID) among the Advanced parameters: the site-year summary is a point "
+            "layer at the site")
 
 
 class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
@@ -58,68 +71,79 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
     DISPLAY = "Partition NEE into ecosystem respiration and GPP"
     GROUP = "1 Site partitioning"
     GROUP_ID = "partitioning"
+    TAGS = ("eddy covariance", "flux partitioning", "partitioning", "NEE", "GPP", "respiration", "Reco",
+            "ecosystem respiration", "Reichstein", "Lasslop", "night-time", "day-time", "light response",
+            "DT-RH", "humidity", "random forest", "neural network", "u*", "REddyProc", "ONEFlux", "FLUXNET")
     HELP = (
         "<p>Partitions half-hourly or hourly net ecosystem exchange (NEE = ER - GPP) of one tower "
         "file into ecosystem respiration (ER) and gross primary production (GPP) with several "
-        "methods side by side, fitted site-year by site-year on measured NEE (QC = 0):</p><ul>"
+        "methods side by side, fitted site-year by site-year on measured NEE (QC = 0). "
+        "<b>Partitioning methods</b> (tick one or more; on the command line and in models a list of "
+        "codes such as NT,DT,DTRH):</p><ul>"
         "{methods}</ul>" + TowerInput.HELP + (
-        "<p><b>NEE QC</b>: the file's QC column tells measured from gap-filled NEE. Without one, NEE is "
-        "taken as measured only in a raw file (REddyProc input, AmeriFlux BASE FC/NEE, EddyPro): its gaps "
-        "stay gaps and it is not u*-filtered (a warning says so; ecoresp:ustarthreshold and ecoresp:gapfill "
-        "prepare it). NEE that looks gap-filled without a QC column (e.g. NEE_VUT_REF without "
-        "NEE_VUT_REF_QC) is refused: give its QC with COLUMNS NEE_QC=&lt;column&gt;.</p>"
-        "<p><b>Outputs</b>: OUTPUT, one row per record with RECO_&lt;M&gt;, GPP_&lt;M&gt; and QC_&lt;M&gt; "
-        "(0 good, 1 refitted or fallback, 2 nearest fitting window or training record &gt; 14 days away, 9 no "
-        "value: method failed or a driver missing; methods guide section 16); GPP_&lt;M&gt; of DT, DTRH, "
-        "DTASYM and DTRHONLY is the light-response GPP (as FLUXNET2015's GPP_DT) and their RECO - NEE is "
-        "GPP_&lt;M&gt;_RECO_MINUS_NEE; for NT, RF and NN GPP = RECO - NEE; SUMMARY, "
-        "one row per site-year (a point layer at the site): E0 night and day, Q10, gamma, inhibition, "
-        "annual sums (g C m-2 yr-1), agreement with the FLUXNET reference partitioning when present, "
-        "NEE_&lt;M&gt;_DAY_RMSE (how RECO - GPP of DT and the DT-RH variants fits the measured daytime NEE, "
-        "umol CO2 m-2 s-1), the model evidence (below) and every fallback flag; WINDOWS, one row per fitting "
-        "window (night E0 windows, light-response "
-        "windows with day and night Rref and their inhibition, DT-RH day-time E0 and gamma windows, Kok "
-        "low-light windows) with the window's mean daytime TA, RH and VPD; REPORT, an HTML page with "
-        "diurnal and seasonal ER by method, day "
-        "versus night temperature response and inhibition by month, the model evidence first when "
-        "computed.</p>"
-        "<p><b>Model evidence</b> (EVIDENCE, default on; it runs when METHODS holds a DT-RH variant, DTRH, "
-        "DTASYM or DTRHONLY): DT-RH as a tested hypothesis (methods guide, docs/methods.md, section 20). Per "
-        "site-year one joint model of all measured NEE (night and day, Rref and light response per block of "
-        "JOINT_BLOCK_DAYS days, E0 night, E0 day and gamma shared) is fitted as DT, DT-asym, DT-RHonly and "
-        "DT-RH and compared by AIC, BIC, likelihood-ratio tests corrected for autocorrelation and blocked "
-        "cross-validation; EVIDENCE_BOOTSTRAP replicates (days resampled within blocks, SEED) give 95 % "
+        "<p><b>Measured or gap-filled NEE</b>: the file's QC column tells measured from gap-filled NEE. "
+        "Without one, NEE is taken as measured only in a raw file (REddyProc input, AmeriFlux BASE FC/NEE, "
+        "EddyPro): its gaps stay gaps and it is not u*-filtered (a warning says so; set <i>Raw input: u* "
+        "filtering and gap filling first</i>, or prepare it with the u* threshold and gap-filling "
+        "algorithms). NEE that looks gap-filled without a QC column (e.g. NEE_VUT_REF without "
+        "NEE_VUT_REF_QC) is refused: give its QC column in the <i>Column mapping</i>, "
+        "NEE_QC=&lt;column&gt;.</p>"
+        "<p><b>Outputs</b> (M is a method code, e.g. DT): <i>Partitioned fluxes</i>, one row per record with "
+        "RECO_M, GPP_M and QC_M (0 good, 1 refitted or fall-back, 2 nearest fitting window or "
+        "training record more than 14 days away, 9 no value: the method failed or a driver is missing); "
+        "GPP_M of DT, DTRH, DTASYM and DTRHONLY is the light-response GPP (as FLUXNET2015's GPP_DT) and their "
+        "RECO - NEE is GPP_M_RECO_MINUS_NEE; for NT, RF and NN GPP = RECO - NEE. "
+        "<i>Site-year summary</i>, one row per site-year (a point layer at the site): E0 by night and by day, "
+        "Q10, gamma, inhibition, annual sums (g C m-2 yr-1), agreement with the FLUXNET reference "
+        "partitioning when present, NEE_M_DAY_RMSE (how RECO - GPP of DT and the DT-RH variants fits the "
+        "measured daytime NEE, umol CO2 m-2 s-1), the model evidence (below) and, in flags_M, every fall-back "
+        "of the method as a short code (the log explains each in words, with what to do). <i>Fitting "
+        "windows</i>, one row per fitting window (night E0 windows, light-response windows with day and "
+        "night Rref and their inhibition, DT-RH day-time E0 and gamma windows, Kok low-light windows) with "
+        "the window's mean daytime TA, RH and VPD. <i>Report</i>, an HTML page: a header (input file, site, "
+        "years, methods, options, plugin version, date), the model evidence when computed, annual sums of "
+        "RECO and GPP per method and year, the shares of measured and gap-filled NEE and each method's "
+        "quality flags, fallbacks (rejected fitting windows, flags in words), diurnal and seasonal ER, day "
+        "versus night temperature response and inhibition by month.</p>"
+        "<p><b>Model evidence: compare DT, DT-asym, DT-RHonly, DT-RH</b> (default on; "
+        "it runs when the methods include a DT-RH variant, DTRH, DTASYM or DTRHONLY): DT-RH as a tested "
+        "hypothesis. Per site-year one joint model of all measured NEE (night and day, Rref and light response "
+        "per block of days, <i>DT-RH joint model: block length</i>; E0 night, E0 day and gamma shared) is "
+        "fitted as DT, DT-asym, DT-RHonly and DT-RH and compared by AIC, BIC, likelihood-ratio tests "
+        "corrected for autocorrelation and blocked cross-validation; the bootstrap replicates (<i>Model "
+        "evidence: bootstrap replicates</i>; days resampled within blocks, <i>Random seed</i>) give 95 % "
         "intervals of E0 night and day, their difference, gamma and the daytime ER of DT-RH, DT and NT. An "
         "effect (asymmetry, humidity) is supported when its interval excludes 0 and it improves the "
-        "held-out fit (with 0 replicates: the corrected LR test at 0.05). SUMMARY gets SUPPORTED_MODEL, "
-        "SUPPORTED_ASYMMETRY, SUPPORTED_RH, EVIDENCE (why, in words) and the JOINT_* columns (E0 in K, gamma "
-        "in %-1, ER in umol CO2 m-2 s-1, each with _SE, _CI_LO, _CI_HI); EVIDENCE_MODELS one row per "
-        "site-year and model (E0_NIGHT_K, E0_DAY_K, GAMMA, AIC, BIC, CV_CHI2, CV_RMSE_DAY, ...); "
-        "EVIDENCE_TESTS one row per nested pair (LR, P, N_EFF, P_EFF, F, P_F). It costs about 10 s plus "
-        "0.6 to 0.9 s per replicate per site-year (1 to 1.5 min at 100 replicates, on two cores about half); "
-        "with the raw chain it runs for the median (50) u* scenario only (the tables then have USTAR_SCENARIO). "
-        "The block length, "
-        "RH_AT_NIGHT and RH_FUNCTION (advanced) set both the DT-RH methods and the joint model.</p>"
-        "<p><b>Raw input</b> (RAW_CHAIN, default off): on, the raw NEE is first u*-filtered and gap-filled "
-        "per u* scenario, as REddyProc's sEstimateUstarScenarios and sApplyUStarScen and FLUXNET2015's VUT "
-        "percentiles: u* thresholds per year by the moving point test or the change-point detection with "
-        "BOOTSTRAP samples (SEED); SW_IN, TA and VPD MDS-filled; for each scenario (the 5th, 50th and 95th "
-        "percentile of the bootstrap thresholds) night-time NEE below the threshold removed, NEE MDS-filled and "
-        "partitioned (fits on the measured records only). OUTPUT then also holds NEE_&lt;S&gt;_F, _F_QC, _RANDUNC "
-        "(random uncertainty), USTAR_TH_&lt;S&gt;, RECO_&lt;M&gt;_&lt;S&gt;, GPP_&lt;M&gt;_&lt;S&gt; and "
-        "QC_&lt;M&gt;_&lt;S&gt; for S = 05, 50, 95 (the plain RECO_&lt;M&gt;, GPP_&lt;M&gt;, QC_&lt;M&gt; and NEE "
-        "are the 50 scenario's, as WINDOWS and REPORT), and SUMMARY the annual sums per scenario, their range "
-        "over the scenarios "
-        "(_gC_min, _gC_max: the u* uncertainty) and the random uncertainty of annual NEE (NEE_&lt;S&gt;_rand_gC, "
-        "REddyProc's sqrt(sum sd^2 / n / (n_eff - 1)) over the measured records with the autocorrelation "
-        "correction; methods guide, docs/methods.md, section 19).</p>"
-        "<p>Tref is 15 degC, T0 227.13 K, C = 12.011 g mol-1. DT-RH follows the programme's proposal "
-        "(methods guide, docs/methods.md in the plugin folder, section 7.2): its options are documented in "
-        "ecoresp_core/partitioning/dtrh.py.</p>"
-        "<p><b>Fit only measured NEE</b> (FIT_QC_ONLY, default on): every method fits records with "
-        "NEE_QC = 0 only; off, gap-filled NEE is fitted too: NT's night-time Lloyd-Taylor fits, DT's "
-        "night E0, Rref and light-response fits and its sdNEE look-up, the same fits of DT-RH, the "
-        "training records of RF and NN, and the Kok low-light regressions.</p>")
+        "held-out fit (with 0 replicates: the corrected LR test at 0.05). The site-year summary gets "
+        "SUPPORTED_MODEL, SUPPORTED_ASYMMETRY, SUPPORTED_RH, EVIDENCE (why, in words) and the JOINT_* columns "
+        "(E0 in K, gamma in %-1, ER in umol CO2 m-2 s-1, each with _SE, _CI_LO, _CI_HI); <i>Model evidence: "
+        "models per site-year</i> has one row per site-year and model (E0_NIGHT_K, E0_DAY_K, GAMMA, AIC, BIC, "
+        "CV_CHI2, CV_RMSE_DAY, ...), <i>Model evidence: likelihood-ratio tests</i> one row per nested pair "
+        "(LR, P, N_EFF, P_EFF, F, P_F). It costs about 10 s plus 0.6 to 0.9 s per replicate per site-year "
+        "(1 to 1.5 min at 100 replicates, on two cores about half); with the raw input chain it runs for the "
+        "median (50) u* scenario only (the tables then have USTAR_SCENARIO). The block length and the two "
+        "DT-RH humidity settings (Advanced parameters) set both the DT-RH methods and the joint model.</p>"
+        "<p><b>Raw input: u* filtering and gap filling first</b> (default off): on, the raw NEE is first "
+        "u*-filtered and gap-filled per u* scenario, as REddyProc's sEstimateUstarScenarios and "
+        "sApplyUStarScen and FLUXNET2015's VUT percentiles: u* thresholds per year by the moving point test "
+        "or the change-point detection with <i>u* bootstrap samples</i> (<i>Random seed</i>); SW_IN, TA and "
+        "VPD MDS-filled; for each scenario (the 5th, 50th and 95th percentile of the bootstrap thresholds) "
+        "night-time NEE below the threshold removed, NEE MDS-filled and partitioned (fits on the measured "
+        "records only). The partitioned fluxes then also hold NEE_S_F, _F_QC, _RANDUNC (random "
+        "uncertainty), USTAR_TH_S, RECO_M_S, GPP_M_S and QC_M_S for S = 05, 50, 95 (the plain RECO_M, GPP_M, "
+        "QC_M and NEE are the 50 scenario's, as are the fitting windows and the report), and the site-year "
+        "summary the annual sums per scenario, their range over the scenarios (_gC_min, _gC_max: the u* "
+        "uncertainty) and the random uncertainty of annual NEE (NEE_S_rand_gC, REddyProc's "
+        "sqrt(sum sd^2 / n / (n_eff - 1)) over the measured records with the autocorrelation correction).</p>"
+        "<p><b>Fit only measured NEE</b> (default on): every method fits records with NEE_QC = 0 only; off, "
+        "gap-filled NEE is fitted too: NT's night-time Lloyd-Taylor fits, DT's night E0, Rref and "
+        "light-response fits and its sdNEE look-up, the same fits of DT-RH, the training records of RF and "
+        "NN, and the Kok low-light regressions.</p>"
+        "<p>Tref is 15 degC, T0 227.13 K, C = 12.011 g mol-1. The methods guide shipped with the plugin "
+        "(docs/methods.md in the plugin folder) explains each method: sections 'Nighttime method', "
+        "'Daytime method', 'DT-RH' ('Proposed DT-RH formulation'), 'ML partitioning of daytime ER', "
+        "'DT-RH as a tested hypothesis', 'From a raw tower file to partitioned fluxes with uncertainty' and "
+        "'ecoresp defaults' (the QC codes).</p>")
     )
     METHODS = "METHODS"  # the tower-file parameters (INPUT, FORMAT, ..., UNITS): TowerInput
     FIT_QC_ONLY = "FIT_QC_ONLY"
@@ -144,25 +168,20 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         TowerInput.add_parameters(self)
-        self.addParameter(QgsProcessingParameterString(
-            self.METHODS, f"Methods (comma separated: {', '.join(m.code for m in registered_methods())})",
-            defaultValue=",".join(default_methods())))
-        self.addParameter(QgsProcessingParameterBoolean(
-            self.FIT_QC_ONLY, "Fit only measured NEE (QC = 0)", True))
+        self.addParameter(methods_parameter(self.METHODS))
         self.addParameter(QgsProcessingParameterEnum(
             self.RAW_CHAIN, "Raw input: u* filtering and gap filling first", list(self.RAW_CHOICES),
             defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.BOOTSTRAP, "u* bootstrap samples (raw input)", NUMBER_INTEGER, 100, False, 1, 10000))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.SEED, "Random seed (u* bootstrap of raw input, model-evidence bootstrap)", NUMBER_INTEGER, 1,
-            False, 0))
         self.addParameter(QgsProcessingParameterBoolean(
-            self.EVIDENCE, "Compare DT, DT-asym, DT-RHonly and DT-RH per site-year (model evidence)", True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.EVIDENCE_BOOTSTRAP, "Model evidence: bootstrap replicates (0 = no intervals)", NUMBER_INTEGER,
-            100, False, 0, 100000))
-        for p in (QgsProcessingParameterNumber(self.JOINT_BLOCK_DAYS, "DT-RH joint model: block length (days)",
+            self.EVIDENCE, "Model evidence: compare DT, DT-asym, DT-RHonly, DT-RH", True))
+        for p in (QgsProcessingParameterBoolean(self.FIT_QC_ONLY, "Fit only measured NEE (QC = 0)", True),
+                  QgsProcessingParameterNumber(self.BOOTSTRAP, "u* bootstrap samples (raw input)", NUMBER_INTEGER,
+                                               100, False, 1, 10000),
+                  QgsProcessingParameterNumber(self.SEED, "Random seed (u* bootstrap of raw input, model-evidence "
+                                               "bootstrap)", NUMBER_INTEGER, 1, False, 0),
+                  QgsProcessingParameterNumber(self.EVIDENCE_BOOTSTRAP, "Model evidence: bootstrap replicates "
+                                               "(0 = no intervals)", NUMBER_INTEGER, 100, False, 0, 100000),
+                  QgsProcessingParameterNumber(self.JOINT_BLOCK_DAYS, "DT-RH joint model: block length (days)",
                                                NUMBER_INTEGER, 4, False, 1, 366),
                   QgsProcessingParameterBoolean(self.RH_AT_NIGHT, "DT-RH: humidity modifier at night too", True),
                   RH_FUNCTIONS.parameter(self.RH_FUNCTION, "DT-RH: humidity modifier")):
@@ -184,14 +203,30 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         try:
-            parse_methods(self.parameterAsString(parameters, self.METHODS, context))
-        except Exception as exc:  # InputError from the core
-            return False, str(exc)
-        try:
+            codes = self.method_codes(parameters, context)
             self.check_numbers(parameters, context)
         except QgsProcessingException as exc:
             return False, str(exc)
-        return super().checkParameterValues(parameters, context)
+        # the codes as the enum takes them (option numbers and 'dt-rh' spellings are accepted too)
+        return super().checkParameterValues(dict(parameters, **{self.METHODS: list(codes)}), context)
+
+    def method_codes(self, parameters, context):
+        """The chosen method codes: the ticked options of the dialog, or on the command line and in
+        models a list or text of codes ('NT,DT,DTRH'; case, '-' and '_' ignored) or of option numbers
+        ('0,1'); none given: the default methods.  An unknown method is an error naming the parameter."""
+        value = parameters.get(self.METHODS)
+        if value is not None and not isinstance(value, (str, list, tuple, int)):
+            value = self.parameterAsString(parameters, self.METHODS, context)  # e.g. a QgsProperty
+        items = [value] if isinstance(value, int) else (
+            parse_list(value) if isinstance(value, str) else list(value or []))
+        options = self.parameterDefinition(self.METHODS).options()
+        items = [options[int(i)] if str(i).strip().isdigit() and int(i) < len(options) else str(i) for i in items]
+        try:
+            return parse_methods(items or None)
+        except InputError as exc:
+            text = str(exc)
+            text = text[len("METHODS: "):] if text.startswith("METHODS: ") else text
+            raise QgsProcessingException(f"{self.parameter_label(self.METHODS)}: {text}") from None
 
     def check_numbers(self, parameters, context):
         """QgsProcessingException naming the parameter by its label when a count is below its minimum."""
@@ -231,7 +266,7 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
         return dtrh, {"n_boot": n_boot, "seed": self.parameterAsInt(parameters, self.SEED, context), "joint": joint}
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        methods = self.run_core(parse_methods, self.parameterAsString(parameters, self.METHODS, context))
+        methods = self.method_codes(parameters, context)
         path, tower = TowerInput.read(self, parameters, context)
         a = tower.site
         check_site_location(path, a)
@@ -273,10 +308,11 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
                                    progress=progress, cancelled=cancelled, workers=workers)
         for msg in workers.helper_failures:  # those replicates were computed in this process instead
             feedback.pushWarning(f"helper process not used: {msg}")
-        for flags in sp.summary.filter(like="flags_").itertuples(index=False):
-            for f in flags:
-                if isinstance(f, str) and f:
-                    feedback.pushWarning(f)
+        if raw:
+            feedback.pushInfo(f"What the methods had to do (median u* scenario {sp.info['median_scenario']}; the "
+                              "codes are in the flags_ columns of the site-year summary):")
+        for level, text in partition_messages(sp.partitions[sp.info["median_scenario"]] if raw else sp):
+            (feedback.pushWarning if level == WARNING else feedback.pushInfo)(text)
         if "SUPPORTED_MODEL" in sp.summary:
             for year, text in zip(sp.summary["year"], sp.summary["EVIDENCE"]):
                 if isinstance(text, str):
@@ -303,8 +339,17 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
                 results[name] = write_table(self, parameters, name, context, table, feedback)
         report = self.parameterAsFileOutput(parameters, self.REPORT, context)
         if report:
+            notes = {}
+            if raw:
+                i = sp.info
+                scenarios = ", ".join(map(str, i["scenarios"]))
+                notes["Raw input"] = (f"u* filtered ({self.RAW_CHOICES[raw]}, {i['n_boot']} bootstrap samples, seed "
+                                      f"{i['seed']}) and gap-filled per u* scenario ({scenarios}); "
+                                      f"this report shows the median scenario ({i['median_scenario']}), the site-year "
+                                      "summary the annual sums of every scenario")
             write_text_atomic(report, report_html(sp.partitions[sp.info["median_scenario"]] if raw else sp,
-                                                  f"ecoresp partitioning: {a.site_id}"))
+                                                  f"ecoresp partitioning: {a.site_id or os.path.basename(path)}",
+                                                  source=path, notes=notes))
             results[self.REPORT] = report
         return results
 

@@ -13,8 +13,35 @@ from ..ecoresp_core.jobs.inputs import open_driver
 from ..ecoresp_core.jobs.predict import predict_rasters
 from ..ecoresp_core.upscaling.predict import predict_table
 from .base import DriverSources, EcorespAlgorithm, TimeSeriesInput
-from .qgiscompat import SOURCE_RASTER, SOURCE_VECTOR
+from .qgiscompat import FLAG_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
+
+
+def expected_drivers(meta):
+    """[(name, unit, categories or None), ...]: the drivers a model expects, in model order, from its
+    metadata (the JSON record of the model file)."""
+    units = meta.get("units") or {}
+    cats = meta.get("categorical") or {}
+    return [(f, str(units.get(f) or ""), list(cats[f]) if f in cats else None) for f in meta["features"]]
+
+
+def driver_text(name, unit, categories):
+    """'TA_F_degC [degC]', 'IGBP [categories: CRO, DBF, ...]', 'X [unit not recorded]'."""
+    if categories is not None:
+        shown = ", ".join(map(str, categories[:8])) + (", ..." if len(categories) > 8 else "")
+        return f"{name} [categories: {shown}]"
+    return f"{name} [{unit or 'unit not recorded'}]"
+
+
+def describe_drivers(meta):
+    """What a model expects, for the dialog and the log: its drivers (names and units, in model order)
+    and its target."""
+    drivers = expected_drivers(meta)
+    target = meta.get("target") or "ER"
+    unit = meta.get("target_unit")
+    return (f"The model expects {len(drivers)} driver(s), in this order: "
+            + "; ".join(driver_text(*d) for d in drivers)
+            + f". It predicts {target}" + (f" [{unit}]" if unit else "") + ".")
 
 
 class PredictUpscalerAlgorithm(EcorespAlgorithm):
@@ -22,40 +49,46 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
     DISPLAY = "Predict ER with an upscaling model (rasters or table)"
     GROUP = "2 Upscaling"
     GROUP_ID = "upscaling"
+    TAGS = ("upscaling", "prediction", "random forest", "machine learning", "monthly ER", "global map", "drivers")
     HELP = (
-        "<p>Applies a model of ecoresp:fitupscaler. The model file is checked before the run "
-        "(format, checksum, array shapes); it is never executed.</p>"
-        "<p><b>Rasters</b> (DRIVERS): one layer per model feature, all on one grid and CRS; time "
-        "series (GeoTIFF with one band per month and the date in each band description, or NetCDF "
-        "with a time axis) must have the same dates; a single-band raster is a static driver (e.g. "
-        "land cover as MODIS IGBP codes 1-16). A driver's name is its layer name (the file name "
-        "without extension when loaded from a file), or give DRIVER_NAMES (comma separated, in the "
-        "order of the layers). " + DriverSources.HELP_FILES + " Output: a monthly GeoTIFF with dated bands; "
-        "pixel-months with a missing "
-        "driver, an unknown land-cover code or outside LAND_MASK (zero or nodata) are nodata. "
-        "OUTSIDE_SHARE: share of the predicted months per pixel with a driver outside the training "
-        "range.</p>"
-        "<p><b>Table</b> (TABLE): points or site-months with one column per feature; OUTPUT_TABLE gets "
-        "the table's fields plus the prediction and a 0/1 outside_training_range column, so that "
-        "independent sites can be scored (ecoresp:evaluate).</p>"
+        "<p>Applies a model written by <i>Fit upscaling model</i>. The dialog shows the drivers the chosen "
+        "model expects (names and units, in model order) below the model file, and the run checks the "
+        "given drivers against them. The model file is checked before the run (format, checksum, array "
+        "shapes); it is never executed.</p>"
+        "<p><b>Rasters</b> (<i>Driver rasters</i> and/or <i>Driver files</i>): one per model driver, all on "
+        "one grid and CRS; time series (GeoTIFF with one band per month and the date in each band "
+        "description, or NetCDF with a time axis) must have the same dates; a single-band raster is a "
+        "static driver (e.g. land cover as MODIS IGBP codes 1-16). A driver's name is its layer name (the "
+        "file name without extension when loaded from a file), or give <i>Driver names in layer order</i> "
+        "(comma separated). " + DriverSources.HELP_FILES + " <i>Monthly ER</i>: a GeoTIFF with one dated "
+        "band per month; pixel-months with a missing driver, an unknown land-cover code or outside the "
+        "land mask (zero or nodata) are nodata. <i>Share of months outside the training range</i>: per "
+        "pixel, the share of the predicted months with a driver outside the training range.</p>"
+        "<p><b>Table</b>: points or site-months with one column per driver; <i>Table with predictions</i> "
+        "gets the table's fields plus the prediction and a 0/1 outside_training_range column, so that "
+        "independent sites can be scored (<i>Evaluate ER against a reference series</i>). Methods guide "
+        "shipped with the plugin (docs/methods.md), section \u201cGlobal upscaling (1989\u20132018, "
+        "0.5\u00b0, monthly)\u201d.</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFile("MODEL", "Model file (ecoresp:fitupscaler)",
-                                                     extension="npz"))
+        p = QgsProcessingParameterFile("MODEL", "Upscaling model file (from Fit upscaling model)", extension="npz")
+        p.setMetadata(TimeSeriesInput.dialog_widget("ModelFileWidgetWrapper"))
+        self.addParameter(p)
         self.addParameter(QgsProcessingParameterMultipleLayers(
-            "DRIVERS", "Driver rasters (one per feature)", SOURCE_RASTER, optional=True))
+            "DRIVERS", "Driver rasters (one per model driver)", SOURCE_RASTER, optional=True))
         self.addParameter(QgsProcessingParameterString(
             "DRIVER_NAMES", "Driver names in layer order (default: layer names)", optional=True))
         DriverSources.add_files_parameter(self)
         self.addParameter(QgsProcessingParameterFeatureSource(
-            "TABLE", "or a table with the feature columns", [SOURCE_VECTOR], optional=True))
-        self.addParameter(QgsProcessingParameterString("PREDICTION_FIELD", "Prediction field name", "ER_pred"))
+            "TABLE", "... or a table with one column per model driver", [SOURCE_VECTOR], optional=True))
+        self.addParameter(add_flags(QgsProcessingParameterString("PREDICTION_FIELD", "Prediction field name (table)",
+                                                                 "ER_pred"), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterRasterLayer("LAND_MASK", "Land mask (non-zero = land)",
                                                             optional=True))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
-            "OUTPUT", "Monthly ER", optional=True, createByDefault=True))
+            "OUTPUT", "Monthly ER (predicted)", optional=True, createByDefault=True))
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTSIDE_SHARE", "Share of months outside the training range", optional=True,
             createByDefault=False))
@@ -64,24 +97,55 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
             createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("N_PREDICTED", "Predicted pixel-months or rows"))
 
+    def given_driver_names(self, parameters, context):
+        """The names of the drivers given (rasters, then files), as the run names them."""
+        names = self.names(parameters, "DRIVER_NAMES", context)
+        layers = self.parameterAsLayerList(parameters, "DRIVERS", context) if parameters.get("DRIVERS") else []
+        out = names if names else [layer.name() for layer in layers]
+        if parameters.get("DRIVER_FILES"):
+            out = out + [name for name, _ in self.pairs(parameters, DriverSources.FILES, context, "name=source", ";")]
+        return out
+
+    def missing_drivers(self, meta, given, what):
+        """The message for the model drivers missing from ``given`` (names), or ''."""
+        missing = [d for d in expected_drivers(meta) if d[0] not in given]
+        if not missing:
+            return ""
+        return (f"{what}: no driver for " + "; ".join(driver_text(*d) for d in missing)
+                + f" (given: {', '.join(given) or 'none'}). " + describe_drivers(meta)
+                + " Name each raster as its driver (layer name or driver names in layer order).")
+
     def checkParameterValues(self, parameters, context):  # noqa: N802
         path = self.parameterAsFile(parameters, "MODEL", context)
         try:
-            validate_model_file(path)
+            meta = validate_model_file(path)
         except InputError as exc:
-            return False, str(exc)
+            return False, f"{self.parameter_label('MODEL')}: {exc}"
         has_drivers = DriverSources.given(parameters)
         has_table = bool(parameters.get("TABLE"))
         if has_drivers == has_table:
-            return False, "Give either driver rasters (DRIVERS / DRIVER_FILES) or a table (TABLE), not both"
+            return False, (f"Give either driver rasters ('{self.parameter_label('DRIVERS')}' and/or "
+                           f"'{self.parameter_label('DRIVER_FILES')}') or a table "
+                           f"('{self.parameter_label('TABLE')}'), not both")
         if has_table and not parameters.get("OUTPUT_TABLE"):
-            return False, "Predicting a table needs OUTPUT_TABLE"
+            return False, f"Predicting a table needs '{self.parameter_label('OUTPUT_TABLE')}'"
+        try:
+            if has_drivers:
+                msg = self.missing_drivers(meta, self.given_driver_names(parameters, context),
+                                           self.parameter_label("DRIVERS"))
+            else:
+                source = self.parameterAsSource(parameters, "TABLE", context)
+                msg = "" if source is None else self.missing_drivers(
+                    meta, source.fields().names(), self.parameter_label("TABLE"))
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        if msg:
+            return False, msg
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         model = self.run_core(load_model, self.parameterAsFile(parameters, "MODEL", context))
-        feedback.pushInfo(f"model {model.kind}: features {', '.join(model.features)}; target "
-                          f"{model.meta.get('target')} [{model.meta.get('target_unit')}]")
+        feedback.pushInfo(f"model {model.kind}: {describe_drivers(model.meta)}")
         column = self.parameterAsString(parameters, "PREDICTION_FIELD", context) or "ER_pred"
         source = self.parameterAsSource(parameters, "TABLE", context)
         if source is not None:
@@ -89,7 +153,8 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
             df = source_to_dataframe(source, names, what="TABLE", numeric_text=True)
             missing = [f for f in model.features if f not in names]
             if missing:
-                raise QgsProcessingException(f"TABLE: has no column(s) {', '.join(missing)} needed by the model "
+                raise QgsProcessingException(f"{self.parameter_label('TABLE')}: has no column(s) {', '.join(missing)} "
+                                             "needed by the model "
                                              f"(features: {', '.join(model.features)}); fields: {', '.join(names)}")
             out = self.run_core(predict_table, model, df, column=column)
             n = int(out[column].notna().sum())
@@ -105,7 +170,7 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         share = self.parameterAsOutputLayer(parameters, "OUTSIDE_SHARE", context) or None
         if not out:
-            raise QgsProcessingException("OUTPUT: give the monthly ER raster to write")
+            raise QgsProcessingException(f"{self.parameter_label('OUTPUT')}: give the monthly ER raster to write")
         progress, cancelled = self.hooks(feedback)
         stats = self.run_core(predict_rasters, model, drivers, out,
                               land_mask_path=mask.source() if mask is not None else None,

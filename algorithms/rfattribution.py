@@ -25,21 +25,26 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
     DISPLAY = "Attribution: random-forest driver importance (exploratory)"
     GROUP = "3 Trends and attribution"
     GROUP_ID = "trends"
+    TAGS = ("attribution", "random forest", "permutation importance", "dominant driver", "driver importance",
+            "interannual variability", "machine learning")
     HELP = (
         "<p><b>Exploratory.</b> Per pixel, a random forest of regression trees (bootstrap samples, "
         "squared-error splits, as scikit-learn's RandomForestRegressor) predicts detrended ER from the "
         "detrended drivers, and each driver's permutation importance (increase of the mean squared error "
         "when its values are shuffled, in units of ER's variance) measures its role. With ~30 years per "
         "pixel the importances are noisy, and collinear drivers share importance: read the maps as "
-        "exploratory (methods guide, docs/methods.md, section 15). All trees of many pixels are grown at once "
-        "(vectorised), and "
-        "SEED makes the output reproducible, independent of the memory budget.</p>"
+        "exploratory (methods guide shipped with the plugin, docs/methods.md, section \u201cInterannual "
+        "variability: detrending, partial correlation, dominant driver\u201d). All trees of many pixels are "
+        "grown at once (vectorised), and the random seed (advanced) makes the output reproducible, "
+        "independent of the memory budget.</p>"
         + AttributionInputs.HELP + TimeSeriesInput.HELP +
-        "<p><b>Compute budget</b>: N_TREES and MAX_DEPTH set the cost; MAX_SECONDS (0 = no limit) stops "
-        "the run, writing nothing, when the estimate after the first block exceeds it.</p>"
-        "<p><b>Outputs</b>: OUTPUT, bands rel_&lt;driver&gt; (relative importance, summing to 1) and "
-        "imp_&lt;driver&gt; (raw importance); DOMINANT, the driver with the largest importance (0 none "
-        "when no importance is positive, 255 nodata) with a ready style.</p>"
+        "<p><b>Compute budget</b>: the number of trees per pixel and the maximum tree depth set the cost; "
+        "the compute budget in seconds (0 = no limit) stops the run, writing nothing, when the estimate "
+        "after the first block exceeds it.</p>"
+        "<p><b>Outputs</b>: <i>Driver importances</i>, bands rel_&lt;driver&gt; (relative importance, "
+        "summing to 1) and imp_&lt;driver&gt; (raw importance); <i>Most important driver</i>, the driver "
+        "with the largest importance (0 none when no importance is positive, 255 nodata) with a ready "
+        "style.</p>"
     )
     SEED = "SEED"
     N_TREES = "N_TREES"
@@ -58,9 +63,10 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
             True, 1, 5000))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_DEPTH, "Maximum tree depth", NUMBER_INTEGER, DEFAULT_DEPTH, True, 1, 16))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.SEED, "Random seed", NUMBER_INTEGER, 42, True, 0))
-        self.addParameter(IMPORTANCE_CHOICES.parameter(self.IMPORTANCE, "Importance", optional=True))
+        self.addParameter(add_flags(QgsProcessingParameterNumber(
+            self.SEED, "Random seed", NUMBER_INTEGER, 42, True, 0), FLAG_ADVANCED))
+        self.addParameter(add_flags(IMPORTANCE_CHOICES.parameter(self.IMPORTANCE, "Importance", optional=True),
+                                    FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterNumber(
             self.MAX_SECONDS, "Compute budget in seconds (0 = no limit)", NUMBER_DOUBLE,
             0.0, True, 0.0))
@@ -72,9 +78,11 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
             self.addParameter(p)
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.OUTPUT, "Driver importances (exploratory)", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+            self.OUTPUT, "Driver importances, random forest (exploratory)",
+            defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addParameter(QgsProcessingParameterRasterDestination(
-            self.DOMINANT, "Most important driver (exploratory)", defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
+            self.DOMINANT, "Most important driver, random forest (exploratory)",
+            defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

@@ -32,31 +32,38 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
     DISPLAY = "Site-month ER table with drivers"
     GROUP = "2 Upscaling"
     GROUP_ID = "upscaling"
+    TAGS = ("upscaling", "site-month", "monthly", "training data", "FLUXNET", "eddy covariance", "drivers",
+            "sampling", "respiration", "random forest", "machine learning")
     HELP = (
         "<p>Builds one row per site and calendar month (local standard time) for training an upscaling "
         "model: <b>ER_gC_m2_d</b>, the monthly mean ER rate in g C m-2 d-1 (mean of the half-hourly "
         "umol CO2 m-2 s-1 x 1.0377504, C = 12.011 g/mol), <b>ER_gC_m2_month</b> (rate x the real days "
         "of the month), n_records / n_expected, <b>frac_present</b> (records with ER), "
         "<b>frac_measured</b> (NEE QC = 0), <b>frac_good</b> (NEE QC 0 or 1; for FLUXNET2015 MM files the "
-        "file's NEE_VUT_REF_QC fraction) and <b>quality_ok</b> (frac_good &gt;= MIN_COVERAGE), plus "
-        "latitude, longitude, IGBP and MAT from the FLUXNET2015 site list or the SITES layer. Column "
+        "file's NEE_VUT_REF_QC fraction) and <b>quality_ok</b> (frac_good at least the <i>Minimum fraction of "
+        "measured or good gap-filled NEE</i>, Advanced), plus latitude, longitude, IGBP and MAT from the "
+        "FLUXNET2015 site list shipped with the plugin or the <i>Site points</i> layer. Column "
         "names follow the FLUXNET2015 site-month table (RECO_NT_gC_m2_d, TA_F_degC, SW_IN_F_W_m2, "
         "VPD_F_hPa, ...).</p>"
-        "<p><b>Inputs</b>: files, each a partition output table (CSV or GeoPackage from ecoresp:partition, "
-        "with TIMESTAMP_START, the ER field and NEE_QC), a FLUXNET2015 half-hourly file (ER field "
-        "RECO_NT_REF / RECO_DT_REF or the file's RECO_NT_VUT_REF) or a FLUXNET2015 MM file (TIMESTAMP = "
-        "YYYYMM, ER field e.g. RECO_NT_VUT_REF in g C m-2 d-1); or one table layer. The site id comes from "
-        "SITE_IDS (comma separated, in input order), a site_id field or the file name (FLX_&lt;SITE&gt;_...).</p>"
+        "<p><b>Inputs</b>, one of two: files, each a table of partitioned fluxes (CSV or GeoPackage written "
+        "by the partitioning algorithm, with TIMESTAMP_START, the ER field and NEE_QC), a FLUXNET2015 "
+        "half-hourly file (ER field RECO_NT_REF / RECO_DT_REF or the file's RECO_NT_VUT_REF) or a FLUXNET2015 "
+        "MM file (TIMESTAMP = YYYYMM, ER field e.g. RECO_NT_VUT_REF in g C m-2 d-1); or one table layer. The "
+        "site id comes from the <i>Site ids</i> (comma separated, in input order), a site_id field or the "
+        "file name (FLX_&lt;SITE&gt;_...).</p>"
         "<p><b>Drivers</b>: raster layers, each a monthly series with one dated band per month; the layer "
         "name is the column name. Each site takes the value of the cell holding it for the row's year and "
         "month; NaN outside the grid (with a warning naming the driver and the site) or for months the "
         "series lacks. Drivers must share grid, CRS and dates (use ecoresp:derivedriver for RH, VPD, DTR "
-        "and unit conversions). " + DriverSources.HELP_FILES + " TOWER_MET adds the tower's monthly mean TA, "
-        "SW_IN and VPD instead of, or besides, gridded drivers (the methods guide, docs/methods.md, section 12, "
+        "and unit conversions). <i>Driver files</i>: <i>name=source</i> entries separated by ';', where "
+        "source is a raster file or NETCDF:\"file.nc\":variable (e.g. TA=NETCDF:\"cru_ts4.04.tmp.dat.nc\":tmp). "
+        "<i>Add the tower's monthly TA, SW_IN, VPD</i> instead of, or besides, gridded drivers (the methods "
+        "guide shipped with the plugin, docs/methods.md in the plugin folder, section 'Global upscaling', "
         "recommends gridded drivers for training).</p>"
-        "<p><b>APPEND</b> adds the rows of an existing site-month table (e.g. the FLUXNET2015 table of "
-        "175 sites), its APPEND_ER_FIELD becoming ER_gC_m2_d, so that your towers train together with "
-        "the network; where both give the same site-month, your input wins. Appended rows get "
+        "<p><b>Append a site-month table</b> (optional, nothing is appended unless you choose a table) adds "
+        "the rows of an existing site-month table (e.g. the FLUXNET2015 table of 175 sites), its ER field "
+        "(<i>ER field of the appended table</i>, Advanced) becoming ER_gC_m2_d, so that your towers train "
+        "together with the network; where both give the same site-month, your input wins. Appended rows get "
         "quality_ok = 1: screen them first (e.g. Extract by expression frac_measured &gt;= 0.2).</p>"
     )
 
@@ -76,8 +83,8 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "SITES", "Site points (else the FLUXNET2015 site list)", [SOURCE_VECTOR_POINT],
             optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            "SITE_ID_FIELD", "Site id field of the site points", "site_id", "SITES", optional=True))
+        self.addParameter(add_flags(QgsProcessingParameterField(
+            "SITE_ID_FIELD", "Site id field of the site points", "site_id", "SITES", optional=True), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterMultipleLayers(
             "DRIVERS", "Driver rasters (monthly series; layer name = driver name)", SOURCE_RASTER,
             optional=True))
@@ -85,13 +92,14 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "APPEND", "Append a site-month table (e.g. FLUXNET2015, screened beforehand)",
             [SOURCE_VECTOR], optional=True))
-        self.addParameter(QgsProcessingParameterString(
-            "APPEND_ER_FIELD", "ER field of the appended table (g C m-2 d-1)", "RECO_NT_gC_m2_d", optional=True))
+        self.addParameter(add_flags(QgsProcessingParameterString(
+            "APPEND_ER_FIELD", "ER field of the appended table (g C m-2 d-1)", "RECO_NT_gC_m2_d", optional=True),
+            FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterBoolean(
             "TOWER_MET", "Add the tower's monthly TA, SW_IN, VPD", False))
-        self.addParameter(QgsProcessingParameterNumber(
+        self.addParameter(add_flags(QgsProcessingParameterNumber(
             "MIN_COVERAGE", "Minimum fraction of measured or good gap-filled NEE (quality_ok)",
-            NUMBER_DOUBLE, 0.75, False, 0.0, 1.0))
+            NUMBER_DOUBLE, 0.75, False, 0.0, 1.0), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", "Site-month table", SOURCE_VECTOR_POINT))
 
@@ -118,7 +126,8 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         if n_inputs == 0:  # also checked before the run, but a model step's input may not have been produced
             raise QgsProcessingException(NO_INPUT)
         if ids and len(ids) != n_inputs:
-            raise QgsProcessingException(f"SITE_IDS: {len(ids)} site ids for {n_inputs} inputs")
+            raise QgsProcessingException(f"{self.parameter_label('SITE_IDS')}: {len(ids)} site ids for {n_inputs} "
+                                         "inputs")
         monthly, halfhourly = [], []
         for i, path in enumerate(paths):
             kind, obj = self.run_core(read_site_input, path, er, ids[i] if ids else None, min_cov,
@@ -129,7 +138,7 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         if parameters.get("INPUT_TABLE"):
             src = self.parameterAsSource(parameters, "INPUT_TABLE", context)
             if src is None:
-                raise QgsProcessingException("INPUT_TABLE: cannot be read")
+                raise QgsProcessingException(f"{self.parameter_label('INPUT_TABLE')}: cannot be read")
             halfhourly.append(self.run_core(name_input_table, _layer_dataframe(src, "INPUT_TABLE"),
                                             f"INPUT_TABLE {src.sourceName()}", ids[-1] if ids else None))
         table, warnings = self.run_core(combine_site_months, monthly, halfhourly, er, qc, min_cov,
@@ -140,17 +149,18 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         if parameters.get("APPEND"):
             src = self.parameterAsSource(parameters, "APPEND", context)
             if src is None:
-                raise QgsProcessingException("APPEND: cannot be read")
+                raise QgsProcessingException(f"{self.parameter_label('APPEND')}: cannot be read")
             other = source_to_dataframe(src, [f for f in src.fields().names() if f.lower() != "fid"],
                                         what="APPEND", numeric_text=True)
             er_field = self.parameterAsString(parameters, "APPEND_ER_FIELD", context) or "RECO_NT_gC_m2_d"
             table, n_dup = self.run_core(append_site_months, table, other, er_field, f"APPEND {src.sourceName()}")
-            feedback.pushInfo(f"APPEND: {len(other) - n_dup} site-months appended"
+            feedback.pushInfo(f"Appended table: {len(other) - n_dup} site-months appended"
                               + (f"; {n_dup} left out because the inputs give the same site-month" if n_dup else ""))
         drivers = {}
         for name, source, variable in DriverSources.sources(self, parameters, context):
             if name in table.columns:
-                raise QgsProcessingException(f"DRIVERS: driver {name!r} has the name of a table column; rename it")
+                raise QgsProcessingException(f"{self.parameter_label('DRIVERS')}: driver {name!r} has the name of a "
+                                             "table column; rename it")
             drivers[name] = self.run_core(open_series, source, variable)
         if drivers:
             table = self.run_core(sample_drivers, table, drivers)
@@ -170,7 +180,7 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         src = self.parameterAsSource(parameters, "SITES", context)
         field = self.parameterAsString(parameters, "SITE_ID_FIELD", context) or "site_id"
         if field not in src.fields().names():
-            raise QgsProcessingException(f"SITES: has no field {field!r}; fields: "
+            raise QgsProcessingException(f"{self.parameter_label('SITES')}: has no field {field!r}; fields: "
                                          f"{', '.join(src.fields().names())}")
         ct = QgsCoordinateTransform(src.sourceCrs(), QgsCoordinateReferenceSystem("EPSG:4326"),
                                     QgsProject.instance())

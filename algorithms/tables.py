@@ -64,7 +64,8 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
     crs = QgsCoordinateReferenceSystem("EPSG:4326") if lon else QgsCoordinateReferenceSystem()
     sink, dest = alg.parameterAsSink(parameters, name, context, fields, geom_type, crs)
     if sink is None:
-        raise QgsProcessingException(f"{name}: cannot create the output table")
+        label = alg.parameter_label(name) if hasattr(alg, "parameter_label") else name
+        raise QgsProcessingException(f"{label}: cannot create the output table")
     cols = [df[c].to_numpy() for c in df.columns]
     n = len(df)
     for i in range(n):

@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingParameterEnum, QgsProcessingParameterFile, Q
 
 from ..ecoresp_core.io.towers import FORMATS, read_tower
 from .base import EcorespAlgorithm
-from .qgiscompat import NUMBER_DOUBLE
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, add_flags
 
 
 class TowerInput:
@@ -28,12 +28,15 @@ class TowerInput:
         "as TA_1_1_1 found; a raw FC with storage SC gives NEE = FC + SC), REddyProc text (Year, DoY, Hour "
         "or DateTime, both the end of the interval; optional units row) or an EddyPro full output (date, "
         "time, co2_flux, u*, air_temperature in K, VPD in Pa; records with qc_co2_flux = 2 dropped). "
-        "Columns are found by their standard names; map others with COLUMNS (e.g. TA=TA_1_2_1;NEE=FC) and "
-        "state units with UNITS (VPD=kPa;TA=K;RH=fraction). Units are also checked by magnitude: VPD in "
+        "Columns are found by their standard names; map others with the <i>Column mapping</i> (e.g. "
+        "TA=TA_1_2_1;NEE=FC) and state units with <i>Units</i> (VPD=kPa;TA=K;RH=fraction). The file format, "
+        "the site overrides (site id, latitude, longitude, UTC offset), the column mapping and the units are "
+        "among the Advanced parameters. Units are also checked by magnitude: VPD in "
         "kPa, temperatures in degF or RH as a fraction without a stated unit stop with a message naming "
         "the column (K without a unit is converted and said so). RH is derived from VPD and TA when absent "
         "and VPD from RH and TA, potential radiation from the site coordinates when SW_IN_POT is absent, "
-        "and coordinates come from the shipped FLUXNET2015 site list when the file has none.</p>"
+        "and coordinates come from the FLUXNET2015 site list shipped with the plugin when the file has "
+        "none.</p>"
     )
 
     @classmethod
@@ -41,16 +44,18 @@ class TowerInput:
         alg.addParameter(QgsProcessingParameterFile(
             cls.INPUT, "Tower file (FLUXNET2015, AmeriFlux, REddyProc, EddyPro)",
             fileFilter="Tower files (*.csv *.csv.gz *.txt *.gz);;All files (*.*)"))
-        alg.addParameter(QgsProcessingParameterEnum(
-            cls.FORMAT, "File format", ["detect"] + list(FORMATS), defaultValue=0))
-        alg.addParameter(QgsProcessingParameterString(cls.SITE_ID, "Site id (override)", optional=True))
+        # rarely changed (the format, columns and site are found in the file): under Advanced
+        advanced = [QgsProcessingParameterEnum(cls.FORMAT, "File format", ["detect"] + list(FORMATS), defaultValue=0),
+                    QgsProcessingParameterString(cls.SITE_ID, "Site id (override)", optional=True)]
         for name, label in ((cls.LATITUDE, "Latitude (degrees north, override)"),
                             (cls.LONGITUDE, "Longitude (degrees east, override)"),
                             (cls.UTC_OFFSET, "UTC offset of local standard time (hours, override)")):
-            alg.addParameter(QgsProcessingParameterNumber(name, label, NUMBER_DOUBLE, None, True))
-        alg.addParameter(QgsProcessingParameterString(
-            cls.COLUMNS, "Column mapping (standard=file column; ...)", optional=True))
-        alg.addParameter(QgsProcessingParameterString(cls.UNITS, "Units (e.g. VPD=kPa;TA=K)", optional=True))
+            advanced.append(QgsProcessingParameterNumber(name, label, NUMBER_DOUBLE, None, True))
+        advanced += [QgsProcessingParameterString(cls.COLUMNS, "Column mapping (standard=file column; ...)",
+                                                  optional=True),
+                     QgsProcessingParameterString(cls.UNITS, "Units (e.g. VPD=kPa;TA=K)", optional=True)]
+        for p in advanced:
+            alg.addParameter(add_flags(p, FLAG_ADVANCED))
 
     @classmethod
     def read(cls, alg, parameters, context):

@@ -7,10 +7,10 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
 )
 
-from ..ecoresp_core.jobs.trend import trend_raster
+from ..ecoresp_core.jobs.trend import TREND_CLASSES, trend_raster
 from ..ecoresp_core.trends.trend import TREND_BANDS
 from .base import Choices, TimeSeriesAlgorithm, TimeSeriesInput
-from .qgiscompat import NUMBER_DOUBLE, NUMBER_INTEGER
+from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, add_flags
 
 # the keys are the core's VARIANTS, in their order
 VARIANT_CHOICES = Choices({
@@ -30,21 +30,26 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
     DISPLAY = "Trend: Mann-Kendall test and Theil-Sen slope"
     GROUP = "3 Trends and attribution"
     GROUP_ID = "trends"
+    TAGS = ("Mann-Kendall", "Theil-Sen", "Sen slope", "trend", "time series", "significance", "raster",
+            "climate", "CRU TS")
     HELP = (
         "<p>Per-pixel Mann-Kendall trend test and Theil-Sen (Sen's) slope of a raster time "
         "series, following pymannkendall's conventions exactly: S and var(S) on the series "
         "without its gaps (tie-corrected), Sen's slope on the original positions, intercept at "
         "the first time step.</p>"
         + TimeSeriesInput.HELP +
-        "<p><b>Output</b>: a GeoTIFF with bands " + ", ".join(TREND_BANDS) + ". "
-        "trend is -1/0/+1 at the chosen significance level; slope_lower/slope_upper are the "
+        "<p><b>Trend statistics</b>: a raster with the bands " + ", ".join(TREND_BANDS) + ". "
+        "trend is -1/0/+1 at the chosen significance level; slope_lower and slope_upper are the "
         "Gilbert (1987) confidence bounds of the slope at the same level (from the tie-corrected "
-        "var(S) of the original series). Pixels with fewer valid values than the minimum are nodata. "
-        "The optional classes raster has 5 significance classes with a ready style.</p>"
-        "<p>Slope unit: per year (needs a regular annual, monthly or daily axis) or per time step. "
+        "var(S) of the original series). Pixels with fewer valid values than the minimum number of "
+        "valid time steps (advanced) are nodata. <b>Trend significance classes</b> (optional): 5 "
+        "classes (" + "; ".join(label for _, label, _ in TREND_CLASSES) + ") with a ready style.</p>"
+        "<p><b>Slope unit</b>: per year (needs a regular annual, monthly or daily axis) or per time step. "
         "A monthly series can be aggregated to annual means or sums before the test; the seasonal "
         "test uses the monthly series and its slope is the median of within-month slopes per year.</p>"
-        "<p>Outputs record the method, options and library versions in their metadata.</p>"
+        "<p>Outputs record the method, options and library versions in their metadata. Equations, "
+        "variants and worked examples: methods guide shipped with the plugin (docs/methods.md), "
+        "section \u201cTrend analysis: Mann\u2013Kendall and Theil\u2013Sen\u201d.</p>"
     )
     VARIANT = "VARIANT"
     ALPHA = "ALPHA"
@@ -59,8 +64,8 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
         self.addParameter(VARIANT_CHOICES.parameter(self.VARIANT, "Test"))
         self.addParameter(QgsProcessingParameterNumber(
             self.ALPHA, "Significance level (alpha)", NUMBER_DOUBLE, 0.05, False, 1e-6, 0.5))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MIN_VALID, "Minimum number of valid time steps", NUMBER_INTEGER, 10, False, 3))
+        self.addParameter(add_flags(QgsProcessingParameterNumber(
+            self.MIN_VALID, "Minimum number of valid time steps", NUMBER_INTEGER, 10, False, 3), FLAG_ADVANCED))
         self.addParameter(SLOPE_UNIT_CHOICES.parameter(self.SLOPE_UNIT, "Slope unit"))
         self.addParameter(AGGREGATE_CHOICES.parameter(self.AGGREGATE, "Aggregate a monthly series before the test"))
         TimeSeriesInput.add_memory_parameter(self)

@@ -7,7 +7,7 @@ from qgis.core import QgsProcessingParameterFeatureSink, QgsProcessingParameterN
 from ..ecoresp_core.jobs.provenance import provenance
 from ..ecoresp_core.ustar.bootstrap import ustar_thresholds
 from .base import Choices, EcorespAlgorithm
-from .qgiscompat import NUMBER_INTEGER, SOURCE_VECTOR
+from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags
 from .tables import write_table
 from .towerinput import TowerInput
 
@@ -20,6 +20,9 @@ class UstarThresholdAlgorithm(EcorespAlgorithm):
     DISPLAY = "u* threshold (moving point test or change-point detection, with bootstrap)"
     GROUP = "1 Site partitioning"
     GROUP_ID = "partitioning"
+    TAGS = ("eddy covariance", "u*", "ustar", "friction velocity", "u* threshold", "u* filtering",
+            "moving point test", "change-point detection", "bootstrap", "NEE", "REddyProc", "ONEFlux", "FLUXNET",
+            "Papale", "Barr")
     HELP = (
         "<p>Estimates the friction-velocity (u*) threshold below which night-time NEE of one tower "
         "file is underestimated, per year and per season, with its bootstrap distribution.</p>"
@@ -32,15 +35,18 @@ class UstarThresholdAlgorithm(EcorespAlgorithm):
         "year has fewer than 3000 night records or no seasonal threshold); a year without threshold "
         "takes the median over years, a season without threshold its year's.</p>"
         "<p><b>Change-point detection</b>: Barr et al. (2013) as ONEFlux runs it.</p>"
-        "<p><b>Bootstrap</b>: BOOTSTRAP samples in all (the first the original data, as REddyProc's "
-        "nSample), records resampled with replacement within each season, reproducible with SEED.</p>"
-        "<p><b>Output</b>: one row per year (season 'annual') and per season (REddyProc label: year and "
+        "<p><b>Bootstrap samples</b>: the number of samples in all (the first the original data, as "
+        "REddyProc's nSample), records resampled with replacement within each season, reproducible with the "
+        "<i>Random seed</i> (Advanced).</p>"
+        "<p><b>u* thresholds</b>: one row per year (season 'annual') and per season (REddyProc label: year and "
         "month of the season start, e.g. 2004012 = Dec 2004 - Feb 2005): USTAR_TH (estimate on the "
         "original data, m s-1), USTAR_TH_05, _16, _50, _84, _95 (bootstrap quantiles; empty when fewer "
         "than 40 % of the samples gave a threshold), n_boot_ok, reason (fall-backs taken or why there "
         "is none), and the provenance (source file, options, versions).</p>"
-        "<p>Needs NEE, TA, SW_IN and USTAR. Rules in detail: methods guide (docs/methods.md in the "
-        "plugin folder), section 17.</p>" + TowerInput.HELP
+        "<p>Needs NEE, TA, SW_IN and USTAR. The thresholds feed the gap-filling algorithm (its u* threshold "
+        "for night-time NEE) or, all in one, the partitioning algorithm's raw input chain. Rules in detail: "
+        "the methods guide shipped with the plugin (docs/methods.md in the plugin folder), section 'u* "
+        "threshold (low-turbulence filtering)'.</p>" + TowerInput.HELP
     )
     METHOD = "METHOD"
     BOOTSTRAP = "BOOTSTRAP"
@@ -53,7 +59,8 @@ class UstarThresholdAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.BOOTSTRAP, "Bootstrap samples (including the original data; 1: none)",
             NUMBER_INTEGER, 100, False, 1, 10000))
-        self.addParameter(QgsProcessingParameterNumber(self.SEED, "Random seed", NUMBER_INTEGER, 1, False, 0))
+        self.addParameter(add_flags(QgsProcessingParameterNumber(self.SEED, "Random seed", NUMBER_INTEGER, 1, False,
+                                                                 0), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "u* thresholds", SOURCE_VECTOR))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

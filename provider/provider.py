@@ -6,7 +6,9 @@ import os
 from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsProcessingProvider
 
 from ..algorithms import ALGORITHMS
+from ..algorithms.icons import provider_icon, provider_icon_path
 from ..ecoresp_core import __version__
+from .actions import resolve_example_paths
 
 PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS_DIR = os.path.join(PLUGIN_DIR, "models")
@@ -24,6 +26,12 @@ class EcorespProvider(QgsProcessingProvider):
 
     def versionInfo(self):  # noqa: N802
         return __version__
+
+    def icon(self):
+        return provider_icon()
+
+    def svgIconPath(self):  # noqa: N802
+        return provider_icon_path()
 
     def __init__(self):
         super().__init__()
@@ -44,4 +52,5 @@ class EcorespProvider(QgsProcessingProvider):
             model = QgsProcessingModelAlgorithm()
             if model.fromFile(path):
                 model.setSourceFilePath(path)
+                resolve_example_paths(model)  # the example data's paths in this installation
                 self.addAlgorithm(model)

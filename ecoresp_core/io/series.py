@@ -280,7 +280,8 @@ class SeriesWriter:
     """A multiband float32 GeoTIFF written block by block under a temporary name.
 
     ``band_names`` become band descriptions; ``metadata`` (dict) is stored in the
-    dataset metadata (values that are not strings are JSON-encoded). ``classes``
+    dataset metadata (values that are not strings are JSON-encoded); ``band_metadata`` (one dict
+    per band) in the bands' metadata, a ``units`` item also as the band's unit type. ``classes``
     ([(value, label, '#rrggbb'), ...]) makes band 1 categorical: its colour table and class
     names are set when the file is created, before any pixel is written (GDAL 3.10+ refuses
     to change a TIFF's colour interpretation once data are written)."""
@@ -317,6 +318,8 @@ class SeriesWriter:
                 band.SetNoDataValue(float(nodata))
             if band_metadata and band_metadata[i]:
                 band.SetMetadata({k: str(v) for k, v in band_metadata[i].items()})
+                if band_metadata[i].get("units"):  # GDAL's unit type, which QGIS and gdalinfo show
+                    band.SetUnitType(str(band_metadata[i]["units"]))
         if metadata:
             self._ds.SetMetadata({k: v if isinstance(v, str) else json.dumps(v, default=str)
                                   for k, v in metadata.items()})

@@ -955,7 +955,7 @@ def complete(tower, site_id=None, latitude=None, longitude=None, utc_offset_h=No
                              "FLUXNET2015 site_id so that potential radiation can be computed")
         from ..common.solar import potential_radiation
         out["SW_IN_POT"] = potential_radiation(out.index, latitude, longitude, utc_offset_h, step_minutes=step)
-        derived.append(f"SW_IN_POT: computed (solar.py) at interval middles, lat {float(latitude):g}, "
+        derived.append(f"SW_IN_POT: computed from the solar geometry at interval middles, lat {float(latitude):g}, "
                        f"lon {float(longitude):g}, UTC{float(utc_offset_h):+g}")
     if "RH" not in out:
         if "VPD" in out:

@@ -112,10 +112,13 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
             job.meta["ECORESP_MODEL"] = json.dumps(
                 {"file": model.source, "sha256": model.meta.get("sha256"), "chosen": model.meta.get("chosen"),
                  "seed": model.meta.get("seed"), "cv": model.meta.get("cv")}, default=str)
-            out = job.output(out_path, grid, date_strings)
+            unit = str(model.meta.get("target_unit") or "")
+            out = job.output(out_path, grid, date_strings,
+                             band_metadata=[{"DATE": d, "units": unit} for d in date_strings])
             share_w = None
             if outside_share_path:
-                share_w = job.output(outside_share_path, grid, ["outside_share"])
+                share_w = job.output(outside_share_path, grid, ["outside_share"],
+                                     band_metadata=[{"units": "fraction of months"}])
 
             def work(r0, r1, sub):
                 rows = r1 - r0

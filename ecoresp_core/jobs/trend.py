@@ -86,8 +86,8 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
     options = dict(variant=variant, alpha=alpha, min_valid=int(min_valid), slope_per=slope_per,
                    aggregate=aggregate, period=period, time_step=step,
                    first_date=format_date(dates[0]), last_date=format_date(dates[-1]))
-    units = src.units or "units"
-    band_meta = [{"units": f"{units} {unit_text}" if b.startswith("slope") else
+    units = src.units or ""
+    band_meta = [{"units": f"{units} {unit_text}".strip() if b.startswith("slope") else
                   (units if b == "intercept" else "")} for b in TREND_BANDS]
     band_meta[TREND_BANDS.index("intercept")]["reference"] = f"value at the first time step ({format_date(dates[0])})"
     counts = dict(pixels=0, valid_input=0, tested=0, increasing=0, decreasing=0)

@@ -73,6 +73,9 @@ def run_trend_dialog(app, out):
         time.sleep(0.05)
     layers = sorted(lyr.name() for lyr in QgsProject.instance().mapLayers().values())
     print(f"trend dialog run: ok={done.get('ok')} results={done.get('results')} layers={layers}")
+    for group in QgsProject.instance().layerTreeRoot().children():  # how they were loaded: group, renderer
+        for node in getattr(group, "children", list)():
+            print(f"loaded in {group.name()!r}: {node.name()!r} as {node.layer().renderer().type()}")
     return bool(done.get("ok"))
 
 

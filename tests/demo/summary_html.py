@@ -66,14 +66,33 @@ sections = []
 # 1. partitioning methods side by side
 site_years = pd.concat([csv(os.path.join(OUT, "partition_DE-Tha_1998_summary.csv")),
                         csv(os.path.join(C, "site_years.csv"))], ignore_index=True)
-cols = [c for c in ["site_id", "year", "RECO_NT_gC", "RECO_DT_gC", "RECO_DTRH_gC", "GPP_NT_gC", "GPP_DT_gC",
-                    "GPP_DTRH_gC", "E0_NT_K", "E0_NIGHT_DTRH_K", "E0_DAY_DTRH_K", "GAMMA_DTRH",
-                    "GPP_NT_vs_REF_R2", "GPP_DT_vs_REF_R2"] if c in site_years.columns]
+QUANTITIES = [("RECO_NT_gC", "RECO NT (g C m-2 yr-1)", "{:.0f}"), ("RECO_DT_gC", "RECO DT (g C m-2 yr-1)", "{:.0f}"),
+              ("RECO_DTRH_gC", "RECO DT-RH (g C m-2 yr-1)", "{:.0f}"), ("GPP_NT_gC", "GPP NT (g C m-2 yr-1)", "{:.0f}"),
+              ("GPP_DT_gC", "GPP DT (g C m-2 yr-1)", "{:.0f}"), ("GPP_DTRH_gC", "GPP DT-RH (g C m-2 yr-1)", "{:.0f}"),
+              ("E0_NT_K", "E0 NT (K)", "{:.0f}"), ("E0_NIGHT_DTRH_K", "E0 night DT-RH (K)", "{:.0f}"),
+              ("E0_DAY_DTRH_K", "E0 day DT-RH (K)", "{:.0f}"), ("GAMMA_DTRH", "gamma DT-RH (%-1)", "{:.4f}"),
+              ("GPP_NT_vs_REF_R2", "R2 of GPP NT against FLUXNET2015", "{:.3f}"),
+              ("GPP_DT_vs_REF_R2", "R2 of GPP DT against FLUXNET2015", "{:.3f}")]
+
+
+def per_site_year(df, quantities):
+    """One row per quantity, a column per site-year (readable however many quantities there are)."""
+    labels = [f"{r.get('site_id', '')} {r.get('year', '')}".strip() for r in df.to_dict("records")]
+    rows = []
+    for col, name, fmt in quantities:
+        if col in df.columns:
+            values = pd.to_numeric(df[col], errors="coerce")
+            rows.append({"quantity": name, **{lab: (fmt.format(v + 0.0).replace("-0.0000", "0.0000")
+                                                    if np.isfinite(v) else "-") for lab, v in zip(labels, values)}})
+    return pd.DataFrame(rows)
+
+
 body = ("<p>Real measured towers: FLUXNET2015 DE-Tha 2011-2012 (in the chain) and the REddyProc example DE-Tha "
         "1998. Annual sums in g C m-2 yr-1 by night-time (NT, Reichstein 2005), day-time (DT, Lasslop 2010) and "
-        "DT-RH (day/night temperature sensitivity and a humidity response; the proposal of science.md section 7). "
-        "R2 against the FLUXNET2015 reference partitioning where the file carries it.</p>"
-        + table_html(site_years[cols]) +
+        "DT-RH (day/night temperature sensitivity and a humidity response; the proposal of the methods guide, "
+        "docs/methods.md, section 7). R2 against the FLUXNET2015 reference partitioning where the file carries "
+        "it.</p>"
+        + table_html(per_site_year(site_years, QUANTITIES), max_cols=10) +
         f"<p>Reports: {link('chain/partition.html', 'DE-Tha 2011-2012 partitioning report')}, "
         f"{link('partition_DE-Tha_1998.html', 'DE-Tha 1998')}, "
         f"{link('chain/dtrh_vs_nt.html', 'DT-RH against NT')}.</p>")
@@ -100,7 +119,7 @@ body = ("<p><b>Illustrative.</b> The model is real: a random forest of monthly E
         "product.</p>" + (table_html(cv[cv["fold"].isin(["mean", "pooled"])]) if not cv.empty else "") +
         "<p>Permutation importances (drop of test EF when a driver is shuffled):</p>" + table_html(imp) +
         chart + table_html(summary) +
-        map_svg(er_first, gt, "ER annual sum, first year (g C m-2 yr-1)", vmin=0, vmax=float(np.nanmax(er_first)),
+        map_svg(er_first, gt, "ER annual sum, first year", vmin=0, vmax=float(np.nanmax(er_first)),
                 colours=("#ffffcc", "#d9f0a3", "#addd8e", "#78c679", "#41ab5d", "#238443", "#005a32"),
                 unit="g C m-2 yr-1") +
         f"<p>Files: {link('chain/er_monthly.tif', 'monthly ER (360 dated bands)')}, "
@@ -117,8 +136,10 @@ body = (f"<p>Mann-Kendall test and Theil-Sen slope per pixel of annual ER sums 1
         f"of real CRU TS annual mean temperature. ER: {int(ok.sum())} land pixels, median slope "
         f"{np.nanmedian(slope):.2f} g C m-2 yr-1 per year, significant increase on {int((trend[ok] > 0).sum())}, "
         f"decrease on {int((trend[ok] < 0).sum())} pixels (alpha 0.05).</p>"
-        + map_svg(slope, gt, "ER trend (g C m-2 yr-1 per year), illustrative", unit="")
-        + map_svg(tas_slope * 10, tgt, "Air temperature trend 1981-2010 (degC per decade), CRU TS 4.00", unit=""))
+        + "<p>Colour ramps follow the sign of the data: diverging (blue below 0, red above, white at 0) where a "
+        "map has both signs, sequential (light to dark) where all values have one sign.</p>"
+        + map_svg(slope, gt, "ER trend, illustrative", unit="g C m-2 yr-1 per year")
+        + map_svg(tas_slope * 10, tgt, "Air temperature trend 1981-2010, CRU TS 4.00", unit="degC per decade"))
 sections.append(("3. Trends", body))
 
 # 4. attribution

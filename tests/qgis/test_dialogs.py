@@ -26,7 +26,10 @@ def test_every_dialog_builds(tmp_path, provider):
     # the run from the dialog: 290 of the 330 Iberian land cells warm significantly (as in the demo)
     assert "trend dialog run: ok=True" in proc.stdout
     assert "'N_TESTED': 330" in proc.stdout and "'N_INCREASING': 290" in proc.stdout
-    assert "layers=['Trend significance classes', 'Trend statistics']" in proc.stdout
+    assert "layers=['tas: trend classes', 'tas: trend slope [degC per year]']" in proc.stdout
+    # styled and grouped per run as the dialog loads them (algorithms/loading.py)
+    assert "loaded in 'ecoresp trend tas': 'tas: trend slope [degC per year]' as singlebandpseudocolor" in proc.stdout
+    assert "loaded in 'ecoresp trend tas': 'tas: trend classes' as paletted" in proc.stdout
     from osgeo import gdal
     ds = gdal.Open(str(tmp_path / "tas_trend.tif"))
     assert ds.RasterCount == 11 and ds.GetRasterBand(1).GetDescription() == "slope"

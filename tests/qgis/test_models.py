@@ -93,18 +93,16 @@ def test_site_partitioning_model_runs_and_returns_every_output(provider, tmp_pat
 @pytest.mark.slow  # a chain of qgis_process start-ups on the Iberian cube
 def test_upscaling_then_trends_attribution_through_qgis_process(qgis_process, tmp_path, iberia_nc):
     """The two regional models chained by hand through qgis_process, as a user would: the
-    FLUXNET2015 site-months (screened) -> monthly ER over Iberia -> trend and attribution."""
+    FLUXNET2015 site-month table as it is (the upscaling model screens it and trains on RECO_NT by
+    its defaults, given through coalesce() since qgis_process applies no model-input default) ->
+    monthly ER over Iberia -> trend and attribution (the variables tas, tasmin, pr by default too)."""
     import json
 
     from osgeo import gdal
-    net = pd.read_csv(os.path.join(DATA, "sites", "fluxnet2015_site_month.csv"))
-    net = net[net["frac_measured"] >= 0.2].rename(columns={"RECO_NT_gC_m2_d": "ER_gC_m2_d"})
-    net["quality_ok"] = 1
-    net.to_csv(tmp_path / "sm.csv", index=False)
     iberia = os.path.join(DATA, "iberia")
-    grid = [f"climate_file={iberia_nc}", "tmp_variable=tas", "tmn_variable=tasmin", "pre_variable=pr",
-            f"land_cover={iberia}/iberia_igbp_2019.tif", f"land_fraction={iberia}/iberia_land_fraction_percent.tif",
-            f"zones={iberia}/iberia_koppen_dominant.tif", "zone_names=2=B arid,3=C temperate,4=D cold", "seed=3"]
+    grid = [f"climate_file={iberia_nc}", f"zones={iberia}/iberia_koppen_dominant.tif",
+            "zone_names=2=B arid,3=C temperate,4=D cold", "seed=3"]
+    land = [f"land_cover={iberia}/iberia_igbp_2019.tif", f"land_fraction={iberia}/iberia_land_fraction_percent.tif"]
 
     def run(model, args, outputs):
         alg_outputs = [f"{k}={tmp_path / v}" for k, v in outputs.items()]
@@ -115,7 +113,7 @@ def test_upscaling_then_trends_attribution_through_qgis_process(qgis_process, tm
             assert res[k] == str(tmp_path / v) and os.path.exists(tmp_path / v), k
         return res
 
-    run("upscaling", [f"site_months={tmp_path / 'sm.csv'}"] + grid, {
+    run("upscaling", [f"site_months={os.path.join(DATA, 'sites', 'fluxnet2015_site_month.csv')}"] + grid + land, {
         "fit:er_model_file": "m.npz",
         "predict:monthly_er": "er.tif",
         "predict:share_of_months_outside_the_training_range": "out.tif", "integrate:annual_er_totals": "tot.csv",
@@ -172,3 +170,227 @@ def test_shipped_models_need_no_defaults_and_no_skipped_outputs(provider, name):
             param = m.parameterDefinition(f"{child.childId()}:{o.name()}")
             if f"{child.childId()}:{o.childOutputName()}" in read:
                 assert not param.flags() & FLAG_OPTIONAL, param.name()
+
+
+# -- the shipped models in a user's hands (issue 14): pipeline order, example defaults, layout, copy --
+EXAMPLE_DIR = os.path.join(REPO, "example")
+ORDER = {  # the dialog's order: the pipeline's
+    "site_partitioning": ["tower_file", "methods", "er_field", "network_table", "network_filter"],
+    "upscaling": ["site_months", "target_field", "site_filter", "climate_file", "tmp_variable", "tmn_variable",
+                  "land_cover", "land_fraction", "zones", "zone_names", "seed"],
+    "trends_attribution": ["er_series", "climate_file", "tmp_variable", "tmn_variable", "pre_variable", "zones",
+                           "zone_names", "seed"],
+    "whole_chain": ["tower_file", "methods", "er_field", "network_table", "network_filter", "climate_file",
+                    "tmp_variable", "tmn_variable", "pre_variable", "land_cover", "land_fraction", "zones",
+                    "zone_names", "seed"],
+    "tower_to_fluxes": ["tower_file", "methods", "ustar_method", "bootstrap", "seed"],
+}
+
+
+def _inputs(m):
+    return [p.name() for p in m.parameterDefinitions() if not p.isDestination()]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_inputs_in_pipeline_order_and_every_input_used(provider, name):
+    """The inputs in pipeline order (the tower file first), where the QGIS reads the model's
+    parameterOrder (3.22.16 here, 3.26+); and no input that no step reads (upscaling had an unused
+    precipitation variable, trends_attribution unused land cover and land fraction)."""
+    from ecoresp.algorithms.qgiscompat import SOURCE_OF_EXPRESSION, SOURCE_OF_MODEL_PARAMETER
+    m = _load(os.path.join(REPO, "models", f"{name}.model3"))
+    assert sorted(_inputs(m)) == sorted(ORDER[name])
+    if hasattr(m, "setParameterOrder"):
+        assert _inputs(m) == ORDER[name]
+    used = set()
+    for child in m.childAlgorithms().values():
+        for sources in child.parameterSources().values():
+            for s in sources:
+                if s.source() == SOURCE_OF_MODEL_PARAMETER:
+                    used.add(s.parameterName())
+                elif s.source() == SOURCE_OF_EXPRESSION:
+                    used |= {p for p in ORDER[name] if f"@{p}" in s.expression()}
+    assert used == set(ORDER[name]), set(ORDER[name]) - used
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_defaults_are_the_shipped_example_data(provider, name):
+    """Every path among the defaults and the steps' expressions names the plugin's example folder
+    (shipped in the zip: Makefile PLUGIN_FILES), resolved by the plugin to where it is installed, and
+    the file exists there; the variables are those of the bundled CRU TS file."""
+    from ecoresp.provider.actions import EXAMPLE, resolve_example_paths
+    assert "example" in open(os.path.join(REPO, "Makefile")).read().split("PLUGIN_FILES :=")[1].split("\n")[0]
+    raw = open(os.path.join(REPO, "models", f"{name}.model3")).read()
+    assert "tests/data" not in raw and "/work/" not in raw
+    m = _load(os.path.join(REPO, "models", f"{name}.model3"))
+    paths = [p.defaultValue() for p in m.parameterDefinitions() if EXAMPLE in str(p.defaultValue())]
+    assert paths, name
+    n = resolve_example_paths(m, EXAMPLE_DIR)
+    assert n >= 2 * len(paths)  # each default also in the coalesce() of the steps that read it
+    assert EXAMPLE not in str(m.toVariant())
+    for p in m.parameterDefinitions():
+        d = p.defaultValue()
+        if isinstance(d, str) and "/" in d:
+            assert d.startswith(EXAMPLE_DIR + "/") and os.path.isfile(d), (p.name(), d)
+    variables = {p.name(): p.defaultValue() for p in m.parameterDefinitions() if p.name().endswith("_variable")}
+    assert variables == {k: v for k, v in {"tmp_variable": "tas", "tmn_variable": "tasmin",
+                                           "pre_variable": "pr"}.items() if k in ORDER[name]}
+
+
+def test_example_folder_is_documented():
+    """Every file of example/ is named in its README (provenance and attribution)."""
+    readme = open(os.path.join(EXAMPLE_DIR, "README.md")).read()
+    files = sorted(f for f in os.listdir(EXAMPLE_DIR) if f != "README.md" and not f.endswith(".aux.xml"))
+    assert len(files) >= 7
+    for f in files:
+        assert f"`{f}`" in readme, f
+    assert "CC-BY-4.0" in readme and "Open Government Licence" in readme
+
+
+def _boxes(m):
+    """(what, x0, y0, x1, y1) of every box the modeller draws: inputs, steps and model outputs."""
+    out = []
+
+    def box(what, comp):
+        pos, size = comp.position(), comp.size()
+        out.append((what, pos.x() - size.width() / 2, pos.y() - size.height() / 2,
+                    pos.x() + size.width() / 2, pos.y() + size.height() / 2))
+
+    for name, comp in m.parameterComponents().items():
+        box(f"input {name}", comp)
+    for cid, child in m.childAlgorithms().items():
+        box(f"step {cid}", child)
+        for key, o in child.modelOutputs().items():
+            box(f"output {cid}:{key}", o)
+    return out
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_layout_has_no_overlapping_boxes(provider, name):
+    """A grid: the inputs in one column in pipeline order, each step right of the steps it reads,
+    its outputs to its right; no two boxes overlap (they were one column of overlapping boxes)."""
+    from ecoresp.algorithms.qgiscompat import SOURCE_OF_CHILD_OUTPUT
+    m = _load(os.path.join(REPO, "models", f"{name}.model3"))
+    boxes = _boxes(m)
+    assert len(boxes) == len(_inputs(m)) + len(m.childAlgorithms()) + len(m.destinationParameterDefinitions())
+    for i, a in enumerate(boxes):
+        assert a[3] - a[1] >= 100 and a[4] - a[2] >= 30, a  # a real box
+        for b in boxes[i + 1:]:
+            assert a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2], (a, b)
+    ys = [m.parameterComponent(p).position().y() for p in ORDER[name]]
+    assert ys == sorted(ys)
+    inputs_right = max(b[3] for b in boxes if b[0].startswith("input"))
+    for child in m.childAlgorithms().values():
+        assert child.position().x() - child.size().width() / 2 > inputs_right
+        for sources in child.parameterSources().values():
+            for s in sources:
+                if s.source() == SOURCE_OF_CHILD_OUTPUT:
+                    assert m.childAlgorithm(s.outputChildId()).position().x() < child.position().x()
+
+
+@pytest.fixture
+def no_iface(monkeypatch):
+    """The Processing dialogs as without a QGIS main window (pytest-qgis's mock iface lacks what
+    they ask it for)."""
+    import processing.gui.AlgorithmDialog  # noqa: F401 (the modules whose iface is replaced)
+    import processing.modeler.ModelerDialog  # noqa: F401
+    for name, module in list(sys.modules.items()):
+        if name.startswith("processing.") and getattr(module, "iface", None) is not None:
+            monkeypatch.setattr(module, "iface", None)
+
+
+def test_whole_chain_dialog_order_defaults_and_no_current_layer(provider, no_iface, tmp_path):
+    """The dialog as a user opens it, with a vector and a raster layer in the project: the inputs in
+    pipeline order, the example files as defaults (not the project's layers), the optional zones
+    left empty."""
+    from processing.gui.AlgorithmDialog import AlgorithmDialog
+    from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
+
+    vec = QgsVectorLayer("Point?crs=EPSG:4326&field=site_id:string", "my points", "memory")
+    ras = QgsRasterLayer(os.path.join(DATA, "iberia", "iberia_koppen_dominant.tif"), "my raster")
+    QgsProject.instance().addMapLayers([vec, ras])
+    try:
+        dlg = AlgorithmDialog(QgsApplication.processingRegistry().createAlgorithmById("ecoresp:whole_chain"),
+                              False, None)
+        panel = dlg.mainWidget()
+        shown = [k for k in panel.wrappers if k in ORDER["whole_chain"]]
+        if hasattr(dlg.algorithm(), "setParameterOrder"):
+            assert shown == ORDER["whole_chain"]
+        params = panel.createProcessingParameters()
+        dlg.close()
+    finally:
+        QgsProject.instance().removeMapLayers([vec.id(), ras.id()])
+    from ecoresp.provider.actions import EXAMPLE_DIR as installed  # the plugin as installed for the tests
+    ex = installed + "/"
+    assert params["tower_file"] == ex + "Example_DETha98.txt"
+    assert params["network_table"] == ex + "fluxnet2015_site_month.csv"
+    assert params["land_cover"] == ex + "iberia_igbp_2019.tif"
+    assert params["land_fraction"] == ex + "iberia_land_fraction_percent.tif"
+    assert params["climate_file"] == ex + "cru_ts400_iberia_1981-2010_monthly.nc"
+    assert params.get("zones") in (None, "")
+    assert (params["tmp_variable"], params["tmn_variable"], params["pre_variable"]) == ("tas", "tasmin", "pr")
+    for key in ("tower_file", "network_table", "land_cover", "land_fraction", "climate_file"):
+        assert os.path.isfile(params[key]), (key, params[key])  # shipped with the plugin
+
+
+def test_open_a_copy_in_the_model_designer(provider, no_iface, tmp_path):
+    """The toolbox action on an ecoresp model: a copy (example paths resolved) in the user's models
+    folder under a new name, never over an existing file, the model provider refreshed, and the Model
+    Designer opened on the copy."""
+    from processing.modeler.ModelerDialog import ModelerDialog
+    from qgis.core import QgsApplication
+
+    from ecoresp.provider.actions import OpenModelCopyAction, register_actions, unregister_actions
+    from processing.gui.ProviderActions import ProviderContextMenuActions
+    alg = QgsApplication.processingRegistry().algorithmById("ecoresp:whole_chain")
+    actions = register_actions()
+    try:
+        (action,) = [a for a in ProviderContextMenuActions.actions if isinstance(a, OpenModelCopyAction)]
+        assert action is actions[0] and "Model Designer" in action.name
+        action.setData(QgsApplication.processingRegistry().algorithmById("ecoresp:trend"), None)
+        assert not action.isEnabled()  # only on the shipped models
+        action.setData(alg, None)
+        assert action.isEnabled()
+        from processing.modeler.ModelerUtils import ModelerUtils
+        folder = ModelerUtils.modelsFolders()[0]
+        os.makedirs(folder, exist_ok=True)
+        taken = os.path.join(folder, "whole_chain_copy.model3")
+        with open(taken, "w") as fh:
+            fh.write("a user's own file")
+        try:
+            action.execute()
+            path, dlg = action.last
+            assert os.path.dirname(path) == folder and os.path.basename(path) == "whole_chain_copy_2.model3"
+            assert open(taken).read() == "a user's own file"
+            assert isinstance(dlg, ModelerDialog)
+            edited = dlg.model()
+            assert edited.name() == "whole_chain_copy_2" and edited.sourceFilePath() == path
+            assert sorted(edited.childAlgorithms()) == sorted(alg.childAlgorithms())
+            assert "{ecoresp_example}" not in open(path).read()
+            assert QgsApplication.processingRegistry().algorithmById("model:whole_chain_copy_2") is not None
+            dlg.close()
+        finally:
+            for f in (taken, os.path.join(folder, "whole_chain_copy_2.model3")):
+                if os.path.exists(f):
+                    os.remove(f)
+    finally:
+        unregister_actions(actions)
+    assert not [a for a in ProviderContextMenuActions.actions if isinstance(a, OpenModelCopyAction)]
+
+
+def test_plugin_adds_and_removes_the_action(provider):
+    """initGui registers the toolbox action (once), unload removes it."""
+    from processing.gui.ProviderActions import ProviderContextMenuActions
+
+    from ecoresp.provider.actions import OpenModelCopyAction
+    from ecoresp.provider.plugin import EcorespPlugin
+
+    def ours():
+        return [a for a in ProviderContextMenuActions.actions if isinstance(a, OpenModelCopyAction)]
+    plugin = EcorespPlugin(None)
+    plugin.provider = provider  # the session's provider, already registered
+    plugin.initGui()
+    plugin.initGui()
+    assert len(ours()) == 1
+    plugin.provider = None  # unload() removes the actions but keeps the session's provider
+    plugin.unload()
+    assert ours() == []

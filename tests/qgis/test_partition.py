@@ -108,7 +108,7 @@ def test_partition_offers_and_runs_a_registered_method(provider, tmp_path):
         alg = QgsApplication.processingRegistry().createAlgorithmById("ecoresp:partition")
         assert ("<b>NIGHTMEAN</b>: constant ER = mean measured night-time NEE (toy). A test method: constant ER"
                 in alg.shortHelpString())
-        assert "NIGHTMEAN" in alg.parameterDefinition("METHODS").description()
+        assert "NIGHTMEAN" in alg.parameterDefinition("METHODS").options()
         ok, msg = alg.checkParameterValues({"INPUT": DETHA98, "METHODS": "NT,night-mean",
                                             "OUTPUT": str(tmp_path / "x.csv")}, QgsProcessingContext())
         assert ok, msg
@@ -199,3 +199,125 @@ def test_partition_accepts_raw_reddyproc_datetime_file(provider, tmp_path):
     assert srow["site_id"] == "DE-Geb" and 50 < float(srow["E0_NT_K"]) < 450
     log = fb.textLog()
     assert "NEE (NEE) is raw with" in log and "ecoresp:gapfill" in log and "VPD derived from RH and TA" in log
+
+
+def _geb_slice(tmp_path, days=30):
+    """A 30-day slice of REddyProc's DE-Geb example (raw NEE, May 2004): a quick partitioning input."""
+    with open(os.path.join(FLUX, "DEGebExample_2004-2006.csv")) as fh:
+        lines = fh.read().splitlines()
+    first = 1 + (31 + 29 + 31 + 30) * 48  # the record ending 2004-05-01 00:30
+    src = tmp_path / "DEGebExample_2004-05.csv"
+    src.write_text("\n".join([lines[0]] + lines[first:first + days * 48]) + "\n")
+    return src
+
+
+def test_partition_dialog_methods_enum_advanced_and_tags(provider):
+    """Issue 14: the methods are a multiple choice of the registered codes (static strings, so that
+    'NT,DT,DTRH' of models and command lines stays valid), the rarely changed parameters are under
+    Advanced, and the toolbox search finds the algorithm by 'flux partitioning'."""
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsProcessingParameterEnum
+    from qgis.gui import QgsProcessingToolboxProxyModel
+
+    from ecoresp.algorithms.qgiscompat import FLAG_ADVANCED
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById("ecoresp:partition")
+    p = alg.parameterDefinition("METHODS")
+    assert isinstance(p, QgsProcessingParameterEnum) and p.allowMultiple() and p.usesStaticStrings()
+    assert p.options()[:7] == ["NT", "DT", "DTRH", "DTASYM", "DTRHONLY", "RF", "NN"]
+    assert p.defaultValue() == ["NT", "DT", "DTRH"] and p.description() == "Partitioning methods"
+    ctx = QgsProcessingContext()
+    assert p.checkValueIsAcceptable("NT,DT,DTRH") and p.checkValueIsAcceptable(["NT", "DT"])
+    assert not p.checkValueIsAcceptable("0,1")        # option numbers: accepted by the algorithm's own check
+    base = {"INPUT": DETHA98, "OUTPUT": "memory:"}
+    assert alg.method_codes(dict(base, METHODS="NT,DT,DTRH"), ctx) == ("NT", "DT", "DTRH")
+    assert alg.method_codes(dict(base, METHODS=["DT", "NT"]), ctx) == ("DT", "NT")
+    assert alg.method_codes(dict(base, METHODS="0,2"), ctx) == ("NT", "DTRH")      # option numbers
+    assert alg.method_codes(dict(base, METHODS=[1]), ctx) == ("DT",)
+    assert alg.method_codes(dict(base, METHODS="dt-rh,nt"), ctx) == ("DTRH", "NT")
+    assert alg.method_codes(base, ctx) == ("NT", "DT", "DTRH")                       # the default
+    for value in ("NT,DT,DTRH", "0,1", ["NT", "DT"], "nt,dt-rh"):
+        ok, msg = alg.checkParameterValues(dict(base, METHODS=value), ctx)
+        assert ok, (value, msg)
+    ok, msg = alg.checkParameterValues(dict(base, METHODS="NT,XX"), ctx)
+    assert not ok and msg.startswith("Partitioning methods (METHODS): unknown method 'XX'; use any of NT, DT")
+    ok, msg = alg.checkParameterValues(dict(base, METHODS="0,9"), ctx)
+    assert not ok and "unknown method '9'" in msg
+
+    advanced = {d.name() for d in alg.parameterDefinitions() if d.flags() & FLAG_ADVANCED}
+    main = {d.name() for d in alg.parameterDefinitions() if not d.flags() & FLAG_ADVANCED and not d.isDestination()}
+    assert main == {"INPUT", "METHODS", "RAW_CHAIN", "EVIDENCE"}
+    assert advanced == {"FORMAT", "SITE_ID", "LATITUDE", "LONGITUDE", "UTC_OFFSET", "COLUMNS", "UNITS",
+                        "FIT_QC_ONLY", "BOOTSTRAP", "SEED", "EVIDENCE_BOOTSTRAP", "JOINT_BLOCK_DAYS",
+                        "RH_AT_NIGHT", "RH_FUNCTION"}
+
+    for tag in ("flux partitioning", "eddy covariance", "NEE", "GPP", "respiration", "Reichstein", "Lasslop",
+                "REddyProc", "FLUXNET"):
+        assert tag in alg.tags(), tag
+    # the toolbox search matches the tags: 'flux partitioning' finds partition (and not, e.g., trend)
+    proxy = QgsProcessingToolboxProxyModel(None, QgsApplication.processingRegistry())
+    proxy.setFilterString("flux partitioning")
+
+    def found(parent):
+        out = []
+        for row in range(proxy.rowCount(parent)):
+            idx = proxy.index(row, 0, parent)
+            a = proxy.toolboxModel().algorithmForIndex(proxy.mapToSource(idx))
+            out += [a.id()] if a is not None else found(idx)
+        return out
+    hits = found(proxy.index(-1, -1))
+    assert "ecoresp:partition" in hits and "ecoresp:trend" not in hits
+
+
+def test_partition_help_uses_labels_not_ids(provider):
+    from qgis.core import QgsApplication
+
+    text = QgsApplication.processingRegistry().createAlgorithmById("ecoresp:partition").shortHelpString()
+    for word in ("RAW_CHAIN", "EVIDENCE_BOOTSTRAP", "JOINT_BLOCK_DAYS", "FIT_QC_ONLY", "RH_FUNCTION", "COLUMNS",
+                 "UNITS", "OUTPUT", "WINDOWS", "REPORT", "EVIDENCE_MODELS", ".py", "science.md"):
+        assert word not in text, word
+    for label in ("<i>Column mapping</i>", "<i>Partitioned fluxes</i>", "<i>Site-year summary</i>",
+                  "<i>Fitting windows</i>", "Raw input: u* filtering and gap filling first", "Fit only measured NEE",
+                  "'DT-RH as a tested hypothesis'"):
+        assert label in text, label
+
+
+def test_partition_warnings_in_plain_language(provider, tmp_path):
+    """The log explains each fall-back in words with what to do ('DT 2004: 3 of 14 light-response
+    windows refitted ...'), while the summary keeps the codes (flags_DT: lrc_windows_refitted:3)."""
+    import processing
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    src = _geb_slice(tmp_path)
+    fb = QgsProcessingFeedback()
+    summ = tmp_path / "s.csv"
+    processing.run("ecoresp:partition", {"INPUT": str(src), "METHODS": ["NT", "DT"], "EVIDENCE": False,
+                                         "OUTPUT": str(tmp_path / "o.csv"), "SUMMARY": str(summ)},
+                   feedback=fb, context=QgsProcessingContext())
+    with open(summ) as fh:
+        srow = next(csv.DictReader(fh))
+    assert srow["flags_DT"] == "sdNEE_from_lookup; lrc_windows_refitted:3"
+    log = fb.textLog()
+    assert ("DT 2004: 3 of 14 light-response windows refitted with a parameter fixed (no VPD limitation, or the "
+            "light-use efficiency of the window before), as REddyProc and ONEFlux do; their records have QC 1"
+            in log)
+    assert "DT 2004: the file has no NEE uncertainty (sdNEE)" in log
+    assert "lrc_windows_refitted" not in log and "sdNEE_from_lookup" not in log
+
+
+@pytest.mark.parametrize("methods", ["NT,DT", "0,1"])
+def test_partition_methods_through_qgis_process(qgis_process, tmp_path, methods):
+    """qgis_process takes the methods as codes (as the demo and the shipped models pass them) and as
+    option numbers; an unknown code stops before the run with the parameter's label."""
+    src = _geb_slice(tmp_path)
+    out = tmp_path / "o.csv"
+    proc = qgis_process("--json", "run", "ecoresp:partition", "--", f"INPUT={src}", f"METHODS={methods}",
+                        "EVIDENCE=false", f"OUTPUT={out}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    with open(out) as fh:
+        header = next(csv.reader(fh))
+    assert {"RECO_NT", "RECO_DT", "QC_DT"} <= set(header) and "RECO_DTRH" not in header
+    if methods == "0,1":
+        bad = qgis_process("run", "ecoresp:partition", "--", f"INPUT={src}", "METHODS=NT,XX",
+                           f"OUTPUT={tmp_path / 'x.csv'}")
+        assert bad.returncode != 0
+        assert "Partitioning methods (METHODS): unknown method 'XX'" in bad.stdout + bad.stderr

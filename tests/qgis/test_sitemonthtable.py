@@ -155,3 +155,67 @@ def test_no_input_is_a_clear_error(provider, tmp_path):
     alg = QgsApplication.processingRegistry().algorithmById(smt).create()
     with pytest.raises(QgsProcessingException, match=r"Give input files \(INPUTS\) or a table layer"):
         alg.processAlgorithm({"OUTPUT": str(tmp_path / "sm.csv")}, QgsProcessingContext(), QgsProcessingFeedback())
+
+
+def _surface(alg_id):
+    """(algorithm, names of its Advanced parameters, tags, help text) as the dialog shows them."""
+    from qgis.core import QgsApplication
+
+    from ecoresp.algorithms.qgiscompat import FLAG_ADVANCED
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
+    advanced = {d.name() for d in alg.parameterDefinitions() if d.flags() & FLAG_ADVANCED}
+    return alg, advanced, alg.tags(), alg.shortHelpString()
+
+
+def test_sitemonthtable_dialog_optional_inputs_tags_and_help(provider):
+    """Issue 14: the network table, the input table and the site points are optional without a
+    default, so the dialog never fills them with the current layer; Advanced, tags, labels."""
+    alg, advanced, tags, text = _surface("ecoresp:sitemonthtable")
+    from ecoresp.algorithms.qgiscompat import FLAG_OPTIONAL
+    for name in ("APPEND", "INPUT_TABLE", "SITES", "INPUTS", "DRIVERS"):
+        p = alg.parameterDefinition(name)
+        assert p.flags() & FLAG_OPTIONAL and p.defaultValue() is None, name
+    assert advanced == {"QC_FIELD", "SITE_ID_FIELD", "APPEND_ER_FIELD", "MIN_COVERAGE"}
+    assert {"upscaling", "site-month", "FLUXNET", "training data"} <= set(tags)
+    for word in ("MIN_COVERAGE", "SITE_IDS", "TOWER_MET", "APPEND_ER_FIELD", "DRIVER_FILES", "SITES layer",
+                 "section 12"):
+        assert word not in text, word
+    assert "<b>Append a site-month table</b> (optional, nothing is appended unless you choose a table)" in text
+    assert "section 'Global upscaling'" in text
+
+
+@pytest.fixture
+def no_iface(monkeypatch):
+    """The Processing dialogs as without a QGIS main window (pytest-qgis's mock iface lacks what
+    they ask it for)."""
+    import sys
+
+    import processing.gui.AlgorithmDialog  # noqa: F401 (the modules whose iface is replaced)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("processing.") and getattr(module, "iface", None) is not None:
+            monkeypatch.setattr(module, "iface", None)
+
+
+def test_sitemonthtable_dialog_leaves_the_optional_tables_empty(provider, no_iface):
+    """With table and point layers in the project, the dialog as a user opens it takes none of them
+    as network table, input table or site points; partition's dialog ticks the default methods."""
+    from processing.gui.AlgorithmDialog import AlgorithmDialog
+    from qgis.core import QgsApplication, QgsProject, QgsVectorLayer
+
+    pts = QgsVectorLayer("Point?crs=EPSG:4326&field=site_id:string", "my points", "memory")
+    table = QgsVectorLayer("None?field=site_id:string&field=RECO_NT_gC_m2_d:double", "my table", "memory")
+    QgsProject.instance().addMapLayers([pts, table])
+    try:
+        registry = QgsApplication.processingRegistry()
+        dlg = AlgorithmDialog(registry.createAlgorithmById("ecoresp:sitemonthtable"), False, None)
+        got = {name: w.parameterValue() for name, w in dlg.mainWidget().wrappers.items()}
+        dlg.close()
+        dlg = AlgorithmDialog(registry.createAlgorithmById("ecoresp:partition"), False, None)
+        methods = dlg.mainWidget().wrappers["METHODS"].parameterValue()
+        dlg.close()
+    finally:
+        QgsProject.instance().removeMapLayers([pts.id(), table.id()])
+    for name in ("APPEND", "INPUT_TABLE", "SITES"):
+        assert got[name] in (None, ""), (name, got[name])
+    assert methods == ["NT", "DT", "DTRH"]

@@ -106,15 +106,18 @@ def test_predict_table_and_rasters(fitted, subset, tmp_path):
     er = ds.ReadAsArray()
     assert np.isfinite(er).all() and 0 < er.mean() < 10
     assert gdal.Open(out["OUTSIDE_SHARE"]).RasterCount == 1
-    # wrong driver names: a clear message naming them
+    # wrong driver names: checked before the run, the missing driver named with what the model expects
     from qgis.core import QgsProcessingException
-    with pytest.raises(QgsProcessingException, match=r"no driver for feature\(s\) IGBP.*driver\(s\) landcover"):
+    with pytest.raises(QgsProcessingException, match=r"\(DRIVERS\): no driver for IGBP \[categories: [A-Z, .]+\] "
+                                                     r"\(given: TA_F_degC, SW_IN_F_W_m2, VPD_F_hPa, landcover\)\. "
+                                                     r"The model expects 4 driver\(s\), in this order: "
+                                                     r"TA_F_degC \[degC\]; SW_IN_F_W_m2 \[W m-2\]; VPD_F_hPa \[hPa\]"):
         run(pred, {"MODEL": res["OUTPUT"], "DRIVERS": [ta, sw, vpd, lc],
                    "DRIVER_NAMES": "TA_F_degC,SW_IN_F_W_m2,VPD_F_hPa,landcover", "OUTPUT": str(tmp_path / "x.tif")})
     # a table without the needed columns
     bad = tmp_path / "bad.csv"
     subset[1].drop(columns=["VPD_F_hPa"]).to_csv(bad, index=False)
-    with pytest.raises(QgsProcessingException, match=r"TABLE: has no column\(s\) VPD_F_hPa"):
+    with pytest.raises(QgsProcessingException, match=r"\(TABLE\): no driver for VPD_F_hPa \[hPa\] \(given: site_id, "):
         run(pred, {"MODEL": res["OUTPUT"], "TABLE": csv_layer(str(bad)), "OUTPUT_TABLE": str(tmp_path / "p2.csv")})
 
 

@@ -64,3 +64,26 @@ def test_ustarthreshold_missing_ustar(provider, tmp_path):
         processing.run("ecoresp:ustarthreshold", {"INPUT": str(bad), "BOOTSTRAP": 1, "LATITUDE": 50.0,
                                                   "LONGITUDE": 10.0, "OUTPUT": str(tmp_path / "o.csv")},
                        feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
+
+
+def _surface(alg_id):
+    """(algorithm, names of its Advanced parameters, tags, help text) as the dialog shows them."""
+    from qgis.core import QgsApplication
+
+    from ecoresp.algorithms.qgiscompat import FLAG_ADVANCED
+
+    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
+    advanced = {d.name() for d in alg.parameterDefinitions() if d.flags() & FLAG_ADVANCED}
+    return alg, advanced, alg.tags(), alg.shortHelpString()
+
+
+def test_ustarthreshold_dialog_tags_and_help(provider):
+    """Issue 14: the seed and the file overrides under Advanced, search tags, help by dialog labels."""
+    alg, advanced, tags, text = _surface("ecoresp:ustarthreshold")
+    assert advanced == {"FORMAT", "SITE_ID", "LATITUDE", "LONGITUDE", "UTC_OFFSET", "COLUMNS", "UNITS", "SEED"}
+    assert {"u*", "u* threshold", "friction velocity", "moving point test", "change-point detection",
+            "eddy covariance"} <= set(tags)
+    for word in ("BOOTSTRAP", "SEED", "OUTPUT", "COLUMNS", "section 17"):
+        assert word not in text, word
+    assert "<b>Bootstrap samples</b>" in text and "<i>Random seed</i> (Advanced)" in text
+    assert "section 'u* threshold (low-turbulence filtering)'" in text
