@@ -130,4 +130,30 @@ def provider(qgis_app, qgis_processing):
     gc.collect()
 
 
+@pytest.fixture
+def dialog_surface(provider):
+    """surface(algorithm id) -> (algorithm, names of its Advanced parameters, tags, help text) as the
+    dialog shows them."""
+    from qgis.core import QgsApplication
+
+    from ecoresp.algorithms.qgiscompat import FLAG_ADVANCED
+
+    def surface(alg_id):
+        alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
+        advanced = {d.name() for d in alg.parameterDefinitions() if d.flags() & FLAG_ADVANCED}
+        return alg, advanced, alg.tags(), alg.shortHelpString()
+    return surface
+
+
+@pytest.fixture
+def no_iface(monkeypatch):
+    """The Processing dialogs as without a QGIS main window (pytest-qgis's mock iface lacks what
+    they ask it for)."""
+    import processing.gui.AlgorithmDialog  # noqa: F401 (the modules whose iface is replaced)
+    import processing.modeler.ModelerDialog  # noqa: F401
+    for name, module in list(sys.modules.items()):
+        if name.startswith("processing.") and getattr(module, "iface", None) is not None:
+            monkeypatch.setattr(module, "iface", None)
+
+
 _keep = []

@@ -15,7 +15,9 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def main(out, ids):
+def start_qgis():
+    """(application, provider): a QGIS application with Processing and the plugin of this checkout
+    registered (also used by tests/qgis/test_gridded_dialogs.py's child process)."""
     from qgis.core import QgsApplication
     app = QgsApplication([], True)
     app.initQgis()
@@ -26,8 +28,14 @@ def main(out, ids):
     from processing.core.Processing import Processing
     Processing.initialize()
     from ecoresp.provider.provider import EcorespProvider
-    provider = EcorespProvider()
+    provider = EcorespProvider()  # kept by the caller: the registry does not own a Python provider
     QgsApplication.processingRegistry().addProvider(provider)
+    return app, provider
+
+
+def main(out, ids):
+    from qgis.core import QgsApplication
+    app, provider = start_qgis()
     from qgis.PyQt.QtWidgets import QWidget
     os.makedirs(out, exist_ok=True)
     ids = ids or sorted(a.id() for a in provider.algorithms())

@@ -80,22 +80,11 @@ def test_evaluate_needs_a_reference(provider, tmp_path):
         run("evaluate", {"INPUT": str(table), "SIM_FIELD": "A", "OUTPUT": str(tmp_path / "o.csv")})
 
 
-def _surface(alg_id):
-    """(algorithm, names of its Advanced parameters, tags, help text) as the dialog shows them."""
-    from qgis.core import QgsApplication
-
-    from ecoresp.algorithms.qgiscompat import FLAG_ADVANCED
-
-    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
-    advanced = {d.name() for d in alg.parameterDefinitions() if d.flags() & FLAG_ADVANCED}
-    return alg, advanced, alg.tags(), alg.shortHelpString()
-
-
-def test_isotope_and_evaluate_dialog_tags_and_messages(provider):
+def test_isotope_and_evaluate_dialog_tags_and_messages(dialog_surface):
     """Issue 14: Advanced parameters, search tags, help and messages by dialog labels."""
     from qgis.core import QgsProcessingContext
 
-    alg, advanced, tags, text = _surface("ecoresp:isotopepartition")
+    alg, advanced, tags, text = dialog_surface("ecoresp:isotopepartition")
     assert advanced == {"TIME_FIELD", "MIN_DISEQUILIBRIUM", "EXACT"}
     assert {"isotopes", "13C", "flux partitioning", "Keeling plot"} <= set(tags)
     for word in ("DELTA_N_FIELD", "ISOFLUX_FIELD", "MIN_DISEQUILIBRIUM", "OUTPUT"):
@@ -103,7 +92,7 @@ def test_isotope_and_evaluate_dialog_tags_and_messages(provider):
     ok, msg = alg.checkParameterValues({"INPUT": "x.csv", "OUTPUT": "memory:"}, QgsProcessingContext())
     assert not ok and msg == ("Give exactly one of delta_N field (permil) (DELTA_N_FIELD) and or isoflux field "
                               "(permil umol m-2 s-1) (ISOFLUX_FIELD)")
-    alg, advanced, tags, text = _surface("ecoresp:evaluate")
+    alg, advanced, tags, text = dialog_surface("ecoresp:evaluate")
     assert advanced == {"TIME_FIELD", "DAY_FIELD", "REF_TIME_CONVENTION", "REF_UTC_OFFSET"}
     assert {"evaluation", "validation", "RMSE", "Nash-Sutcliffe", "respiration"} <= set(tags)
     for word in ("OBS_FIELD", "REFERENCE_FILE", "SIM_FIELD", "OUTPUT", "REPORT"):

@@ -82,20 +82,9 @@ def test_gapfill_energy_oneflux_and_bad_variable(provider, tiny, tmp_path):
         _run({"INPUT": path, "VARIABLES": "NEE,CO2", "OUTPUT": str(tmp_path / "x.csv")})
 
 
-def _surface(alg_id):
-    """(algorithm, names of its Advanced parameters, tags, help text) as the dialog shows them."""
-    from qgis.core import QgsApplication
-
-    from ecoresp.algorithms.qgiscompat import FLAG_ADVANCED
-
-    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
-    advanced = {d.name() for d in alg.parameterDefinitions() if d.flags() & FLAG_ADVANCED}
-    return alg, advanced, alg.tags(), alg.shortHelpString()
-
-
-def test_gapfill_dialog_tags_and_help(provider):
+def test_gapfill_dialog_tags_and_help(dialog_surface):
     """Issue 14: rarely changed parameters under Advanced, search tags, help by dialog labels."""
-    alg, advanced, tags, text = _surface("ecoresp:gapfill")
+    alg, advanced, tags, text = dialog_surface("ecoresp:gapfill")
     assert advanced == {"FORMAT", "SITE_ID", "LATITUDE", "LONGITUDE", "UTC_OFFSET", "COLUMNS", "UNITS", "METHOD"}
     assert {"gap filling", "MDS", "u*", "eddy covariance", "REddyProc", "ecoresp"} <= set(tags)
     for word in ("USTAR_THRESHOLD", "METADATA", "COLUMNS", "VARIABLES", "OUTPUT", "docs/methods.md, section"):

@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -27,21 +26,12 @@ GRIDDED = ("trend", "detrend", "derivedriver", "fitupscaler", "predictupscaler",
 
 # -- the child process: build the dialogs, report what they show ---------------------------------
 def dialog_report(tmp):
-    from qgis.core import QgsApplication
-    app = QgsApplication([], True)
-    app.initQgis()
-    parent = tempfile.mkdtemp(prefix="ecoresp-plugin-")
-    os.symlink(REPO, os.path.join(parent, "ecoresp"))
-    sys.path.insert(0, parent)
-    sys.path.append("/usr/share/qgis/python/plugins")
-    from processing.core.Processing import Processing
-    Processing.initialize()
-    from ecoresp.provider.provider import EcorespProvider
-    provider = EcorespProvider()  # kept: the registry does not own a Python provider
-    QgsApplication.processingRegistry().addProvider(provider)
+    sys.path.insert(0, os.path.join(REPO, "tests", "crossversion"))
+    from dialogs import start_qgis
+    app, provider = start_qgis()  # noqa: F841 (provider kept alive for the run)
     from processing.gui.AlgorithmDialog import AlgorithmDialog
     from processing.gui.BatchAlgorithmDialog import BatchAlgorithmDialog
-    from qgis.core import QgsProcessingContext, QgsVectorLayer
+    from qgis.core import QgsApplication, QgsProcessingContext, QgsVectorLayer
 
     def dialog(alg_id):
         dlg = AlgorithmDialog(QgsApplication.processingRegistry().createAlgorithmById(f"ecoresp:{alg_id}"),

@@ -287,17 +287,6 @@ def test_model_layout_has_no_overlapping_boxes(provider, name):
                     assert m.childAlgorithm(s.outputChildId()).position().x() < child.position().x()
 
 
-@pytest.fixture
-def no_iface(monkeypatch):
-    """The Processing dialogs as without a QGIS main window (pytest-qgis's mock iface lacks what
-    they ask it for)."""
-    import processing.gui.AlgorithmDialog  # noqa: F401 (the modules whose iface is replaced)
-    import processing.modeler.ModelerDialog  # noqa: F401
-    for name, module in list(sys.modules.items()):
-        if name.startswith("processing.") and getattr(module, "iface", None) is not None:
-            monkeypatch.setattr(module, "iface", None)
-
-
 def test_whole_chain_dialog_order_defaults_and_no_current_layer(provider, no_iface, tmp_path):
     """The dialog as a user opens it, with a vector and a raster layer in the project: the inputs in
     pipeline order, the example files as defaults (not the project's layers), the optional zones

@@ -185,18 +185,6 @@ def test_sitemonthtable_dialog_optional_inputs_tags_and_help(provider):
     assert "section 'Global upscaling'" in text
 
 
-@pytest.fixture
-def no_iface(monkeypatch):
-    """The Processing dialogs as without a QGIS main window (pytest-qgis's mock iface lacks what
-    they ask it for)."""
-    import sys
-
-    import processing.gui.AlgorithmDialog  # noqa: F401 (the modules whose iface is replaced)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("processing.") and getattr(module, "iface", None) is not None:
-            monkeypatch.setattr(module, "iface", None)
-
-
 def test_sitemonthtable_dialog_leaves_the_optional_tables_empty(provider, no_iface):
     """With table and point layers in the project, the dialog as a user opens it takes none of them
     as network table, input table or site points; partition's dialog ticks the default methods."""

@@ -66,20 +66,9 @@ def test_ustarthreshold_missing_ustar(provider, tmp_path):
                        feedback=QgsProcessingFeedback(), context=QgsProcessingContext())
 
 
-def _surface(alg_id):
-    """(algorithm, names of its Advanced parameters, tags, help text) as the dialog shows them."""
-    from qgis.core import QgsApplication
-
-    from ecoresp.algorithms.qgiscompat import FLAG_ADVANCED
-
-    alg = QgsApplication.processingRegistry().createAlgorithmById(alg_id)
-    advanced = {d.name() for d in alg.parameterDefinitions() if d.flags() & FLAG_ADVANCED}
-    return alg, advanced, alg.tags(), alg.shortHelpString()
-
-
-def test_ustarthreshold_dialog_tags_and_help(provider):
+def test_ustarthreshold_dialog_tags_and_help(dialog_surface):
     """Issue 14: the seed and the file overrides under Advanced, search tags, help by dialog labels."""
-    alg, advanced, tags, text = _surface("ecoresp:ustarthreshold")
+    alg, advanced, tags, text = dialog_surface("ecoresp:ustarthreshold")
     assert advanced == {"FORMAT", "SITE_ID", "LATITUDE", "LONGITUDE", "UTC_OFFSET", "COLUMNS", "UNITS", "SEED"}
     assert {"u*", "u* threshold", "friction velocity", "moving point test", "change-point detection",
             "eddy covariance"} <= set(tags)
