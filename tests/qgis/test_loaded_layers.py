@@ -228,3 +228,28 @@ def small_model():
         m.addChildAlgorithm(child)
     assert m.validate()[0], m.validate()[1]
     return m
+
+
+def test_rfattribution_and_integrate(project, tmp_path):
+    from test_attribution import make_stacks
+    er, drivers, _, _ = make_stacks(tmp_path, seed=1)
+    with_unit(er, "g C m-2 d-1")
+    run_loaded("ecoresp:rfattribution", {"INPUT": er, "DRIVERS": drivers, "N_TREES": 10, "SEED": 7,
+                                         "OUTPUT": str(tmp_path / "rf.tif"), "DOMINANT": str(tmp_path / "rfdom.tif")})
+    layers = tree(project)
+    assert list(layers) == ["ecoresp rfattribution er"]
+    (rel_name, rel_kind, rel), (dom_name, dom_kind, dom) = layers["ecoresp rfattribution er"]
+    assert rel_name == "er: relative importance (exploratory)" and rel_kind == "singlebandpseudocolor"
+    assert rel.renderer().band() == 1 and ramp(rel)[0] == pytest.approx([0, 0.25, 0.5, 0.75, 1])  # rel_TA
+    assert dom_name == "er: most important driver (exploratory)" and dom_kind == "paletted"
+    assert set(palette(dom).values()) >= {"TA", "pre", "SM"}
+    # integrate: the two tables and the annual sums (a series: its first year, its unit in the name)
+    project.clear()
+    run_loaded("ecoresp:integrate", {"INPUT": er, "OUTPUT": str(tmp_path / "t.csv"),
+                                     "SUMMARY": str(tmp_path / "s.csv"), "ANNUAL": str(tmp_path / "annual.tif")})
+    layers = tree(project)
+    assert [(n, k) for n, k, _ in layers["ecoresp integrate er"]] == [
+        ("er: annual totals", None), ("er: comparison of annual totals", None),
+        ("er: annual sums [g C m-2 yr-1]", "singlebandgray")]
+    assert layers["ecoresp integrate er"][2][2].renderer().grayBand() == 1
+    assert band(str(tmp_path / "annual.tif"))[:2] == ("1990-01-01", "g C m-2 yr-1")
