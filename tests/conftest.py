@@ -150,6 +150,7 @@ def no_iface(monkeypatch):
     """The Processing dialogs as without a QGIS main window (pytest-qgis's mock iface lacks what
     they ask it for)."""
     import processing.gui.AlgorithmDialog  # noqa: F401 (the modules whose iface is replaced)
+    import processing.gui.Postprocessing  # noqa: F401 (3.44 hands iface's layer tree view to C++)
     import processing.modeler.ModelerDialog  # noqa: F401
     for name, module in list(sys.modules.items()):
         if name.startswith("processing.") and getattr(module, "iface", None) is not None:

@@ -18,8 +18,9 @@ TREND_CLASS_NAMES = ["significant decrease", "decrease, not significant", "no ch
 
 
 @pytest.fixture
-def project(provider):
-    """The (cleared) project the results load into."""
+def project(provider, no_iface):
+    """The (cleared) project the results load into (as without a main window: pytest-qgis's mock
+    iface cannot stand for the layer tree view that QGIS 3.44 passes to C++)."""
     from qgis.core import QgsProject
     p = QgsProject.instance()
     p.clear()
@@ -179,8 +180,11 @@ def test_predicted_monthly_er_and_model_run(project, tmp_path):
     # a model (detrend, then trend of the detrended series), run twice: one group per run
     project.clear()
     model = small_model()
-    params = {"series": res["OUTPUT"], "tr:slope": "TEMPORARY_OUTPUT", "tr:classes": "TEMPORARY_OUTPUT",
-              "de:anomalies": "TEMPORARY_OUTPUT"}  # temporary files named anomalies.tif, slope.tif ...
+    # temporary files named anomalies.tif, slope.tif ...; the outputs are "de:anomalies" ... up to
+    # QGIS 3.32 and "anomalies" ... in a model built in code on 3.34+
+    params = {d.name(): "TEMPORARY_OUTPUT" for d in model.destinationParameterDefinitions()}
+    assert sorted(n.split(":")[-1] for n in params) == ["anomalies", "classes", "slope"]
+    params["series"] = res["OUTPUT"]
     run_loaded(model, params)
     run_loaded(model, params)
     groups = project.layerTreeRoot().children()
