@@ -3,8 +3,11 @@ input parameters, the parameter helpers (enum options as one key -> label table,
 lists through the core's one parser), and running the core with progress, Cancel and clear
 errors: one error boundary around every processAlgorithm."""
 
+import contextlib
 import functools
 import os
+import signal
+import threading
 import traceback
 
 from qgis.core import (
@@ -23,6 +26,7 @@ from ..ecoresp_core.io.series import open_series, split_source
 from .helpdocs import algorithm_tags, help_url
 from .icons import algorithm_icon, algorithm_icon_path
 from .dependencies import missing_message, missing_package
+from .destinations import check_destinations, check_input_files, check_values
 from .loading import DEFAULT_TITLES, INPUT_TYPES, attach, input_subject
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, add_flags
 
@@ -33,6 +37,8 @@ def processing_error(exc, feedback=None):
     ecoresp: it is named, and its traceback goes to the log (``feedback``)."""
     if isinstance(exc, QgsProcessingException):
         return exc
+    if isinstance(exc, StoppedBySignal):
+        return QgsProcessingException(f"{exc}; no output was written")
     if isinstance(exc, Cancelled):
         return QgsProcessingException("Cancelled by the user; no output was written")
     if isinstance(exc, EcorespError):
@@ -40,6 +46,8 @@ def processing_error(exc, feedback=None):
     if isinstance(exc, MemoryError):
         return QgsProcessingException("Out of memory: lower the advanced parameter 'Memory budget for raster "
                                       "blocks (MB)' (MEMORY_MB)")
+    if isinstance(exc, OSError) and exc.filename:  # a file that cannot be read or written
+        return QgsProcessingException(f"{exc.filename}: {exc.strerror or exc}")
     package = missing_package(exc)  # a package needed only by this run's options (cftime for NetCDF, ...)
     if package is not None:
         return QgsProcessingException(f"This run {missing_message([package])}")
@@ -48,14 +56,47 @@ def processing_error(exc, feedback=None):
     return QgsProcessingException(f"internal error, please report it with the log: {type(exc).__name__}: {exc}")
 
 
+class StoppedBySignal(Cancelled):
+    """The run was stopped by SIGINT or SIGTERM (Ctrl+C, kill, a scheduler's time limit)."""
+
+
+@contextlib.contextmanager
+def signals_cancel():
+    """Within the block, SIGINT and SIGTERM stop the run as Cancel does: the exception unwinds
+    through the core, which removes its temporary outputs and closes its helper processes. Only
+    where Python can take signals (the main thread: qgis_process; the desktop runs algorithms in
+    a worker thread and has its Cancel button)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise StoppedBySignal(f"stopped by {signal.Signals(signum).name}")
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[signum] = signal.signal(signum, stop)
+        except (ValueError, OSError):  # not allowed here
+            pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+
 def _error_boundary(process):
     """``process`` (a processAlgorithm) with every exception it raises reported by processing_error.
     The exception is raised outside the ``except`` block: the traceback of the original one, which
     may hold layers (freed late, they crash QGIS 3.22 at exit), is released first."""
     @functools.wraps(process)
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        ok, message = check_destinations(self, parameters, context)
+        if not ok:  # also when checkParameterValues was not called (a model's child, processing.run)
+            raise QgsProcessingException(message)
         try:
-            results = process(self, parameters, context, feedback)
+            with signals_cancel():
+                results = process(self, parameters, context, feedback)
         except QgsProcessingException:
             raise
         except Exception as exc:  # noqa: BLE001 - the one boundary: everything is reported
@@ -129,6 +170,15 @@ class EcorespAlgorithm(QgsProcessingAlgorithm):
 
     def svgIconPath(self):  # noqa: N802
         return algorithm_icon_path(self.GROUP_ID)
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """Values each parameter accepts, inputs that exist and can be read, outputs that can be
+        written and overwrite no input (algorithms/destinations.py), then QGIS's own checks."""
+        for check in (check_input_files, check_values, check_destinations):
+            ok, message = check(self, parameters, context)
+            if not ok:
+                return ok, message
+        return super().checkParameterValues(parameters, context)
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -295,9 +345,14 @@ class TimeSeriesInput:
             variable = None
         variable = alg.parameterAsString(parameters, cls.VARIABLE, context) or variable
         dates = alg.parameterAsString(parameters, cls.DATES, context) or None
+        label = alg.parameter_label(cls.INPUT_FILE if parameters.get(cls.INPUT_FILE) else cls.INPUT)
         if not os.path.exists(path):
-            raise QgsProcessingException(f"{path}: file not found")
-        return EcorespAlgorithm.run_core(open_series, path, variable, dates)
+            raise QgsProcessingException(f"{label}: file not found: {path}")
+        try:
+            return open_series(path, variable, dates)
+        except EcorespError as exc:
+            error = QgsProcessingException(f"{label}: {exc}")
+        raise error
 
 
 def zone_names_parameter(alg, parameters, context, name="ZONE_NAMES"):

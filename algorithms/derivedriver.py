@@ -50,8 +50,15 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
         "is vap (RH, VPD), tmn (VPD from tmn), tmx (DTR) or the single input; the <b>second input</b> is "
         "tmp (RH, VPD) or tmn (DTR). Each input is given once: either a raster layer, or a file (e.g. a "
         "multi-variable CRU TS NetCDF) and the variable in it, chosen from the file's variables in the "
-        "list. mm/month and mm/day use the real days of each month (leap Februaries); J m-2 -> W m-2 "
+        "list. mm/month and mm/day use the days of each month in the input's calendar (leap Februaries; "
+        "30 days in a NetCDF 360_day calendar, no 29 February in noleap); J m-2 -> W m-2 "
         "divides by the accumulation period (advanced; 86400 s for daily sums).</p>"
+        "<p><b>Units</b>: temperatures are expected in degC (K for k_to_c) and vapour pressure in hPa. An "
+        "input whose unit attribute (NetCDF <i>units</i>, GeoTIFF band unit) says K, kPa or Pa is converted "
+        "(the log says so); an input whose values do not fit the expected unit (e.g. a temperature median "
+        "above 100 for degC, or vap that only fits kPa or Pa against e_sat(tmp)) stops the run with a message "
+        "naming it. A result without any value (e.g. the two inputs never have a value in the same cell and "
+        "month) stops the run too.</p>"
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -92,11 +99,16 @@ class DeriveDriverAlgorithm(EcorespAlgorithm):
         second = open_layer_or_file(self, parameters, context, "SECOND", "SECOND_FILE", "SECOND_VARIABLE",
                                     "SECOND_DATES", self.parameter_label("SECOND"))
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
+        for note in (series.order_note for series in (first, second) if series is not None):
+            if note:
+                feedback.pushInfo(note)
         progress, cancelled = self.hooks(feedback)
         res = self.run_core(derive_raster, kind, first, out, second,
                             seconds=self.parameterAsDouble(parameters, "SECONDS", context),
                             budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
                             progress=progress, cancelled=cancelled)
+        for note in res["notes"]:  # unit conversions of the inputs
+            feedback.pushInfo(note)
         feedback.pushInfo(f"{kind}: {res['formula']}; {len(first.dates)} bands, {res['valid']} of "
                           f"{res['pixels']} pixels with a value, units {res['units']}")
         return {"OUTPUT": out}

@@ -25,9 +25,11 @@ class DetrendAlgorithm(TimeSeriesAlgorithm):
     TAGS = ("detrend", "anomalies", "seasonal cycle", "time series", "raster")
     HELP = (
         "<p>Removes, per pixel, the ordinary least-squares line fitted to the valid values "
-        "(time = band index), or the mean seasonal cycle of a monthly series (each calendar "
-        "month's mean over all years), or both. The output has the same bands and dates as the "
-        "input (band descriptions YYYY-MM-DD); nodata stays nodata. With <i>Keep each pixel's mean</i> "
+        "(time = the index of the time step in date order), or the mean seasonal cycle of a monthly series "
+        "(each calendar month's mean over all years), or both. The output has the same dates as the input "
+        "(band descriptions YYYY-MM-DD), in date order: bands whose dates are out of order are read sorted "
+        "by date (the log says so), and two bands with the same date stop the run; nodata stays nodata. "
+        "A run in which no pixel has enough valid values fails and says so. With <i>Keep each pixel's mean</i> "
         "the mean is added back.</p>" + TimeSeriesInput.HELP +
         "<p>Methods guide shipped with the plugin (docs/methods.md), section \u201cInterannual variability: "
         "detrending, partial correlation, dominant driver\u201d.</p>"
@@ -47,6 +49,8 @@ class DetrendAlgorithm(TimeSeriesAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         src = TimeSeriesInput.open(self, parameters, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if src.order_note:
+            feedback.pushInfo(src.order_note)
         progress, cancelled = self.hooks(feedback)
         self.run_core(detrend_raster, src, out,
                       method=METHOD_CHOICES.key(self, parameters, self.METHOD, context),

@@ -62,9 +62,9 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
         fields.append(QgsField(str(c), FIELD_TYPES[kind]))
     geom_type = WKB_POINT if lon else WKB_NO_GEOMETRY
     crs = QgsCoordinateReferenceSystem("EPSG:4326") if lon else QgsCoordinateReferenceSystem()
+    label = alg.parameter_label(name) if hasattr(alg, "parameter_label") else name
     sink, dest = alg.parameterAsSink(parameters, name, context, fields, geom_type, crs)
     if sink is None:
-        label = alg.parameter_label(name) if hasattr(alg, "parameter_label") else name
         raise QgsProcessingException(f"{label}: cannot create the output table")
     cols = [df[c].to_numpy() for c in df.columns]
     n = len(df)
@@ -77,8 +77,17 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
             x, y = df[lon].iat[i], df[lat].iat[i]
             if x is not None and y is not None and np.isfinite(x) and np.isfinite(y):
                 f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y))))
-        sink.addFeature(f, FAST_INSERT)
+        if not sink.addFeature(f, FAST_INSERT):
+            raise QgsProcessingException(f"{label}: cannot write row {i + 1} to {dest}: {_sink_error(sink)}")
+    if not sink.flushBuffer():
+        raise QgsProcessingException(f"{label}: cannot write {dest}: {_sink_error(sink)}")
     return dest
+
+
+def _sink_error(sink):
+    """The last error a feature sink reports (QGIS 3.16+), else a generic reason."""
+    error = sink.lastError() if hasattr(sink, "lastError") else ""
+    return error or "write error (full disk or read-only folder?)"
 
 
 def source_to_dataframe(source, fields, what="INPUT", numeric_text=False, expression=None):

@@ -42,9 +42,13 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
         "trend is -1/0/+1 at the chosen significance level; slope_lower and slope_upper are the "
         "Gilbert (1987) confidence bounds of the slope at the same level (from the tie-corrected "
         "var(S) of the original series). Pixels with fewer valid values than the minimum number of "
-        "valid time steps (advanced) are nodata. <b>Trend significance classes</b> (optional): 5 "
+        "valid time steps (advanced) are nodata; when no pixel has that many, the run fails and says how "
+        "many the best pixel has. <b>Trend significance classes</b> (optional): 5 "
         "classes (" + "; ".join(label for _, label, _ in TREND_CLASSES) + ") with a ready style.</p>"
-        "<p><b>Slope unit</b>: per year (needs a regular annual, monthly or daily axis) or per time step. "
+        "<p>The series is tested in date order: bands whose dates are out of order are read sorted by "
+        "date (the log says so); two bands with the same date stop the run.</p>"
+        "<p><b>Slope unit</b>: per year (needs a regular annual, monthly or daily axis; a daily series has "
+        "the days per year of its NetCDF calendar: 360, 365, 366, or 365.25) or per time step. "
         "A monthly series can be aggregated to annual means or sums before the test; the seasonal "
         "test uses the monthly series and its slope is the median of within-month slopes per year.</p>"
         "<p>Outputs record the method, options and library versions in their metadata. Equations, "
@@ -84,6 +88,8 @@ class TrendAlgorithm(TimeSeriesAlgorithm):
         classes = self.parameterAsOutputLayer(parameters, self.CLASSES, context) or None
         feedback.pushInfo(f"{src.label}: {src.count} time steps {src.date_strings()[0]} .. "
                           f"{src.date_strings()[-1]}, {src.grid.describe()}")
+        if src.order_note:
+            feedback.pushInfo(src.order_note)
         progress, cancelled = self.hooks(feedback)
         summary = self.run_core(
             trend_raster, src, out, variant=variant,

@@ -6,7 +6,7 @@ import datetime as _dt
 import numpy as np
 
 from ..errors import InputError
-from .timeaxis import date_parts, time_step
+from .timeaxis import calendar_of, date_parts, days_in_year, time_step
 
 AGGREGATIONS = ("mean", "sum")
 
@@ -16,7 +16,8 @@ def annual_aggregate(values, dates, how="mean", min_steps=None):
 
     ``how``: 'mean' (temperature, humidity, radiation, ...) or 'sum' (precipitation,
     monthly ER totals, ...).  A year is kept only if the time axis covers it completely
-    (12 months, or every day); years cut by the start or end of the axis are dropped.
+    (12 months, or every day of the dates' calendar: 360 in ``360_day``); years cut by the start or
+    end of the axis are dropped.
     Per pixel, a year needs at least ``min_steps`` valid values (default: all of them);
     with fewer it is NaN.  With missing steps allowed, 'sum' is the mean of the valid
     steps times the number of steps in the year (missing steps filled with the mean).
@@ -31,10 +32,11 @@ def annual_aggregate(values, dates, how="mean", min_steps=None):
                          f"(found {step or 'an irregular axis'})")
     values = np.asarray(values, dtype="float64")
     years = date_parts(dates)[0]
+    cal = calendar_of(dates)
     out, out_dates = [], []
     for y in np.unique(years):
         idx = np.nonzero(years == y)[0]
-        full = 12 if step == "monthly" else (_dt.date(int(y), 12, 31).timetuple().tm_yday)
+        full = 12 if step == "monthly" else days_in_year(y, cal)
         if len(idx) < full:
             continue
         block = values[idx[0]:idx[-1] + 1]

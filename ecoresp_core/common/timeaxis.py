@@ -3,9 +3,13 @@
 A date is any object with ``year``, ``month``, ``day`` (``datetime.datetime`` or a
 ``cftime`` date for non-standard calendars such as ``360_day``).  Band descriptions
 written by ecoresp are ISO dates ``YYYY-MM-DD``.
+
+Month and year lengths follow the CF calendar of the dates (:func:`calendar_of`: a cftime date
+carries its calendar, a ``datetime`` is Gregorian): ``360_day`` months have 30 days,
+``noleap``/``365_day`` never have a 29 February, ``all_leap``/``366_day`` always do, ``julian``
+has a leap year every 4 years.
 """
 
-import calendar
 import datetime as _dt
 import re
 
@@ -98,8 +102,16 @@ def date_parts(dates):
             np.array([d.day for d in dates]))
 
 
+def _day_number(d):
+    """Days since an epoch of the date's own calendar (cftime dates count in their calendar)."""
+    if hasattr(d, "calendar") and hasattr(d, "toordinal"):
+        return d.toordinal()
+    return _dt.date(d.year, d.month, d.day).toordinal()
+
+
 def time_step(dates):
-    """'annual', 'monthly', 'daily' for a regular axis, else None.  A single date is None."""
+    """'annual', 'monthly', 'daily' for a regular axis, else None.  A single date is None.
+    Daily steps are counted in the dates' calendar (a 360_day 30 February is followed by 1 March)."""
     if len(dates) < 2:
         return None
     y, m, d = date_parts(dates)
@@ -109,24 +121,84 @@ def time_step(dates):
     if np.all(np.diff(k) == 1):
         return "monthly"
     try:
-        ords = np.array([_dt.date(int(a), int(b), int(c)).toordinal() for a, b, c in zip(y, m, d)])
-    except ValueError:  # 360-day calendar day 30 of February etc.
+        ords = np.array([_day_number(x) for x in dates])
+    except ValueError:  # a Gregorian date that does not exist
         return None
     if np.all(np.diff(ords) == 1):
         return "daily"
     return None
 
 
-STEPS_PER_YEAR = {"annual": 1.0, "monthly": 12.0, "daily": 365.25}
+STANDARD_CALENDARS = ("standard", "gregorian", "proleptic_gregorian")
+# CF calendar -> leap rule: "gregorian", "julian", "never", "always"; None: 12 months of 30 days
+_CALENDARS = {
+    **{c: "gregorian" for c in STANDARD_CALENDARS},
+    "julian": "julian",
+    "noleap": "never", "365_day": "never",
+    "all_leap": "always", "366_day": "always",
+    "360_day": None,
+}
+_COMMON_YEAR = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype="float64")
+# mean length of a year in days: the step count of a daily series per year (standard: 365.25)
+_YEAR_DAYS = {"gregorian": 365.25, "julian": 365.25, "never": 365.0, "always": 366.0, None: 360.0}
 
 
-def days_in_month(year, month):
-    """Number of days of each (year, month): a float for scalars, a float64 array for arrays."""
+def calendar_rule(name):
+    """The leap rule of a CF calendar name (see ``_CALENDARS``); InputError for an unknown calendar."""
+    key = (name or "standard").strip().lower()
+    if key not in _CALENDARS:
+        raise InputError(f"calendar {name!r} is not supported; use one of {', '.join(_CALENDARS)}")
+    return _CALENDARS[key]
+
+
+def calendar_of(dates):
+    """The CF calendar of a list of dates: a cftime date's ``calendar``, else 'standard'."""
+    cal = getattr(dates[0], "calendar", None) if len(dates) else None
+    return str(cal or "standard").lower()
+
+
+def steps_per_year(step, calendar="standard"):
+    """Time steps of a regular axis ('annual', 'monthly', 'daily') per year in ``calendar``:
+    1, 12, and the mean days per year (365.25 standard and julian, 365 noleap, 366 all_leap, 360)."""
+    if step == "annual":
+        return 1.0
+    if step == "monthly":
+        return 12.0
+    if step == "daily":
+        return _YEAR_DAYS[calendar_rule(calendar)]
+    raise InputError(f"no steps per year for a {step or 'irregular'} time axis")
+
+
+def _is_leap(y, rule):
+    if rule == "gregorian":
+        return (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+    if rule == "julian":
+        return y % 4 == 0
+    return np.full(np.shape(y), rule == "always")
+
+
+def days_in_month(year, month, calendar="standard"):
+    """Number of days of each (year, month) in the CF ``calendar`` (default Gregorian): a float
+    for scalars, a float64 array for arrays."""
     y = np.atleast_1d(np.asarray(year, dtype="int64"))
     m = np.atleast_1d(np.asarray(month, dtype="int64"))
     y, m = np.broadcast_arrays(y, m)
     if np.any((m < 1) | (m > 12)):
         raise InputError(f"month must be 1..12 (got {m[(m < 1) | (m > 12)][0]})")
-    out = np.array([calendar.monthrange(int(a), int(b))[1] for a, b in zip(y.ravel(), m.ravel())],
-                   dtype="float64").reshape(y.shape)
+    rule = calendar_rule(calendar)
+    if rule is None:
+        out = np.full(y.shape, 30.0)
+    else:
+        out = _COMMON_YEAR[m - 1] + ((m == 2) & _is_leap(y, rule))
     return out if np.ndim(year) or np.ndim(month) else float(out.ravel()[0])
+
+
+def days_in_year(year, calendar="standard"):
+    """Number of days of ``year`` (an int) in the CF ``calendar``."""
+    return int(days_in_month(np.full(12, int(year)), np.arange(1, 13), calendar).sum())
+
+
+def month_lengths(dates):
+    """Days of each date's month in the dates' own calendar (:func:`calendar_of`), float64."""
+    y, m, _ = date_parts(dates)
+    return days_in_month(y, m, calendar_of(dates)) if len(dates) else np.zeros(0)

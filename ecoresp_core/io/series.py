@@ -6,6 +6,11 @@ Inputs (``open_series``):
 - a single-variable NetCDF file with a CF time axis;
 - a multi-variable NetCDF file plus the variable name (e.g. CRU TS ``tmp``).
 
+The series is always read in date order: bands whose dates are out of order are read sorted by
+date (``RasterSeries.dates``, ``read_block`` and ``band_numbers`` follow that order, and
+``order_note`` says that the bands were reordered), so every job (trend, detrend, ...) sees time
+running forward and writes its dated outputs in date order.  Two bands with the same date are an
+InputError naming both bands and the date.
 Nodata and fill values (CRU's 9.96921e36) and non-finite values become NaN.
 Outputs (``SeriesWriter``) are GeoTIFFs written under a temporary name in the
 destination folder and renamed only by ``commit()``; ``abort()`` removes them.  A destination
@@ -20,7 +25,7 @@ import uuid
 import numpy as np
 
 from ..errors import InputError
-from ..common.timeaxis import decode_cf_time, expand_dates_spec, format_date, parse_date
+from ..common.timeaxis import calendar_of, decode_cf_time, expand_dates_spec, format_date, parse_date
 from .netcdf import geotiff_to_netcdf, is_netcdf_path
 
 try:  # GDAL is an edge dependency: the numeric core works without it
@@ -92,7 +97,9 @@ class RasterSeries:
     """A raster time series opened for block reading.
 
     Attributes: ``path``, ``variable`` (NetCDF variable or None), ``label`` (for messages),
-    ``dates`` (list of dates), ``grid`` (Grid), ``count`` (time steps), ``nodata``,
+    ``dates`` (list of dates, in date order), ``band_numbers`` (the file's 1-based band of each
+    date), ``order_note`` (None, or the text saying that the bands were read in date order),
+    ``calendar`` (CF calendar of the dates), ``grid`` (Grid), ``count`` (time steps), ``nodata``,
     ``units``, ``name`` (variable or file stem)."""
 
     def __init__(self, path, variable=None, dates=None):
@@ -117,9 +124,13 @@ class RasterSeries:
         self.nodata = band.GetNoDataValue()
         self.units = band.GetUnitType() or ""
         self.dtype = gdal.GetDataTypeName(band.DataType)
-        self._packing = _packing([ds.GetRasterBand(i + 1) for i in range(self.count)])
         self.name = self.variable or os.path.splitext(os.path.basename(self.path))[0]
-        self.dates = self._read_dates(dates)
+        file_dates = self._read_dates(dates)
+        self.band_numbers, self.order_note = date_order(file_dates, self.label)
+        self.dates = [file_dates[b - 1] for b in self.band_numbers]
+        self.calendar = calendar_of(self.dates)
+        self._band_list = None if self.order_note is None else list(self.band_numbers)
+        self._packing = _packing([ds.GetRasterBand(b) for b in self.band_numbers])
 
     # -- opening -----------------------------------------------------------------
     def _open(self):
@@ -222,20 +233,35 @@ class RasterSeries:
         return "float32" if self.dtype in _FLOAT32_EXACT and self._packing is None else "float64"
 
     def read_block(self, row0, row1, dtype="float64"):
-        """Values of rows [row0, row1) of every band as (t, rows, cols), NaN where missing;
-        packed values (scale_factor / add_offset) are unpacked."""
+        """Values of rows [row0, row1) of every band, in date order, as (t, rows, cols), NaN where
+        missing; packed values (scale_factor / add_offset) are unpacked."""
+        return self._read(row0, row1, self._band_list, np.arange(self.count), dtype)
+
+    def sample(self, max_rows=16, max_bands=24):
+        """Values of up to ``max_rows`` evenly spaced rows and ``max_bands`` evenly spaced time
+        steps, as (bands, rows, cols) float64 with NaN where missing: a cheap look at the
+        magnitudes of a series (unit checks).  The rows depend only on the grid, so two series on
+        the same grid and dates give values of the same cells."""
+        rows = np.unique(np.linspace(0, self.grid.height - 1, min(max_rows, self.grid.height)).round().astype(int))
+        steps = np.unique(np.linspace(0, self.count - 1, min(max_bands, self.count)).round().astype(int))
+        bands = [self.band_numbers[i] for i in steps]
+        return np.concatenate([self._read(r, r + 1, bands, steps, "float64") for r in rows], axis=1)
+
+    def _read(self, row0, row1, band_list, steps, dtype):
+        """Rows [row0, row1) of the file's bands ``band_list`` (None: all, in file order), which
+        are the time steps ``steps`` (for the packing), as (bands, rows, cols) of ``dtype``."""
         try:
-            arr = self._ds.ReadAsArray(0, int(row0), self.grid.width, int(row1 - row0))
+            arr = self._ds.ReadAsArray(0, int(row0), self.grid.width, int(row1 - row0), band_list=band_list)
         except RuntimeError as exc:
             raise InputError(f"{self.label}: read failed at rows {row0}-{row1} ({exc})") from None
         if arr is None:
             raise InputError(f"{self.label}: read failed at rows {row0}-{row1}")
-        arr = np.asarray(arr).reshape(self.count, int(row1 - row0), self.grid.width)
+        arr = np.asarray(arr).reshape(len(steps), int(row1 - row0), self.grid.width)
         out = arr.astype(dtype, copy=True)
         if self.nodata is not None and np.isfinite(self.nodata):
             out[arr == arr.dtype.type(self.nodata)] = np.nan
         if self._packing is not None:
-            scale, offset = self._packing
+            scale, offset = (p[steps] for p in self._packing)
             out *= scale[:, None, None].astype(out.dtype)
             out += offset[:, None, None].astype(out.dtype)
         out[~np.isfinite(out)] = np.nan
@@ -246,6 +272,30 @@ class RasterSeries:
 
     def close(self):
         self._ds = None
+
+
+def _date_key(d):
+    return (d.year, d.month, d.day, getattr(d, "hour", 0), getattr(d, "minute", 0), getattr(d, "second", 0))
+
+
+def date_order(dates, label):
+    """``(band_numbers, note)``: the 1-based bands of ``dates`` sorted by date, and None when they
+    already are in date order, else a sentence naming the first band that is out of order.
+    InputError naming both bands when two bands have the same date."""
+    keys = [_date_key(d) for d in dates]
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    for i, j in zip(order, order[1:]):
+        if keys[i] == keys[j]:
+            a, b = sorted((i, j))
+            raise InputError(f"{label}: bands {a + 1} and {b + 1} have the same date {format_date(dates[a])}; "
+                             "a time series needs one band per date (fix the band dates or give DATES)")
+    if order == list(range(len(keys))):
+        return [i + 1 for i in order], None
+    k = next(k for k in range(1, len(keys)) if keys[k] < keys[k - 1])
+    note = (f"{label}: the bands are not in date order (band {k + 1}, {format_date(dates[k])}, follows band {k}, "
+            f"{format_date(dates[k - 1])}); the series is read in date order, and dated outputs are written in "
+            "date order")
+    return [i + 1 for i in order], note
 
 
 def split_source(source):
@@ -274,6 +324,14 @@ def check_same_grid(series_list):
         if not first.grid.same_as(other.grid):
             raise InputError(f"grids differ: {first.label} is {first.grid.describe()}, "
                              f"{other.label} is {other.grid.describe()}")
+
+
+def _values_per_band(data, nodata):
+    """Cells of each band of a (bands, rows, cols) block with a value (finite, not ``nodata``)."""
+    has = np.isfinite(data) if data.dtype.kind == "f" else np.ones(data.shape, bool)
+    if nodata is not None and not np.isnan(nodata):
+        has &= data != nodata
+    return has.reshape(has.shape[0], -1).sum(axis=1)
 
 
 class SeriesWriter:
@@ -327,14 +385,17 @@ class SeriesWriter:
             from .styles import apply_categories  # styles imports this module
             apply_categories(self._ds, classes)
         self.committed = False
+        self.values_per_band = np.zeros(self.n, dtype="int64")
 
     @property
     def dataset(self):
         return self._ds
 
     def write_block(self, row0, data):
-        """Write ``data`` (bands, rows, cols) at row ``row0``; NaN becomes nodata."""
+        """Write ``data`` (bands, rows, cols) at row ``row0``; NaN becomes nodata.  ``values_per_band``
+        counts the cells of each band written with a value (not NaN, not nodata)."""
         data = np.asarray(data)
+        self.values_per_band += _values_per_band(data, self.nodata)
         if self.nodata is not None and not np.isnan(self.nodata):
             data = np.where(np.isnan(data), self.nodata, data)
         for i in range(self.n):

@@ -65,7 +65,8 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
                 out = []
                 for y in years:
                     sel = np.nonzero((integ.years == y) & ymask)[0]
-                    amounts = np.stack([_integrate.monthly_amount(data[k], y, integ.months[k], unit) for k in sel])
+                    amounts = np.stack([_integrate.monthly_amount(data[k], y, integ.months[k], unit, integ.calendar)
+                                        for k in sel])
                     out.append(np.where(np.isfinite(amounts).all(axis=0), amounts.sum(axis=0), np.nan))
                 writer.write_block(r0, np.stack(out))
 

@@ -11,6 +11,9 @@ drivers) has the same frame, written here once:
   together only when every block succeeded (categorical outputs get their colour table when
   created and a QGIS ``.qml`` style when committed); on an error or Cancel every temporary file
   is removed and no destination is touched;
+- an output created with ``why_empty`` must hold a value somewhere (in one of its
+  ``value_bands``): if every cell is nodata, :meth:`RasterJob.commit` raises an InputError
+  saying so and why (the job's ``why_empty()`` text), and nothing is written;
 - lanes (threads and helper processes, ``parallel.Workers``) kept for the run and closed at
   its end.
 
@@ -22,6 +25,7 @@ closure passed to :meth:`RasterJob.walk`, and ends with :meth:`RasterJob.commit`
 import contextlib
 
 from ..common.progress import Progress
+from ..errors import InputError
 from ..io.series import SeriesWriter
 from ..io.styles import write_qml
 from .blocks import DEFAULT_BUDGET_MB, run_row_blocks
@@ -52,7 +56,7 @@ class RasterJob:
         self.progress = Progress(progress, cancelled)
         self.budget_mb = budget_mb
         self._meta = None
-        self._outputs = []  # (SeriesWriter, classes or None), in creation order
+        self._outputs = []  # (SeriesWriter, classes or None, (why_empty, value_bands)), in creation order
         self._closing = contextlib.ExitStack()
 
     @property
@@ -63,15 +67,18 @@ class RasterJob:
             self._meta = provenance(self.algorithm, self.options, self.inputs)
         return self._meta
 
-    def output(self, path, grid, band_names, classes=None, **writer_options):
+    def output(self, path, grid, band_names, classes=None, why_empty=None, value_bands=None, **writer_options):
         """A ``SeriesWriter`` for ``path`` carrying the job's provenance, committed by :meth:`commit`.
 
         ``classes`` ([(value, label, '#rrggbb'), ...]) makes the output categorical: colour
-        table and class names in the file, and a ``.qml`` style beside it at commit.  Other
-        keywords (``band_metadata``, ``nodata``, ``dtype``) go to ``SeriesWriter``.
+        table and class names in the file, and a ``.qml`` style beside it at commit.
+        ``why_empty`` (a callable returning a sentence) makes an output that is nodata everywhere
+        (in every band, or in the bands ``value_bands``: 0-based indexes) an error: :meth:`commit`
+        raises InputError with that sentence.  Other keywords
+        (``band_metadata``, ``nodata``, ``dtype``) go to ``SeriesWriter``.
         """
         writer = SeriesWriter(path, grid, band_names, metadata=self.meta, classes=classes, **writer_options)
-        self._outputs.append((writer, classes))
+        self._outputs.append((writer, classes, (why_empty, value_bands)))
         return writer
 
     def lanes(self, n_threads=None):
@@ -87,8 +94,13 @@ class RasterJob:
 
     def commit(self):
         """Rename every output to its destination (in creation order) and write the styles of
-        the categorical ones."""
-        for writer, classes in self._outputs:
+        the categorical ones; first, InputError when an output created with ``why_empty`` has
+        no value in any cell (then no output is written)."""
+        for writer, _, (why_empty, bands) in self._outputs:
+            counts = writer.values_per_band if bands is None else writer.values_per_band[list(bands)]
+            if why_empty is not None and not counts.any():
+                raise InputError(f"{writer.path}: not written, every pixel of it would be nodata: {why_empty()}")
+        for writer, classes, _ in self._outputs:
             writer.commit()
             if classes:
                 write_qml(writer.path, classes)
@@ -98,7 +110,7 @@ class RasterJob:
 
     def __exit__(self, exc_type, exc, tb):
         try:
-            for writer, _ in self._outputs:
+            for writer, _, _ in self._outputs:
                 if not writer.committed:
                     writer.abort()
         finally:

@@ -5,7 +5,7 @@ optional categorical raster of significance classes with its colour table and QG
 import numpy as np
 
 from ..common import temporal
-from ..common.timeaxis import STEPS_PER_YEAR, format_date, time_step
+from ..common.timeaxis import format_date, steps_per_year, time_step
 from ..errors import InputError
 from ..trends.trend import TREND_BANDS, VARIANTS, mann_kendall
 from .blocks import DEFAULT_BUDGET_MB
@@ -52,6 +52,8 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
     ``classes_path``: optional Byte GeoTIFF of significance classes (TREND_CLASSES)
     with a colour table and a .qml style.  ``n_threads``: lanes over pixel blocks (threads and,
     for long series, a helper process; default up to 2; the numbers do not depend on it).
+    Dates come in date order (``io.series``: bands out of order are read sorted).  An output
+    without any slope (no pixel with ``min_valid`` valid time steps) is an InputError.
     Returns a summary dict.
     """
     if variant not in VARIANTS:
@@ -78,7 +80,7 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
         if step is None:
             raise InputError(f"{src.label}: the time axis is irregular, so a slope per year is undefined; "
                              "choose the slope per time step")
-        factor = STEPS_PER_YEAR[step]
+        factor = steps_per_year(step, src.calendar)
         unit_text = "per year"
     else:
         factor = 1.0
@@ -90,9 +92,16 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
     band_meta = [{"units": f"{units} {unit_text}".strip() if b.startswith("slope") else
                   (units if b == "intercept" else "")} for b in TREND_BANDS]
     band_meta[TREND_BANDS.index("intercept")]["reference"] = f"value at the first time step ({format_date(dates[0])})"
-    counts = dict(pixels=0, valid_input=0, tested=0, increasing=0, decreasing=0)
+    counts = dict(pixels=0, valid_input=0, tested=0, increasing=0, decreasing=0, most_valid=0)
+    tested_steps = f"{len(dates)} {'annual values' if aggregate else 'time steps'}"
+
+    def why_empty():
+        return (f"no pixel has the minimum number of valid time steps ({int(min_valid)} of the {tested_steps}); "
+                f"the most valid ones in a pixel are {counts['most_valid']}")
+
     with RasterJob("trend", options, {"input": src.label}, progress, cancelled, budget_mb) as job:
-        writer = job.output(out_path, src.grid, TREND_BANDS, band_metadata=band_meta)
+        writer = job.output(out_path, src.grid, TREND_BANDS, band_metadata=band_meta, why_empty=why_empty,
+                            value_bands=[TREND_BANDS.index("slope")])
         workers = job.lanes(n_threads)  # lanes (and helper processes) kept for all row blocks
         cwriter = None
         if classes_path:
@@ -115,6 +124,7 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
                 res[b] = res[b] * factor
             ok = ~np.isnan(res["slope"])
             counts["tested"] += int(ok.sum())
+            counts["most_valid"] = max(counts["most_valid"], int(np.max(res["n_valid"], initial=0)))
             counts["increasing"] += int((res["trend"] > 0).sum())
             counts["decreasing"] += int((res["trend"] < 0).sum())
             writer.write_block(r0, np.stack([res[b] for b in TREND_BANDS]))

@@ -16,22 +16,23 @@ umol CO2 m-2 s-1 (x 1e-6 x 12.011 g mol-1 x 86400 s).
 import numpy as np
 
 from ..common.geometry import R_AUTHALIC_M, row_areas_m2
-from ..common.timeaxis import days_in_month
+from ..common.timeaxis import calendar_of, days_in_month
 from ..common.units import UMOL_M2_S_TO_GC_M2_D
 from ..errors import InputError
 
 UNITS = ("gC_m2_d", "gC_m2_month", "umol_m2_s")
 
 
-def monthly_amount(values, year, month, unit):
+def monthly_amount(values, year, month, unit, calendar="standard"):
     """ER of one month in g C m-2 month-1 from ``values`` in ``unit``: 'gC_m2_d' (mean daily rate,
-    e.g. FLUXNET2015 MM), 'gC_m2_month' (already a monthly amount) or 'umol_m2_s' (mean flux)."""
+    e.g. FLUXNET2015 MM), 'gC_m2_month' (already a monthly amount) or 'umol_m2_s' (mean flux);
+    the month has its days in the CF ``calendar`` of the series (30 in '360_day')."""
     if unit == "gC_m2_month":
         return values
     if unit == "gC_m2_d":
-        return values * days_in_month(year, month)
+        return values * days_in_month(year, month, calendar)
     if unit == "umol_m2_s":
-        return values * UMOL_M2_S_TO_GC_M2_D * days_in_month(year, month)
+        return values * UMOL_M2_S_TO_GC_M2_D * days_in_month(year, month, calendar)
     raise InputError(f"unknown ER unit {unit!r}; use one of {', '.join(UNITS)}")
 
 
@@ -49,6 +50,7 @@ class Integrator:
             raise InputError(f"unknown ER unit {unit!r}; use one of {', '.join(UNITS)}")
         self.years = np.array([d.year for d in dates])
         self.months = np.array([d.month for d in dates])
+        self.calendar = calendar_of(dates)
         self.unit = unit
         self.areas = row_areas_m2(geotransform, height, radius)
         self.land = None if land_fraction is None else np.asarray(land_fraction, dtype="float64")
@@ -73,7 +75,7 @@ class Integrator:
         valid_any = np.any(np.isfinite(block), axis=0)
         for k in range(block.shape[0]):
             y, m = int(self.years[k]), int(self.months[k])
-            amount = monthly_amount(block[k], y, m, self.unit)
+            amount = monthly_amount(block[k], y, m, self.unit, self.calendar)
             self.missing[y] += int(np.sum(valid_any & ~np.isfinite(amount)))
             contrib = np.where(np.isfinite(amount), amount, 0.0) * w
             self.total[(y, 0)] += float(contrib.sum())

@@ -62,6 +62,7 @@ import zipfile
 import numpy as np
 
 from ..errors import InputError
+from ..io.atomic import atomic_path
 
 FORMAT = "ecoresp-upscaler"
 FORMAT_VERSION = 1
@@ -459,14 +460,9 @@ def save_model(model, path):
     arrays = {k: np.ascontiguousarray(v) for k, v in model.arrays.items()}
     digest = _digest(arrays, meta_bytes)
     path = str(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"{path}: output folder {folder} does not exist")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.partial.npz")
-    with open(tmp, "wb") as fh:
+    with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, metadata_json=np.frombuffer(meta_bytes, dtype=np.uint8),
                             sha256=np.frombuffer(digest.encode("ascii"), dtype=np.uint8), **arrays)
-    os.replace(tmp, path)
     return path
 
 
