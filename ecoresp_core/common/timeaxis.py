@@ -26,18 +26,22 @@ _STEPS = {"P1Y": "annual", "ANNUAL": "annual", "YEARLY": "annual",
           "P1D": "daily", "DAILY": "daily"}
 
 
-def parse_date(text, what="date"):
+def parse_date(text, what="date", calendar=None):
     """Parse ``YYYY``, ``YYYY-MM``, ``YYYYMM``, ``YYYY-MM-DD``, ``YYYYMMDD`` or an ISO
-    date-time into a ``datetime.datetime``; raise InputError naming ``what``."""
+    date-time into a ``datetime.datetime`` (a cftime date in a non-standard CF ``calendar``,
+    e.g. 2000-02-30 in '360_day'); raise InputError naming ``what``."""
     m = _ISO.match(str(text))
     if not m:
         raise InputError(f"{what}: cannot read {text!r} as a date (expected YYYY, YYYY-MM or YYYY-MM-DD)")
-    y = int(m["y"])
-    mo = int(m["m"] or 1)
-    d = int(m["d"] or 1)
-    sec = float(m["S"] or 0)
+    fields = (int(m["y"]), int(m["m"] or 1), int(m["d"] or 1), int(m["H"] or 0), int(m["M"] or 0),
+              int(float(m["S"] or 0)))
     try:
-        return _dt.datetime(y, mo, d, int(m["H"] or 0), int(m["M"] or 0), int(sec))
+        if calendar and calendar.strip().lower() not in STANDARD_CALENDARS:
+            import cftime
+
+            calendar_rule(calendar)
+            return cftime.datetime(*fields, calendar=calendar.strip().lower())
+        return _dt.datetime(*fields)
     except ValueError as exc:
         raise InputError(f"{what}: {text!r} is not a valid date ({exc})") from None
 

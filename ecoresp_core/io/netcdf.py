@@ -19,6 +19,16 @@ import numpy as np
 from ..errors import InputError
 
 EPOCH = dt.date(1900, 1, 1)
+
+
+def _day_numbers(iso_dates, calendar):
+    """Days since EPOCH of ISO dates in a CF calendar (a band's CALENDAR item, e.g. '360_day')."""
+    if calendar == "standard":
+        return [(dt.date.fromisoformat(n) - EPOCH).days for n in iso_dates]
+    import cftime
+
+    dates = [cftime.datetime(*map(int, n.split("-")), calendar=calendar) for n in iso_dates]
+    return cftime.date2num(dates, "days since 1900-01-01", calendar)
 FILL = np.float32(9.96921e36)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -71,8 +81,9 @@ def geotiff_to_netcdf(tif_path, nc_path, variable="value", rows_per_block=256):
         if dated:
             nc.createDimension("time", nb)
             tv = nc.createVariable("time", "f8", ("time",))
-            tv.units, tv.calendar, tv.standard_name = "days since 1900-01-01", "standard", "time"
-            tv[:] = [(dt.date.fromisoformat(n) - EPOCH).days for n in names]
+            calendar = band_meta[0].get("CALENDAR", "standard") if band_meta else "standard"
+            tv.units, tv.calendar, tv.standard_name = "days since 1900-01-01", calendar, "time"
+            tv[:] = _day_numbers(names, calendar)
             var = nc.createVariable(variable, "f4", ("time", ydim, xdim), zlib=True, complevel=4,
                                     fill_value=FILL, chunksizes=(1, min(ny, 256), min(nx, 256)))
             units = band_meta[0].get("units") if band_meta else None

@@ -25,7 +25,8 @@ import uuid
 import numpy as np
 
 from ..errors import InputError
-from ..common.timeaxis import calendar_of, decode_cf_time, expand_dates_spec, format_date, parse_date
+from ..common.timeaxis import (STANDARD_CALENDARS, calendar_of, decode_cf_time, expand_dates_spec, format_date,
+                               parse_date)
 from .netcdf import geotiff_to_netcdf, is_netcdf_path
 
 try:  # GDAL is an edge dependency: the numeric core works without it
@@ -214,6 +215,8 @@ class RasterSeries:
         return decode_cf_time(nums, units, md.get(f"{dim}#calendar"), what=f"{self.label} {dim} axis")
 
     def _band_description_dates(self):
+        """Dates of the band descriptions (or DATE items), in the calendar of the bands' CALENDAR
+        items (written by :func:`dated_band_metadata`; Gregorian without one)."""
         dates = []
         for i in range(self.count):
             band = self._ds.GetRasterBand(i + 1)
@@ -221,7 +224,7 @@ class RasterSeries:
             if not text:
                 raise InputError(f"{self.label}: band {i + 1} has no date in its description; "
                                  "set band descriptions to dates (YYYY-MM-DD) or give DATES")
-            dates.append(parse_date(text, f"{self.label} band {i + 1} description"))
+            dates.append(parse_date(text, f"{self.label} band {i + 1} description", band.GetMetadataItem("CALENDAR")))
         return dates
 
     # -- data --------------------------------------------------------------------
@@ -296,6 +299,14 @@ def date_order(dates, label):
             f"{format_date(dates[k - 1])}); the series is read in date order, and dated outputs are written in "
             "date order")
     return [i + 1 for i in order], note
+
+
+def dated_band_metadata(series, units):
+    """Band metadata of an output with the dates of ``series`` (a RasterSeries): ``DATE`` and
+    ``units`` per band, and ``CALENDAR`` when the calendar is not the standard one, so that the
+    output is read back in its calendar (30-day months of '360_day', ...)."""
+    extra = {} if series.calendar in STANDARD_CALENDARS else {"CALENDAR": series.calendar}
+    return [{"DATE": d, "units": units, **extra} for d in series.date_strings()]
 
 
 def split_source(source):

@@ -15,6 +15,7 @@ import numpy as np
 from ..common.timeaxis import month_lengths
 from ..common.units import check_temperature, check_vapour_pressure, conversion_to
 from ..errors import InputError
+from ..io.series import dated_band_metadata
 from ..upscaling.drivers import DERIVATIONS, derive
 from .blocks import DEFAULT_BUDGET_MB
 from .inputs import check_aligned
@@ -90,7 +91,7 @@ def derive_raster(kind, first, out_path, second=None, seconds=86400.0, budget_mb
     counts = dict(pixels=0, valid=0, valid_inputs=[0] * len(series))
     with RasterJob("derivedriver", options, inputs, progress, cancelled, budget_mb) as job:
         writer = job.output(out_path, first.grid, names,
-                            band_metadata=[{"DATE": n, "units": units} for n in names],
+                            band_metadata=dated_band_metadata(first, units),
                             why_empty=lambda: _why_empty(series, counts["valid_inputs"]))
 
         def work(r0, r1, sub):

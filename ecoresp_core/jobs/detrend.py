@@ -6,6 +6,7 @@ import numpy as np
 from ..common import detrend as _detrend
 from ..common.timeaxis import time_step
 from ..errors import InputError
+from ..io.series import dated_band_metadata
 from .blocks import DEFAULT_BUDGET_MB
 from .runner import RasterJob
 
@@ -31,7 +32,7 @@ def detrend_raster(src, out_path, method="linear", keep_mean=False, budget_mb=DE
 
     with RasterJob("detrend", options, {"input": src.label}, progress, cancelled, budget_mb) as job:
         writer = job.output(out_path, src.grid, names, why_empty=why_empty,
-                            band_metadata=[{"DATE": n, "units": src.units} for n in names])
+                            band_metadata=dated_band_metadata(src, src.units))
 
         def work(r0, r1, sub):
             data = src.read_block(r0, r1)

@@ -112,7 +112,7 @@ def test_derived_mm_per_day_in_360_day_and_noleap_calendars(tmp_path):
     src = open_series(write_cf_series(tmp_path / "pr360.nc", pr, mid_months_360(12), "360_day", "mm/month"))
     out = tmp_path / "pr_day.tif"
     res = derive_raster("mm_month_to_mm_day", src, str(out))
-    np.testing.assert_array_equal(open_series(out, dates="2000-01/P1M").read_block(0, 2), 2.0)
+    np.testing.assert_array_equal(open_series(out).read_block(0, 2), 2.0)
     assert res["calendar"] == "360_day"
     # noleap: February 2000 has 28 days
     days = np.cumsum([0, 31, 28])[:3] + 14
@@ -120,6 +120,26 @@ def test_derived_mm_per_day_in_360_day_and_noleap_calendars(tmp_path):
     derive_raster("mm_month_to_mm_day", src, str(out))
     np.testing.assert_allclose(open_series(out).read_block(0, 2)[:, 0, 0], 60.0 / np.array([31, 28, 31]),
                                rtol=1e-6)
+
+
+def test_outputs_keep_a_360_day_calendar(tmp_path):
+    """Dated outputs of a 360_day series carry the calendar: read back (2000-02-30 exists), a chained
+    integration still counts 30-day months."""
+    src = open_series(write_cf_series(tmp_path / "r.nc", np.ones((24, 2, 2)), [30 * i + 29 for i in range(24)],
+                                      "360_day", "g C m-2 d-1"))
+    assert src.date_strings()[1] == "2000-02-30"
+    monthly = tmp_path / "monthly.tif"
+    derive_raster("mm_day_to_mm_month", src, str(monthly))
+    got = open_series(monthly)
+    assert got.calendar == "360_day" and got.date_strings()[:3] == ["2000-01-30", "2000-02-30", "2000-03-30"]
+    np.testing.assert_array_equal(got.read_block(0, 2), 30.0)
+    annual = tmp_path / "annual.tif"
+    integrate_raster(got, unit="gC_m2_month", annual_path=str(annual))
+    np.testing.assert_array_equal(open_series(annual).read_block(0, 2), 360.0)
+    detrended = tmp_path / "det.nc"  # a CF NetCDF output: its time axis in the 360_day calendar
+    detrend_raster(src, str(detrended), method="seasonal", keep_mean=True)
+    back = open_series(detrended)
+    assert back.calendar == "360_day" and back.date_strings() == src.date_strings()
 
 
 def test_daily_series_in_non_standard_calendars(tmp_path):
