@@ -164,6 +164,8 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                             n_iter=self.parameterAsInt(parameters, "N_ITER", context),
                             n_jobs=self.parameterAsInt(parameters, "THREADS", context) or -1,
                             progress=progress, cancelled=cancelled)
+        for note in res["notes"]:  # e.g. the search's forests ran in threads (no worker process could start)
+            feedback.pushInfo(note)
         self.run_core(save_model, res["model"], out)
         m = res["metrics"].set_index(["fold", "part"])
         t = m.loc[("mean", "test")]

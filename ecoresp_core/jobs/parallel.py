@@ -37,6 +37,8 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from ..common.joblib_workers import helper_python  # the interpreter of this installation
+
 __all__ = ["Workers", "helper_python"]
 
 _LEN = struct.Struct("<Q")
@@ -52,23 +54,6 @@ def _core_module(name):
     if "ecoresp_core" not in parts:
         raise ValueError(f"{name} is not a module of ecoresp_core")
     return ".".join(parts[parts.index("ecoresp_core"):])
-
-
-def helper_python():
-    """Path of a Python interpreter of this installation (or None): the one of
-    ``sys.exec_prefix`` with this version, then ``sys.executable`` if it is a Python."""
-    ver = "%d.%d" % sys.version_info[:2]
-    cands = []
-    for prefix in dict.fromkeys([sys.exec_prefix, sys.base_exec_prefix]):
-        cands += [os.path.join(prefix, "bin", "python" + ver), os.path.join(prefix, "bin", "python3"),
-                  os.path.join(prefix, "python.exe")]
-    exe = sys.executable or ""
-    if os.path.basename(exe).lower().startswith("python"):
-        cands.append(exe)
-    for c in cands:
-        if os.path.isfile(c) and os.access(c, os.X_OK):
-            return c
-    return None
 
 
 def _send(f, obj):

@@ -23,6 +23,7 @@ import pandas as pd
 from ..common.progress import Progress
 from ..errors import InputError
 from ..common.folds import grouped_folds
+from ..common.joblib_workers import process_workers
 from ..common.metrics import metrics
 from .model import IGBP_CODES, UpscalerModel
 
@@ -57,7 +58,8 @@ def _default_rf(seed, n_estimators, n_jobs):
 
 def _search(X, y, groups, seed, n_estimators, n_jobs, n_iter, inner_splits, families):
     """Best estimator (unfitted clone with the best parameters) over the families, chosen by the
-    inner site-fold RMSE; returns (estimator, family, params, inner_rmse)."""
+    inner site-fold RMSE; returns (estimator, family, params, inner_rmse).  Inside the search a forest
+    with ``n_jobs != 1`` runs on joblib's worker processes (see ``fit_upscaler``)."""
     from sklearn.base import clone
     from sklearn.model_selection import ParameterGrid, RandomizedSearchCV
     best = None
@@ -153,7 +155,23 @@ def fit_upscaler(table, target, features, group="site_id", model="rf", seed=0, n
     ``metrics`` (DataFrame: one row per fold and part, plus the mean over folds and the pooled
     out-of-fold test predictions), ``importances`` (DataFrame: feature, importance mean and SD
     over folds and repeats), ``folds`` (list of dicts: test sites, chosen model), ``oof``
-    (out-of-fold predictions aligned with the used rows), ``n_used``, ``n_dropped``."""
+    (out-of-fold predictions aligned with the used rows), ``n_used``, ``n_dropped``, ``notes`` (sentences
+    for the log, e.g. that the search ran its forests in threads because no worker process could start).
+
+    With the search and ``n_jobs != 1``, a forest inside scikit-learn's search inherits joblib's
+    process backend: ``common.joblib_workers.process_workers`` starts those workers with this
+    installation's Python (not the first ``python3`` on PATH, as inside qgis_process), or runs
+    them in threads."""
+    with process_workers(n_jobs if model == "search" else 1) as note:
+        res = _fit(table, target, features, group, model, seed, n_splits, categorical, units, target_unit,
+                   n_estimators, n_jobs, n_iter, inner_splits, families, importance_repeats, progress, cancelled)
+    res["notes"] = [note] if note else []
+    return res
+
+
+def _fit(table, target, features, group, model, seed, n_splits, categorical, units, target_unit,
+         n_estimators, n_jobs, n_iter, inner_splits, families, importance_repeats, progress, cancelled):
+    """The body of :func:`fit_upscaler` (same arguments and result, without ``notes``)."""
     from sklearn.base import clone
     from sklearn.metrics import r2_score
     if model not in MODELS:
