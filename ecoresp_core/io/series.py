@@ -301,12 +301,13 @@ def date_order(dates, label):
     return [i + 1 for i in order], note
 
 
-def dated_band_metadata(series, units):
-    """Band metadata of an output with the dates of ``series`` (a RasterSeries): ``DATE`` and
-    ``units`` per band, and ``CALENDAR`` when the calendar is not the standard one, so that the
-    output is read back in its calendar (30-day months of '360_day', ...)."""
-    extra = {} if series.calendar in STANDARD_CALENDARS else {"CALENDAR": series.calendar}
-    return [{"DATE": d, "units": units, **extra} for d in series.date_strings()]
+def dated_band_metadata(dates, units):
+    """Band metadata of an output dated ``dates``: ``DATE`` and ``units`` per band, and ``CALENDAR``
+    when the dates' calendar is not the standard one, so that the output is read back in its
+    calendar (30-day months of '360_day', ...)."""
+    calendar = calendar_of(dates)
+    extra = {} if calendar in STANDARD_CALENDARS else {"CALENDAR": calendar}
+    return [{"DATE": format_date(d), "units": units, **extra} for d in dates]
 
 
 def split_source(source):

@@ -91,7 +91,7 @@ def derive_raster(kind, first, out_path, second=None, seconds=86400.0, budget_mb
     counts = dict(pixels=0, valid=0, valid_inputs=[0] * len(series))
     with RasterJob("derivedriver", options, inputs, progress, cancelled, budget_mb) as job:
         writer = job.output(out_path, first.grid, names,
-                            band_metadata=dated_band_metadata(first, units),
+                            band_metadata=dated_band_metadata(first.dates, units),
                             why_empty=lambda: _why_empty(series, counts["valid_inputs"]))
 
         def work(r0, r1, sub):

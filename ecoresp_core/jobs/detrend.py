@@ -32,7 +32,7 @@ def detrend_raster(src, out_path, method="linear", keep_mean=False, budget_mb=DE
 
     with RasterJob("detrend", options, {"input": src.label}, progress, cancelled, budget_mb) as job:
         writer = job.output(out_path, src.grid, names, why_empty=why_empty,
-                            band_metadata=dated_band_metadata(src, src.units))
+                            band_metadata=dated_band_metadata(src.dates, src.units))
 
         def work(r0, r1, sub):
             data = src.read_block(r0, r1)

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from ..errors import InputError
-from ..io.series import gdal, read_band
+from ..io.series import dated_band_metadata, gdal, read_band
 from ..upscaling.predict import as_model
 from .blocks import DEFAULT_BUDGET_MB
 from .inputs import StaticLayer, date_difference, grid_difference, open_driver
@@ -114,7 +114,7 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
                  "seed": model.meta.get("seed"), "cv": model.meta.get("cv")}, default=str)
             unit = str(model.meta.get("target_unit") or "")
             out = job.output(out_path, grid, date_strings,
-                             band_metadata=[{"DATE": d, "units": unit} for d in date_strings])
+                             band_metadata=dated_band_metadata(dates, unit))
             share_w = None
             if outside_share_path:
                 share_w = job.output(outside_share_path, grid, ["outside_share"],

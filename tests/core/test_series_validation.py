@@ -142,6 +142,30 @@ def test_outputs_keep_a_360_day_calendar(tmp_path):
     assert back.calendar == "360_day" and back.date_strings() == src.date_strings()
 
 
+def test_predicted_er_keeps_the_drivers_360_day_calendar(tmp_path):
+    """ER predicted from 360_day drivers is dated in that calendar: integrating it counts 30-day months."""
+    import pandas as pd
+
+    from ecoresp_core.jobs.predict import predict_rasters
+    from ecoresp_core.upscaling.fit import fit_upscaler
+    from ecoresp_core.upscaling.model import save_model
+
+    ta = np.linspace(-5.0, 25.0, 60)
+    table = pd.DataFrame({"site_id": [f"S{i % 5}" for i in range(60)], "TA": ta, "ER": 1.0 + 0.1 * ta})
+    fit = fit_upscaler(table, "ER", ["TA"], n_splits=3, n_estimators=5, importance_repeats=1,
+                       units={"TA": "degC"}, target_unit="g C m-2 d-1")
+    model = save_model(fit["model"], tmp_path / "m.npz")
+    grid_ta = np.random.default_rng(2).uniform(0.0, 20.0, (12, 2, 2))
+    driver = write_cf_series(tmp_path / "ta.nc", grid_ta, mid_months_360(12), "360_day", "degC", variable="TA")
+    out = tmp_path / "er.tif"
+    predict_rasters(model, {"TA": open_series(driver, "TA")}, str(out))
+    er = open_series(out)
+    assert er.calendar == "360_day"
+    annual = tmp_path / "annual.tif"
+    integrate_raster(er, unit="gC_m2_d", annual_path=str(annual))
+    np.testing.assert_allclose(_band(annual, "2000-01-01"), 30.0 * er.read_block(0, 2).sum(axis=0), rtol=1e-6)
+
+
 def test_daily_series_in_non_standard_calendars(tmp_path):
     # noleap: 28 February is followed by 1 March, a regular daily axis
     nl = write_cf_series(tmp_path / "nl.nc", np.ones((4, 1, 1)), [57, 58, 59, 60], "noleap")
