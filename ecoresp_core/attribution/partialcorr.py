@@ -206,6 +206,10 @@ def partial_correlation(er, drivers, alpha=0.05, min_valid=None, det_min=1e-12):
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(valid, stack, 0.0).sum(axis=1) / n  # (q, P)
     xc = np.where(valid, stack - mean[:, None, :], 0.0)
+    # second (corrected) centring pass: the rounding error of the mean is removed, so a constant
+    # series is exactly 0 here (then d = 0 and the pixel is NaN, not rounding noise)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xc = np.where(valid, xc - (xc.sum(axis=1) / n)[:, None, :], 0.0)
     a = np.ascontiguousarray(xc.transpose(2, 0, 1))  # (P, q, t)
     cov = a @ a.transpose(0, 2, 1)  # (P, q, q)
     d = np.sqrt(np.einsum("pii->pi", cov))

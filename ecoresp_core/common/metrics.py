@@ -30,13 +30,20 @@ def metrics(obs, sim):
     out["ME"] = float(e.mean())
     out["MAE"] = float(np.abs(e).mean())
     out["RMSE"] = float(np.sqrt((e * e).mean()))
-    ss_obs = float(((o - o.mean()) ** 2).sum())
+    do, ds = _centred(o), _centred(s)
+    ss_obs, ss_sim = float((do * do).sum()), float((ds * ds).sum())
     out["EF"] = 1.0 - float((e * e).sum()) / ss_obs if ss_obs > 0 else float("nan")
-    if n > 1 and o.std() > 0 and s.std() > 0:
-        do, ds = o - o.mean(), s - s.mean()
-        out["R2"] = float((do * ds).sum() ** 2 / ((do * do).sum() * (ds * ds).sum()))
+    if n > 1 and ss_obs > 0 and ss_sim > 0:
+        out["R2"] = float((do * ds).sum() ** 2 / (ss_obs * ss_sim))
     pos = (o >= 0) & (s >= 0)
     if pos.any():
         d = np.log1p(s[pos]) - np.log1p(o[pos])
         out["RMSLE"] = float(np.sqrt((d * d).mean()))
     return out
+
+
+def _centred(v):
+    """``v - mean(v)`` with a second, corrected pass that removes the rounding error of the
+    mean: a constant series gives exactly 0 (no variance), not rounding noise."""
+    d = v - v.mean()
+    return d - d.mean()

@@ -169,7 +169,7 @@ def _fit_lt_windows(x, y, wid, nwin, grid_n=81, iters=60):
     n = np.bincount(wid, minlength=nwin).astype("float64")
     det = a11 * a22 - a12 * a12
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = sse / (n - 2.0)
+        s2 = np.maximum(sse, 0.0) / (n - 2.0)  # a perfect fit's SSE can round below 0
         se_e0 = np.sqrt(s2 * a11 / det)
         se_rref = np.sqrt(s2 * a22 / det)
     edge = (e0 <= lo + 1.0) | (e0 >= hi - 1.0)
