@@ -247,6 +247,16 @@ class EcorespAlgorithm(QgsProcessingAlgorithm):
             error = processing_error(exc)
         raise error
 
+    @staticmethod
+    def read_input(label, func, *args, **kwargs):
+        """Call a core reader of the input parameter ``label`` ('Label (NAME)'); its errors become
+        QgsProcessingException with the label in front, so the message says which input is wrong."""
+        try:
+            return func(*args, **kwargs)
+        except (EcorespError, MemoryError) as exc:
+            error = processing_error(exc)
+        raise QgsProcessingException(f"{label}: {error}")
+
     # -- parameter helpers -----------------------------------------------------------------------
     def pairs(self, parameters, name, context, form="name=value", separators=BOTH):
         """``[(key, value), ...]`` of a ``key=value`` list parameter (ecoresp_core.common.keyvalue);
@@ -348,11 +358,7 @@ class TimeSeriesInput:
         label = alg.parameter_label(cls.INPUT_FILE if parameters.get(cls.INPUT_FILE) else cls.INPUT)
         if not os.path.exists(path):
             raise QgsProcessingException(f"{label}: file not found: {path}")
-        try:
-            return open_series(path, variable, dates)
-        except EcorespError as exc:
-            error = QgsProcessingException(f"{label}: {exc}")
-        raise error
+        return EcorespAlgorithm.read_input(label, open_series, path, variable, dates)
 
 
 def zone_names_parameter(alg, parameters, context, name="ZONE_NAMES"):

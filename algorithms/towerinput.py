@@ -47,10 +47,11 @@ class TowerInput:
         # rarely changed (the format, columns and site are found in the file): under Advanced
         advanced = [QgsProcessingParameterEnum(cls.FORMAT, "File format", ["detect"] + list(FORMATS), defaultValue=0),
                     QgsProcessingParameterString(cls.SITE_ID, "Site id (override)", optional=True)]
-        for name, label in ((cls.LATITUDE, "Latitude (degrees north, override)"),
-                            (cls.LONGITUDE, "Longitude (degrees east, override)"),
-                            (cls.UTC_OFFSET, "UTC offset of local standard time (hours, override)")):
-            advanced.append(QgsProcessingParameterNumber(name, label, NUMBER_DOUBLE, None, True))
+        for name, label, low, high in ((cls.LATITUDE, "Latitude (degrees north, override)", -90.0, 90.0),
+                                       (cls.LONGITUDE, "Longitude (degrees east, override)", -180.0, 180.0),
+                                       (cls.UTC_OFFSET, "UTC offset of local standard time (hours, override)",
+                                        -12.0, 14.0)):
+            advanced.append(QgsProcessingParameterNumber(name, label, NUMBER_DOUBLE, None, True, low, high))
         advanced += [QgsProcessingParameterString(cls.COLUMNS, "Column mapping (standard=file column; ...)",
                                                   optional=True),
                      QgsProcessingParameterString(cls.UNITS, "Units (e.g. VPD=kPa;TA=K)", optional=True)]
@@ -62,8 +63,8 @@ class TowerInput:
         """(path, TowerData) of the chosen file; the core's errors name the file and the problem."""
         path = alg.parameterAsFile(parameters, cls.INPUT, context)
         fmt = (["auto"] + list(FORMATS))[alg.parameterAsEnum(parameters, cls.FORMAT, context)]
-        tower = EcorespAlgorithm.run_core(
-            read_tower, path, fmt=fmt,
+        tower = EcorespAlgorithm.read_input(
+            alg.parameter_label(cls.INPUT), read_tower, path, fmt=fmt,
             columns=dict(alg.pairs(parameters, cls.COLUMNS, context, "NAME=COLUMN")),
             units=dict(alg.pairs(parameters, cls.UNITS, context, "NAME=UNIT")),
             site_id=alg.parameterAsString(parameters, cls.SITE_ID, context) or None,

@@ -60,7 +60,7 @@ TIME_SERIES_CASES = {
                                   ["(OUTPUT)", "does not exist"]),
     "output-is-a-folder": Case({"INPUT": "{stack}", "OUTPUT": "{out}"}, ["(OUTPUT)", "is a folder"]),
     "memory-budget-below-minimum": Case({"INPUT": "{stack}", "MEMORY_MB": "1", **OUT},
-                                        ["Memory budget for raster blocks (MB) (MEMORY_MB)", "from 16"]),
+                                        ["Memory budget for raster blocks (MB) (MEMORY_MB)", "16 to 65536"]),
     "disk-full": Case({"INPUT": "{stack}", **OUT}, ["t.tif", "cannot be written"], fsize=2000),
 }
 
@@ -73,7 +73,7 @@ TREND_CASES = {
                             ["Significance level (alpha) (ALPHA)", "0.9", "to 0.5"]),
     "alpha-text": Case({"INPUT": "{stack}", "ALPHA": "five", **OUT}, ["(ALPHA)", "five"]),
     "min-valid-below-3": Case({"INPUT": "{stack}", "MIN_VALID": "2", **OUT},
-                              ["Minimum number of valid time steps (MIN_VALID)", "from 3"]),
+                              ["Minimum number of valid time steps (MIN_VALID)", "range 3 to"]),
     "variant-out-of-range": Case({"INPUT": "{stack}", "VARIANT": "9", **OUT}, ["Test (VARIANT)", "'9'"]),
 }
 DETREND_CASES = {
