@@ -11,9 +11,13 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 export QT_QPA_PLATFORM=offscreen
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"; chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
+# the temporary folders this call makes are removed when it ends (the qgis_process exit status is kept)
+made=()
+trap 'rm -rf "${made[@]}"' EXIT
+if [ -z "${XDG_RUNTIME_DIR:-}" ]; then XDG_RUNTIME_DIR="$(mktemp -d)"; made+=("$XDG_RUNTIME_DIR"); fi
+export XDG_RUNTIME_DIR; chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
 if [ -n "${ECORESP_QGIS_HOME:-}" ]; then tmp="$ECORESP_QGIS_HOME"
-else tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT; fi
+else tmp="$(mktemp -d)"; made+=("$tmp"); fi
 export QGIS_CUSTOM_CONFIG_PATH="$tmp/profile"; mkdir -p "$QGIS_CUSTOM_CONFIG_PATH"
 mkdir -p "$tmp/plugins"; [ -e "$tmp/plugins/ecoresp" ] || ln -s "$here" "$tmp/plugins/ecoresp"
 export QGIS_PLUGINPATH="$tmp/plugins"

@@ -96,3 +96,16 @@ def test_netcdf_outputs_chain(run_json, iberia_nc, tmp_path):
     slope = ds.GetRasterBand(1).ReadAsArray()
     ds = None
     assert 0.012 < float(np.median(slope[slope < 1e30])) < 0.035  # degC per year
+
+
+def test_wrapper_leaves_no_temporary_folder(tmp_path):
+    """.ci/qgis_process.sh removes the profile and runtime folders it makes, and keeps the exit status."""
+    import subprocess
+
+    from conftest import QP
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "ECORESP_QGIS_HOME")}
+    env["TMPDIR"] = str(tmp_path)
+    proc = subprocess.run([QP, "run", "ecoresp:trend", "--", f"INPUT={tmp_path}/none.tif"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert os.listdir(tmp_path) == []
