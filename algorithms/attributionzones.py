@@ -12,6 +12,7 @@ from qgis.core import (
 from ..ecoresp_core.jobs.attribution import zones_table
 from ..ecoresp_core.attribution.zones import parse_groups
 from ..ecoresp_core.io.series import split_source
+from ..ecoresp_core.upscaling.integrate import check_zone_names
 from .base import ZONE_TYPES, EcorespAlgorithm, zone_names_parameter
 from .qgiscompat import FLAG_ADVANCED, SOURCE_VECTOR, add_flags
 from .tables import write_table
@@ -64,9 +65,10 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         dom = zl = None  # keep no layer alive beyond this point
         groups = self.run_core(parse_groups, self.parameterAsString(parameters, "GROUPS", context),
                                self.parameter_label("GROUPS"))
+        zone_names = zone_names_parameter(self, parameters, context)
+        self.run_core(check_zone_names, zone_names, self.parameter_label("ZONE_NAMES"))
         rows = self.run_core(zones_table, dom_path, zones_path,
-                             ZONE_TYPES.key(self, parameters, "ZONE_TYPE", context),
-                             groups or None, zone_names_parameter(self, parameters, context))
+                             ZONE_TYPES.key(self, parameters, "ZONE_TYPE", context), groups or None, zone_names)
         df = pd.DataFrame(rows)
         for r in rows:
             if r["kind"] == "group" and r["name"] in ("water", "thermal"):

@@ -8,9 +8,10 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum,
                        QgsProcessingParameterString)
 
 from ..ecoresp_core.io.textfiles import write_text_atomic
-from ..ecoresp_core.partitioning.evaluation import evaluate, evaluation_report_html
+from ..ecoresp_core.partitioning.evaluation import evaluate, evaluation_report_html, flux_values, time_index
 from ..ecoresp_core.partitioning.isotopes import align_isotope_series
 from .base import EcorespAlgorithm
+from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
@@ -60,7 +61,7 @@ class EvaluateAlgorithm(EcorespAlgorithm):
         for p in (QgsProcessingParameterEnum("REF_TIME_CONVENTION", "Reference time stamps mark the interval's",
                                              CONVENTIONS, defaultValue=0),
                   QgsProcessingParameterNumber("REF_UTC_OFFSET", "Reference stamps are UTC: offset of local "
-                                               "standard time (h)", NUMBER_DOUBLE, None, True)):
+                                               "standard time (h)", NUMBER_DOUBLE, None, True, -12.0, 14.0)):
             self.addParameter(add_flags(p, FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFeatureSink(
             "OUTPUT", "Metrics per scale", SOURCE_VECTOR))
@@ -71,7 +72,36 @@ class EvaluateAlgorithm(EcorespAlgorithm):
         if not parameters.get("OBS_FIELD") and not parameters.get("REFERENCE_FILE"):
             return False, (f"Give a reference: {self.parameter_label('OBS_FIELD')} or "
                            f"{self.parameter_label('REFERENCE_FILE')}")
+        problem = number_problem(self, parameters) or self.same_field_problem(parameters)
+        if problem:
+            return False, problem
         return super().checkParameterValues(parameters, context)
+
+    def same_field_problem(self, parameters):
+        """The message when the reference field is the evaluated field itself."""
+        sim, obs = parameters.get("SIM_FIELD"), parameters.get("OBS_FIELD")
+        if isinstance(sim, str) and sim and sim == obs:
+            return (f"{self.parameter_label('OBS_FIELD')} is {sim}, the {self.parameter_label('SIM_FIELD')} "
+                    "itself: choose another reference field (or a reference file)")
+        return None
+
+    def day_field(self, parameters, context, names):
+        """The daytime flag field, or '' when none: the default IS_DAY may be absent (no daytime
+        scale then), a field named by the user must exist."""
+        day_f = self.parameterAsString(parameters, "DAY_FIELD", context)
+        if not day_f or day_f in names:
+            return day_f
+        if parameters.get("DAY_FIELD") not in (None, "", "IS_DAY"):
+            raise QgsProcessingException(f"{self.parameter_label('DAY_FIELD')}: {day_f} is not a field of "
+                                         f"{self.parameter_label('INPUT')}; fields: {', '.join(names)}")
+        return ""
+
+    def fluxes(self, df, field, feedback):
+        """The values of ``field`` (-9999 read as missing, and counted in the log)."""
+        values, codes = self.run_core(flux_values, df[field], f"{self.parameter_label('INPUT')}: field {field}")
+        if codes:
+            feedback.pushInfo(f"{field}: {codes} value(s) of -9999 (missing) left out")
+        return pd.Series(values, index=df.index)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, "INPUT", context)
@@ -80,18 +110,12 @@ class EvaluateAlgorithm(EcorespAlgorithm):
         tfield = self.parameterAsString(parameters, "TIME_FIELD", context) or "TIMESTAMP_START"
         sim_f = self.parameterAsString(parameters, "SIM_FIELD", context)
         obs_f = self.parameterAsString(parameters, "OBS_FIELD", context)
-        day_f = self.parameterAsString(parameters, "DAY_FIELD", context)
-        if day_f and day_f not in source.fields().names():
-            day_f = ""
-        fields = [tfield, sim_f] + [f for f in (obs_f, day_f) if f]
+        day_f = self.day_field(parameters, context, source.fields().names())
+        fields = list(dict.fromkeys([tfield, sim_f] + [f for f in (obs_f, day_f) if f]))
         df = source_to_dataframe(source, fields, what=self.parameter_label("INPUT"))
-        try:
-            df.index = pd.DatetimeIndex(pd.to_datetime(df[tfield]), name="TIMESTAMP_START")
-        except (ValueError, TypeError) as exc:
-            raise QgsProcessingException(f"{self.parameter_label('TIME_FIELD')}: field {tfield} does not hold "
-                                         f"times ({exc})") from None
+        df.index = self.run_core(time_index, df[tfield], f"{self.parameter_label('TIME_FIELD')}: field {tfield}")
         df = df.sort_index()
-        sim = pd.to_numeric(df[sim_f], errors="coerce").astype(float)
+        sim = self.fluxes(df, sim_f, feedback)
         ref_file = self.parameterAsFile(parameters, "REFERENCE_FILE", context)
         if ref_file:
             value_col = self.parameterAsString(parameters, "REF_VALUE_COLUMN", context) or "ER"
@@ -104,7 +128,7 @@ class EvaluateAlgorithm(EcorespAlgorithm):
             obs = aligned[value_col].astype(float)
             obs_label = f"{value_col} ({ref_file})"
         else:
-            obs = pd.to_numeric(df[obs_f], errors="coerce").astype(float)
+            obs = self.fluxes(df, obs_f, feedback)
             obs_label = obs_f
         day = (pd.to_numeric(df[day_f], errors="coerce").fillna(0) > 0) if day_f else None
         table = self.run_core(evaluate, obs, sim, daytime_mask=day)

@@ -5,9 +5,11 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterExpression, QgsProcessingParameterString)
 
+from ..ecoresp_core.upscaling.drivers import missing_codes_as_nan
 from ..ecoresp_core.upscaling.fit import fit_upscaler
 from ..ecoresp_core.upscaling.model import save_model
 from .base import Choices, EcorespAlgorithm, TimeSeriesInput
+from .checks import expression_problem, number_problem
 from .qgiscompat import (FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags,
                          parameter_as_strings)
 from .tables import source_to_dataframe, write_table
@@ -122,6 +124,9 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                                                             createByDefault=True))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
+        problem = number_problem(self, parameters) or expression_problem(self, parameters, "FILTER")
+        if problem:
+            return False, problem
         target = parameters.get("TARGET")
         target = target[0] if isinstance(target, (list, tuple)) and target else target
         if isinstance(target, str) and target:
@@ -151,6 +156,10 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         if df.empty:
             raise QgsProcessingException(f"{self.parameter_label('INPUT')}: no site-month left after the filter "
                                          f"'{self.parameter_label('FILTER')}'")
+        df, codes = self.run_core(missing_codes_as_nan, df, target, features,
+                                  f"{self.parameter_label('TARGET')}: field {target}")
+        for column, n in codes.items():
+            feedback.pushInfo(f"{column}: {n} value(s) of -9999 (missing) left out")
         model = MODELS.key(self, parameters, "MODEL", context)
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         feedback.pushInfo(f"{len(df)} rows, {df[group].nunique()} sites; target {target}; features "

@@ -4,7 +4,8 @@ import pandas as pd
 from qgis.core import (QgsProcessingParameterFeatureSink, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
-from ..ecoresp_core.jobs.integrate import integrate_raster
+from ..ecoresp_core.jobs.integrate import check_lat_lon_grid, integrate_raster
+from ..ecoresp_core.upscaling.integrate import check_zone_names
 from .base import ZONE_TYPES, Choices, TimeSeriesAlgorithm, TimeSeriesInput, zone_names_parameter
 from .qgiscompat import FLAG_ADVANCED, SOURCE_VECTOR, add_flags
 from .tables import write_table
@@ -65,8 +66,11 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
             lyr = self.parameterAsRasterLayer(parameters, name, context)
             return lyr.source() if lyr is not None else None
 
+        given = TimeSeriesInput.INPUT_FILE if parameters.get(TimeSeriesInput.INPUT_FILE) else TimeSeriesInput.INPUT
+        self.run_core(check_lat_lon_grid, src.grid, f"{self.parameter_label(given)} {src.label}")
         annual = self.parameterAsOutputLayer(parameters, "ANNUAL", context) or None
         zone_names = zone_names_parameter(self, parameters, context)
+        self.run_core(check_zone_names, zone_names, self.parameter_label("ZONE_NAMES"))
         progress, cancelled = self.hooks(feedback)
         rows, summary = self.run_core(
             integrate_raster, src, unit=UNIT_CHOICES.key(self, parameters, "UNIT", context),

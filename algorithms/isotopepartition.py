@@ -8,6 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
 from ..ecoresp_core.partitioning.isotopes import MIN_DISEQUILIBRIUM, isotope_partition
 from ..ecoresp_core.partitioning.messages import WARNING, describe
 from .base import EcorespAlgorithm
+from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
@@ -61,6 +62,9 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
                                                             SOURCE_VECTOR))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
+        problem = number_problem(self, parameters) or self.disequilibrium_problem(parameters, context)
+        if problem:
+            return False, problem
         if bool(parameters.get("DELTA_N_FIELD")) == bool(parameters.get("ISOFLUX_FIELD")):
             return False, (f"Give exactly one of {self.parameter_label('DELTA_N_FIELD')} and "
                            f"{self.parameter_label('ISOFLUX_FIELD')}")
@@ -69,6 +73,24 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
                 return False, (f"Give {self.parameter_label(name + '_FIELD')} or "
                                f"{self.parameter_label(name)}")
         return super().checkParameterValues(parameters, context)
+
+    def disequilibrium_problem(self, parameters, context):
+        """The message when constant delta_R and delta_A leave no disequilibrium to solve with."""
+        if parameters.get("DELTA_R_FIELD") or parameters.get("DELTA_A_FIELD"):
+            return None
+        if parameters.get("DELTA_R") in (None, "") or parameters.get("DELTA_A") in (None, ""):
+            return None
+        delta_r = self.parameterAsDouble(parameters, "DELTA_R", context)
+        delta_a = self.parameterAsDouble(parameters, "DELTA_A", context)
+        guard = self.parameterAsDouble(parameters, "MIN_DISEQUILIBRIUM", context)
+        d = abs(delta_r - delta_a)
+        if d > 0 and d >= guard:
+            return None
+        return (f"{self.parameter_label('DELTA_R')} {delta_r:g} and {self.parameter_label('DELTA_A')} {delta_a:g}: "
+                f"their disequilibrium |delta_R - delta_A| = {d:g} permil is below the "
+                f"{self.parameter_label('MIN_DISEQUILIBRIUM')} {guard:g}, so no record could be partitioned (ER "
+                "and GPP are NEE scaled by 1/D); give the delta_R of respired CO2 and the delta_A of assimilated "
+                "carbon, which differ")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, "INPUT", context)

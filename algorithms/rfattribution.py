@@ -53,6 +53,7 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
     MAX_FEATURES = "MAX_FEATURES"
     IMPORTANCE = "IMPORTANCE"
     MAX_SECONDS = "MAX_SECONDS"
+    MIN_BUDGET_S = 1.0  # reading, preparing and fitting the first block alone takes longer
     OUTPUT = "OUTPUT"
     DOMINANT = "DOMINANT"
 
@@ -84,6 +85,20 @@ class RfAttributionAlgorithm(AttributionAlgorithm):
             self.DOMINANT, "Most important driver, random forest (exploratory)",
             defaultValue=QgsProcessing.TEMPORARY_OUTPUT))
         self.addOutput(QgsProcessingOutputNumber("N_COMPUTED", "Pixels computed"))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """Besides the shared checks: a compute budget that no run can meet is refused (the budget
+        is checked against the estimate after the first block of rows)."""
+        budget = parameters.get(self.MAX_SECONDS)
+        if isinstance(budget, (int, float, str)) and budget != "":
+            try:
+                seconds = float(budget)
+            except ValueError:
+                seconds = None
+            if seconds is not None and 0 < seconds < self.MIN_BUDGET_S:
+                return False, (f"{self.parameter_label(self.MAX_SECONDS)}: {budget} s is less than any run takes; "
+                               f"give 0 (no limit) or at least {self.MIN_BUDGET_S:g} s")
+        return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         src, drivers, names, options = AttributionInputs.open(self, parameters, context, feedback)

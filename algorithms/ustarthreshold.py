@@ -7,6 +7,7 @@ from qgis.core import QgsProcessingParameterFeatureSink, QgsProcessingParameterN
 from ..ecoresp_core.jobs.provenance import provenance
 from ..ecoresp_core.ustar.bootstrap import ustar_thresholds
 from .base import Choices, EcorespAlgorithm
+from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags
 from .tables import write_table
 from .towerinput import TowerInput
@@ -62,6 +63,12 @@ class UstarThresholdAlgorithm(EcorespAlgorithm):
         self.addParameter(add_flags(QgsProcessingParameterNumber(self.SEED, "Random seed", NUMBER_INTEGER, 1, False,
                                                                  0), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "u* thresholds", SOURCE_VECTOR))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        problem = number_problem(self, parameters)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         path, tower = TowerInput.read(self, parameters, context)

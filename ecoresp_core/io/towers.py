@@ -491,11 +491,18 @@ def _parse_stamp(path, values, column):
 #: in any 40-day window of them (0.16 in 10-day windows: humid spells), because daytime RH falls
 #: well below 90 % at times; in kPa r cannot exceed 0.1.  So, over >= VPD_CHECK_DAYS days with
 #: daytime records, a 99th percentile below VPD_RATIO_KPA means kPa; above VPD_RATIO_MAX (VPD above
-#: saturation) the values are not hPa at all (Pa?), whatever the label.  Shorter files keep the
-#: plain rule: 99th percentile of VPD < 0.5 (hPa would be an air saturated all the time).
+#: saturation) the values are not hPa at all (Pa?), whatever the label.  Over VPD_SHORT_DAYS to
+#: VPD_CHECK_DAYS days a humid spell can keep r low in hPa, so kPa needs both r below
+#: VPD_RATIO_KPA_SHORT (the ceiling of r in kPa: RH >= 0) and a 95th percentile of daytime VPD below
+#: VPD_KPA_P95 (hPa has daytime maxima of 10-60 outside humid winters): no 14-day window of the
+#: bundled site-years (lowest r 0.15) passes both, while 10-day windows go down to r = 0.05.
+#: Any file: 99th percentile of VPD < 0.5 (hPa would be an air saturated all the time).
 VPD_RATIO_KPA = 0.12
 VPD_RATIO_MAX = 1.5
 VPD_CHECK_DAYS = 30
+VPD_SHORT_DAYS = 14
+VPD_RATIO_KPA_SHORT = 0.1
+VPD_KPA_P95 = 6.0
 #: TA/TS: a median above 200 is K (no air or soil temperature in degC comes near); unlabelled TA
 #: whose 99th percentile is above 60 (hotter than any air temperature measured in degC) with a median
 #: below 200 looks like degF (not applied to TS: a desert soil surface can pass 60 degC).
@@ -517,6 +524,15 @@ def _norm_unit(u):
 def _state(name, unit):
     """How to state a unit, in the words of the algorithm and of the core."""
     return f"UNITS {name}={unit} (units={{'{name}': '{unit}'}} in Python)"
+
+
+def _looks_like_kpa(ratio_p99, days, day_values):
+    """Daytime VPD / e_sat(TA) (99th percentile ``ratio_p99``) over ``days`` days of daytime records
+    with VPD ``day_values`` that can only be kPa (module constants above)."""
+    if days >= VPD_CHECK_DAYS:
+        return ratio_p99 < VPD_RATIO_KPA
+    return (days >= VPD_SHORT_DAYS and ratio_p99 < VPD_RATIO_KPA_SHORT
+            and np.percentile(day_values, 95) < VPD_KPA_P95)
 
 
 def _convert_vpd(path, col, values, unit, stated_by_user, conversions, ta=None, sw_in=None, rpd=48):
@@ -544,7 +560,7 @@ def _convert_vpd(path, col, values, unit, stated_by_user, conversions, ta=None, 
                                  f"pressure, so the unit is wrong (Pa?); state it with {_state('VPD', 'Pa')} "
                                  "or the unit it is in")
             days = len(np.unique(np.flatnonzero(day) // max(int(rpd), 1)))
-            if not stated_by_user and days >= VPD_CHECK_DAYS and r < VPD_RATIO_KPA:
+            if not stated_by_user and _looks_like_kpa(r, days, values[day]):
                 raise InputError(f"{path}: column {col} (VPD): {said}, but the 99th percentile of VPD / e_sat(TA) "
                                  f"over {days} days of daytime records is {r:.3g} (in hPa daytime RH would never "
                                  f"fall below {100 * (1 - r):.0f} %), which looks like kPa; state the unit: "
@@ -797,6 +813,11 @@ def standardise(raw, columns=None, units=None):
     def num(col):
         v = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype="float64", copy=True)
         v[v == MISSING] = np.nan
+        infinite = np.isinf(v)
+        if infinite.any():
+            i = int(np.flatnonzero(infinite)[0])
+            raise InputError(f"{path}: column {col}: {int(infinite.sum())} non-finite value(s) ({table[col].iloc[i]!r} "
+                             f"in data row {i + 1}); give -9999 for a missing value")
         return v
 
     idx = pd.DatetimeIndex(raw.start.values, name="TIMESTAMP_START")
@@ -902,6 +923,18 @@ def standardise(raw, columns=None, units=None):
     return TowerData(out, site)
 
 
+#: the ranges of the site overrides (UTC offsets of the world's time zones run from -12 to +14 h)
+SITE_RANGES = {"latitude": (-90.0, 90.0), "longitude": (-180.0, 180.0), "UTC offset": (-12.0, 14.0)}
+
+
+def check_site_overrides(path, latitude=None, longitude=None, utc_offset_h=None):
+    """InputError naming the override that is not a finite number within SITE_RANGES."""
+    for what, value in (("latitude", latitude), ("longitude", longitude), ("UTC offset", utc_offset_h)):
+        low, high = SITE_RANGES[what]
+        if value is not None and not low <= float(value) <= high:  # NaN fails too
+            raise InputError(f"{path}: {what} {value} is out of range; give a number in the range {low:g} to {high:g}")
+
+
 def complete(tower, site_id=None, latitude=None, longitude=None, utc_offset_h=None):
     """Site location and derived columns: SW_IN_POT (from the coordinates when the file has
     none), RH (from VPD and TA when absent, clipped to 0-100 % otherwise), VPD (from RH and TA when
@@ -928,6 +961,7 @@ def complete(tower, site_id=None, latitude=None, longitude=None, utc_offset_h=No
     site = replace(tower.site, derived=list(tower.site.derived), conversions=list(tower.site.conversions),
                    warnings=list(tower.site.warnings))
     path, derived, step = site.source, site.derived, site.step_minutes
+    check_site_overrides(path, latitude, longitude, utc_offset_h)
     site_src = "argument"
     if site_id is None:
         site_id, site_src = site.site_id, site.site_id_source

@@ -14,6 +14,29 @@ from .blocks import DEFAULT_BUDGET_MB
 from .runner import RasterJob
 
 
+def check_lat_lon_grid(grid, what):
+    """InputError naming ``what`` when ``grid`` is not a latitude/longitude grid: a projected CRS
+    (cell areas in metres would be taken for degrees), or without a CRS an extent beyond +-90
+    degrees of latitude or 540 degrees of longitude."""
+    if grid.crs_wkt:
+        from osgeo import osr
+
+        srs = osr.SpatialReference()
+        srs.ImportFromWkt(grid.crs_wkt)
+        if not srs.IsGeographic():
+            raise InputError(f"{what}: its CRS is {srs.GetName()} (projected, in {srs.GetLinearUnitsName()}); the "
+                             "cell areas are computed for a regular latitude/longitude grid: reproject it to a "
+                             "geographic CRS (e.g. EPSG:4326 with GDAL's Warp (reproject))")
+        return
+    x0, dx, _, y0, _, dy = grid.geotransform
+    lats = (y0, y0 + dy * grid.height)
+    lons = (x0, x0 + dx * grid.width)
+    if max(abs(v) for v in lats) > 90 + 1e-6 or max(abs(v) for v in lons) > 540:
+        raise InputError(f"{what}: it has no CRS and its extent (x {min(lons):g} to {max(lons):g}, y "
+                         f"{min(lats):g} to {max(lats):g}) is not in degrees; the cell areas are computed for a "
+                         "regular latitude/longitude grid (e.g. EPSG:4326)")
+
+
 def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.0, zones_path=None,
                      zone_type="categorical", product="ER", annual_path=None, zone_names=None,
                      budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None):
@@ -29,6 +52,8 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
     summary rows)."""
     if time_step(src.dates) != "monthly":
         raise InputError(f"{src.label}: integration needs a regular monthly series")
+    check_lat_lon_grid(src.grid, src.label)
+    _integrate.check_zone_names(zone_names)
     land = None
     if land_fraction_path:
         land = read_band(land_fraction_path, src.grid, what="land fraction") * float(land_scale)
@@ -76,6 +101,6 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
         job.commit()
     rows = integ.annual_totals()
     for r in rows:
-        r["zone_name"] = (names or {}).get(r["zone"], "all" if r["zone"] == 0 else str(r["zone"]))
+        r["zone_name"] = _integrate.zone_name(r["zone"], names)
         r["product"] = product
     return rows, _integrate.totals_summary(rows, product, names)

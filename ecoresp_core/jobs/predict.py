@@ -74,6 +74,18 @@ def _reserve_gdal_cache(grid, nbands):
     return before
 
 
+def _read_driver(name, driver, r0, r1, shape):
+    """Rows [r0, r1) of driver ``name`` as float32 (t, rows, cols); a failed read (e.g. a file cut
+    short) is an InputError naming the driver and its file."""
+    try:
+        if isinstance(driver, StaticLayer):
+            return np.broadcast_to(driver.read_rows(r0, r1).astype(np.float32)[None], shape)
+        return driver.read_block(r0, r1, dtype="float32")
+    except InputError as exc:
+        text = str(exc)
+        raise InputError(text if text.startswith(f"driver {name}") else f"driver {name}: {text}") from None
+
+
 def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share_path=None,
                     budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None, options=None,
                     n_threads=None):
@@ -128,11 +140,7 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
                 if land is not None:
                     valid &= land[r0:r1][None]
                 for f in model.features:
-                    d = drivers[f]
-                    if isinstance(d, StaticLayer):
-                        a = np.broadcast_to(d.read_rows(r0, r1).astype(np.float32)[None], shape)
-                    else:
-                        a = d.read_block(r0, r1, dtype="float32")
+                    a = _read_driver(f, drivers[f], r0, r1, shape)
                     cols[f] = a
                     valid &= np.isfinite(a)
                 sub.check()

@@ -33,6 +33,71 @@ from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY
 from ..errors import InputError
 
 SCALES = ("native", "hourly", "daytime", "daily", "monthly", "annual")
+#: FLUXNET's missing-value code (also written -9999.0): never a flux
+MISSING_CODE = -9999.0
+_EMPTY = ("", "nan", "NaN", "NA", "NaT", "None", "NULL")
+
+
+def _first_unreadable(text):
+    """(row, value) of the first stamp in ``text`` that is no date-time (the whole column failed
+    to parse: found one by one, only on this error path)."""
+    for i, value in enumerate(text):
+        try:
+            pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            return i, value
+    return 0, text.iloc[0]
+
+
+def time_index(values, what):
+    """The DatetimeIndex of interval starts given as date-times, date-time text ('2015-01-01 00:30')
+    or FLUXNET YYYYMMDDHHMM stamps (text or numbers).  InputError naming ``what`` (e.g. the time
+    field) and the first empty, unreadable or duplicated stamp."""
+    raw = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        stamps = pd.DatetimeIndex(raw)
+    else:
+        text = raw.astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+        empty = raw.isna().to_numpy() | text.isin(_EMPTY).to_numpy()
+        if empty.any():
+            i = int(np.flatnonzero(empty)[0])
+            raise InputError(f"{what}: row {i + 1} has no time stamp ({int(empty.sum())} row(s) without one)")
+        fluxnet = text.str.fullmatch(r"\d{12}")
+        if not fluxnet.all() and pd.to_numeric(text, errors="coerce").notna().any():
+            i = int(np.flatnonzero(~fluxnet.to_numpy())[0])
+            raise InputError(f"{what}: {text.iloc[i]!r} in row {i + 1} is a number, not a time stamp "
+                             "(YYYY-MM-DD HH:MM or YYYYMMDDHHMM)")
+        try:
+            stamps = pd.DatetimeIndex(pd.to_datetime(text, format="%Y%m%d%H%M" if fluxnet.all() else None))
+        except (ValueError, TypeError, OverflowError):
+            i, value = _first_unreadable(text)
+            raise InputError(f"{what}: {value!r} in row {i + 1} is not a time stamp "
+                             "(YYYY-MM-DD HH:MM or YYYYMMDDHHMM)") from None
+    if stamps.tz is not None:
+        stamps = stamps.tz_localize(None)
+    dup = stamps.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputError(f"{what}: duplicated time stamp {stamps[i]} (row {i + 1}; {int(dup.sum())} duplicate(s)); "
+                         "give one record per time step")
+    return stamps.rename("TIMESTAMP_START")
+
+
+def flux_values(values, what):
+    """(float64 array, number of -9999 codes set missing) of a flux column: numbers, text numbers;
+    -9999 (FLUXNET's missing code) and empty values are NaN; other text is an InputError naming
+    ``what`` and an example value."""
+    raw = pd.Series(values).reset_index(drop=True)
+    numbers = pd.to_numeric(raw, errors="coerce")
+    given = raw.notna() & ~raw.astype(str).str.strip().isin(_EMPTY)
+    text = given & numbers.isna()
+    if text.any():
+        i = int(np.flatnonzero(text.to_numpy())[0])
+        raise InputError(f"{what}: {int(text.sum())} value(s) are not numbers (e.g. {raw.iloc[i]!r} in row {i + 1})")
+    v = numbers.to_numpy(dtype="float64", copy=True)
+    code = v == MISSING_CODE
+    v[code] = np.nan
+    return v, int(code.sum())
 
 
 def _step_minutes(index):

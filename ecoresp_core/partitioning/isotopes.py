@@ -143,6 +143,11 @@ def isotope_partition(nee, delta_n=None, isoflux=None, delta_r=None, delta_a=Non
             er = n * (xn - xa) / (xr - xa)
             gpp = n * (xn - xr) / (xr - xa)
     bad = missing | small | nee_zero
+    if small.any() and small.sum() == (~missing).sum():
+        raise InputError(f"isotope partitioning: every record with all inputs has |delta_R - delta_A| below "
+                         f"the minimum disequilibrium ({min_disequilibrium:g} permil; largest "
+                         f"{float(np.max(np.abs(d[small]))):g}): no record can be partitioned; check delta_R "
+                         "(respired CO2) and delta_A (assimilated carbon)")
     er = np.where(bad, np.nan, er)
     gpp = np.where(bad, np.nan, gpp)
     flags = []
@@ -247,6 +252,8 @@ def align_isotope_series(ref_df, tower_index, time_convention="start", utc_offse
         raise InputError(f"time_convention must be 'start', 'end' or 'middle', not {time_convention!r}")
     if not 0.0 < float(min_coverage) <= 1.0:
         raise InputError(f"min_coverage must be in (0, 1], not {min_coverage!r}")
+    if utc_offset_h is not None and not -12.0 <= float(utc_offset_h) <= 14.0:  # NaN fails too
+        raise InputError(f"utc_offset_h {utc_offset_h!r} is out of range; give a number in the range -12 to 14")
     name, tcol, stamps, frame = _read_reference(ref_df, time_column)
     cols = [value_columns] if isinstance(value_columns, str) else list(value_columns)
     missing = [c for c in cols if c not in frame.columns]

@@ -11,6 +11,10 @@
   mm/month <-> mm/day with the real number of days of each month (leap Februaries).
 """
 
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
 from ..common.meteorology import dtr_from_tmx_tmn, rh_from_vap_tmp, vpd_from_tmn_tmp, vpd_from_vap_tmp
 from ..common.units import celsius_to_kelvin, j_m2_to_w_m2, kelvin_to_celsius
 
@@ -62,3 +66,30 @@ def derive(kind, a, b=None, ndays=None, seconds=86400.0):
     if kind == "mm_month_to_mm_day":
         return a / ndays
     return a * ndays
+
+
+#: FLUXNET's missing-value code: never a value of a site-month table
+MISSING_CODE = -9999.0
+#: fewer valid targets than this cannot train or cross-validate a model
+MIN_TARGETS = 10
+
+
+def missing_codes_as_nan(table, target, columns, what_target):
+    """``table`` with -9999 (FLUXNET's missing code) in ``target`` and the numeric ``columns`` set
+    to NaN, and {column: number of codes}; InputError naming ``what_target`` when fewer than
+    MIN_TARGETS site-months keep a target value."""
+    table = table.copy()
+    codes = {}
+    for c in dict.fromkeys([target] + list(columns)):
+        if not pd.api.types.is_numeric_dtype(table[c]):
+            continue
+        hit = table[c].to_numpy(dtype="float64") == MISSING_CODE
+        if hit.any():
+            table.loc[hit, c] = np.nan
+            codes[c] = int(hit.sum())
+    n = int(np.isfinite(pd.to_numeric(table[target], errors="coerce").to_numpy(dtype="float64")).sum())
+    if n < MIN_TARGETS:
+        read = f" ({codes[target]} value(s) of -9999, the missing code, left out)" if codes.get(target) else ""
+        raise InputError(f"{what_target}: only {n} valid value(s) of {len(table)}{read}; at least "
+                         f"{MIN_TARGETS} site-months with a target are needed to fit and cross-validate a model")
+    return table, codes

@@ -21,6 +21,22 @@ from ..common.units import UMOL_M2_S_TO_GC_M2_D
 from ..errors import InputError
 
 UNITS = ("gC_m2_d", "gC_m2_month", "umol_m2_s")
+#: the name of the total over every cell (zone code 0 in the rows); no zone code can rename it
+TOTAL = "all"
+
+
+def check_zone_names(zone_names, what="zone names"):
+    """InputError naming ``what`` when a name is given for a code below 1: 0 marks the cells outside
+    every zone (and the total row), negative codes are never totalled."""
+    bad = [code for code in (zone_names or {}) if int(code) < 1]
+    if bad:
+        raise InputError(f"{what}: {bad[0]}={zone_names[bad[0]]} names code {bad[0]}; zone codes are 1 or more "
+                         f"(0 marks cells outside every zone; the total over all cells is the row '{TOTAL}')")
+
+
+def zone_name(code, zone_names=None):
+    """The name of a totals row: TOTAL for code 0, else the given name or the code."""
+    return TOTAL if code == 0 else (zone_names or {}).get(code, str(code))
 
 
 def monthly_amount(values, year, month, unit, calendar="standard"):
@@ -105,7 +121,7 @@ def totals_summary(rows, product, zone_names=None):
     for c in sorted({r["zone"] for r in rows}):
         t = np.array([r["total_PgC"] for r in rows if r["zone"] == c])
         yrs = [r["year"] for r in rows if r["zone"] == c]
-        out.append({"product": product, "zone": zone_names.get(c, "all" if c == 0 else str(c)),
+        out.append({"product": product, "zone": zone_name(c, zone_names),
                     "period": f"{min(yrs)}-{max(yrs)}", "mean_PgC_yr": float(t.mean()),
                     "sd_PgC_yr": float(t.std(ddof=1)) if len(t) > 1 else float("nan"), "n_years": len(t)})
     return out

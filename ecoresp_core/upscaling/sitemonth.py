@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..partitioning.evaluation import flux_values
 from ..io.towers import TowerData, as_tower, read_tower, site_id_from_name, site_info
 from ..common.timeaxis import days_in_month
 from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY
@@ -97,12 +98,19 @@ def _one_site_months(df, er_column, qc_column, site_id, what):
         raise InputError(f"{what}: the site id is unknown: give a site_id column or name the site")
     if len(idx) < 2:
         raise InputError(f"{what}: fewer than 2 records")
+    dup = idx.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        raise InputError(f"{what}: site {site_id}: duplicated time stamp {idx[i]} (row {i + 1}; {int(dup.sum())} "
+                         "duplicate(s)): each half-hour would count more than once; give one record per time step")
     step_s = float(np.median(np.diff(idx.values).astype("timedelta64[s]").astype("int64")))
     rpd = attrs.get("records_per_day") or (86400.0 / step_s if step_s > 0 else None)
     if not rpd or abs(rpd - round(rpd)) > 1e-9:
         raise InputError(f"{what}: cannot infer a regular time step from TIMESTAMP_START")
     rpd = int(round(rpd))
-    er = pd.to_numeric(df[er_column], errors="coerce").to_numpy(dtype="float64")
+    er, _ = flux_values(df[er_column], f"{what}: column {er_column} (ER)")
+    if not np.isfinite(er).any():
+        raise InputError(f"{what}: column {er_column} (ER) holds no value (site {site_id})")
     qc = pd.to_numeric(df[qc_column], errors="coerce").to_numpy(dtype="float64")
     work = pd.DataFrame({"year": idx.year, "month": idx.month, "er": er,
                          "present": np.isfinite(er), "measured": qc == 0, "good": (qc == 0) | (qc == 1)})
