@@ -12,14 +12,14 @@ UNBOUNDED = 1e300
 
 
 def _literal(value):
-    """The number given as a literal (int, float or text), else None (an expression, a layer
-    property or a model input is left to QGIS)."""
+    """The number given as a literal (int, float or text; NaN for text that is no number), else
+    None (a layer property or a model input is left to QGIS)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
     try:
         return float(str(value).strip())
     except ValueError:
-        return None
+        return float("nan")
 
 
 def _range_text(low, high):
@@ -47,6 +47,8 @@ def number_problem(alg, parameters):
             continue
         label = alg.parameter_label(name)
         low, high = definition.minimum(), definition.maximum()
+        if math.isnan(number) and isinstance(value, str) and value.strip().lower() != "nan":
+            return f"{label}: {value!r} is not a number; {_range_text(low, high)}"
         if not math.isfinite(number):
             return f"{label}: {value} is not a finite number; {_range_text(low, high)}"
         if number < low or number > high:

@@ -146,6 +146,10 @@ CASES = {
     "sitemonthtable duplicated half-hours": (
         "sitemonthtable", {"INPUTS": "{sm_dup}", "ER_FIELD": "RECO_X", "OUTPUT": "{out}/s.csv"},
         ["site DE-Hai", "duplicated time stamp {sm_dup_stamp}"]),
+    "sitemonthtable coverage above 1": (
+        "sitemonthtable", {"INPUTS": "{sm_dup}", "ER_FIELD": "RECO_X", "MIN_COVERAGE": 2, "OUTPUT": "{out}/s.csv"},
+        ["Minimum fraction of measured or good gap-filled NEE (quality_ok) (MIN_COVERAGE): 2 is out of range; "
+         "give a number in the range 0 to 1"]),
     "fitupscaler target all -9999": (
         "fitupscaler", {"INPUT": "{sm_9999}", "TARGET": "RECO_NT_gC_m2_d", "FEATURES": FEATURES,
                         "GROUP": "site_id", "FOLDS": 2, "TREES": 5, "OUTPUT": "{out}/m9.npz"},
@@ -154,6 +158,11 @@ CASES = {
         "fitupscaler", {"INPUT": "{sm}", "TARGET": "RECO_NT_gC_m2_d", "FEATURES": FEATURES, "GROUP": "site_id",
                         "TREES": 0, "OUTPUT": "{out}/mt.npz"},
         ["Trees (forest) / boosting stages (TREES)"]),
+    "fitupscaler folds as text": (
+        "fitupscaler", {"INPUT": "{sm}", "TARGET": "RECO_NT_gC_m2_d", "FEATURES": FEATURES, "GROUP": "site_id",
+                        "FOLDS": "three", "OUTPUT": "{out}/mt.npz"},
+        ["Cross-validation folds (grouped by site) (FOLDS): 'three' is not a number; give a number in the "
+         "range 2 to 50"]),
     "fitupscaler filter with a syntax error": (
         "fitupscaler", {"INPUT": "{sm}", "TARGET": "RECO_NT_gC_m2_d", "FEATURES": FEATURES, "GROUP": "site_id",
                         "FILTER": '"TA_F_degC" >', "OUTPUT": "{out}/mf.npz"},
