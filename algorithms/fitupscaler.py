@@ -75,8 +75,9 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         "or \"quality_ok\" = 1).</p>"
         "<p><b>Model file</b> (.npz): numeric arrays and a JSON record (features, units, order, "
         "categories, training ranges, target, seed, CV metrics, library versions) with a SHA-256 "
-        "checksum. It is not a pickle: loading it never runs code carried in the file, and a "
-        "changed file is refused. Give the <i>units of the features</i>: <i>Predict ER with an upscaling "
+        "checksum. It is not a pickle: loading it never runs code carried in the file, and a file "
+        "damaged by accident is refused (the checksum is not a signature: an edited, re-hashed model is "
+        "used as it is; see the user guide). Give the <i>units of the features</i>: <i>Predict ER with an upscaling "
         "model</i> shows them with the drivers the model expects. Methods guide shipped with the plugin "
         "(docs/methods.md), section \u201cGlobal upscaling (1989\u20132018, 0.5\u00b0, monthly)\u201d.</p>"
     )

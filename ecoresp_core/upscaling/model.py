@@ -4,14 +4,38 @@ Why this format is safe
 -----------------------
 A pickle (or joblib) file is a program: loading it runs whatever code it carries. The model
 file written here holds only plain numeric numpy arrays and one UTF-8 JSON text (stored as a
-``uint8`` array) in a ``.npz`` (zip) archive. It is read with ``numpy.load(allow_pickle=False)``,
-so numpy refuses any object array or pickled member instead of unpickling it, and the archive
-members are checked against a fixed list (names, dtypes, shapes) before use. A SHA-256 over the
-metadata and every array (name, dtype, shape, bytes) is stored and re-computed on load, so a file
-changed after it was written (an edited threshold, a swapped array) is rejected. The structure is
-then checked (every child index inside its own tree and after its parent, features in range,
-finite thresholds and leaf values, consistent layer shapes), because the evaluator below indexes
-with these numbers. Nothing in the file is ever executed or imported.
+``uint8`` array) in a ``.npz`` (zip) archive, and nothing in it is ever executed or imported. It
+is read in this order, so that a hostile file is refused before it can cost memory or reach code
+that trusts it (``_read``):
+
+1. every member of the zip: a ``.npy`` file of an expected name, once; its .npy header (read with
+   a bounded size, ``numpy.lib.format.read_array_header_1_0/2_0``) gives the dtype (checked
+   against a fixed list: an object or pickled array is never read) and the shape; the declared
+   uncompressed size (``ZipInfo.file_size``) must be exactly the header plus the data it
+   describes, and a member above 16 MB compressed more than ``MAX_RATIO``-fold (a zip bomb) is
+   refused;
+2. the metadata (at most ``MAX_METADATA_BYTES``) and its schema: the type of every field the
+   plugin uses (features, categories and their codes, units, training ranges, target, kind,
+   layers), with a message naming the field;
+3. the shapes of every array from the headers alone, against the metadata and sane bounds
+   (trees: at most 2n - 1 nodes per tree grown on n = ``n_train_rows`` rows, ``MAX_NODES`` in any
+   case; networks: layer widths chained from the features, ``MAX_WEIGHTS`` per layer), so that no
+   array larger than the model needs is ever allocated;
+4. the arrays (``numpy.lib.format.read_array(allow_pickle=False)``), then the SHA-256 over the
+   metadata and every array (name, dtype, shape, bytes), stored in the file and re-computed;
+5. the structure (every child index inside its own tree and after its parent, features in range,
+   finite thresholds and leaf values, consistent layer shapes), because the evaluator below
+   indexes with these numbers.
+
+The checksum detects a file damaged or changed by accident (a truncated copy, an edited number);
+it is not a signature: whoever edits a model on purpose can store a new checksum, and such a file
+is read like any other (it can predict anything, e.g. 42 everywhere). Checks 1-3 and 5 make sure
+that even such a file cannot run code, exhaust memory or crash the evaluator; where a model file
+comes from is for the user to trust.
+
+Driver (feature) names cannot hold ``" ; = ,`` or control characters (``check_driver_name``): they
+separate names in driver lists (``name=source;...``), units and encoded categories
+(``feature=category``); such names are refused when a model is fitted (and loaded), not escaped.
 
 How a model is evaluated
 ------------------------
@@ -55,6 +79,7 @@ library versions (``versions``: ecoresp, numpy, scikit-learn, ... of the writer)
 """
 
 import hashlib
+import io
 import json
 import os
 import zipfile
@@ -73,6 +98,18 @@ TREE_ARRAYS = {  # name -> dtype of the concatenated node arrays of every tree
     "value": "<f8", "node_offsets": "<i8", "max_depth": "<i8",
 }
 MAX_LAYERS = 16
+ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
+# bounds checked on the members' headers before any array is read (a hostile header or zip member
+# would otherwise make the loader allocate what it claims)
+MAX_METADATA_BYTES = 16 * 2**20
+MAX_NPY_HEADER = 10000  # numpy's own limit for headers it parses safely
+MAX_TREES = 100_000
+MAX_NODES = 2**27  # all trees together (8 node arrays of 8 bytes: 8.6 GB at most)
+MAX_WEIGHTS = 2**26  # per network layer
+MAX_FEATURES = 10_000
+MAX_RATIO, MAX_RATIO_FROM = 500, 16 * 2**20  # compression ratio refused in members above 16 MB
+MAX_CATEGORIES = 10_000  # per categorical feature (fitupscaler allows 50)
+BAD_NAME_CHARACTERS = '";=,'  # separators of driver lists, units and encoded categories
 CHUNK_ROWS = 65536  # rows walked together through the trees (one chunk per thread at a time)
 MLP_CHUNK_ROWS = 4096
 
@@ -104,6 +141,8 @@ class UpscalerModel:
         self.arrays = arrays
         self.meta = meta
         self.features = list(meta["features"])
+        for f in self.features:
+            check_driver_name(f)
         self.categorical = {k: list(v) for k, v in meta.get("categorical", {}).items()}
         self.encoded_features = _encoded_names(self.features, self.categorical)
         self.meta["encoded_features"] = self.encoded_features
@@ -475,23 +514,133 @@ def _json_default(o):
 
 
 def _expected_arrays(meta):
-    kind = meta.get("kind")
+    """({member name: dtype}, number of encoded features) of a model of valid metadata."""
+    kind = meta["kind"]
     n_enc = len(_encoded_names(meta["features"], meta.get("categorical", {})))
     if kind in ("rf", "gbr"):
         names = dict(TREE_ARRAYS)
         if kind == "gbr":
             names["init"] = "<f8"
         return names, n_enc
+    names = {"scaler_mean": "<f8", "scaler_scale": "<f8"}
+    for i in range(meta["n_layers"]):
+        names[f"coef_{i}"] = "<f8"
+        names[f"intercept_{i}"] = "<f8"
+    return names, n_enc
+
+
+# -- metadata schema ----------------------------------------------------------------------
+def check_driver_name(name):
+    """InputError unless ``name`` can be a driver (feature) name: it must survive the lists that
+    name drivers (``name=source;...`` driver files, comma-separated driver names and units) and the
+    encoded column names (``feature=category``), so it cannot hold these characters; ecoresp
+    refuses such names rather than escaping them, in every list alike."""
+    if not isinstance(name, str) or not name.strip() or any(ch in name for ch in BAD_NAME_CHARACTERS) \
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InputError(f"feature field {name!r}: a driver name cannot be empty or hold "
+                         + ", ".join(f"'{ch}'" for ch in BAD_NAME_CHARACTERS)
+                         + " or control characters (they separate the names in driver lists, units and "
+                         "encoded categories): rename the field")
+
+
+def _is_number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_count(v, lo=1, hi=None):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+
+
+def _mapping(meta, key):
+    """meta[key] (default {}) if it is a JSON object; ValueError otherwise."""
+    value = meta.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"metadata field {key} must be a mapping (JSON object), got a {type(value).__name__}")
+    return value
+
+
+def _check_features(meta):
+    features = meta.get("features")
+    if not isinstance(features, list) or not features or len(features) > MAX_FEATURES:
+        raise ValueError(f"metadata field features must be a list of 1 to {MAX_FEATURES} driver names")
+    for f in features:
+        try:
+            check_driver_name(f)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+    if len(set(features)) != len(features):
+        raise ValueError("metadata field features names a driver twice")
+
+
+def _check_categories(meta):
+    features = meta["features"]
+    cats = _mapping(meta, "categorical")
+    for f, values in cats.items():
+        if f not in features:
+            raise ValueError(f"metadata field categorical: {f!r} is not a feature")
+        if (not isinstance(values, list) or not 0 < len(values) <= MAX_CATEGORIES
+                or not all(isinstance(v, str) for v in values) or len(set(values)) != len(values)):
+            raise ValueError(f"metadata field categorical: {f!r} must be a non-empty list of distinct category "
+                             f"names (text), got {values!r:.80}")
+    for f, codes in _mapping(meta, "category_codes").items():
+        if f not in cats:
+            raise ValueError(f"metadata field category_codes: {f!r} is not a categorical feature")
+        if not isinstance(codes, dict) or not all(_is_integer_text(k) and isinstance(v, str) for k, v in codes.items()):
+            raise ValueError(f"metadata field category_codes: {f!r} must map integer codes to category names, "
+                             f"got {codes!r:.80}")
+    n_enc = len(_encoded_names(features, cats))
+    if n_enc > MAX_FEATURES:
+        raise ValueError(f"metadata: {n_enc} encoded features (numbers and categories), at most {MAX_FEATURES}")
+
+
+def _is_integer_text(text):
+    if len(text) > 20:
+        return False
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_ranges_and_texts(meta):
+    numeric = [f for f in meta["features"] if f not in meta.get("categorical", {})]
+    for f, r in _mapping(meta, "ranges").items():
+        if f not in numeric:
+            raise ValueError(f"metadata field ranges: {f!r} is not a numeric feature of the model")
+        if not (isinstance(r, list) and len(r) == 2 and all(_is_number(v) and np.isfinite(v) for v in r)
+                and r[0] <= r[1]):
+            raise ValueError(f"metadata field ranges: {f!r} must be [min, max] (two finite numbers, min <= max), "
+                             f"got {r!r:.80}")
+    for f, unit in _mapping(meta, "units").items():
+        if not isinstance(unit, str):
+            raise ValueError(f"metadata field units: {f!r} must be text, got {unit!r:.80}")
+    for key in ("target", "target_unit"):
+        if key in meta and not isinstance(meta[key], str):
+            raise ValueError(f"metadata field {key} must be text, got {meta[key]!r:.80}")
+    if "n_train_rows" in meta and not _is_count(meta["n_train_rows"]):
+        raise ValueError(f"metadata field n_train_rows must be a whole number >= 1, got {meta['n_train_rows']!r:.80}")
+
+
+def _check_kind(meta):
+    kind = meta.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r:.80}")
     if kind == "mlp":
-        nl = meta.get("n_layers")
-        if not isinstance(nl, int) or not 1 <= nl <= MAX_LAYERS:
-            raise ValueError(f"bad number of layers {nl!r}")
-        names = {"scaler_mean": "<f8", "scaler_scale": "<f8"}
-        for i in range(nl):
-            names[f"coef_{i}"] = "<f8"
-            names[f"intercept_{i}"] = "<f8"
-        return names, n_enc
-    raise ValueError(f"unknown model kind {kind!r}")
+        if not _is_count(meta.get("n_layers"), 1, MAX_LAYERS):
+            raise ValueError(f"metadata field n_layers must be a whole number from 1 to {MAX_LAYERS}, "
+                             f"got {meta.get('n_layers')!r:.80}")
+        if meta.get("activation") not in ACTIVATIONS:
+            raise ValueError(f"metadata field activation must be one of {', '.join(ACTIVATIONS)}, "
+                             f"got {meta.get('activation')!r:.80}")
+
+
+def _check_meta(meta):
+    """ValueError naming the metadata field of a wrong type or value (the fields the plugin uses)."""
+    _check_kind(meta)
+    _check_features(meta)
+    _check_categories(meta)
+    _check_ranges_and_texts(meta)
 
 
 def _check_structure(arrays, meta, n_enc):
@@ -541,11 +690,199 @@ def _check_structure(arrays, meta, n_enc):
             width = w.shape[1]
         if width != 1:
             raise ValueError("the network must have one output")
-        if meta.get("activation") not in ("relu", "tanh", "logistic", "identity"):
+        if meta.get("activation") not in ACTIVATIONS:
             raise ValueError(f"unknown activation {meta.get('activation')!r}")
     for k, a in arrays.items():
         if a.dtype.kind == "f" and k != "value" and not np.all(np.isfinite(a)) and k not in ("threshold", "impurity"):
             raise ValueError(f"{k} holds non-finite values")
+
+
+# -- reading: every member checked (declared size, .npy header) before any array is read --------
+def _npy_header(zf, info):
+    """(shape, dtype, data offset) from the .npy header of member ``info``, reading at most
+    MAX_NPY_HEADER bytes of it (any numpy version)."""
+    with zf.open(info) as fh:
+        head = fh.read(12)
+        if len(head) < 10 or head[:6] != b"\x93NUMPY":
+            raise ValueError("not a numpy .npy array")
+        major, minor = head[6], head[7]
+        if (major, minor) not in ((1, 0), (2, 0)):
+            raise ValueError(f".npy format version {major}.{minor} is not supported")
+        start = 10 if major == 1 else 12
+        size = int.from_bytes(head[8:start], "little")
+        if size > MAX_NPY_HEADER:
+            raise ValueError(f".npy header of {size} bytes (at most {MAX_NPY_HEADER})")
+        raw = head[:start + size] + fh.read(max(0, start + size - len(head)))
+    buf = io.BytesIO(raw)
+    version = np.lib.format.read_magic(buf)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    try:
+        shape, _, dtype = read(buf)
+    except (ValueError, SyntaxError, TypeError) as exc:
+        raise ValueError(f"bad .npy header ({exc})") from None
+    return tuple(int(n) for n in shape), dtype, start + size
+
+
+def _header_of(zf, info, dtype):
+    """(shape, what is wrong with its declared size or '') of member ``info`` after checking its
+    dtype: its declared (uncompressed) size must be the header's plus the data the header describes."""
+    shape, found, offset = _npy_header(zf, info)
+    if found.str != dtype:
+        raise ValueError(f"dtype {found.str}, expected {dtype}")
+    size = offset + int(np.prod(shape, dtype=object)) * found.itemsize
+    if info.file_size != size:
+        return shape, f"declares {info.file_size} bytes but its header describes {size} (shape {shape}, {found.str})"
+    if size > MAX_RATIO_FROM and size > MAX_RATIO * max(info.compress_size, 1):
+        return shape, (f"{size} bytes compressed {size // max(info.compress_size, 1)}-fold (a zip bomb: arrays "
+                       f"written by ecoresp compress at most a few ten-fold)")
+    return shape, ""
+
+
+def _members(zf):
+    """{array name: ZipInfo} of the archive; duplicate or non-.npy members are refused."""
+    out = {}
+    for info in zf.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if not info.filename.endswith(".npy"):
+            raise ValueError(f"unexpected members [{info.filename!r}]")
+        if name in out:
+            raise ValueError(f"member {info.filename} appears twice")
+        out[name] = info
+    return out
+
+
+class _Member(ValueError):
+    """A problem with one member: the message names it."""
+
+    def __init__(self, name, text):
+        super().__init__(f"member {name}.npy: {text}")
+
+
+def _shape_checked(zf, members, name, dtype, bound):
+    """Shape of member ``name`` after the dtype/size checks; ``bound(shape)`` returns what is wrong
+    with it (or '')."""
+    try:
+        shape, size_problem = _header_of(zf, members[name], dtype)
+        problem = bound(shape)
+    except ValueError as exc:
+        raise _Member(name, str(exc)) from None
+    if problem:
+        raise _Member(name, f"its header claims shape {shape}: {problem}")
+    if size_problem:
+        raise _Member(name, size_problem)
+    return shape
+
+
+def _read_meta(zf, members):
+    """(metadata bytes, parsed metadata) of the metadata member."""
+    if "metadata_json" not in members or "sha256" not in members:
+        raise ValueError("no metadata or checksum")
+    _shape_checked(zf, members, "metadata_json", "|u1",
+                   lambda s: "not 1-D" if len(s) != 1 else (
+                       f"more than {MAX_METADATA_BYTES} bytes of metadata" if s[0] > MAX_METADATA_BYTES else ""))
+    meta_bytes = _array(zf, members, "metadata_json").tobytes()
+    try:
+        meta = json.loads(meta_bytes.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise _Member("metadata_json", f"not valid JSON ({str(exc)[:80]})") from None
+    return meta_bytes, meta
+
+
+def _array(zf, members, name):
+    with zf.open(members[name]) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
+
+def _node_bound(meta, n_trees):
+    """(most nodes the trees can have, how that was found): a tree grown on n rows has at most
+    2n - 1 nodes; MAX_NODES in any case."""
+    rows = meta.get("n_train_rows")
+    if rows is None:
+        return MAX_NODES, f"the {MAX_NODES} nodes a model may have"
+    per = 2 * rows - 1
+    if n_trees * per >= MAX_NODES:
+        return MAX_NODES, f"the {MAX_NODES} nodes a model may have"
+    return n_trees * per, f"the {n_trees} trees of {per} nodes at most (n_train_rows {rows}) hold"
+
+
+def _check_tree_headers(zf, members, expected, meta):
+    one_d = "not 1-D"
+    off = _shape_checked(zf, members, "node_offsets", expected["node_offsets"],
+                         lambda s: one_d if len(s) != 1 else (
+                             f"not 2 to {MAX_TREES + 1} tree offsets" if not 2 <= s[0] <= MAX_TREES + 1 else ""))
+    n_trees = off[0] - 1
+    bound, why = _node_bound(meta, n_trees)
+    nodes = _shape_checked(zf, members, "left_child", expected["left_child"],
+                           lambda s: one_d if len(s) != 1 else (f"more than {why}" if s[0] > bound else ""))
+    wanted = {"max_depth": ((n_trees,), "one per tree"), "init": ((2,), "constant, learning rate")}
+    for name, dtype in expected.items():
+        if name in ("node_offsets", "left_child"):
+            continue
+        shape, what = wanted.get(name, (nodes, "the nodes of left_child"))
+        _shape_checked(zf, members, name, dtype,
+                       lambda s, shape=shape, what=what: "" if s == shape else f"expected {shape} ({what})")
+
+
+def _check_network_headers(zf, members, expected, meta, n_enc):
+    width = (n_enc,)
+    for name in ("scaler_mean", "scaler_scale"):
+        _shape_checked(zf, members, name, "<f8", lambda s: "" if s == width else f"expected {width} (the features)")
+    rows = n_enc
+    for i in range(meta["n_layers"]):
+        w = _shape_checked(zf, members, f"coef_{i}", "<f8", lambda s, rows=rows: _layer_problem(s, rows))
+        rows = w[1]
+        _shape_checked(zf, members, f"intercept_{i}", "<f8",
+                       lambda s, rows=rows: "" if s == (rows,) else f"expected ({rows},) (the layer's units)")
+
+
+def _layer_problem(shape, rows):
+    if len(shape) != 2:
+        return "not 2-D"
+    if shape[0] * shape[1] > MAX_WEIGHTS:
+        return f"more than {MAX_WEIGHTS} weights"
+    return "" if shape[0] == rows else f"expected {rows} rows (the previous layer's units)"
+
+
+def _check_headers(zf, members, expected, meta, n_enc):
+    """Every array member's dtype, shape and declared size, from the headers alone."""
+    _shape_checked(zf, members, "sha256", "|u1", lambda s: "" if s == (64,) else "expected (64,)")
+    if meta["kind"] == "mlp":
+        _check_network_headers(zf, members, expected, meta, n_enc)
+    else:
+        _check_tree_headers(zf, members, expected, meta)
+
+
+def _read_zip(path):
+    """(arrays, meta, meta bytes, stored checksum) of model file ``path``; ValueError naming what
+    is wrong. No array is read before every member's header has been checked."""
+    with zipfile.ZipFile(path) as zf:
+        members = _members(zf)
+        meta_bytes, meta = _read_meta(zf, members)
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ValueError("not an ecoresp upscaler model")
+        _check_version(path, meta)
+        _check_meta(meta)
+        expected, n_enc = _expected_arrays(meta)
+        extra = sorted(f"{m}.npy" for m in set(members) - set(expected) - {"metadata_json", "sha256"})
+        missing = sorted(set(expected) - set(members))
+        if extra or missing:
+            raise ValueError(f"unexpected members {extra}" if extra else f"missing arrays {missing}")
+        _check_headers(zf, members, expected, meta, n_enc)
+        arrays = {name: _array(zf, members, name) for name in expected}
+        stored = _array(zf, members, "sha256").tobytes().decode("ascii", "replace")
+    return arrays, meta, meta_bytes, stored, n_enc
+
+
+def _check_version(path, meta):
+    version = meta.get("format_version")
+    if not _is_count(version):
+        raise ValueError(f"format version {version!r:.80} is not valid")
+    if version > FORMAT_VERSION:
+        writer = meta.get("versions")
+        writer = writer.get("ecoresp") if isinstance(writer, dict) else None
+        raise InputError(f"model file {path} was written by a newer ecoresp (model format {version}"
+                         + (f", ecoresp {writer}" if writer else "")
+                         + f"); this plugin reads formats up to {FORMAT_VERSION}: update ecoresp")
 
 
 def _read(path):
@@ -557,46 +894,11 @@ def _read(path):
         raise InputError(f"model file {path}: not an ecoresp model (.npz written by ecoresp:fitupscaler); "
                          "pickle/joblib files are refused because loading them would run code")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            members = list(npz.files)
-            if "metadata_json" not in members or "sha256" not in members:
-                raise ValueError("no metadata or checksum")
-            meta_bytes = npz["metadata_json"]
-            if meta_bytes.dtype != np.uint8 or meta_bytes.ndim != 1:
-                raise ValueError("metadata is not a byte array")
-            meta_bytes = meta_bytes.tobytes()
-            meta = json.loads(meta_bytes.decode("utf-8"))
-            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-                raise ValueError("not an ecoresp upscaler model")
-            version = meta.get("format_version")
-            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-                raise ValueError(f"format version {version!r} is not valid")
-            if version > FORMAT_VERSION:
-                writer = meta.get("versions")
-                writer = writer.get("ecoresp") if isinstance(writer, dict) else None
-                raise InputError(f"model file {path} was written by a newer ecoresp (model format {version}"
-                                 + (f", ecoresp {writer}" if writer else "")
-                                 + f"); this plugin reads formats up to {FORMAT_VERSION}: update ecoresp")
-            if not isinstance(meta.get("features"), list) or not all(isinstance(f, str) for f in meta["features"]):
-                raise ValueError("feature list missing")
-            cat = meta.get("categorical", {})
-            if not isinstance(cat, dict) or not all(isinstance(v, list) for v in cat.values()):
-                raise ValueError("bad categorical entry")
-            expected, n_enc = _expected_arrays(meta)
-            extra = sorted(set(members) - set(expected) - {"metadata_json", "sha256"})
-            missing = sorted(set(expected) - set(members))
-            if extra or missing:
-                raise ValueError(f"unexpected members {extra}" if extra else f"missing arrays {missing}")
-            arrays = {}
-            for name, dt in expected.items():
-                a = npz[name]  # allow_pickle=False: an object array raises here, never unpickles
-                if a.dtype.str != dt:
-                    raise ValueError(f"array {name} has dtype {a.dtype.str}, expected {dt}")
-                arrays[name] = a
-            stored = npz["sha256"].tobytes().decode("ascii", "replace")
+        arrays, meta, meta_bytes, stored, n_enc = _read_zip(path)
     except InputError:
         raise
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile, UnicodeDecodeError, TypeError) as exc:
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, TypeError,
+            NotImplementedError, RuntimeError) as exc:
         raise InputError(f"model file {path}: rejected ({exc})") from None
     if _digest(arrays, meta_bytes) != stored:
         raise InputError(f"model file {path}: rejected (checksum mismatch: the file was changed "
