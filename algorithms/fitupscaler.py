@@ -7,7 +7,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsPro
 
 from ..ecoresp_core.upscaling.drivers import missing_codes_as_nan
 from ..ecoresp_core.upscaling.fit import fit_upscaler
-from ..ecoresp_core.upscaling.model import save_model
+from ..ecoresp_core.upscaling.model import check_driver_name, save_model
 from .base import Choices, EcorespAlgorithm, TimeSeriesInput
 from .checks import expression_problem, number_problem
 from .qgiscompat import (FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags,
@@ -150,6 +150,8 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         group = self.parameterAsString(parameters, "GROUP", context)
         if not features:
             raise QgsProcessingException(f"{self.parameter_label('FEATURES')}: choose at least one feature field")
+        for name in features:
+            self.read_input(self.parameter_label("FEATURES"), check_driver_name, name)
         units = dict(self.pairs(parameters, "UNITS", context, "name=unit"))
         df = source_to_dataframe(source, [target, group] + [f for f in features if f not in (target, group)],
                                  numeric_text=True,

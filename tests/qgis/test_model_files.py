@@ -42,3 +42,21 @@ def test_hostile_model_file_is_refused_with_a_message(qgis_process, tmp_path, cr
     assert f"Upscaling model file (from Fit upscaling model) (MODEL): model file {bad}: {message}" in text, text[-3000:]
     assert "Traceback" not in text
     assert not os.path.exists(out)
+
+
+def test_fit_refuses_a_feature_name_the_driver_lists_cannot_hold(qgis_process, tmp_path):
+    """A field named 'vpd=x' could never be given as a driver file (name=file;...): refused when the
+    model is fitted, naming the parameter and the field, before any fitting."""
+    df = table().rename(columns={"vpd": "vpd=x"})
+    df["site_id"] = [f"S{i % 10}" for i in range(len(df))]
+    sites = tmp_path / "sites.csv"
+    df.to_csv(sites, index=False)
+    out = tmp_path / "never.npz"
+    proc = qgis_process("run", "ecoresp:fitupscaler", "--", f"INPUT={sites}", "TARGET=ER", "FEATURES=ta",
+                        "FEATURES=sw", "FEATURES=vpd=x", "GROUP=site_id", "FOLDS=2", "TREES=5", f"OUTPUT={out}")
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 1, text[-3000:]
+    assert ("Feature fields (drivers) (FEATURES): feature field 'vpd=x': a driver name cannot be empty or hold '\"', ';', "
+            "'=', ',' or control characters") in text, text[-3000:]
+    assert "Traceback" not in text and "rows, 10 sites" not in text
+    assert not os.path.exists(out)
