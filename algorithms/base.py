@@ -25,6 +25,7 @@ from ..ecoresp_core.errors import Cancelled, EcorespError
 from ..ecoresp_core.io.series import open_series, split_source
 from .helpdocs import algorithm_tags, help_url
 from .icons import algorithm_icon, algorithm_icon_path
+from .checks import number_problem
 from .dependencies import missing_message, missing_package
 from .destinations import check_destinations, check_input_files, check_values
 from .loading import DEFAULT_TITLES, INPUT_TYPES, attach, input_subject
@@ -172,8 +173,12 @@ class EcorespAlgorithm(QgsProcessingAlgorithm):
         return algorithm_icon_path(self.GROUP_ID)
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        """Values each parameter accepts, inputs that exist and can be read, outputs that can be
-        written and overwrite no input (algorithms/destinations.py), then QGIS's own checks."""
+        """Numbers in their ranges (algorithms/checks.py), values each parameter accepts, inputs
+        that exist and can be read, outputs that can be written and overwrite no input
+        (algorithms/destinations.py), then QGIS's own checks."""
+        problem = number_problem(self, parameters)
+        if problem:
+            return False, problem
         for check in (check_input_files, check_values, check_destinations):
             ok, message = check(self, parameters, context)
             if not ok:

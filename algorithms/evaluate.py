@@ -11,7 +11,6 @@ from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.partitioning.evaluation import evaluate, evaluation_report_html, flux_values, time_index
 from ..ecoresp_core.partitioning.isotopes import align_isotope_series
 from .base import EcorespAlgorithm
-from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
@@ -72,7 +71,7 @@ class EvaluateAlgorithm(EcorespAlgorithm):
         if not parameters.get("OBS_FIELD") and not parameters.get("REFERENCE_FILE"):
             return False, (f"Give a reference: {self.parameter_label('OBS_FIELD')} or "
                            f"{self.parameter_label('REFERENCE_FILE')}")
-        problem = number_problem(self, parameters) or self.same_field_problem(parameters)
+        problem = self.same_field_problem(parameters)
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)

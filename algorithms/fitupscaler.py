@@ -9,7 +9,7 @@ from ..ecoresp_core.upscaling.drivers import missing_codes_as_nan
 from ..ecoresp_core.upscaling.fit import fit_upscaler
 from ..ecoresp_core.upscaling.model import check_driver_name, save_model
 from .base import Choices, EcorespAlgorithm, TimeSeriesInput
-from .checks import expression_problem, number_problem
+from .checks import expression_problem
 from .qgiscompat import (FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags,
                          parameter_as_strings)
 from .tables import source_to_dataframe, write_table
@@ -125,7 +125,7 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                                                             createByDefault=True))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = number_problem(self, parameters) or expression_problem(self, parameters, "FILTER")
+        problem = expression_problem(self, parameters, "FILTER")
         if problem:
             return False, problem
         target = parameters.get("TARGET")

@@ -16,7 +16,6 @@ from ..ecoresp_core.gapfilling.site import VARIABLES, fluxnet_timestamps, gapfil
 from ..ecoresp_core.io.textfiles import write_text_atomic
 from ..ecoresp_core.io.towers import FORMATS, read_raw
 from .base import EcorespAlgorithm
-from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import write_table
 from .towerinput import TowerInput
@@ -107,9 +106,6 @@ class GapfillAlgorithm(EcorespAlgorithm):
         return list(dict.fromkeys(wanted))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = number_problem(self, parameters)
-        if problem:
-            return False, problem
         try:
             self.variables(parameters, context)
         except InputError as exc:

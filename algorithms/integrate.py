@@ -7,7 +7,6 @@ from qgis.core import (QgsProcessingParameterFeatureSink, QgsProcessingParameter
 from ..ecoresp_core.jobs.integrate import check_lat_lon_grid, integrate_raster
 from ..ecoresp_core.upscaling.integrate import check_zone_names
 from .base import ZONE_TYPES, Choices, TimeSeriesAlgorithm, TimeSeriesInput, zone_names_parameter
-from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, SOURCE_VECTOR, add_flags
 from .tables import write_table
 
@@ -61,9 +60,6 @@ class IntegrateAlgorithm(TimeSeriesAlgorithm):
             "ANNUAL", "Annual ER sums per pixel (g C m-2 yr-1)", optional=True, createByDefault=False))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = number_problem(self, parameters)
-        if problem:
-            return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

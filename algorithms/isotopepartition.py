@@ -8,7 +8,7 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
 from ..ecoresp_core.partitioning.isotopes import MIN_DISEQUILIBRIUM, isotope_partition
 from ..ecoresp_core.partitioning.messages import WARNING, describe
 from .base import EcorespAlgorithm
-from .checks import number_problem
+from .checks import number_problem  # before the disequilibrium check, which reads the numbers
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 

@@ -17,7 +17,6 @@ from qgis.core import (
 from ..ecoresp_core.jobs.attribution import partialcorr_raster
 from ..ecoresp_core.io.series import open_series
 from .base import Choices, DriverSources, EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
-from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER, add_flags
 
 # the keys are the core's MODES and DETRENDS, in their order
@@ -118,9 +117,6 @@ class AttributionAlgorithm(TimeSeriesAlgorithm):
         ok, msg = AttributionInputs.check(self, parameters, context)
         if not ok:
             return ok, msg
-        problem = number_problem(self, parameters)
-        if problem:
-            return False, problem
         return super().checkParameterValues(parameters, context)
 
 

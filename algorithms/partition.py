@@ -20,7 +20,6 @@ from ..ecoresp_core.partitioning.messages import WARNING, partition_messages
 from ..ecoresp_core.partitioning.methods import get as method, methods as registered_methods
 from ..ecoresp_core.partitioning.sitepartition import default_methods, parse_methods, partition_site, report_html
 from .base import Choices, EcorespAlgorithm
-from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, SOURCE_VECTOR_POINT, add_flags
 from .tables import write_table
 from .towerinput import TowerInput
@@ -203,9 +202,6 @@ class PartitionAlgorithm(TowerInput, EcorespAlgorithm):
             createByDefault=True))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = number_problem(self, parameters)
-        if problem:
-            return False, problem
         try:
             codes = self.method_codes(parameters, context)
             self.check_numbers(parameters, context)

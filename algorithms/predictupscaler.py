@@ -13,7 +13,6 @@ from ..ecoresp_core.jobs.inputs import open_driver
 from ..ecoresp_core.jobs.predict import predict_rasters
 from ..ecoresp_core.upscaling.predict import predict_table
 from .base import DriverSources, EcorespAlgorithm, TimeSeriesInput
-from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
@@ -117,9 +116,6 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
                 + " Name each raster as its driver (layer name or driver names in layer order).")
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = number_problem(self, parameters)
-        if problem:
-            return False, problem
         path = self.parameterAsFile(parameters, "MODEL", context)
         try:
             meta = validate_model_file(path)

@@ -15,7 +15,6 @@ from ..ecoresp_core.jobs.sample import sample_drivers
 from ..ecoresp_core.upscaling.sitemonth import (append_site_months, combine_site_months, name_input_table,
                                                 read_site_input, set_site_coordinates)
 from .base import DriverSources, EcorespAlgorithm
-from .checks import number_problem
 from .qgiscompat import (FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_FILE, SOURCE_RASTER, SOURCE_VECTOR,
                          SOURCE_VECTOR_POINT, add_flags)
 from .tables import source_to_dataframe, write_table
@@ -107,9 +106,6 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
     def checkParameterValues(self, parameters, context):  # noqa: N802
         if not parameters.get("INPUTS") and not parameters.get("INPUT_TABLE"):
             return False, NO_INPUT
-        problem = number_problem(self, parameters)
-        if problem:
-            return False, problem
         return super().checkParameterValues(parameters, context)
 
     @staticmethod

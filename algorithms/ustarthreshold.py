@@ -7,7 +7,6 @@ from qgis.core import QgsProcessingParameterFeatureSink, QgsProcessingParameterN
 from ..ecoresp_core.jobs.provenance import provenance
 from ..ecoresp_core.ustar.bootstrap import ustar_thresholds
 from .base import Choices, EcorespAlgorithm
-from .checks import number_problem
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags
 from .tables import write_table
 from .towerinput import TowerInput
@@ -65,9 +64,6 @@ class UstarThresholdAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink(self.OUTPUT, "u* thresholds", SOURCE_VECTOR))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
-        problem = number_problem(self, parameters)
-        if problem:
-            return False, problem
         return super().checkParameterValues(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

@@ -20,13 +20,13 @@ ending in .nc is written as a CF NetCDF (time axis from dated bands) at commit.
 import json
 import os
 import re
-import uuid
 
 import numpy as np
 
 from ..errors import InputError
 from ..common.timeaxis import (STANDARD_CALENDARS, calendar_of, decode_cf_time, expand_dates_spec, format_date,
                                parse_date)
+from .atomic import check_output_folder, partial_path, remove_stale_partials, write_error
 from .netcdf import geotiff_to_netcdf, is_netcdf_path
 
 try:  # GDAL is an edge dependency: the numeric core works without it
@@ -354,23 +354,24 @@ class SeriesWriter:
     per band) in the bands' metadata, a ``units`` item also as the band's unit type. ``classes``
     ([(value, label, '#rrggbb'), ...]) makes band 1 categorical: its colour table and class
     names are set when the file is created, before any pixel is written (GDAL 3.10+ refuses
-    to change a TIFF's colour interpretation once data are written)."""
+    to change a TIFF's colour interpretation once data are written). ``tile_rows``: the height
+    of the file's tiles (a multiple of 16)."""
 
     def __init__(self, path, grid, band_names, metadata=None, nodata=np.nan,
-                 dtype="Float32", band_metadata=None, classes=None):
+                 dtype="Float32", band_metadata=None, classes=None, tile_rows=256):
         if gdal is None:
             raise InputError("GDAL's Python bindings (osgeo) are not installed")
         self.path = str(path)
-        folder = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(folder):
-            raise InputError(f"{self.path}: output folder {folder} does not exist")
-        base = os.path.basename(self.path)
-        self.tmp = os.path.join(folder, f".{base}.{uuid.uuid4().hex[:8]}.partial.tif")
+        check_output_folder(self.path)
+        remove_stale_partials(self.path)
+        self.tmp = partial_path(self.path, ".tif")
         self.grid = grid
         self.nodata = nodata
         self.n = len(band_names)
         driver = gdal.GetDriverByName("GTiff")
-        opts = ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"]
+        # tiles of 256 columns x tile_rows rows (a multiple of 16): a job whose row blocks are
+        # shorter than a tile keeps the partial tiles of one tile row in GDAL's cache
+        opts = ["COMPRESS=DEFLATE", "TILED=YES", "BLOCKXSIZE=256", f"BLOCKYSIZE={int(tile_rows)}", "BIGTIFF=IF_SAFER"]
         if dtype.startswith("Float"):
             opts.append("PREDICTOR=3")
         try:
@@ -411,19 +412,26 @@ class SeriesWriter:
         if self.nodata is not None and not np.isnan(self.nodata):
             data = np.where(np.isnan(data), self.nodata, data)
         for i in range(self.n):
-            self._ds.GetRasterBand(i + 1).WriteArray(data[i], 0, int(row0))
+            try:
+                failed = self._ds.GetRasterBand(i + 1).WriteArray(data[i], 0, int(row0)) != 0
+            except RuntimeError as exc:  # GDAL with exceptions enabled
+                raise write_error(self.path, exc) from None
+            if failed:
+                raise write_error(self.path, gdal.GetLastErrorMsg())
 
     def commit(self):
         """Flush, close and rename to the final name (replacing an older file).  A destination
-        ending in .nc gets the series as CF NetCDF (``io.netcdf``), converted block by block."""
-        self._ds.FlushCache()
-        self._ds = None
+        ending in .nc gets the series as CF NetCDF (``io.netcdf``), converted block by block.
+        A write error (full disk, ...) raises OutputError naming the destination."""
+        self._close_checked()
         if is_netcdf_path(self.path):
             stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(self.path))[0]) or "value"
             tmp_nc = self.tmp[:-len(".tif")] + ".nc"
             try:
                 geotiff_to_netcdf(self.tmp, tmp_nc, variable=stem if not stem[0].isdigit() else f"v{stem}")
                 os.replace(tmp_nc, self.path)
+            except (OSError, RuntimeError) as exc:  # a full disk, GDAL/netCDF4 write errors
+                raise write_error(self.path, exc) from None
             finally:
                 for p in (tmp_nc, self.tmp, self.tmp + ".aux.xml"):
                     if os.path.exists(p):
@@ -439,9 +447,32 @@ class SeriesWriter:
         self.committed = True
         return self.path
 
+    def _close_checked(self):
+        """Flush and close the temporary file; GDAL's write errors (reported at flush or close,
+        not as exceptions) raise OutputError."""
+        message = self._close_quietly()
+        if message:
+            raise write_error(self.path, message)
+
+    def _close_quietly(self):
+        """Flush and close the dataset with GDAL's exceptions off (an error raised by a dataset's
+        destructor can only be printed, as a traceback); returns GDAL's error message or ''."""
+        if self._ds is None:
+            return ""
+        exceptions = gdal.GetUseExceptions()
+        gdal.DontUseExceptions()
+        try:
+            gdal.ErrorReset()
+            self._ds.FlushCache()
+            self._ds = None
+            return gdal.GetLastErrorMsg() if gdal.GetLastErrorType() >= gdal.CE_Failure else ""
+        finally:
+            if exceptions:
+                gdal.UseExceptions()
+
     def abort(self):
         """Close and delete the temporary file; the destination is left untouched."""
-        self._ds = None
+        self._close_quietly()
         for p in (self.tmp, self.tmp + ".aux.xml"):
             if os.path.exists(p):
                 os.remove(p)

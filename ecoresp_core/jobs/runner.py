@@ -28,7 +28,7 @@ from ..common.progress import Progress
 from ..errors import InputError
 from ..io.series import SeriesWriter
 from ..io.styles import write_qml
-from .blocks import DEFAULT_BUDGET_MB, run_row_blocks
+from .blocks import DEFAULT_BUDGET_MB, gdal_cache, gdal_cache_mb, output_tile_rows, run_row_blocks
 from .parallel import Workers
 from .provenance import provenance
 
@@ -47,14 +47,17 @@ class RasterJob:
     progress, cancelled : callable or None
         The caller's hooks: ``progress(fraction 0..1)`` and ``cancelled() -> bool``.
     budget_mb : float
-        Memory budget of one row block (MB).
+        Memory budget of the run (MB): GDAL's block cache gets a part of it (``cache_mb``, set
+        for the run and restored after), the row blocks the rest (``budget_mb`` attribute).
     """
 
     def __init__(self, algorithm, options, inputs=None, progress=None, cancelled=None,
                  budget_mb=DEFAULT_BUDGET_MB):
         self.algorithm, self.options, self.inputs = algorithm, options, inputs
         self.progress = Progress(progress, cancelled)
-        self.budget_mb = budget_mb
+        # GDAL's block cache is part of the budget: the row blocks get the rest (blocks.gdal_cache_mb)
+        self.cache_mb = gdal_cache_mb(budget_mb)
+        self.budget_mb = max(float(budget_mb) - self.cache_mb, 1.0)
         self._meta = None
         self._outputs = []  # (SeriesWriter, classes or None, (why_empty, value_bands)), in creation order
         self._closing = contextlib.ExitStack()
@@ -77,6 +80,7 @@ class RasterJob:
         raises InputError with that sentence.  Other keywords
         (``band_metadata``, ``nodata``, ``dtype``) go to ``SeriesWriter``.
         """
+        writer_options.setdefault("tile_rows", output_tile_rows(self.cache_mb, grid.width, len(band_names)))
         writer = SeriesWriter(path, grid, band_names, metadata=self.meta, classes=classes, **writer_options)
         self._outputs.append((writer, classes, (why_empty, value_bands)))
         return writer
@@ -106,6 +110,7 @@ class RasterJob:
                 write_qml(writer.path, classes)
 
     def __enter__(self):
+        self._closing.enter_context(gdal_cache(self.cache_mb))
         return self
 
     def __exit__(self, exc_type, exc, tb):

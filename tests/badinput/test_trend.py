@@ -73,7 +73,7 @@ TREND_CASES = {
                             ["Significance level (alpha) (ALPHA)", "0.9", "to 0.5"]),
     "alpha-text": Case({"INPUT": "{stack}", "ALPHA": "five", **OUT}, ["(ALPHA)", "five"]),
     "min-valid-below-3": Case({"INPUT": "{stack}", "MIN_VALID": "2", **OUT},
-                              ["Minimum number of valid time steps (MIN_VALID)", "range 3 to"]),
+                              ["Minimum number of valid time steps (MIN_VALID)", "give 3 or more"]),
     "variant-out-of-range": Case({"INPUT": "{stack}", "VARIANT": "9", **OUT}, ["Test (VARIANT)", "'9'"]),
 }
 DETREND_CASES = {

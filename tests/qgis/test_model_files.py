@@ -56,7 +56,7 @@ def test_fit_refuses_a_feature_name_the_driver_lists_cannot_hold(qgis_process, t
                         "FEATURES=sw", "FEATURES=vpd=x", "GROUP=site_id", "FOLDS=2", "TREES=5", f"OUTPUT={out}")
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1, text[-3000:]
-    assert ("Feature fields (drivers) (FEATURES): feature field 'vpd=x': a driver name cannot be empty or hold '\"', ';', "
-            "'=', ',' or control characters") in text, text[-3000:]
+    assert ("Feature fields (drivers) (FEATURES): feature field 'vpd=x': a driver name cannot be empty or hold "
+            "'\"', ';', '=', ',' or control characters") in text, text[-3000:]
     assert "Traceback" not in text and "rows, 10 sites" not in text
     assert not os.path.exists(out)
