@@ -51,6 +51,7 @@ in_root() {  # in_root ROOT CMD: a clean environment, headless Qt, the host's pi
   [ -f "$r/etc/ssl/certs/ecoresp-host-ca.crt" ] && pass+=(PIP_CERT=/etc/ssl/certs/ecoresp-host-ca.crt)
   chroot "$r" env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 LC_ALL=C.UTF-8 QT_QPA_PLATFORM=offscreen CI="${CI:-}" DEBIAN_FRONTEND=noninteractive \
+    ECORESP_BADINPUT_SAMPLE="${ECORESP_BADINPUT_SAMPLE:-}" \
     "${pass[@]}" bash -c "$*"
 }
 

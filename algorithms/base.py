@@ -27,7 +27,7 @@ from .helpdocs import algorithm_tags, help_url
 from .icons import algorithm_icon, algorithm_icon_path
 from .checks import number_problem
 from .dependencies import missing_message, missing_package
-from .destinations import check_destinations, check_input_files, check_values
+from .destinations import check_destinations, check_input_files, check_values, name_the_input
 from .loading import DEFAULT_TITLES, INPUT_TYPES, attach, input_subject
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, add_flags
 
@@ -87,7 +87,8 @@ def signals_cancel():
 
 
 def _error_boundary(process):
-    """``process`` (a processAlgorithm) with every exception it raises reported by processing_error.
+    """``process`` (a processAlgorithm) with every exception it raises reported by processing_error
+    (with the label of the input the message is about in front: destinations.name_the_input).
     The exception is raised outside the ``except`` block: the traceback of the original one, which
     may hold layers (freed late, they crash QGIS 3.22 at exit), is released first."""
     @functools.wraps(process)
@@ -98,10 +99,12 @@ def _error_boundary(process):
         try:
             with signals_cancel():
                 results = process(self, parameters, context, feedback)
-        except QgsProcessingException:
-            raise
         except Exception as exc:  # noqa: BLE001 - the one boundary: everything is reported
             error = processing_error(exc, feedback)
+            try:
+                error = QgsProcessingException(name_the_input(self, parameters, context, str(error)))
+            except Exception:  # noqa: BLE001 - the message as it is
+                pass
         else:
             self.prepare_loading(parameters, context, feedback, results)
             return results

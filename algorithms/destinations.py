@@ -209,3 +209,15 @@ def check_input_files(alg, parameters, context):
                 what = "a raster GDAL can read" if kind == "raster" else "a table or vector layer QGIS can read"
                 return False, f"{label}: {path} is not {what} (empty, truncated or of another format?)"
     return True, ""
+
+
+def name_the_input(alg, parameters, context, message):
+    """``message`` with the label of the input it is about in front ('Label (NAME): ...') when it
+    names none of the algorithm's parameters but holds the path of one input file (the core's
+    messages name files, not parameters); else ``message`` unchanged."""
+    if any(f"({d.name()})" in message for d in alg.parameterDefinitions()):
+        return message
+    for name, path in input_files(alg, parameters, context):
+        if path in message:
+            return f"{alg.parameter_label(name)}: {message}"
+    return message

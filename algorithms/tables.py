@@ -2,13 +2,16 @@
 tables open in QGIS and chain in models.  QGIS-side I/O only."""
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
+from osgeo import gdal
 from qgis.core import (QgsCoordinateReferenceSystem, QgsExpression, QgsFeature, QgsFeatureRequest,
                        QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessingException)
 from qgis.PyQt.QtCore import QDateTime
 
+from .destinations import source_path
 from .qgiscompat import (FAST_INSERT, FIELD_DATETIME, FIELD_DOUBLE, FIELD_LONGLONG, FIELD_STRING, WKB_NO_GEOMETRY,
                          WKB_POINT)
 
@@ -81,7 +84,28 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
             raise QgsProcessingException(f"{label}: cannot write row {i + 1} to {dest}: {_sink_error(sink)}")
     if not sink.flushBuffer():
         raise QgsProcessingException(f"{label}: cannot write {dest}: {_sink_error(sink)}")
+    path = source_path(dest)
+    del sink  # closes a file written by QGIS: a full disk shows only now, as a file cut short
+    _check_written(label, path, n)
     return dest
+
+
+def _check_written(label, path, n_rows):
+    """Raise (and remove the file) when the table file ``path`` does not hold ``n_rows`` rows:
+    QGIS's file writers report no error when the disk fills up while they close the file."""
+    if not path or not os.path.isfile(path):
+        return
+    try:
+        ds = gdal.OpenEx(path, gdal.OF_VECTOR | gdal.OF_READONLY)
+        count = ds.GetLayer(0).GetFeatureCount() if ds is not None else -1
+    except RuntimeError:  # GDAL with exceptions enabled
+        count = -1
+    ds = None
+    if count != n_rows:
+        os.remove(path)
+        written = "none could be read back" if count < 0 else f"{count} of {n_rows} rows were written"
+        raise QgsProcessingException(f"{label}: {path} cannot be written ({written}: full disk?); "
+                                     "nothing was written there")
 
 
 def _sink_error(sink):

@@ -34,7 +34,7 @@ def metrics(obs, sim):
     ss_obs, ss_sim = float((do * do).sum()), float((ds * ds).sum())
     out["EF"] = 1.0 - float((e * e).sum()) / ss_obs if ss_obs > 0 else float("nan")
     if n > 1 and ss_obs > 0 and ss_sim > 0:
-        out["R2"] = float((do * ds).sum() ** 2 / (ss_obs * ss_sim))
+        out["R2"] = min(float((do * ds).sum() ** 2 / (ss_obs * ss_sim)), 1.0)  # rounding can pass 1
     pos = (o >= 0) & (s >= 0)
     if pos.any():
         d = np.log1p(s[pos]) - np.log1p(o[pos])

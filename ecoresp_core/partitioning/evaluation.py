@@ -30,12 +30,11 @@ import pandas as pd
 
 from ..common.metrics import METRIC_KEYS, metrics  # noqa: F401  (part of this module's API)
 from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY
+from ..common.fluxvalues import EMPTY as _EMPTY, MISSING_CODE, flux_values  # noqa: F401 - re-exported
 from ..errors import InputError
 
 SCALES = ("native", "hourly", "daytime", "daily", "monthly", "annual")
 #: FLUXNET's missing-value code (also written -9999.0): never a flux
-MISSING_CODE = -9999.0
-_EMPTY = ("", "nan", "NaN", "NA", "NaT", "None", "NULL")
 
 
 def _first_unreadable(text):
@@ -81,23 +80,6 @@ def time_index(values, what):
         raise InputError(f"{what}: duplicated time stamp {stamps[i]} (row {i + 1}; {int(dup.sum())} duplicate(s)); "
                          "give one record per time step")
     return stamps.rename("TIMESTAMP_START")
-
-
-def flux_values(values, what):
-    """(float64 array, number of -9999 codes set missing) of a flux column: numbers, text numbers;
-    -9999 (FLUXNET's missing code) and empty values are NaN; other text is an InputError naming
-    ``what`` and an example value."""
-    raw = pd.Series(values).reset_index(drop=True)
-    numbers = pd.to_numeric(raw, errors="coerce")
-    given = raw.notna() & ~raw.astype(str).str.strip().isin(_EMPTY)
-    text = given & numbers.isna()
-    if text.any():
-        i = int(np.flatnonzero(text.to_numpy())[0])
-        raise InputError(f"{what}: {int(text.sum())} value(s) are not numbers (e.g. {raw.iloc[i]!r} in row {i + 1})")
-    v = numbers.to_numpy(dtype="float64", copy=True)
-    code = v == MISSING_CODE
-    v[code] = np.nan
-    return v, int(code.sum())
 
 
 def _step_minutes(index):

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..partitioning.evaluation import flux_values
+from ..common.fluxvalues import flux_values
 from ..io.towers import TowerData, as_tower, read_tower, site_id_from_name, site_info
 from ..common.timeaxis import days_in_month
 from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY

@@ -259,25 +259,15 @@ XFAIL_FIT = {
 }
 XFAIL_PREDICT = {
     "driver-file-missing": "exit 1 but 'driver IGBP: <file>: file not found' lacks the label (DRIVER_FILES)",
-    "driver-file-is-table": (
-        "exit 1 but 'driver TA_F_degC: <file> cannot be read as a raster' lacks the label (DRIVER_FILES)"),
-    "driver-file-is-text": (
-        "exit 1 but 'driver TA_F_degC: <file> cannot be read as a raster' lacks the label (DRIVER_FILES)"),
     "driver-all-nodata": (
         "exit 0: an all-nodata driver gives an all-nodata prediction; should be refused naming the driver's file"),
     "table-column-text": (
         "exit 0: a driver column of text ('warm') is predicted on; should be refused naming TABLE and the column"),
-    "land-mask-other-grid": (
-        "exit 1 but 'grids differ: land mask <file> is 4x3 cells, origin (-5, 40) ...' lacks the label (LAND_MASK)"),
 }
 XFAIL_INTEGRATE = {
-    "all-nodata": "exit 1 but '<file>: every pixel is nodata in every band' lacks the label (INPUT)",
-    "all-inf": "exit 1 but '<file>: every pixel is nodata in every band' lacks the label (INPUT); inf is called nodata",
     "land-fraction-percent-as-fraction": (
         "exit 1 but 'land fraction must lie in 0..1 (divide a percentage by 100)' lacks the label (LAND_FRACTION) "
         "and the file"),
-    "land-fraction-other-grid": "exit 1 but 'grids differ: land fraction <file> ...' lacks the label (LAND_FRACTION)",
-    "zones-other-grid": "exit 1 but 'grids differ: zones <file> ...' lacks the label (ZONES)",
     "land-fraction-all-nodata": (
         "exit 0 (with a numpy 'All-NaN slice' RuntimeWarning) on an all-nodata land fraction; should be refused "
         "naming LAND_FRACTION"),

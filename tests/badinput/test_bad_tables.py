@@ -208,11 +208,6 @@ XFAIL_EVALUATE = {
     "header-only": "exit 1 but 'evaluation needs at least 2 time steps' names neither INPUT by its label nor the file",
     "single-time-step": (
         "exit 1 but 'evaluation needs at least 2 time steps' names neither INPUT by its label nor the file"),
-    "reference-file-empty": (
-        "exit 1 but '<file>: cannot read the CSV file (No columns to parse from file)' lacks the label "
-        "(REFERENCE_FILE)"),
-    "reference-file-is-raster": (
-        "exit 1 but '<file>: cannot read the CSV file (utf-8 codec ...)' lacks the label (REFERENCE_FILE)"),
     "reference-time-column-missing": (
         "exit 1 but \"<file>: timestamp column 'NOPE' not found\" lacks the label (REF_TIME_COLUMN)"),
     "reference-value-column-missing": (
@@ -225,16 +220,9 @@ XFAIL_EVALUATE = {
 XFAIL_ISOTOPE = {
     "delta-n-inf": (
         "exit 0: infinite delta_N values are accepted and partitioned; should be refused naming DELTA_N_FIELD (dN)"),
-    "disk-full": (
-        "exit 0 on a full disk: the output table is silently truncated (1024 of 1743 bytes); should exit 1 'cannot "
-        "be written' and leave nothing"),
 }
 XFAIL_SITEMONTH = {
     "missing-file": "exit 1 but '<file>: file not found' lacks the label (INPUTS)",
-    "empty-file": "exit 1 but '<file>: empty file, no header line' lacks the label (INPUTS)",
-    "binary-garbage": "exit 1 but '<file>: unknown tower file format' lacks the label (INPUTS)",
-    "raster-as-table": "exit 1 but '<file>: cannot be opened as a table' lacks the label (INPUTS)",
-    "no-time-column": "exit 1 but '<file>: unknown tower file format' lacks the label (INPUTS)",
     "er-field-missing": (
         "exit 1 but a misleading message: with ER_FIELD=NOPE the partition CSV is read as FLUXNET ('time stamp ... "
         "is not YYYYMMDDHHMM'); should say ER_FIELD NOPE is not a column"),
@@ -243,14 +231,9 @@ XFAIL_SITEMONTH = {
         "values are text"),
     "er-all-nan": "exit 1 but '<file>: column RECO_NT (ER) holds no value' lacks the label (ER_FIELD)",
     "qc-field-missing": "exit 1 but '<file>: column(s) NOPE missing' lacks the label (QC_FIELD)",
-    "driver-is-table": "exit 1 but '<file>: cannot be read as a raster' lacks the label (DRIVERS)",
     "driver-files-missing-file": "exit 1 but 'driver tmp: <file>: file not found' lacks the label (DRIVER_FILES)",
-    "driver-files-table": "exit 1 but '<file>: cannot be read as a raster' lacks the label (DRIVER_FILES)",
     "append-er-field-missing": (
         "exit 1 but 'APPEND site_month: column(s) NOPE missing' lacks the label (APPEND_ER_FIELD)"),
-    "disk-full": (
-        "exit 0 on a full disk: the site-month table is silently truncated; should exit 1 'cannot be written' and "
-        "leave nothing"),
 }
 
 

@@ -245,13 +245,7 @@ DERIVE_CASES = {
 
 # defects the product has today (the cases' expectations are right): case -> what happens vs. what should
 XFAIL_ATTRIBUTION = {
-    "er-all-nodata": (
-        "exit 1 but 'ER <file>: no pixel has 10 time steps where ER and every driver are valid' lacks the label "
-        "(INPUT)"),
-    "driver-layer-is-table": "exit 1 but '<file>: cannot be read as a raster' lacks the label (DRIVERS)",
     "driver-file-missing": "exit 1 but 'driver SM: <file>: file not found' lacks the label (DRIVER_FILES)",
-    "driver-file-is-text": (
-        "exit 1 but '<file>: cannot be read as a raster' lacks the label (DRIVER_FILES) and the driver's name"),
     "aggregation-unknown-rule": (
         "exit 1 but 'driver TA: aggregation must be 'sum' or 'mean', not 'median'' lacks the label (AGGREGATION)"),
     "aggregation-unknown-driver": (
@@ -261,41 +255,18 @@ XFAIL_ATTRIBUTION = {
 XFAIL_PARTIAL = XFAIL_ATTRIBUTION
 XFAIL_RF = XFAIL_ATTRIBUTION
 XFAIL_ZONES = {
-    "dominant-truncated": (
-        "exit 1 but a misleading '<file>: has no CLASS_NAMES metadata' without the label (DOMINANT); should say the "
-        "file is damaged"),
-    "dominant-without-class-names": (
-        "exit 1 but 'dominant-driver raster <file>: has no CLASS_NAMES metadata' lacks the label (DOMINANT)"),
-    "dominant-bad-class-names": (
-        "exit 1 but '... CLASS_NAMES metadata: entry 'one' is not code=name' lacks the label (DOMINANT)"),
-    "dominant-is-a-series": (
-        "exit 1 but 'dominant-driver raster <file>: has no CLASS_NAMES metadata' lacks the label (DOMINANT)"),
-    "zones-other-grid": "exit 1 but 'grids differ: zones <file> ...' lacks the label (ZONES)",
-    "dominant-other-grid": "exit 1 but 'grids differ: zones <file> ...' lacks the label (ZONES)",
-    "zones-other-crs": (
-        "exit 1 but 'grids differ: zones <file> is 4x3 cells, origin (10, 50) ..., the series is 4x3 cells, origin "
-        "(10, 50)': the CRS difference is not said, no label (ZONES)"),
     "zones-all-nodata": (
         "exit 0: a zones raster without any value gives only the 'all' rows; should be refused naming ZONES and the "
         "file"),
     "groups-unknown-group": "exit 1 but 'driver TA: unknown group 'hot'' lacks the label (GROUPS)",
     "groups-unknown-driver": "exit 1 but 'group given for unknown driver(s) XX' lacks the label (GROUPS)",
-    "disk-full": (
-        "exit 0 on a full disk: the zone table is silently truncated; should exit 1 'cannot be written' and leave "
-        "nothing"),
 }
 XFAIL_DERIVE = {
-    "first-truncated": (
-        "exit 1 but a misleading '<file>: band 1 has no date in its description' without the label (FIRST); should "
-        "say the file is damaged"),
     "first-dates-garbage": (
         "exit 1 but 'DATES for <file> lists 1 dates but the raster has 144 bands': 'yesterday' not called a bad "
         "date, no label (FIRST_DATES)"),
     "second-dates-wrong-count": (
         "exit 1 but 'DATES for <file> lists 2 dates but the raster has 144 bands' lacks the label (SECOND_DATES)"),
-    "first-all-nodata": (
-        "exit 1 but '<out>: not written, every pixel of it would be nodata: <file> has 0 pixel(s) with a value' "
-        "lacks the label (FIRST)"),
 }
 
 
