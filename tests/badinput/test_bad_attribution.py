@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 from conftest import DATA, monthly_dates, write_stack
-from harness import Case, needs_qgis_process, run_case
+from harness import Case, needs_qgis_process, run_case, table
 from osgeo import gdal
 
 pytestmark = needs_qgis_process
@@ -18,10 +18,6 @@ pytestmark = needs_qgis_process
 YEARS = 12
 GRID_B = (-5.0, 0.5, 0, 40.0, 0, -0.5)  # another grid of the same size
 
-
-def defect(case, reason):
-    """A case the product fails today (the expectation is right): strict xfail naming the defect."""
-    return pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=reason))
 
 
 def _series(folder, paths):
@@ -269,10 +265,6 @@ XFAIL_DERIVE = {
         "exit 1 but 'DATES for <file> lists 2 dates but the raster has 144 bands' lacks the label (SECOND_DATES)"),
 }
 
-
-def table(cases, xfails):
-    return {"argvalues": [defect(c, xfails[k]) if k in xfails else c for k, c in cases.items()],
-            "ids": list(cases)}
 
 
 @pytest.mark.parametrize("case", **table(PARTIAL_CASES, XFAIL_PARTIAL))

@@ -11,14 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATA, monthly_dates, write_stack
-from harness import Case, needs_qgis_process, run_case
+from harness import Case, needs_qgis_process, run_case, table
 
 pytestmark = needs_qgis_process
 
-
-def defect(case, reason):
-    """A case the product fails today (the expectation is right): strict xfail naming the defect."""
-    return pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=reason))
 
 
 def build_inputs(folder):
@@ -236,10 +232,6 @@ XFAIL_SITEMONTH = {
         "exit 1 but 'APPEND site_month: column(s) NOPE missing' lacks the label (APPEND_ER_FIELD)"),
 }
 
-
-def table(cases, xfails):
-    return {"argvalues": [defect(c, xfails[k]) if k in xfails else c for k, c in cases.items()],
-            "ids": list(cases)}
 
 
 @pytest.mark.parametrize("case", **table(EVALUATE_CASES, XFAIL_EVALUATE))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import DATA, monthly_dates, write_stack
-from harness import Case, needs_qgis_process, run_case
+from harness import Case, needs_qgis_process, run_case, table
 
 pytestmark = needs_qgis_process
 
@@ -22,10 +22,6 @@ def driver_files(**override):
     """DRIVER_FILES naming the four model drivers, with ``override`` {name: placeholder} replacing some."""
     return "; ".join(f"{n}={{{override.get(n, n)}}}" for n in FEATURES)
 
-
-def defect(case, reason):
-    """A case the product fails today (the expectation is right): strict xfail naming the defect."""
-    return pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=reason))
 
 
 def _site_month_tables(folder, paths):
@@ -39,9 +35,9 @@ def _site_month_tables(folder, paths):
               "sm_feature_text": sm.assign(TA_F_degC="warm"), "sm_one_site": sm[sm.site_id == sites[0]],
               "sm_one_row": sm.iloc[:1], "sm_header_only": sm.iloc[:0],
               "sm_no_vpd": sm.drop(columns=["VPD_F_hPa"])}
-    for key, table in tables.items():
+    for key, frame in tables.items():
         paths[key] = str(folder / f"{key}.csv")
-        table.to_csv(paths[key], index=False)
+        frame.to_csv(paths[key], index=False)
 
 
 def _driver_rasters(folder, paths):
@@ -273,10 +269,6 @@ XFAIL_INTEGRATE = {
         "naming LAND_FRACTION"),
 }
 
-
-def table(cases, xfails):
-    return {"argvalues": [defect(c, xfails[k]) if k in xfails else c for k, c in cases.items()],
-            "ids": list(cases)}
 
 
 @pytest.mark.parametrize("case", **table(FIT_CASES, XFAIL_FIT))

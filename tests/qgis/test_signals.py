@@ -38,9 +38,22 @@ def _start_and_wait_for_partial(stack, out, timeout=120):
     return proc
 
 
+def _processes():
+    """{pid: (parent pid, process group)} of the running processes, from /proc (no procps needed)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":  # zombies are dead
+                out[int(entry)] = (int(fields[1]), int(fields[2]))
+    return out
+
+
 def _descendants(pid):
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out]
+    return [p for p, (parent, _) in _processes().items() if parent == pid]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -50,7 +63,7 @@ def test_signal_stops_cleanly(big_stack, tmp_path, signum):
         fh.write(b"older output")
     proc = _start_and_wait_for_partial(big_stack, out)
     group = os.getpgid(proc.pid)
-    qgis = [p for p in _descendants(proc.pid)] or [proc.pid]  # the wrapper script's qgis_process.bin
+    qgis = _descendants(proc.pid) or [proc.pid]  # the wrapper script's qgis_process.bin
     for pid in qgis:
         os.kill(pid, signum)
     text = proc.communicate(timeout=120)[0]
@@ -59,7 +72,7 @@ def test_signal_stops_cleanly(big_stack, tmp_path, signum):
     assert _partials(str(tmp_path)) == []
     assert open(out, "rb").read() == b"older output"
     time.sleep(0.5)
-    alive = subprocess.run(["pgrep", "-g", str(group)], capture_output=True, text=True).stdout.split()
+    alive = [p for p, (_, g) in _processes().items() if g == group]
     assert alive == [], f"processes of the run still alive: {alive}"
 
 
