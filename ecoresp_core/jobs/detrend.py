@@ -42,8 +42,8 @@ def detrend_raster(src, out_path, method="linear", keep_mean=False, budget_mb=DE
             counts["most_valid"] = max(counts["most_valid"], int(np.max(n_valid, initial=0)))
             writer.write_block(r0, _detrend.detrend(data, src.dates, method, keep_mean))
 
-        # measured: the data and about 9 float64 copies (tests/core/jobs/test_memory_budget.py)
-        job.walk(src.grid, 8 * 10 * len(src.dates), work)
+        # measured: the data and about 9 float64 copies, with a margin (tests/core/jobs/test_memory_budget.py)
+        job.walk(src.grid, 8 * 12 * len(src.dates), work)
         if counts["valid_input"] == 0:
             raise InputError(f"{src.label}: every pixel is nodata in every band")
         job.commit()

@@ -132,7 +132,7 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
                 cwriter.write_block(r0, trend_classes(res["slope"], res["trend"])[None])
 
         t = len(src.dates)
-        job.walk(src.grid, 8 * (4 * t + 40), work)  # measured (tests/core/jobs/test_memory_budget.py)
+        job.walk(src.grid, 8 * (5 * t + 40), work)  # measured, with a margin (tests/core/jobs/test_memory_budget.py)
         if counts["valid_input"] == 0:
             raise InputError(f"{src.label}: every pixel is nodata in every band")
         job.commit()
