@@ -34,7 +34,6 @@ from ..common.fluxvalues import EMPTY as _EMPTY, MISSING_CODE, flux_values  # no
 from ..errors import InputError
 
 SCALES = ("native", "hourly", "daytime", "daily", "monthly", "annual")
-#: FLUXNET's missing-value code (also written -9999.0): never a flux
 
 
 def _first_unreadable(text):

@@ -14,6 +14,7 @@
 import numpy as np
 import pandas as pd
 
+from ..common.fluxvalues import MISSING_CODE
 from ..errors import InputError
 from ..common.meteorology import dtr_from_tmx_tmn, rh_from_vap_tmp, vpd_from_tmn_tmp, vpd_from_vap_tmp
 from ..common.units import celsius_to_kelvin, j_m2_to_w_m2, kelvin_to_celsius
@@ -68,8 +69,6 @@ def derive(kind, a, b=None, ndays=None, seconds=86400.0):
     return a * ndays
 
 
-#: FLUXNET's missing-value code: never a value of a site-month table
-MISSING_CODE = -9999.0
 #: fewer valid targets than this cannot train or cross-validate a model
 MIN_TARGETS = 10
 
