@@ -48,10 +48,11 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..common.fluxvalues import MISSING_CODE
 from ..common.meteorology import esat_hpa, rh_from_vpd, vpd_from_rh
 from ..errors import InputError
 
-MISSING = -9999.0
+MISSING = MISSING_CODE  # FLUXNET's missing code (common.fluxvalues)
 REQUIRED = ("NEE", "TA", "SW_IN")
 FORMATS = ("fluxnet2015", "ameriflux", "reddyproc", "eddypro")
 

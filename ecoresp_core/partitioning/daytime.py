@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from ..common.fluxvalues import MISSING_CODE
 from ..errors import InputError
 from ..io.towers import as_tower
 from . import lightresponse as lrc
@@ -141,13 +142,13 @@ def prepare(df, need_rh=False, fit_qc_only=True):
     rpd = int(rpd)
     a = {c: df[c].to_numpy(dtype="float64", na_value=np.nan).copy() for c in cols}
     for c in cols:
-        a[c][a[c] == -9999.0] = np.nan
+        a[c][a[c] == MISSING_CODE] = np.nan
     qc = a["NEE_QC"]
     nee = np.where(qc == 0, a["NEE"], np.nan) if fit_qc_only else a["NEE"].copy()
     sd = df["sdNEE"].to_numpy(dtype="float64", na_value=np.nan) if "sdNEE" in df.columns else np.full(n, np.nan)
     return PreparedSiteYear(index=df.index, n=n, rpd=rpd, nee_all=a["NEE"], nee=nee, qc=qc, ta=a["TA"],
                             rg=np.maximum(a["SW_IN"], 0.0), pot=a["SW_IN_POT"], vpd=a["VPD"], rh=a.get("RH"),
-                            sd=np.where(sd == -9999.0, np.nan, sd))
+                            sd=np.where(sd == MISSING_CODE, np.nan, sd))
 
 
 #: passes of the sdNEE look-up (sd_nee_lookup): (half window in days, conditions)

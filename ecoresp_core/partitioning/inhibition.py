@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from ..common.fluxvalues import MISSING_CODE
 from ..errors import InputError
 from ..io.towers import as_tower
 from .respiration import TREF_DEGC, lt_factor
@@ -218,7 +219,7 @@ def kok_ppfd(df, rg_to_ppfd=2.11):
     ppfd = np.full(n, np.nan)
     if "PPFD_IN" in df.columns:
         ppfd = df["PPFD_IN"].to_numpy(dtype="float64", na_value=np.nan).copy()
-        ppfd[ppfd == -9999.0] = np.nan
+        ppfd[ppfd == MISSING_CODE] = np.nan
     from_rg = np.isnan(ppfd)
     if from_rg.any():
         if "SW_IN" not in df.columns:
@@ -314,7 +315,7 @@ def kok_windows(df, e0_k, window_days=None, step_days=None, ppfd_band=None, rg_t
     ta = df["TA"].to_numpy(dtype="float64", na_value=np.nan)
     e0 = _per_record("e0_k", e0_k, n, idx)
     ppfd, n_from_rg = kok_ppfd(df, rg_to_ppfd)
-    use = np.isfinite(nee) & np.isfinite(ta) & np.isfinite(e0) & (ppfd > lo) & (ppfd < hi) & (nee != -9999.0)
+    use = np.isfinite(nee) & np.isfinite(ta) & np.isfinite(e0) & (ppfd > lo) & (ppfd < hi) & (nee != MISSING_CODE)
     if use_qc:
         use &= df["NEE_QC"].to_numpy(dtype="float64", na_value=np.nan) == 0
     if "SW_IN_POT" in df.columns:

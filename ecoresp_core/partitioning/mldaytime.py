@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..common.fluxvalues import MISSING_CODE
 from ..errors import InputError
 from ..io.towers import as_tower
 from ..common.folds import grouped_folds
@@ -105,7 +106,7 @@ def make_model(model="rf", seed=0, n_estimators=200, rf_params=None, nn_params=N
 
 def _col(df, name):
     v = df[name].to_numpy(dtype="float64", na_value=np.nan).copy()
-    v[v == -9999.0] = np.nan
+    v[v == MISSING_CODE] = np.nan
     return v
 
 
