@@ -93,8 +93,10 @@ def _error_boundary(process):
     may hold layers (freed late, they crash QGIS 3.22 at exit), is released first."""
     @functools.wraps(process)
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        ok, message = check_destinations(self, parameters, context)
-        if not ok:  # also when checkParameterValues was not called (a model's child, processing.run)
+        # the checks again: a model runs its children without checkParameterValues (QGIS's
+        # QgsProcessingModelAlgorithm), and a bad value must be refused there with the same message
+        ok, message = self.checkParameterValues(parameters, context)
+        if not ok:
             raise QgsProcessingException(message)
         try:
             with signals_cancel():

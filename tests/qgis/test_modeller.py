@@ -19,7 +19,7 @@ def with_defaults(child):
     return child
 
 
-def build_model():
+def build_model(detrend_memory_mb=None):
     from qgis.core import (QgsProcessingModelAlgorithm, QgsProcessingModelChildAlgorithm,
                            QgsProcessingModelChildParameterSource, QgsProcessingModelOutput,
                            QgsProcessingModelParameter, QgsProcessingParameterFile,
@@ -33,6 +33,9 @@ def build_model():
     det.addParameterSources("INPUT_FILE", [QgsProcessingModelChildParameterSource.fromModelParameter("series")])
     det.addParameterSources("VARIABLE", [QgsProcessingModelChildParameterSource.fromModelParameter("variable")])
     det.addParameterSources("METHOD", [QgsProcessingModelChildParameterSource.fromStaticValue(1)])
+    if detrend_memory_mb is not None:
+        memory = QgsProcessingModelChildParameterSource.fromStaticValue(detrend_memory_mb)
+        det.addParameterSources("MEMORY_MB", [memory])
     m.addChildAlgorithm(with_defaults(det))
     tr = QgsProcessingModelChildAlgorithm("ecoresp:trend")
     tr.setChildId("trend")
@@ -65,3 +68,31 @@ def test_model_detrend_then_trend(provider, iberia_nc, tmp_path):
     assert land.sum() == 330
     # anomalies keep the warming trend (only the seasonal cycle is removed): ~0.2 degC/decade
     assert 0.012 < np.median(slope[land]) < 0.035
+
+
+def test_model_child_refuses_a_bad_value_with_its_label(provider, iberia_nc, tmp_path):
+    """A model runs its children without their checkParameterValues: the algorithms check again at
+    the start of the run, so a value out of range stops the model with the parameter's label and
+    nothing is written."""
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    class Errors(QgsProcessingFeedback):
+        def __init__(self):
+            super().__init__()
+            self.text = []
+
+        def reportError(self, error, fatalError=False):  # noqa: N802
+            self.text.append(error)
+
+    model = build_model(detrend_memory_mb=4)
+    (dest,) = [p.name() for p in model.destinationParameterDefinitions()]
+    out = tmp_path / "anomaly_trend.tif"
+    feedback = Errors()
+    results, ok = model.run({"series": iberia_nc, "variable": "tas", dest: str(out)}, QgsProcessingContext(),
+                            feedback)
+    assert not ok
+    text = " ".join(feedback.text)
+    assert "Memory budget for raster blocks (MB) (MEMORY_MB): 4 is out of range; give a number in the range " \
+        "16 to 65536" in text, text
+    assert "Traceback" not in text
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
