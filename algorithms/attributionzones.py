@@ -68,7 +68,8 @@ class AttributionZonesAlgorithm(EcorespAlgorithm):
         zone_names = zone_names_parameter(self, parameters, context)
         self.run_core(check_zone_names, zone_names, self.parameter_label("ZONE_NAMES"))
         rows = self.run_core(zones_table, dom_path, zones_path,
-                             ZONE_TYPES.key(self, parameters, "ZONE_TYPE", context), groups or None, zone_names)
+                             ZONE_TYPES.key(self, parameters, "ZONE_TYPE", context), groups or None, zone_names,
+                             groups_what=self.parameter_label("GROUPS"))
         df = pd.DataFrame(rows)
         for r in rows:
             if r["kind"] == "group" and r["name"] in ("water", "thermal"):

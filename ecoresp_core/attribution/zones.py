@@ -54,33 +54,38 @@ def parse_groups(text, what="driver groups"):
     out = {}
     for name, group in parse_pairs(text, what, f"name=group (groups: {', '.join(GROUPS)})"):
         if group.lower() not in GROUPS:
-            raise InputError(f"driver {name}: unknown group {group!r}; use one of {', '.join(GROUPS)}")
+            raise InputError(f"{what}: driver {name}: unknown group {group!r}; use one of {', '.join(GROUPS)}")
         out[name] = group.lower()
     return out
 
 
-def driver_groups(names, overrides=None):
-    """Group of every driver: ``default_group`` unless ``overrides`` names it."""
+def driver_groups(names, overrides=None, what="driver groups"):
+    """Group of every driver: ``default_group`` unless ``overrides`` names it; errors name
+    ``what`` (the parameter of the overrides)."""
     overrides = dict(overrides or {})
     unknown = [k for k in overrides if k not in names]
     if unknown:
-        raise InputError(f"group given for unknown driver(s) {', '.join(unknown)}; drivers are {', '.join(names)}")
+        raise InputError(f"{what}: group given for unknown driver(s) {', '.join(unknown)}; drivers are "
+                         f"{', '.join(names)}")
     for k, g in overrides.items():
         if g not in GROUPS:
-            raise InputError(f"driver {k}: unknown group {g!r}; use one of {', '.join(GROUPS)}")
+            raise InputError(f"{what}: driver {k}: unknown group {g!r}; use one of {', '.join(GROUPS)}")
     return {n: overrides.get(n, default_group(n)) for n in names}
 
 
-def zones_from_values(values, zone_type="mat"):
+def zones_from_values(values, zone_type="mat", what="the zones raster"):
     """``(codes int (rows, cols), names {code: name})`` from a MAT raster (degC) or a
-    categorical raster (integer codes; NaN/<= 0 -> 0 = no zone)."""
+    categorical raster (integer codes; NaN/<= 0 -> 0 = no zone).  A raster without any value
+    (every cell NaN: nodata) is an InputError naming ``what``."""
     v = np.asarray(values, dtype="float64")
+    if not np.isfinite(v).any():
+        raise InputError(f"{what} has no value: every cell is nodata")
     if zone_type == "mat":
         return climate_zones_from_mat(v).astype("int64"), dict(ZONE_NAMES)
     if zone_type == "categorical":
         finite = np.isfinite(v)
         if np.any(finite & (v != np.round(v))):
-            raise InputError("the zones raster holds non-integer values: use the mean annual temperature "
+            raise InputError(f"{what} holds non-integer values: use the mean annual temperature "
                              "zone type, or a raster of integer zone codes")
         codes = np.where(finite & (v > 0), v, 0).astype("int64")
         return codes, {int(c): str(int(c)) for c in np.unique(codes) if c > 0}

@@ -66,9 +66,10 @@ def _steps_after(src, mode, detrend):
     return n - 1 if detrend == "diff" else n
 
 
-def check_inputs(src, drivers, names, mode="annual", detrend="linear", min_valid=10):
+def check_inputs(src, drivers, names, mode="annual", detrend="linear", min_valid=10, min_valid_what=None):
     """Validate ER ``src`` and ``drivers`` (RasterSeries) with ``names``; returns the number
-    of time steps after preparation."""
+    of time steps after preparation.  ``min_valid_what`` (the parameter of ``min_valid``) is
+    named when the series is long enough for the drivers but shorter than ``min_valid``."""
     if mode not in pc.MODES:
         raise InputError(f"unknown mode {mode!r}; use one of {', '.join(pc.MODES)}")
     if detrend not in pc.DETRENDS:
@@ -90,11 +91,15 @@ def check_inputs(src, drivers, names, mode="annual", detrend="linear", min_valid
                              f"ER band {i + 1} is {format_date(src.dates[i])}; drivers need the dates of ER")
     n = _steps_after(src, mode, detrend)
     m = len(names)
-    need = max(int(min_valid), m + 3)
-    if n < need:
-        unit = "years" if mode == "annual" else "time steps"
-        raise InputError(f"ER {src.label}: {n} {unit} after {mode} preparation and detrending; at least {need} "
-                         f"are needed for {m} drivers (minimum valid {min_valid}, and n - 2 - k >= 2)")
+    unit = "years" if mode == "annual" else "time steps"
+    if n < m + 3:
+        raise InputError(f"ER {src.label}: {n} {unit} after {mode} preparation and detrending; at least {m + 3} "
+                         f"are needed for {m} drivers (n - 2 - k >= 2)")
+    if n < int(min_valid):
+        text = (f"ER {src.label}: {n} {unit} after {mode} preparation and detrending; at least {int(min_valid)} "
+                "are needed")
+        raise InputError(f"{min_valid_what}: {text}" if min_valid_what else
+                         f"{text} (the minimum number of valid {unit} per pixel)")
     return n
 
 
@@ -279,17 +284,21 @@ def _geographic(wkt, gt, height, width):
     return max(abs(v) for v in ys) <= 90.0 + 1e-9 and max(abs(v) for v in xs) <= 360.0 + 1e-9
 
 
-def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None, zone_names=None):
+def zones_table(dominant_path, zones_path=None, zone_type="mat", groups=None, zone_names=None,
+                groups_what="driver groups"):
     """Area shares of a dominant-driver raster per zone (``zones.zone_summary``); the zones
-    raster (MAT in degC or categorical codes) must be on the same grid.  ``zone_names``:
-    {code: name} for categorical zones.  Returns rows."""
+    raster (MAT in degC or categorical codes, with a value somewhere) must be on the same grid.
+    ``zone_names``: {code: name} for categorical zones; ``groups``: group overrides, which must
+    name drivers of the raster (errors name ``groups_what``).  Returns rows."""
     codes, names, g = read_dominant(dominant_path)
+    zn.driver_groups(names, groups, groups_what)
     grid = Grid(g["width"], g["height"], g["geotransform"], g["crs_wkt"])
     geographic = _geographic(g["crs_wkt"], g["geotransform"], g["height"], g["width"])
     areas = cell_areas(g["geotransform"], g["height"], g["width"], geographic)
     zones = znames = None
     if zones_path:
-        zones, znames = zn.zones_from_values(read_band(zones_path, grid, what="zones"), zone_type)
+        zones, znames = zn.zones_from_values(read_band(zones_path, grid, what="zones"), zone_type,
+                                             what=f"zones raster {zones_path}")
         if zone_type == "categorical" and zone_names:
             znames = {**(znames or {}), **{int(k): str(v) for k, v in zone_names.items()}}
     rows = zn.zone_summary(codes, names, areas, zones, znames, groups)

@@ -78,10 +78,15 @@ def test_groups_by_name_and_override():
 def test_errors():
     with pytest.raises(InputError, match="not name=group"):
         zn.parse_groups("TA thermal")
-    with pytest.raises(InputError, match="unknown group"):
-        zn.parse_groups("TA=hot")
-    with pytest.raises(InputError, match="unknown driver"):
+    with pytest.raises(InputError, match=r"^Groups \(GROUPS\): driver TA: unknown group 'hot'"):
+        zn.parse_groups("TA=hot", "Groups (GROUPS)")
+    with pytest.raises(InputError, match=r"^Groups \(GROUPS\): group given for unknown driver\(s\) SM; drivers are TA"):
+        zn.driver_groups(["TA"], {"SM": "water"}, "Groups (GROUPS)")
+    with pytest.raises(InputError, match=r"^driver groups: group given for unknown driver"):
         zn.driver_groups(["TA"], {"SM": "water"})
+    for zone_type in ("mat", "categorical"):
+        with pytest.raises(InputError, match="^zones raster z.tif has no value: every cell is nodata"):
+            zn.zones_from_values(np.full((2, 2), np.nan), zone_type, "zones raster z.tif")
     with pytest.raises(InputError, match="outside"):
         zn.zone_summary(np.array([[4]], "uint8"), ["a", "b"], np.ones((1, 1)))
     with pytest.raises(InputError, match="non-integer"):
