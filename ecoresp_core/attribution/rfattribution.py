@@ -30,13 +30,15 @@ Why not scikit-learn per pixel: that route fits one forest per pixel and permute
 chunk is grown at once, level by level, with numpy: at each level and for each driver the
 in-bag samples of every tree are sorted by (node, driver rank), and cumulative weighted
 sums give the squared-error gain of every split position of every node; segment
-reductions pick each node's best split.  Trees are stored as complete binary trees of
-depth ``max_depth`` (a node that does not split sends everything left, so its subtree
-repeats its value); the in-bag samples of each tree are compacted first, and pixels go in
-chunks of at most 16 (arrays stay in cache).  Defaults: 100 trees, ``max_depth`` 6 (with
-~19 distinct in-bag years per tree, deeper levels split few nodes; the agreement with the
-naive loop, which grows trees fully, was the same at depths 5, 6 and 8), ``min_samples_leaf``
-1, all drivers tried at each split (scikit-learn's regression default).
+reductions pick each node's best split.  A tree stores only the nodes that hold in-bag
+samples (at most ``min(2**level, n)`` per level, ``_Forest``; a node that does not split sends
+everything left), so its size grows with ``max_depth`` times the number of steps, not with
+``2**max_depth``; the in-bag samples of each tree are compacted first, and pixels go in
+chunks of at most 16 (arrays stay in cache) that fit the memory budget (``pixel_bytes``).
+Defaults: 100 trees, ``max_depth`` 6 (with ~19 distinct in-bag years per tree, deeper levels
+split few nodes; the agreement with the naive loop, which grows trees fully, was the same at
+depths 5, 6 and 8), ``min_samples_leaf`` 1, all drivers tried at each split (scikit-learn's
+regression default).
 
 Speed and agreement with the naive per-pixel scikit-learn loop (rank correlation of the
 importances, same dominant driver) are measured by ``make bench`` (tests/bench/bench_attribution.py).
@@ -54,6 +56,9 @@ from .partialcorr import NODATA, NONE
 IMPORTANCES = ("oob", "train")
 DEFAULT_TREES = 100
 DEFAULT_DEPTH = 6
+# the most a block's forests get of the memory budget (jobs.attribution.rf_raster passes
+# min(FOREST_MB_MAX, budget) to rf_importance; the rest holds the block's series and GDAL's cache)
+FOREST_MB_MAX = 256
 _BIG = np.iinfo(np.int64).max // 4
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -94,36 +99,51 @@ def check_options(n_trees, max_depth, min_samples_leaf, max_features, importance
 
 
 class _Forest:
-    """All trees of a chunk of pixels: ``feat``/``thr`` (B, 2^D - 1), ``leaf`` (B, 2^D).
+    """All trees of a chunk of pixels, stored compactly: the nodes of level ``l`` of a tree are the
+    ones that hold in-bag samples, at most ``min(2**l, K)`` (``K`` the largest number of distinct
+    in-bag samples of a tree), numbered in heap order.  ``feat``/``thr`` (B, nodes of all levels,
+    root first) hold each node's split, ``left``/``right`` the number of its children at the next
+    level (of ``leaf`` (B, leaves) after the last level).  A node that does not split sends
+    everything left (threshold +inf).  An out-of-bag or permuted sample only ever reaches nodes
+    that hold in-bag samples (both children of a split hold some), so nothing is lost against
+    complete binary trees, whose ``2**max_depth`` nodes per tree made deep forests need tens of GB.
     Gathers use flat indices (``np.take``), much faster than ``take_along_axis`` here."""
 
-    def __init__(self, xb, depth):
+    def __init__(self, xb, depth, k):
         self.xb = xb  # (B, n, m)
         self.depth = depth
         B, n, m = xb.shape
         self.xflat = xb.reshape(-1)
         self.sample_m = ((np.arange(B)[:, None] * n + np.arange(n)[None, :]) * m)
+        self.sizes = [min(2 ** level, k) for level in range(depth + 1)]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes[:-1])]).astype("int64")
+        n_int = int(sum(self.sizes[:-1]))
+        self.feat = np.zeros((B, n_int), dtype="int32")
+        self.thr = np.full((B, n_int), np.inf)
+        self.left = np.zeros((B, n_int), dtype="int32")
+        self.right = np.zeros((B, n_int), dtype="int32")
+        self.leaf = None  # (B, sizes[depth])
 
     def route(self, perm_feature=None, perm_col=None):
-        """Leaf of every sample of every tree; with ``perm_feature`` j, driver j's values are
-        replaced by ``perm_col`` (B, n)."""
+        """Leaf (its number in ``leaf``) of every sample of every tree; with ``perm_feature`` j,
+        driver j's values are replaced by ``perm_col`` (B, n)."""
         B, n, m = self.xb.shape
-        n_int = 2 ** self.depth - 1
-        row_int = (np.arange(B) * n_int)[:, None]
+        row_int = (np.arange(B) * self.feat.shape[1])[:, None]
         node = np.zeros((B, n), dtype="int64")
         for level in range(self.depth):
-            heap = node + (2 ** level - 1) + row_int
-            f = np.take(self.feat, heap)
-            thr = np.take(self.thr, heap)
-            xv = np.take(self.xflat, self.sample_m + f)
+            at = node + (self.offsets[level] + row_int)
+            xv = np.take(self.xflat, self.sample_m + np.take(self.feat, at))
             if perm_feature is not None:
-                xv = np.where(f == perm_feature, perm_col, xv)
-            node = 2 * node + (xv > thr)
+                xv = np.where(np.take(self.feat, at) == perm_feature, perm_col, xv)
+            node = np.where(xv > np.take(self.thr, at), np.take(self.right, at), np.take(self.left, at))
         return node
 
+    def values(self, leaves):
+        """The leaf values of ``leaves`` (B, n) (as returned by ``route``)."""
+        return np.take(self.leaf, leaves + (np.arange(self.leaf.shape[0]) * self.leaf.shape[1])[:, None])
+
     def predict(self, **kw):
-        leaves = 2 ** self.depth
-        return np.take(self.leaf, self.route(**kw) + (np.arange(self.xb.shape[0]) * leaves)[:, None])
+        return self.values(self.route(**kw))
 
 
 def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_ids):
@@ -133,14 +153,13 @@ def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_id
 
     The in-bag samples of each tree are first compacted to the left (``K`` columns, the
     largest number of distinct in-bag samples of a tree), so the level loop works on
-    ``(B, K)`` arrays; out-of-bag samples are routed afterwards with ``_Forest.route``."""
+    ``(B, K)`` arrays; out-of-bag samples are routed afterwards with ``_Forest.route``.
+    The nodes of a level are the occupied ones only (``_Forest``), numbered in heap order,
+    so the arrays of a level are at most ``(B, K)`` whatever the depth."""
     B, n, m = xb.shape
-    forest = _Forest(xb, depth)
-    n_int = 2 ** depth - 1
-    forest.feat = np.zeros((B, n_int), dtype="int64")
-    forest.thr = np.full((B, n_int), np.inf)
     inbag_full = wb > 0
     K = max(int(inbag_full.sum(axis=1).max()), 1)
+    forest = _Forest(xb, depth, K)
     cols = np.argsort(~inbag_full, axis=1, kind="stable")[:, :K]
     flat = cols + (np.arange(B) * n)[:, None]
     inbag = np.take(inbag_full, flat)
@@ -154,10 +173,11 @@ def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_id
     w_flat, wy_flat = w.reshape(-1), wy.reshape(-1)
     xcols = [x.reshape(-1) for x in xs_all]
     row_k = (np.arange(B) * K)[:, None]
-    node = np.zeros((B, K), dtype="int32")
-    big = np.int32((2 ** depth + 2) * n) if (2 ** depth + 2) * n < 2 ** 31 else np.int64((2 ** depth + 2) * n)
+    node = np.zeros((B, K), dtype="int32")  # a sample's node: its number among the level's nodes
+    heap = np.zeros((B, 1), dtype="int64")  # heap index (within the level) of each node
+    big = np.int32((K + 2) * n)
     for level in range(depth):
-        nodes = 2 ** level
+        nodes = forest.sizes[level]
         row_nodes = (np.arange(B) * nodes)[:, None]
         idx = row_nodes + node
         W = np.bincount(idx[inbag], weights=w[inbag], minlength=B * nodes).reshape(B, nodes)
@@ -168,25 +188,30 @@ def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_id
             parent = np.where(W > 0, S * S / W, 0.0).reshape(-1)
         W, S = W.reshape(-1), S.reshape(-1)
         best = np.full(B * nodes, -np.inf)
-        best_f = np.zeros(B * nodes, dtype="int64")
+        best_f = np.zeros(B * nodes, dtype="int32")
         best_t = np.full(B * nodes, np.inf)
         if n_feat_try < m:  # features drawn per node, as scikit-learn's max_features
             u = _uniform(seed, pix_ids[:, None, None], tree_ids[:, None, None],
-                         (level * 65536 + np.arange(nodes))[None, :, None] * 64 + np.arange(m)[None, None, :], 7)
+                         (level * 65536 + heap)[:, :, None] * 64 + np.arange(m)[None, None, :], 7)
             allowed = (np.argsort(np.argsort(u, axis=2), axis=2) < n_feat_try).reshape(B * nodes, m)
+            del u
         for f in range(m):
             key = np.where(inbag, node * np.int32(n) + ranks[f], big)
             fo = np.argsort(key, axis=1, kind="stable") + row_k
             ks = np.take(key, fo)
+            del key
             ins = ks < big
             ns = np.where(ins, ks // n, 0) + row_nodes  # flat node index
+            del ks
             xs = np.take(xcols[f], fo)
             cW = np.cumsum(np.take(w_flat, fo), axis=1)
             cS = np.cumsum(np.take(wy_flat, fo), axis=1)
+            del fo
             WL = cW - np.take(offW, ns)
             SL = cS - np.take(offS, ns)
             WR = np.take(W, ns) - WL
             SR = np.take(S, ns) - SL
+            del cW, cS
             xnext = np.empty_like(xs)
             xnext[:, :-1] = xs[:, 1:]
             xnext[:, -1] = np.inf
@@ -195,6 +220,7 @@ def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_id
                 ok &= np.take(allowed[:, f], ns)
             with np.errstate(invalid="ignore", divide="ignore"):
                 gain = np.where(ok, SL * SL / WL + SR * SR / WR, -np.inf)  # + const per node
+            del WL, SL, WR, SR, ok
             # best position per (tree, node): segments of equal node in the sorted rows
             start = np.ones((B, K), dtype=bool)
             start[:, 1:] = ns[:, 1:] != ns[:, :-1]
@@ -218,14 +244,25 @@ def _grow(xb, yb, wb, rankb, depth, min_leaf, n_feat_try, seed, pix_ids, tree_id
         split = best - parent > 1e-12
         best_t = np.where(split, best_t, np.inf)
         best_f = np.where(split, best_f, 0)
-        heap0 = 2 ** level - 1
-        forest.feat[:, heap0:heap0 + nodes] = best_f.reshape(B, nodes)
-        forest.thr[:, heap0:heap0 + nodes] = best_t.reshape(B, nodes)
-        f_s = np.take(best_f, idx)
-        t_s = np.take(best_t, idx)
-        xv = np.take(xc_flat, sample_m + f_s)
-        node = 2 * node + (xv > t_s)
-    nodes = 2 ** depth
+        at = slice(forest.offsets[level], forest.offsets[level] + nodes)
+        forest.feat[:, at] = best_f.reshape(B, nodes)
+        forest.thr[:, at] = best_t.reshape(B, nodes)
+        xv = np.take(xc_flat, sample_m + np.take(best_f, idx))
+        child = 2 * node + (xv > np.take(best_t, idx))  # among the 2 * nodes children, in heap order
+        # the occupied children of each tree, numbered in heap order, make the next level
+        occ = np.zeros((B, 2 * nodes), dtype=bool)
+        occ.reshape(-1)[(child + 2 * row_nodes)[inbag]] = True
+        number = np.cumsum(occ, axis=1, dtype="int32") - 1
+        left, right = number[:, 0::2], number[:, 1::2]
+        forest.left[:, at] = np.where(occ[:, 0::2], left, 0)
+        forest.right[:, at] = np.where(occ[:, 1::2], right, forest.left[:, at])
+        nxt = forest.sizes[level + 1]
+        heap_next = np.zeros((B, nxt), dtype="int64")
+        rows, slots = np.nonzero(occ)
+        heap_next[rows, number[rows, slots]] = 2 * heap[rows, slots // 2] + slots % 2
+        heap = heap_next
+        node = np.where(inbag, np.take(number, child + 2 * row_nodes), 0).astype("int32")
+    nodes = forest.sizes[depth]
     idx = (np.arange(B) * nodes)[:, None] + node
     W = np.bincount(idx[inbag], weights=w[inbag], minlength=B * nodes).reshape(B, nodes)
     S = np.bincount(idx[inbag], weights=wy[inbag], minlength=B * nodes).reshape(B, nodes)
@@ -261,7 +298,9 @@ def _chunk(y, x, pix_ids, n_trees, depth, min_leaf, n_feat_try, seed, importance
     u = _uniform(seed, pidb[:, None], tree_ids[:, None], np.arange(t)[None, :], 1)
     draws = np.minimum((u * nvb[:, None]).astype("int64"), np.maximum(nvb[:, None] - 1, 0))
     draws = np.where(pos < nvb[:, None], draws, t)  # beyond n_valid: no draw
-    wb = (draws[:, :, None] == np.arange(t)[None, None, :]).sum(axis=1).astype("float64")  # counts
+    rows_t = (np.arange(B) * t)[:, None]
+    wb = np.bincount((draws + rows_t)[draws < t], minlength=B * t).reshape(B, t).astype("float64")  # counts
+    del u, draws
     okb = ok[pb]
     wb[~okb] = 0.0
     xb = x[pb]
@@ -272,7 +311,7 @@ def _chunk(y, x, pix_ids, n_trees, depth, min_leaf, n_feat_try, seed, importance
     if importance == "oob":
         oob = (wb == 0) & insideb & okb[:, None]
         n_oob = oob.sum(axis=1)
-        base_pred = np.take(forest.leaf, leaf_node + (np.arange(B) * 2 ** depth)[:, None])
+        base_pred = forest.values(leaf_node)
         err0 = np.where(oob, (base_pred - yb) ** 2, 0.0).sum(axis=1)
         has = n_oob > 0
         ntree_px = np.bincount(pb, weights=has, minlength=P)
@@ -293,7 +332,7 @@ def _chunk(y, x, pix_ids, n_trees, depth, min_leaf, n_feat_try, seed, importance
             fp = pred.reshape(P, T, t).mean(axis=1)
             return np.where(inside, (fp - y) ** 2, 0.0).sum(axis=1) / np.maximum(nv, 1)
 
-        base = forest_mse(np.take(forest.leaf, leaf_node + (np.arange(B) * 2 ** depth)[:, None]))
+        base = forest_mse(forest.values(leaf_node))
         for j in range(m):
             acc = np.zeros(P)
             for r in range(int(n_repeats)):
@@ -306,13 +345,54 @@ def _chunk(y, x, pix_ids, n_trees, depth, min_leaf, n_feat_try, seed, importance
     return imp, ok
 
 
+def tree_nodes(max_depth, n_steps):
+    """Nodes of one stored tree (``_Forest``): at most ``min(2**l, n_steps)`` at each level ``l`` of
+    ``0..max_depth`` (the leaves at ``max_depth``), as a node only exists where in-bag samples are."""
+    return sum(min(2 ** level, max(int(n_steps), 1)) for level in range(int(max_depth) + 1))
+
+
+def pixel_bytes(n_trees, max_depth, n_steps, n_drivers, draw_features=False):
+    """Working memory (bytes) of one pixel's forest at the peak of ``_chunk``, with a margin.
+
+    Per tree of ``n_steps`` samples and ``n_drivers`` drivers: the bootstrap copies of the drivers
+    and their ranks and the compacted in-bag columns (``n * m`` values, 36 bytes in all); about 24
+    float64 arrays of ``(trees, n)`` alive at once in a level of ``_grow`` and in the permutation
+    routes; the stored tree, 20 bytes per node (feature int32, threshold float64, two int32 child
+    numbers) and 8 per leaf, ``tree_nodes`` of them; with ``draw_features`` (max_features < 1) the
+    per-node feature draws (25 bytes per node and driver).  The sum is raised by 25 %.  The
+    forests of a chunk are grown in this process, one thread (numpy), no joblib or thread copies.
+    Measured peaks (tracemalloc, one pixel) were 68-83 % of this estimate over 100-1000 trees,
+    depth 6-16, 30-360 steps, 3-8 drivers (tests/core/attribution/test_rf_budget.py measures the
+    resident memory of a run against its budget)."""
+    n, m = max(int(n_steps), 1), int(n_drivers)
+    per_tree = n * m * 36 + n * 8 * 24 + tree_nodes(max_depth, n) * 20 + min(2 ** int(max_depth), n) * 8
+    if draw_features:
+        per_tree += min(2 ** int(max_depth), n) * m * 25
+    return int(1.25 * int(n_trees) * per_tree)
+
+
+def check_memory(n_trees, max_depth, n_steps, n_drivers, budget_mb, draw_features=False):
+    """InputError when even one pixel's forest (``pixel_bytes``) does not fit ``budget_mb``."""
+    need = pixel_bytes(n_trees, max_depth, n_steps, n_drivers, draw_features)
+    if need > float(budget_mb) * 2 ** 20:
+        raise InputError(f"one pixel's random forest ({int(n_trees)} trees of depth up to {int(max_depth)} on "
+                         f"{int(n_steps)} time steps, {int(n_drivers)} drivers) needs about {need / 2 ** 20:.0f} MB "
+                         f"of working memory, more than the memory budget of {float(budget_mb):.0f} MB for it: "
+                         "lower the number of trees or the maximum depth, or raise the memory budget")
+    return need
+
+
 def rf_importance(er, drivers, n_trees=DEFAULT_TREES, max_depth=DEFAULT_DEPTH, min_samples_leaf=1,
                   max_features=1.0, min_valid=10, seed=42, importance="oob", n_repeats=5,
-                  pixel_ids=None, chunk_pixels=None, budget_mb=256, progress=None):
+                  pixel_ids=None, chunk_pixels=None, budget_mb=FOREST_MB_MAX, progress=None):
     """Random-forest permutation importance per pixel of ``er`` ``(t, ...)`` for
     ``drivers`` ``(m, t, ...)`` (prepared series).  ``pixel_ids`` (ints of ER's pixel
     shape; default: 0..P-1) key the random numbers.  Returns a dict: ``importance`` (raw,
-    (m, ...)), ``relative`` ((m, ...)), ``dominant`` uint8 and ``n_valid``."""
+    (m, ...)), ``relative`` ((m, ...)), ``dominant`` uint8 and ``n_valid``.
+
+    ``budget_mb``: working memory of the forests (``pixel_bytes`` per pixel); pixels go in chunks
+    that fit it (at most 16, or ``chunk_pixels``), and InputError when one pixel alone does not
+    (None: no limit).  ``progress(fraction)`` is called after each chunk."""
     check_options(n_trees, max_depth, min_samples_leaf, max_features, importance, n_repeats)
     er = np.asarray(er, dtype="float64")
     x = np.asarray(drivers, dtype="float64")
@@ -327,8 +407,11 @@ def rf_importance(er, drivers, n_trees=DEFAULT_TREES, max_depth=DEFAULT_DEPTH, m
     P = y.shape[0]
     ids = np.arange(P) if pixel_ids is None else np.asarray(pixel_ids).reshape(-1).astype("int64")
     n_try = max(1, int(round(float(max_features) * m)))
-    if chunk_pixels is None:  # ~60 float64 arrays of (trees, t) per pixel at peak; small chunks stay in cache
-        chunk_pixels = max(1, min(16, int(budget_mb * 2 ** 20 // (60 * 8 * int(n_trees) * (t + 1) * max(1, m // 2)))))
+    need = pixel_bytes(n_trees, max_depth, t, m, n_try < m)
+    if budget_mb is not None:
+        check_memory(n_trees, max_depth, t, m, budget_mb, n_try < m)
+    if chunk_pixels is None:  # as many pixels as the budget holds, at most 16 (small chunks stay in cache)
+        chunk_pixels = 16 if budget_mb is None else max(1, min(16, int(budget_mb * 2 ** 20 // need)))
     imp = np.full((P, m), np.nan)
     nv = (np.isfinite(y) & np.all(np.isfinite(xx), axis=2)).sum(axis=1)
     todo = np.flatnonzero(nv >= max(int(min_valid), 2))
