@@ -1,20 +1,32 @@
 """ecoresp:predictupscaler — monthly ER rasters (or a table column) from a fitted model."""
 
 
-from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber,
+import os
+
+from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingOutputString,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterFile, QgsProcessingParameterMultipleLayers,
                        QgsProcessingParameterRasterDestination, QgsProcessingParameterRasterLayer,
                        QgsProcessingParameterString)
 
 from ..ecoresp_core.errors import InputError
+from ..ecoresp_core.io.series import split_source
 from ..ecoresp_core.upscaling.model import load_model, validate_model_file
 from ..ecoresp_core.jobs.inputs import open_driver
 from ..ecoresp_core.jobs.predict import predict_rasters
-from ..ecoresp_core.upscaling.predict import predict_table
-from .base import DriverSources, EcorespAlgorithm, TimeSeriesInput
+from ..ecoresp_core.upscaling.predict import LeftOut, predict_table, read_category_mapping
+from .base import Choices, DriverSources, EcorespAlgorithm, TimeSeriesInput
 from .qgiscompat import FLAG_ADVANCED, SOURCE_RASTER, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
+
+
+# the keys are those of the core (upscaling.predict UNKNOWN_MODES, RANGE_MODES), in their order
+UNKNOWN_CHOICES = Choices({"leave_out": "leave them out (nodata) and report them",
+                           "map": "map them with the category mapping table",
+                           "refuse": "refuse the run"})
+RANGE_CHOICES = Choices({"flag": "predict them and flag them (share of months outside)",
+                         "leave_out": "leave them out (nodata) and report them",
+                         "refuse": "refuse the run"})
 
 
 def expected_drivers(meta):
@@ -64,6 +76,19 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
         "band per month; pixel-months with a missing driver, an unknown land-cover code or outside the "
         "land mask (zero or nodata) are nodata. <i>Share of months outside the training range</i>: per "
         "pixel, the share of the predicted months with a driver outside the training range.</p>"
+        "<p><b>What is left out is counted and reported</b> (the log, the output's metadata item "
+        "ECORESP_LEFT_OUT and the outputs <i>Pixel-months or rows left out</i> and <i>Left-out "
+        "counts</i>): per driver the pixel-months (rows) without a value, per category those with a land-cover "
+        "class the model never saw (e.g. BSV, CVM, URB or water code 0 when no training site had them), "
+        "and those with a driver outside the training range (e.g. ice sheets colder than any training "
+        "month). Pixel-months counted are those on land (the land mask), or without a mask those with a "
+        "time-series driver value. <i>Unknown categories</i>: leave them out (nodata, reported; the "
+        "default), map them with a <i>Category mapping table</i> (CSV with the header "
+        "<code>driver,from,to</code>, one row per mapping, e.g. <code>IGBP,BSV,OSH</code>; <code>from</code> "
+        "a category or a raster code such as 0 for water, <code>to</code> a category the model knows), "
+        "or refuse the run (naming the driver, categories and counts). <i>Drivers outside the training "
+        "range</i>: predict and flag them (the default), leave them out (reported) or refuse the run. "
+        "Mask permanent ice and open water in the land mask rather than predicting them.</p>"
         "<p><b>Table</b>: points or site-months with one column per driver; <i>Table with predictions</i> "
         "gets the table's fields plus the prediction and a 0/1 outside_training_range column, so that "
         "independent sites can be scored (<i>Evaluate ER against a reference series</i>). Methods guide "
@@ -86,6 +111,11 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
                                                                  "ER_pred"), FLAG_ADVANCED))
         self.addParameter(QgsProcessingParameterRasterLayer("LAND_MASK", "Land mask (non-zero = land)",
                                                             optional=True))
+        self.addParameter(UNKNOWN_CHOICES.parameter("UNKNOWN_CATEGORIES", "Unknown categories (classes the model "
+                                                                          "never saw)"))
+        self.addParameter(QgsProcessingParameterFile(
+            "CATEGORY_MAPPING", "Category mapping table (CSV: driver,from,to)", extension="csv", optional=True))
+        self.addParameter(RANGE_CHOICES.parameter("OUT_OF_RANGE", "Drivers outside the training range"))
         TimeSeriesInput.add_memory_parameter(self)
         self.addParameter(QgsProcessingParameterRasterDestination(
             "OUTPUT", "Monthly ER (predicted)", optional=True, createByDefault=True))
@@ -96,6 +126,8 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
             "OUTPUT_TABLE", "Table with predictions", SOURCE_VECTOR, optional=True,
             createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber("N_PREDICTED", "Predicted pixel-months or rows"))
+        self.addOutput(QgsProcessingOutputNumber("N_LEFT_OUT", "Pixel-months or rows left out"))
+        self.addOutput(QgsProcessingOutputString("LEFT_OUT", "Left-out counts (JSON)"))
 
     def given_driver_names(self, parameters, context):
         """The names of the drivers given (rasters, then files), as the run names them."""
@@ -141,7 +173,49 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
             return False, str(exc)
         if msg:
             return False, msg
+        try:
+            self.category_mappings(parameters, context, meta)
+        except QgsProcessingException as exc:
+            return False, str(exc)
         return super().checkParameterValues(parameters, context)
+
+    def category_mappings(self, parameters, context, model):
+        """{driver: {from: to}} of the category mapping table (None unless unknown categories are
+        mapped); QgsProcessingException naming the parameters when the table and the choice do
+        not go together, or naming the table's file and row when a row is wrong. ``model``: an
+        UpscalerModel or the metadata of its file."""
+        mode = UNKNOWN_CHOICES.key(self, parameters, "UNKNOWN_CATEGORIES", context)
+        path = self.parameterAsFile(parameters, "CATEGORY_MAPPING", context) if parameters.get("CATEGORY_MAPPING") \
+            else ""
+        label, choice = self.parameter_label("CATEGORY_MAPPING"), self.parameter_label("UNKNOWN_CATEGORIES")
+        if mode == "map" and not path:
+            raise QgsProcessingException(f"{choice} is 'map them with the category mapping table': give the {label}")
+        if path and mode != "map":
+            raise QgsProcessingException(f"{label} is given but {choice} is "
+                                         f"'{UNKNOWN_CHOICES.labels[UNKNOWN_CHOICES.keys.index(mode)]}': choose "
+                                         "'map them with the category mapping table' or leave the table empty")
+        if not path:
+            return None
+        return self.read_input(label, read_category_mapping, path, model, what="file")
+
+    def left_out(self, parameters, context, model, unit):
+        """The LeftOut of the run: the choices for unknown categories and drivers out of range."""
+        return LeftOut(model, unit, UNKNOWN_CHOICES.key(self, parameters, "UNKNOWN_CATEGORIES", context),
+                       RANGE_CHOICES.key(self, parameters, "OUT_OF_RANGE", context),
+                       self.category_mappings(parameters, context, model),
+                       labels={"unknown": self.parameter_label("UNKNOWN_CATEGORIES"),
+                               "range": self.parameter_label("OUT_OF_RANGE")})
+
+    @staticmethod
+    def report(feedback, acc):
+        """The counts of what was left out or flagged, in the log: warnings when anything was."""
+        lines = acc.lines()
+        feedback.pushInfo(lines[0])
+        for line in lines[1:]:
+            if line.startswith("categories mapped") or "predicted and flagged" in line:
+                feedback.pushInfo(line)
+            else:
+                feedback.pushWarning(line)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         model = self.run_core(load_model, self.parameterAsFile(parameters, "MODEL", context))
@@ -156,32 +230,43 @@ class PredictUpscalerAlgorithm(EcorespAlgorithm):
                 raise QgsProcessingException(f"{self.parameter_label('TABLE')}: has no column(s) {', '.join(missing)} "
                                              "needed by the model "
                                              f"(features: {', '.join(model.features)}); fields: {', '.join(names)}")
-            out = self.run_core(predict_table, model, df, column=column)
-            n = int(out[column].notna().sum())
-            feedback.pushInfo(f"{n} of {len(out)} rows predicted; {int(out['outside_training_range'].sum())} "
-                              "outside the training range")
+            acc = self.left_out(parameters, context, model, "rows")
+            out = self.run_core(predict_table, model, df, column=column, report=acc,
+                                what=self.parameter_label("TABLE"))
+            self.report(feedback, acc)
             return {"OUTPUT_TABLE": write_table(self, parameters, "OUTPUT_TABLE", context, out, feedback),
-                    "N_PREDICTED": n}
+                    "N_PREDICTED": acc.predicted, "N_LEFT_OUT": acc.left_out, "LEFT_OUT": acc.json()}
         names = self.names(parameters, "DRIVER_NAMES", context)
+        files = dict(self.pairs(parameters, DriverSources.FILES, context, "name=source", ";")) \
+            if parameters.get(DriverSources.FILES) else {}
+        for name, source in files.items():  # a missing file named with its parameter (sources() does not)
+            path = split_source(source)[0]
+            if path and not os.path.exists(path):
+                raise QgsProcessingException(f"{self.parameter_label(DriverSources.FILES)}: driver {name}: {path}: "
+                                             "file not found")
         drivers = {}
         for name, path, variable in DriverSources.sources(self, parameters, context, names):
-            drivers[name] = self.run_core(open_driver, path, name, variable=variable)
+            given = DriverSources.FILES if name in files else "DRIVERS"
+            drivers[name] = self.read_input(self.parameter_label(given), open_driver, path, name, variable=variable)
         mask = self.parameterAsRasterLayer(parameters, "LAND_MASK", context)
         out = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         share = self.parameterAsOutputLayer(parameters, "OUTSIDE_SHARE", context) or None
         if not out:
             raise QgsProcessingException(f"{self.parameter_label('OUTPUT')}: give the monthly ER raster to write")
+        acc = self.left_out(parameters, context, model, "pixel-months")
         progress, cancelled = self.hooks(feedback)
         stats = self.run_core(predict_rasters, model, drivers, out,
                               land_mask_path=mask.source() if mask is not None else None,
                               outside_share_path=share,
                               budget_mb=self.parameterAsInt(parameters, TimeSeriesInput.MEMORY_MB, context),
                               progress=progress, cancelled=cancelled,
-                              options={"drivers": list(drivers)})
+                              options={"drivers": list(drivers)}, report=acc)
         feedback.pushInfo(f"{stats['predicted']} pixel-months predicted ({stats['months']} months "
                           f"{stats['first_date']} .. {stats['last_date']}); share outside the training "
                           f"range {stats['outside_share']:.3f}")
-        results = {"OUTPUT": out, "N_PREDICTED": stats["predicted"]}
+        self.report(feedback, acc)
+        results = {"OUTPUT": out, "N_PREDICTED": stats["predicted"], "N_LEFT_OUT": acc.left_out,
+                   "LEFT_OUT": acc.json()}
         if share:
             results["OUTSIDE_SHARE"] = share
         return results

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.series import dated_band_metadata, gdal, read_band
-from ..upscaling.predict import as_model
+from ..upscaling.predict import LeftOut, as_model
 from .blocks import DEFAULT_BUDGET_MB
 from .inputs import StaticLayer, date_difference, grid_difference, open_driver
 from .runner import RasterJob
@@ -88,23 +88,31 @@ def _read_driver(name, driver, r0, r1, shape):
 
 def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share_path=None,
                     budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None, options=None,
-                    n_threads=None):
+                    n_threads=None, unknown="leave_out", out_of_range="flag", mappings=None, report=None):
     """Monthly predictions from driver rasters, block by block within ``budget_mb``.
 
     ``drivers``: name -> RasterSeries (time series) or StaticLayer/path of a single-band raster;
     names must equal the model's features. Categorical drivers as rasters hold integer codes
-    (the model's ``category_codes``, MODIS IGBP by default); unknown codes are not predicted.
-    Only pixel-months with every driver valid and on land (``land_mask_path``: non-zero, finite)
-    are predicted. Writes ``out_path`` (float32 GeoTIFF, one band per date, NaN nodata) and the
-    optional ``outside_share_path`` (share of the predicted months with a numeric driver outside
-    the training range). GDAL's block cache is raised, for the run only, to hold one row of output
-    tiles (about 256 x width x months x 4 bytes; 350 MB for 720 columns and 360 months), on top of
-    ``budget_mb``. ``n_threads``: threads over row chunks (default: up to 2;
-    the numbers do not depend on it). Returns a summary dict."""
+    (the model's ``category_codes``, MODIS IGBP by default). Pixel-months considered: on land
+    (``land_mask_path``: non-zero, finite), or without a mask those where a time-series driver
+    has a value. Of those, what is not predicted is counted (``upscaling.predict.LeftOut``): a
+    driver without a value, a category the model does not know (``unknown``: 'leave_out',
+    'map' with ``mappings`` {driver: {from: to}}, or 'refuse'), a driver outside the training
+    range with ``out_of_range='leave_out'`` ('flag': predicted and flagged; 'refuse'). Refusals
+    and a driver without any value raise InputError before anything is written. Writes
+    ``out_path`` (float32 GeoTIFF, one band per date, NaN nodata; the counts in its metadata item
+    ECORESP_LEFT_OUT) and the optional ``outside_share_path`` (share of the predicted months with
+    a numeric driver outside the training range). GDAL's block cache is raised, for the run
+    only, to hold one row of output tiles (about 256 x width x months x 4 bytes; 350 MB for 720
+    columns and 360 months), on top of ``budget_mb``. ``n_threads``: threads over row chunks
+    (default: up to 2; the numbers do not depend on it). ``report``: a LeftOut to fill (it then
+    holds the choices; one is made from ``unknown``, ``out_of_range`` and ``mappings`` when None).
+    Returns a summary dict (``left_out``: the LeftOut)."""
     model = as_model(model)
     model.n_threads = n_threads or min(2, os.cpu_count() or 1)
     drivers = {n: (open_driver(d, n) if isinstance(d, (str, os.PathLike)) else d) for n, d in drivers.items()}
     dates, date_strings, grid = check_drivers(model, drivers)
+    acc = report if report is not None else LeftOut(model, "pixel-months", unknown, out_of_range, mappings)
     land = None
     if land_mask_path:
         lm = read_band(land_mask_path, grid, what="land mask")
@@ -113,10 +121,13 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
     n_series = sum(not isinstance(d, StaticLayer) for d in drivers.values())
     n_enc = len(model.encoded_features)
     # per cell: driver reads (float32) + encoded matrix (float64 and float32) + outputs, with slack
-    bytes_per_cell = nt * (4 * n_series + 12 * n_enc + 24) * 1.5
-    job_options = dict(options or {}, model_kind=model.kind, features=model.features)
+    bytes_per_cell = nt * (4 * n_series + 12 * n_enc + 26) * 1.5
+    job_options = dict(options or {}, model_kind=model.kind, features=model.features,
+                       unknown_categories=acc.unknown_mode, category_mappings=acc.mappings,
+                       out_of_range=acc.range_mode)
     inputs = {n: getattr(d, "label", str(d)) for n, d in drivers.items()}
     stats = {"predicted": 0, "outside": 0, "skipped_invalid": 0}
+    with_value = {f: 0 for f in model.features}  # pixel-months with a value, per driver (anywhere)
     cache_before = _reserve_gdal_cache(grid, nt)
     try:
         with RasterJob("upscaling.predict", job_options, inputs, progress, cancelled, budget_mb) as job:
@@ -126,7 +137,7 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
                  "seed": model.meta.get("seed"), "cv": model.meta.get("cv")}, default=str)
             unit = str(model.meta.get("target_unit") or "")
             out = job.output(out_path, grid, date_strings,
-                             band_metadata=dated_band_metadata(dates, unit))
+                             band_metadata=dated_band_metadata(dates, unit), why_empty=acc.why_nothing)
             share_w = None
             if outside_share_path:
                 share_w = job.output(outside_share_path, grid, ["outside_share"],
@@ -136,19 +147,23 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
                 rows = r1 - r0
                 shape = (nt, rows, grid.width)
                 cols = {}
-                valid = np.ones(shape, dtype=bool)
-                if land is not None:
-                    valid &= land[r0:r1][None]
                 for f in model.features:
-                    a = _read_driver(f, drivers[f], r0, r1, shape)
-                    cols[f] = a
-                    valid &= np.isfinite(a)
+                    cols[f] = _read_driver(f, drivers[f], r0, r1, shape)
+                    with_value[f] += int(np.count_nonzero(np.isfinite(cols[f])))
+                if land is not None:
+                    considered = np.broadcast_to(land[r0:r1][None], shape)
+                else:
+                    considered = np.zeros(shape, dtype=bool)
+                    for f, d in drivers.items():
+                        if not isinstance(d, StaticLayer):
+                            considered |= np.isfinite(cols[f])
+                valid = acc.count_missing(cols, considered)
                 sub.check()
                 n = int(valid.sum())
                 pred = np.full(shape, np.nan, dtype=np.float32)
                 share = None
                 if n:
-                    X, ok, outside = model.encode_columns({f: a[valid] for f, a in cols.items()}, n)
+                    X, ok, outside = acc.encode({f: a[valid] for f, a in cols.items()}, n)
                     del cols
                     p = np.full(n, np.nan)
                     if ok.all():
@@ -175,10 +190,17 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
                     share_w.write_block(r0, share)
 
             nblocks = job.walk(grid, bytes_per_cell, work)
+            for f, n_with in with_value.items():
+                if n_with == 0:
+                    raise InputError(f"driver {f} ({inputs[f]}): nodata in every pixel and month; nothing can be "
+                                     "predicted")
+            acc.check_refuse()
+            out.dataset.SetMetadataItem("ECORESP_LEFT_OUT", acc.json())
             job.commit()
     finally:
         if cache_before is not None:
             gdal.SetCacheMax(cache_before)
     stats.update(blocks=nblocks, months=nt, first_date=date_strings[0], last_date=date_strings[-1],
-                 outside_share=(stats["outside"] / stats["predicted"]) if stats["predicted"] else float("nan"))
+                 outside_share=(stats["outside"] / stats["predicted"]) if stats["predicted"] else float("nan"),
+                 left_out=acc, considered=acc.considered, n_left_out=acc.left_out)
     return stats

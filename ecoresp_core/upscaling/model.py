@@ -189,31 +189,47 @@ class UpscalerModel:
             return {}
         return {int(k): v for k, v in codes.items()}
 
-    def encode_columns(self, columns, n):
+    def category_index(self, name, values, mapping=None):
+        """Index (int64, -1 where unknown) into the categories of driver ``name`` for ``values``:
+        category names (text), or integer codes (``category_codes``; NaN = missing). ``mapping``
+        ({from: to category}, from a category name or an integer code written as text) replaces
+        categories the model does not know, e.g. {'BSV': 'OSH', '0': 'GRA'}."""
+        cats = self.categorical[name]
+        lookup = {c: i for i, c in enumerate(cats)}
+        mapping = mapping or {}
+        v = np.asarray(values)
+        n = v.shape[0]
+        if v.dtype.kind not in "fiu":
+            if mapping:
+                v = np.asarray([None if x is None else mapping.get(str(x).strip(), x) for x in v], dtype=object)
+            return _category_index(v, cats)
+        idx = np.full(n, -1, dtype=np.int64)
+        codes = self.category_codes(name)
+        for code, category in codes.items():
+            target = mapping.get(str(code), mapping.get(category, category))
+            if target in lookup:
+                idx[v == code] = lookup[target]
+        for key, target in mapping.items():
+            if key.lstrip("-").isdigit() and int(key) not in codes and target in lookup:
+                idx[v == int(key)] = lookup[target]
+        return idx
+
+    def encode_columns(self, columns, n, mappings=None):
         """(X float64 (n, encoded), valid bool (n,), outside bool (n,)) from a mapping name ->
         1-D values (numbers; categories as strings or as integer codes). ``valid``: every numeric
-        driver finite and every category known to the model; ``outside``: a numeric driver outside
-        the training range."""
+        driver finite and every category known to the model (after ``mappings``: {driver: {from:
+        to}}, see ``category_index``); ``outside``: a numeric driver outside the training range."""
         X = np.zeros((n, len(self.encoded_features)), dtype=np.float64)
         valid = np.ones(n, dtype=bool)
         outside = np.zeros(n, dtype=bool)
         ranges = self.meta.get("ranges", {})
+        mappings = mappings or {}
         j = 0
         for f in self.features:
             v = columns[f]
             if f in self.categorical:
                 cats = self.categorical[f]
-                v = np.asarray(v)
-                if v.dtype.kind in "fiu":
-                    codes = self.category_codes(f)
-                    lookup = {c: i for i, c in enumerate(cats)}
-                    idx = np.full(n, -1, dtype=np.int64)
-                    fin = np.isfinite(v.astype("float64"))
-                    for code, name in codes.items():
-                        if name in lookup:
-                            idx[fin & (v == code)] = lookup[name]
-                else:
-                    idx = _category_index(v, cats)
+                idx = self.category_index(f, v, mappings.get(f))
                 ok = idx >= 0
                 valid &= ok
                 rows = np.nonzero(ok)[0]

@@ -90,6 +90,22 @@ def _broken_files(folder, paths):
     np.savez(paths["tampered"], **arrays)
 
 
+def _predict_inputs(folder, paths):
+    """Rasters with land-cover codes the model never saw and a driver below its training range, a
+    table whose rows all have an unknown class, and category mapping tables (good and bad)."""
+    igbp = np.array([[[16.0] * 4, [0.0] * 4, [4.0] * 4]])  # BSV (unknown), water (unknown), DBF
+    paths["igbp_unknown"] = write_stack(folder / "igbp_unknown.tif", igbp, ["lc"], dtype="Byte")
+    paths["ta_cold"] = write_stack(folder / "ta_cold.tif", np.full((12, 3, 4), -40.0), monthly_dates(2010, 12))
+    sm = pd.read_csv(paths["sm"])
+    paths["sm_unknown_class"] = str(folder / "sm_unknown_class.csv")
+    sm.iloc[:24].assign(IGBP="BSV").to_csv(paths["sm_unknown_class"], index=False)
+    for key, text in [("map_ok", "driver,from,to\nIGBP,BSV,OSH\nIGBP,0,GRA\n"),
+                      ("map_bad_driver", "driver,from,to\nLC,BSV,OSH\n"),
+                      ("map_bad_target", "driver,from,to\nIGBP,BSV,XYZ\n")]:
+        paths[key] = str(folder / f"{key}.csv")
+        open(paths[key], "w").write(text)
+
+
 def build_inputs(folder):
     """A site-month table, a model file (bundled rf_debian12.npz: drivers TA_F_degC, SW_IN_F_W_m2,
     VPD_F_hPa, IGBP), driver rasters, a monthly ER series with land fraction and zones on a 3 x 4
@@ -100,6 +116,7 @@ def build_inputs(folder):
     _driver_rasters(folder, paths)
     _er_series(folder, paths)
     _broken_files(folder, paths)
+    _predict_inputs(folder, paths)
     return paths
 
 
@@ -194,6 +211,25 @@ PREDICT_CASES = {
     "output-folder-missing": Case({**PRED, "OUTPUT": "{out}/no/such/er.tif"}, ["(OUTPUT)", "does not exist"]),
     "output-is-a-folder": Case({**PRED, "OUTPUT": "{out}"}, ["(OUTPUT)", "is a folder"]),
     "disk-full": Case({**PRED, **PRED_OUT}, ["er.tif", "cannot be written"], fsize=2000),
+    "mapping-file-missing": Case({**PRED, "UNKNOWN_CATEGORIES": "1", "CATEGORY_MAPPING": "{out}/nothere.csv",
+                                  **PRED_OUT}, ["(CATEGORY_MAPPING)", "nothere.csv"]),
+    "mapping-unknown-driver": Case({**PRED, "UNKNOWN_CATEGORIES": "1", "CATEGORY_MAPPING": "{map_bad_driver}",
+                                    **PRED_OUT}, ["(CATEGORY_MAPPING)", "map_bad_driver.csv", "row 2",
+                                                  "LC is not a categorical driver"]),
+    "mapping-unknown-target": Case({**PRED, "UNKNOWN_CATEGORIES": "1", "CATEGORY_MAPPING": "{map_bad_target}",
+                                    **PRED_OUT}, ["(CATEGORY_MAPPING)", "map_bad_target.csv", "row 2",
+                                                  "XYZ is not a category the model knows"]),
+    "mapping-chosen-without-table": Case({**PRED, "UNKNOWN_CATEGORIES": "1", **PRED_OUT},
+                                         ["(UNKNOWN_CATEGORIES)", "(CATEGORY_MAPPING)"]),
+    "mapping-table-not-chosen": Case({**PRED, "CATEGORY_MAPPING": "{map_ok}", **PRED_OUT},
+                                     ["(CATEGORY_MAPPING)", "(UNKNOWN_CATEGORIES)"]),
+    "unknown-categories-refused": Case({**PRED, "DRIVER_FILES": driver_files(IGBP="igbp_unknown"),
+                                        "UNKNOWN_CATEGORIES": "2", **PRED_OUT},
+                                       ["(UNKNOWN_CATEGORIES)", "IGBP", "BSV (16) 48", "water (0) 48"]),
+    "out-of-range-refused": Case({**PRED, "DRIVER_FILES": driver_files(TA_F_degC="ta_cold"), "OUT_OF_RANGE": "2",
+                                  **PRED_OUT}, ["(OUT_OF_RANGE)", "TA_F_degC", "144 below the training minimum"]),
+    "table-every-row-unknown-class": Case({**PRED_TABLE, "TABLE": "{sm_unknown_class}"},
+                                          ["(TABLE)", "0 of 24 rows predicted", "IGBP: BSV 24 rows"]),
 }
 
 INT_OUT = {"OUTPUT": "{out}/totals.csv"}
@@ -253,13 +289,7 @@ XFAIL_FIT = {
     "disk-full": (
         "exit 1 with the right message, but a Python traceback (ZipFile.__del__: 'seek of closed file') is printed"),
 }
-XFAIL_PREDICT = {
-    "driver-file-missing": "exit 1 but 'driver IGBP: <file>: file not found' lacks the label (DRIVER_FILES)",
-    "driver-all-nodata": (
-        "exit 0: an all-nodata driver gives an all-nodata prediction; should be refused naming the driver's file"),
-    "table-column-text": (
-        "exit 0: a driver column of text ('warm') is predicted on; should be refused naming TABLE and the column"),
-}
+XFAIL_PREDICT = {}
 XFAIL_INTEGRATE = {
     "land-fraction-percent-as-fraction": (
         "exit 1 but 'land fraction must lie in 0..1 (divide a percentage by 100)' lacks the label (LAND_FRACTION) "
