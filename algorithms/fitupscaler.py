@@ -1,15 +1,19 @@
 """ecoresp:fitupscaler — fit the upscaling model on a site-month table with site-grouped CV."""
 
+import os
+
 from qgis.core import (QgsProcessingException, QgsProcessingOutputNumber, QgsProcessingParameterFeatureSink,
                        QgsProcessingParameterFeatureSource, QgsProcessingParameterField,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterExpression, QgsProcessingParameterString)
 
+from ..ecoresp_core.errors import OutputError
 from ..ecoresp_core.upscaling.drivers import missing_codes_as_nan
-from ..ecoresp_core.upscaling.fit import fit_upscaler
+from ..ecoresp_core.upscaling.fit import fit_upscaler, prepare
 from ..ecoresp_core.upscaling.model import check_driver_name, save_model
 from .base import Choices, EcorespAlgorithm, TimeSeriesInput
 from .checks import expression_problem
+from .destinations import input_files
 from .qgiscompat import (FIELD_NUMERIC, FLAG_ADVANCED, NUMBER_INTEGER, SOURCE_VECTOR, add_flags,
                          parameter_as_strings)
 from .tables import source_to_dataframe, write_table
@@ -32,6 +36,19 @@ def not_a_target(name, group="site_id"):
     low = str(name).strip().lower()
     return (low in {n.lower() for n in NOT_TARGETS} or low == str(group).strip().lower()
             or low.startswith("frac_") or low.endswith("_frac_measured"))
+
+
+def looks_binary(path):
+    """Whether ``path``, a file of a text table format (.csv, .tsv, .txt), holds binary data (a NUL
+    byte in its first 64 KiB): a damaged file or one of another format, which OGR still reads as
+    text with a garbled header."""
+    if os.path.splitext(path)[1].lower() not in (".csv", ".tsv", ".txt"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            return b"\0" in fh.read(65536)
+    except OSError:
+        return False
 
 
 def respiration_field(names):
@@ -123,6 +140,8 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink("IMPORTANCE", "Permutation importances of the drivers",
                                                             SOURCE_VECTOR, optional=True,
                                                             createByDefault=True))
+        self.addOutput(QgsProcessingOutputNumber("CV_R2", "Mean test R2 over the folds"))
+        self.addOutput(QgsProcessingOutputNumber("CV_RMSE", "Mean test RMSE over the folds"))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         problem = expression_problem(self, parameters, "FILTER")
@@ -138,8 +157,30 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                                f"column, not a respiration; choose the ER column ({DEFAULT_TARGET} of an "
                                "ecoresp site-month table, RECO_NT_gC_m2_d of a FLUXNET2015 one)")
         return super().checkParameterValues(parameters, context)
-        self.addOutput(QgsProcessingOutputNumber("CV_R2", "Mean test R2 over the folds"))
-        self.addOutput(QgsProcessingOutputNumber("CV_RMSE", "Mean test RMSE over the folds"))
+
+    def _table_name(self, source, parameters, context, fields):
+        """'Site-month table (INPUT): <file>' (the label alone for a layer that is no file), as the
+        messages about the table name it; refuses a file of binary content read as a text table
+        whose fields are missing (a damaged file, or one of another format)."""
+        label = self.parameter_label("INPUT")
+        path = dict(input_files(self, parameters, context)).get("INPUT", "")
+        if not path:
+            return label
+        names = source.fields().names()
+        if any(f not in names for f in fields) and looks_binary(path):
+            raise QgsProcessingException(f"{label}: {path} is not a table: it holds binary data, not text "
+                                         "(a damaged file, or one of another format?)")
+        return f"{label}: {path}"
+
+    def save(self, model, path):
+        """Write the model file; a write that fails (a full disk) names the output by its label."""
+        try:
+            save_model(model, path)
+        except OutputError as exc:
+            error = QgsProcessingException(f"{self.parameter_label('OUTPUT')}: {exc}")
+        else:
+            return
+        raise error
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, "INPUT", context)
@@ -152,25 +193,44 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
             raise QgsProcessingException(f"{self.parameter_label('FEATURES')}: choose at least one feature field")
         for name in features:
             self.read_input(self.parameter_label("FEATURES"), check_driver_name, name)
+        for name, role in ((target, "TARGET"), (group, "GROUP")):
+            if name in features:
+                raise QgsProcessingException(
+                    f"{self.parameter_label('FEATURES')}: {name} is the field of '{self.parameter_label(role)}'; "
+                    "it cannot be a feature too: leave it out of the features")
         units = dict(self.pairs(parameters, "UNITS", context, "name=unit"))
-        df = source_to_dataframe(source, [target, group] + [f for f in features if f not in (target, group)],
-                                 numeric_text=True,
+        unknown = [name for name in units if name not in features]
+        if unknown:
+            raise QgsProcessingException(
+                f"{self.parameter_label('UNITS')}: a unit for {', '.join(unknown)}, which is not a feature "
+                f"field; the features are {', '.join(features)}")
+        fields = [target, group] + [f for f in features if f not in (target, group)]
+        what = self._table_name(source, parameters, context, fields)
+        df = source_to_dataframe(source, fields, what=what, numeric_text=True,
                                  expression=self.parameterAsExpression(parameters, "FILTER", context))
         if df.empty:
-            raise QgsProcessingException(f"{self.parameter_label('INPUT')}: no site-month left after the filter "
+            raise QgsProcessingException(f"{what}: no site-month left after the filter "
                                          f"'{self.parameter_label('FILTER')}'")
         df, codes = self.run_core(missing_codes_as_nan, df, target, features,
                                   f"{self.parameter_label('TARGET')}: field {target}")
         for column, n in codes.items():
             feedback.pushInfo(f"{column}: {n} value(s) of -9999 (missing) left out")
         model = MODELS.key(self, parameters, "MODEL", context)
+        n_splits = self.parameterAsInt(parameters, "FOLDS", context)
+        complete, _, _ = self.run_core(prepare, df, target, features, group)
+        n_sites = complete[group].astype(str).nunique()
+        if n_sites < n_splits:
+            raise QgsProcessingException(
+                f"{self.parameter_label('GROUP')}: {n_sites} site(s) in field {group} (in the rows with a "
+                f"target and every feature): need at least {n_splits} for {n_splits}-fold site-grouped "
+                f"cross-validation; lower '{self.parameter_label('FOLDS')}' or add sites")
         out = self.parameterAsFileOutput(parameters, "OUTPUT", context)
         feedback.pushInfo(f"{len(df)} rows, {df[group].nunique()} sites; target {target}; features "
                           f"{', '.join(features)}; model {model}")
         progress, cancelled = self.hooks(feedback)
         res = self.run_core(fit_upscaler, df, target, features, group=group, model=model,
                             seed=self.parameterAsInt(parameters, "SEED", context),
-                            n_splits=self.parameterAsInt(parameters, "FOLDS", context),
+                            n_splits=n_splits,
                             units=units, target_unit=self.parameterAsString(parameters, "TARGET_UNIT", context),
                             n_estimators=self.parameterAsInt(parameters, "TREES", context),
                             n_iter=self.parameterAsInt(parameters, "N_ITER", context),
@@ -178,7 +238,7 @@ class FitUpscalerAlgorithm(EcorespAlgorithm):
                             progress=progress, cancelled=cancelled)
         for note in res["notes"]:  # e.g. the search's forests ran in threads (no worker process could start)
             feedback.pushInfo(note)
-        self.run_core(save_model, res["model"], out)
+        self.save(res["model"], out)
         m = res["metrics"].set_index(["fold", "part"])
         t = m.loc[("mean", "test")]
         feedback.pushInfo(f"{res['n_used']} rows used ({res['n_dropped']} with missing values left out); "

@@ -96,8 +96,9 @@ def prepare(table, target, features, group, categorical=None):
     if missing:
         raise InputError(f"the table has no column(s) {', '.join(missing)}; "
                          f"columns: {', '.join(map(str, table.columns))}")
-    if target in features or group in features:
-        raise InputError("the target and the group column cannot be features")
+    for name, role in ((target, "target"), (group, "site (group)")):
+        if name in features:
+            raise InputError(f"column {name} is the {role} column: it cannot be a feature too")
     if categorical is None:
         categorical = [f for f in features if not pd.api.types.is_numeric_dtype(table[f])]
     df = table[need].copy()
@@ -177,8 +178,12 @@ def _fit(table, target, features, group, model, seed, n_splits, categorical, uni
     if model not in MODELS:
         raise InputError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
     prog = Progress(progress, cancelled)
-    df, cats, n_dropped = prepare(table, target, features, group, categorical)
     features = list(features)
+    unknown = [f for f in (units or {}) if f not in features]
+    if unknown:
+        raise InputError(f"a unit for {', '.join(map(str, unknown))}, which is not a feature; the features are "
+                         f"{', '.join(map(str, features))}")
+    df, cats, n_dropped = prepare(table, target, features, group, categorical)
     enc = _Encoder(features, cats)
     X = enc(df)
     y = df[target].to_numpy(dtype="float64")

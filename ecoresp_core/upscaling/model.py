@@ -515,9 +515,14 @@ def save_model(model, path):
     arrays = {k: np.ascontiguousarray(v) for k, v in model.arrays.items()}
     digest = _digest(arrays, meta_bytes)
     path = str(path)
-    with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, metadata_json=np.frombuffer(meta_bytes, dtype=np.uint8),
-                            sha256=np.frombuffer(digest.encode("ascii"), dtype=np.uint8), **arrays)
+    members = {"metadata_json": np.frombuffer(meta_bytes, dtype=np.uint8),
+               "sha256": np.frombuffer(digest.encode("ascii"), dtype=np.uint8), **arrays}
+    # the archive np.savez_compressed writes, in a with block: numpy leaves its ZipFile open when a
+    # write fails (a full disk), and its __del__ then prints a traceback ('seek of closed file')
+    with atomic_path(path, ".npz") as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, value in members.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, value, allow_pickle=False)
     return path
 
 

@@ -131,24 +131,28 @@ FIT = {"INPUT": "{sm}", "TARGET": "RECO_NT_gC_m2_d", "FEATURES": ";".join(FEATUR
 FIT_CASES = {
     "missing-file": Case({**FIT, "INPUT": "{out}/nothere.csv", **FIT_OUT}, ["(INPUT)", "nothere.csv"]),
     "empty-file": Case({**FIT, "INPUT": "{empty}", **FIT_OUT}, ["(INPUT)", "empty.csv"]),
-    "binary-garbage": Case({**FIT, "INPUT": "{garbage}", **FIT_OUT}, ["(INPUT)", "garbage.csv"]),
+    "binary-garbage": Case({**FIT, "INPUT": "{garbage}", **FIT_OUT},
+                           ["Site-month table (INPUT)", "garbage.csv", "is not a table"]),
     "raster-as-table": Case({**FIT, "INPUT": "{TA_F_degC}", **FIT_OUT}, ["(INPUT)", "TA_F_degC.tif"]),
     "header-only": Case({**FIT, "INPUT": "{sm_header_only}", **FIT_OUT}, ["(INPUT)", "sm_header_only.csv"]),
     "single-row": Case({**FIT, "INPUT": "{sm_one_row}", **FIT_OUT}, ["(TARGET)", "only 1 valid", "at least 10"]),
     "one-site-fewer-than-folds": Case({**FIT, "INPUT": "{sm_one_site}", **FIT_OUT},
-                                      ["(GROUP)", "site_id", "at least 3"]),
-    "target-missing": Case({**FIT, "TARGET": "NOPE", **FIT_OUT}, ["(INPUT)", "has no field(s) NOPE"]),
+                                      ["(GROUP)", "1 site(s) in field site_id", "at least 3"]),
+    "target-missing": Case({**FIT, "TARGET": "NOPE", **FIT_OUT},
+                           ["Site-month table (INPUT)", "sm.csv", "has no field(s) NOPE"]),
     "target-text": Case({**FIT, "INPUT": "{sm_target_text}", **FIT_OUT}, ["(TARGET)", "RECO_NT_gC_m2_d"]),
     "target-all-nan": Case({**FIT, "INPUT": "{sm_target_nan}", **FIT_OUT}, ["(TARGET)", "RECO_NT_gC_m2_d"]),
     "target-all-inf": Case({**FIT, "INPUT": "{sm_target_inf}", **FIT_OUT}, ["(TARGET)", "RECO_NT_gC_m2_d"]),
-    "feature-missing": Case({**FIT, "INPUT": "{sm_no_vpd}", **FIT_OUT}, ["(INPUT)", "has no field(s) VPD_F_hPa"]),
+    "feature-missing": Case({**FIT, "INPUT": "{sm_no_vpd}", **FIT_OUT},
+                            ["Site-month table (INPUT)", "sm_no_vpd.csv", "has no field(s) VPD_F_hPa"]),
     "target-among-features": Case({**FIT, "FEATURES": "TA_F_degC;RECO_NT_gC_m2_d", **FIT_OUT},
-                                  ["(FEATURES)", "RECO_NT_gC_m2_d"]),
-    "group-missing": Case({**FIT, "GROUP": "NOPE", **FIT_OUT}, ["(INPUT)", "has no field(s) NOPE"]),
+                                  ["(FEATURES)", "RECO_NT_gC_m2_d", "(TARGET)", "cannot be a feature"]),
+    "group-missing": Case({**FIT, "GROUP": "NOPE", **FIT_OUT},
+                          ["Site-month table (INPUT)", "sm.csv", "has no field(s) NOPE"]),
     "filter-invalid": Case({**FIT, "FILTER": '"quality_ok" = = 1', **FIT_OUT}, ["(FILTER)"]),
     "filter-selects-nothing": Case({**FIT, "FILTER": '"year" > 3000', **FIT_OUT}, ["(FILTER)", "no"]),
     "units-without-equals": Case({**FIT, "UNITS": "degC", **FIT_OUT}, ["(UNITS)", "degC"]),
-    "units-unknown-feature": Case({**FIT, "UNITS": "XYZ=degC", **FIT_OUT}, ["(UNITS)", "XYZ"]),
+    "units-unknown-feature": Case({**FIT, "UNITS": "XYZ=degC", **FIT_OUT}, ["(UNITS)", "XYZ", "not a feature"]),
     "model-out-of-range": Case({**FIT, "MODEL": "5", **FIT_OUT}, ["(MODEL)", "'5'"]),
     "folds-one": Case({**FIT, "FOLDS": "1", **FIT_OUT}, ["(FOLDS)", "1"]),
     "folds-text": Case({**FIT, "FOLDS": "three", **FIT_OUT}, ["(FOLDS)", "three"]),
@@ -161,7 +165,7 @@ FIT_CASES = {
     "output-folder-missing": Case({**FIT, **FIT_OUT, "OUTPUT": "{out}/no/such/model.npz"},
                                   ["(OUTPUT)", "does not exist"]),
     "output-is-a-folder": Case({**FIT, **FIT_OUT, "OUTPUT": "{out}"}, ["(OUTPUT)", "is a folder"]),
-    "disk-full": Case({**FIT, **FIT_OUT}, ["model.npz", "cannot be written"], fsize=4000),
+    "disk-full": Case({**FIT, **FIT_OUT}, ["(OUTPUT)", "model.npz", "cannot be written"], fsize=4000),
 }
 
 PRED_OUT = {"OUTPUT": "{out}/er.tif"}
@@ -270,25 +274,7 @@ INTEGRATE_CASES = {
 }
 
 # defects the product has today (the cases' expectations are right): case -> what happens vs. what should
-XFAIL_FIT = {
-    "binary-garbage": (
-        "exit 1 but 'INPUT: has no field(s) RECO_NT_gC_m2_d, ...; fields: not, a, table': no label (INPUT), and "
-        "should say the file is not a table"),
-    "target-missing": (
-        "exit 1 but 'INPUT: has no field(s) NOPE' names INPUT without its label 'Site-month table (INPUT)'"),
-    "feature-missing": (
-        "exit 1 but 'INPUT: has no field(s) VPD_F_hPa' names INPUT without its label 'Site-month table (INPUT)'"),
-    "group-missing": (
-        "exit 1 but 'INPUT: has no field(s) NOPE' names INPUT without its label 'Site-month table (INPUT)'"),
-    "target-among-features": (
-        "exit 1 but 'the target and the group column cannot be features' lacks the label (FEATURES) nor the field"),
-    "one-site-fewer-than-folds": (
-        "exit 1 but '1 sites in column site_id: need at least 3 for 3-fold ...' lacks the label (GROUP)"),
-    "units-unknown-feature": (
-        "exit 0: a unit for XYZ, which is not a feature, is silently ignored; should be refused naming UNITS"),
-    "disk-full": (
-        "exit 1 with the right message, but a Python traceback (ZipFile.__del__: 'seek of closed file') is printed"),
-}
+XFAIL_FIT = {}
 XFAIL_PREDICT = {}
 XFAIL_INTEGRATE = {
     "land-fraction-percent-as-fraction": (

@@ -76,6 +76,10 @@ def test_fit_writes_model_metrics_importances(fitted):
     test = m[(m["fold"].astype(str) == "mean") & (m["part"] == "test")].iloc[0]
     assert 0.3 < test["R2"] < 0.9 and test["RMSE"] < 2.5 and test["RMSLE"] < 0.6
     assert res["CV_R2"] == pytest.approx(test["R2"])
+    assert res["CV_RMSE"] == pytest.approx(test["RMSE"])
+    # the numbers are declared outputs (a model's next step can take them)
+    fit, _ = algs()
+    assert {"CV_R2", "CV_RMSE"} <= {o.name() for o in fit.outputDefinitions()}
     imp = read(res["IMPORTANCE"])
     assert imp["feature"].iloc[0] == "TA_F_degC" and set(imp["feature"]) == set(FEATURES)
 

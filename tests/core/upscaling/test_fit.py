@@ -136,9 +136,50 @@ def test_bad_inputs():
         fit_upscaler(t, "er", ["ta"], n_splits=10, n_estimators=5)
     with pytest.raises(InputError, match="unknown model"):
         fit_upscaler(t, "er", ["ta"], model="xgb")
+    with pytest.raises(InputError, match="column er is the target column: it cannot be a feature"):
+        fit_upscaler(t, "er", ["ta", "er"], n_estimators=5)
+    with pytest.raises(InputError, match=r"column site_id is the site \(group\) column"):
+        fit_upscaler(t, "er", ["site_id", "ta"], n_estimators=5)
+    with pytest.raises(InputError, match="a unit for xyz, which is not a feature; the features are ta, vpd"):
+        fit_upscaler(t, "er", ["ta", "vpd"], units={"ta": "degC", "xyz": "K"}, n_estimators=5)
     # a number column read as text (one bad value) is not silently one-hot encoded into hundreds of columns
     bad = t.copy()
     bad["ta"] = bad["ta"].map(lambda v: f"{v:.3f}")
     bad.loc[0, "ta"] = "n/a"
     with pytest.raises(InputError, match=r"feature column ta is text with \d+ distinct values"):
         fit_upscaler(bad, "er", ["ta"], n_estimators=5)
+
+
+FULL_DISK = """
+import resource, signal, sys
+from ecoresp_core.errors import OutputError
+from ecoresp_core.upscaling.model import load_model, save_model
+model = load_model(sys.argv[1])
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))  # every write past 4000 bytes fails (EFBIG)
+try:
+    save_model(model, sys.argv[2])
+except OutputError as exc:
+    print("OutputError:", exc)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="RLIMIT_FSIZE: POSIX")
+def test_save_model_on_a_full_disk_fails_cleanly(tmp_path):
+    """A model write that fails part-way (a full disk) is an OutputError naming the file; nothing is
+    left and no traceback is printed (numpy's savez left its ZipFile open: ZipFile.__del__ printed
+    'seek of closed file' when it was collected)."""
+    import subprocess
+    import sys
+    res = fit_upscaler(small_table(), "er", ["ta", "vpd", "lc"], n_splits=4, n_estimators=10, importance_repeats=1)
+    good = save_model(res["model"], tmp_path / "good.npz")
+    assert os.path.getsize(good) > 4000
+    out = tmp_path / "out"
+    out.mkdir()
+    root = os.path.join(HERE, "..", "..", "..")
+    proc = subprocess.run([sys.executable, "-c", FULL_DISK, good, str(out / "m.npz")], capture_output=True,
+                          text=True, cwd=root, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"OutputError: {out / 'm.npz'}: cannot be written (File too large)")
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+    assert os.listdir(out) == []
