@@ -1,5 +1,7 @@
 """ecoresp:evaluate — an ER series against a reference (isotope ER or another method)."""
 
+import contextlib
+
 import pandas as pd
 from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
@@ -7,10 +9,13 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterEnum,
                        QgsProcessingParameterFileDestination, QgsProcessingParameterNumber,
                        QgsProcessingParameterString)
 
-from ..ecoresp_core.io.textfiles import write_text_atomic
+from ..ecoresp_core.common.fluxvalues import finite_values
+from ..ecoresp_core.errors import OutputError
+from ..ecoresp_core.io.atomic import atomic_path
 from ..ecoresp_core.partitioning.evaluation import evaluate, evaluation_report_html, flux_values, time_index
 from ..ecoresp_core.partitioning.isotopes import align_isotope_series
 from .base import EcorespAlgorithm
+from .destinations import source_path
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
@@ -95,9 +100,18 @@ class EvaluateAlgorithm(EcorespAlgorithm):
                                          f"{self.parameter_label('INPUT')}; fields: {', '.join(names)}")
         return ""
 
-    def fluxes(self, df, field, feedback):
-        """The values of ``field`` (-9999 read as missing, and counted in the log)."""
+    def input_file(self, parameters, context):
+        """The file of the INPUT table (its layer name when it is no file), for messages."""
+        layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
+        if layer is None:
+            return str(parameters.get("INPUT"))
+        return source_path(layer.source()) or layer.name()
+
+    def fluxes(self, df, field, name, where, feedback):
+        """The values of ``field`` (chosen by the parameter ``name``) of the table ``where``: -9999
+        read as missing (counted in the log); text, infinite values or no number at all an error."""
         values, codes = self.run_core(flux_values, df[field], f"{self.parameter_label('INPUT')}: field {field}")
+        self.run_core(finite_values, values, f"{self.parameter_label(name)}: field {field} of {where}")
         if codes:
             feedback.pushInfo(f"{field}: {codes} value(s) of -9999 (missing) left out")
         return pd.Series(values, index=df.index)
@@ -112,10 +126,16 @@ class EvaluateAlgorithm(EcorespAlgorithm):
         day_f = self.day_field(parameters, context, source.fields().names())
         fields = list(dict.fromkeys([tfield, sim_f] + [f for f in (obs_f, day_f) if f]))
         df = source_to_dataframe(source, fields, what=self.parameter_label("INPUT"))
+        where = self.input_file(parameters, context)
+        if len(df) < 2:
+            raise QgsProcessingException(f"{self.parameter_label('INPUT')}: {where} has {len(df)} record(s); the "
+                                         "evaluation needs at least 2 time steps")
         df.index = self.run_core(time_index, df[tfield], f"{self.parameter_label('TIME_FIELD')}: field {tfield}")
-        df = df.sort_index()
-        sim = self.fluxes(df, sim_f, feedback)
+        # the values are checked in the table's order (rows as in the file), then sorted by time
         ref_file = self.parameterAsFile(parameters, "REFERENCE_FILE", context)
+        sim = self.fluxes(df, sim_f, "SIM_FIELD", where, feedback).sort_index()
+        obs = None if ref_file else self.fluxes(df, obs_f, "OBS_FIELD", where, feedback).sort_index()
+        df = df.sort_index()
         if ref_file:
             value_col = self.parameterAsString(parameters, "REF_VALUE_COLUMN", context) or "ER"
             aligned = self.run_core(
@@ -123,24 +143,34 @@ class EvaluateAlgorithm(EcorespAlgorithm):
                 time_convention=CONVENTIONS[self.parameterAsEnum(parameters, "REF_TIME_CONVENTION", context)],
                 utc_offset_h=self.optional_number(parameters, "REF_UTC_OFFSET", context),
                 value_columns=value_col,
-                time_column=self.parameterAsString(parameters, "REF_TIME_COLUMN", context) or None)
+                time_column=self.parameterAsString(parameters, "REF_TIME_COLUMN", context) or None,
+                time_what=self.parameter_label("REF_TIME_COLUMN"), value_what=self.parameter_label("REF_VALUE_COLUMN"))
             obs = aligned[value_col].astype(float)
             obs_label = f"{value_col} ({ref_file})"
         else:
-            obs = self.fluxes(df, obs_f, feedback)
             obs_label = obs_f
         day = (pd.to_numeric(df[day_f], errors="coerce").fillna(0) > 0) if day_f else None
         table = self.run_core(evaluate, obs, sim, daytime_mask=day)
         if int(table["n"].max()) == 0:
-            raise QgsProcessingException(f"{sim_f} and the reference have no time step in common")
+            raise QgsProcessingException(f"{self.parameter_label('SIM_FIELD')} {sim_f} and the reference "
+                                         f"{obs_label} have no time step in common (both values finite)")
         out = table.reset_index()
         out.insert(1, "reference", obs_label)
         out.insert(2, "evaluated", sim_f)
-        results = {"OUTPUT": write_table(self, parameters, "OUTPUT", context, out, feedback)}
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
+        try:
+            with contextlib.ExitStack() as stack:
+                # the report is written first, under a temporary name renamed only after the table
+                # is written: a failure of either leaves neither
+                if report:
+                    tmp = stack.enter_context(atomic_path(report))
+                    with open(tmp, "w", encoding="utf-8") as fh:
+                        fh.write(evaluation_report_html(obs, sim, table, f"{sim_f} against {obs_label}", obs_label,
+                                                        sim_f))
+                results = {"OUTPUT": write_table(self, parameters, "OUTPUT", context, out, feedback)}
+        except OutputError as exc:  # the report's (the table's errors name OUTPUT themselves)
+            raise QgsProcessingException(f"{self.parameter_label('REPORT')}: {exc}") from None
         if report:
-            write_text_atomic(report, evaluation_report_html(obs, sim, table, f"{sim_f} against {obs_label}",
-                                                             obs_label, sim_f))
             results["REPORT"] = report
         for _, r in table.iterrows():
             feedback.pushInfo(f"{r.name:>8}: n={int(r['n'])} R2={r['R2']:.3f} RMSE={r['RMSE']:.3f} "

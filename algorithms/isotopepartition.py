@@ -5,10 +5,12 @@ from qgis.core import (QgsProcessingException, QgsProcessingParameterBoolean,
                        QgsProcessingParameterFeatureSink, QgsProcessingParameterFeatureSource,
                        QgsProcessingParameterField, QgsProcessingParameterNumber)
 
+from ..ecoresp_core.common.fluxvalues import finite_values
 from ..ecoresp_core.partitioning.isotopes import MIN_DISEQUILIBRIUM, isotope_partition
 from ..ecoresp_core.partitioning.messages import WARNING, describe
 from .base import EcorespAlgorithm
 from .checks import number_problem  # before the disequilibrium check, which reads the numbers
+from .destinations import source_path
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_VECTOR, add_flags
 from .tables import source_to_dataframe, write_table
 
@@ -102,6 +104,8 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
         names["TIME_FIELD"] = names["TIME_FIELD"] or "TIMESTAMP_START"
         names["NEE_FIELD"] = names["NEE_FIELD"] or "NEE"
         df = source_to_dataframe(source, [v for v in names.values() if v], what=self.parameter_label("INPUT"))
+        layer = self.parameterAsVectorLayer(parameters, "INPUT", context)
+        where = (source_path(layer.source()) or layer.name()) if layer is not None else str(parameters.get("INPUT"))
 
         def column(key):
             f = names[key]
@@ -110,7 +114,8 @@ class IsotopePartitionAlgorithm(EcorespAlgorithm):
             values = pd.to_numeric(df[f], errors="coerce").astype(float)
             if values.notna().sum() == 0:
                 raise QgsProcessingException(f"{self.parameter_label('INPUT')}: field {f} has no numeric value")
-            return values.to_numpy()
+            # infinite values would give infinite ER and GPP: refused, naming the field's parameter
+            return self.run_core(finite_values, values.to_numpy(), f"{self.parameter_label(key)}: field {f} of {where}")
 
         def value_or_field(name):
             col = column(f"{name}_FIELD")

@@ -10,11 +10,12 @@ from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
                        QgsProcessingParameterNumber, QgsProcessingParameterString, QgsProject,
                        QgsVectorLayer)
 
-from ..ecoresp_core.io.series import open_series
+from ..ecoresp_core.io.series import open_series, split_source
 from ..ecoresp_core.jobs.sample import sample_drivers
 from ..ecoresp_core.upscaling.sitemonth import (append_site_months, combine_site_months, name_input_table,
                                                 read_site_input, set_site_coordinates)
 from .base import DriverSources, EcorespAlgorithm
+from .destinations import source_path
 from .qgiscompat import (FLAG_ADVANCED, NUMBER_DOUBLE, SOURCE_FILE, SOURCE_RASTER, SOURCE_VECTOR,
                          SOURCE_VECTOR_POINT, add_flags)
 from .tables import source_to_dataframe, write_table
@@ -106,7 +107,38 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
     def checkParameterValues(self, parameters, context):  # noqa: N802
         if not parameters.get("INPUTS") and not parameters.get("INPUT_TABLE"):
             return False, NO_INPUT
+        problem = self.missing_file_problem(parameters, context)
+        if problem:
+            return False, problem
         return super().checkParameterValues(parameters, context)
+
+    def input_paths(self, parameters, context):
+        """The files of INPUTS."""
+        return self.parameterAsFileList(parameters, "INPUTS", context) if parameters.get("INPUTS") else []
+
+    def missing_file_problem(self, parameters, context):
+        """The message naming the first file of INPUTS or DRIVER_FILES that does not exist (QGIS's
+        own checks look at neither: a list of layers, a text), or None."""
+        for path in self.input_paths(parameters, context):
+            if not os.path.isfile(path):
+                return f"{self.parameter_label('INPUTS')}: file not found: {path}"
+        if str(parameters.get(DriverSources.FILES) or "").strip():
+            try:
+                entries = self.pairs(parameters, DriverSources.FILES, context, "name=source", ";")
+            except QgsProcessingException as exc:  # an entry that is not name=source
+                return str(exc)
+            for name, source in entries:
+                path, _ = split_source(source)
+                if path and not os.path.exists(path):
+                    return f"{self.parameter_label(DriverSources.FILES)}: driver {name}: file not found: {path}"
+        return None
+
+    def source_file(self, parameters, name, context):
+        """The file of the table layer parameter ``name`` (its layer name when it is no file)."""
+        layer = self.parameterAsVectorLayer(parameters, name, context)
+        if layer is None:
+            return str(parameters.get(name))
+        return source_path(layer.source()) or layer.name()
 
     @staticmethod
     def _read_layer_file(path):
@@ -120,7 +152,11 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         er = self.parameterAsString(parameters, "ER_FIELD", context).strip()
         qc = self.parameterAsString(parameters, "QC_FIELD", context).strip() or "NEE_QC"
         min_cov = self.parameterAsDouble(parameters, "MIN_COVERAGE", context)
-        paths = self.parameterAsFileList(parameters, "INPUTS", context) if parameters.get("INPUTS") else []
+        paths = self.input_paths(parameters, context)
+        problem = self.missing_file_problem(parameters, context)  # checked before the run, but not in a model step
+        if problem:
+            raise QgsProcessingException(problem)
+        er_what, qc_what = self.parameter_label("ER_FIELD"), self.parameter_label("QC_FIELD")
         ids = self.names(parameters, "SITE_IDS", context)
         n_inputs = len(paths) + (1 if parameters.get("INPUT_TABLE") else 0)
         if n_inputs == 0:  # also checked before the run, but a model step's input may not have been produced
@@ -131,7 +167,7 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
         monthly, halfhourly = [], []
         for i, path in enumerate(paths):
             kind, obj = self.run_core(read_site_input, path, er, ids[i] if ids else None, min_cov,
-                                      read_other=self._read_layer_file)
+                                      read_other=self._read_layer_file, er_what=er_what)
             (monthly if kind == "monthly" else halfhourly).append(obj)
             feedback.pushInfo(f"{os.path.basename(path)}: {'FLUXNET2015 MM' if kind == 'monthly' else 'half-hourly'}"
                               f" table, {len(obj)} rows")
@@ -142,7 +178,8 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
             halfhourly.append(self.run_core(name_input_table, _layer_dataframe(src, "INPUT_TABLE"),
                                             f"INPUT_TABLE {src.sourceName()}", ids[-1] if ids else None))
         table, warnings = self.run_core(combine_site_months, monthly, halfhourly, er, qc, min_cov,
-                                        tower_met=self.parameterAsBool(parameters, "TOWER_MET", context))
+                                        tower_met=self.parameterAsBool(parameters, "TOWER_MET", context),
+                                        er_what=er_what, qc_what=qc_what)
         table, more = self.run_core(set_site_coordinates, table, self._site_points(parameters, context))
         for w in warnings + more:
             feedback.pushWarning(w)
@@ -153,7 +190,9 @@ class SiteMonthTableAlgorithm(EcorespAlgorithm):
             other = source_to_dataframe(src, [f for f in src.fields().names() if f.lower() != "fid"],
                                         what="APPEND", numeric_text=True)
             er_field = self.parameterAsString(parameters, "APPEND_ER_FIELD", context) or "RECO_NT_gC_m2_d"
-            table, n_dup = self.run_core(append_site_months, table, other, er_field, f"APPEND {src.sourceName()}")
+            table, n_dup = self.run_core(append_site_months, table, other, er_field,
+                                         self.source_file(parameters, "APPEND", context),
+                                         er_what=self.parameter_label("APPEND_ER_FIELD"))
             feedback.pushInfo(f"Appended table: {len(other) - n_dup} site-months appended"
                               + (f"; {n_dup} left out because the inputs give the same site-month" if n_dup else ""))
         drivers = {}

@@ -25,3 +25,18 @@ def flux_values(values, what):
     code = v == MISSING_CODE
     v[code] = np.nan
     return v, int(code.sum())
+
+
+def finite_values(values, what):
+    """``values`` as a float64 array when none is infinite and at least one is a number; else an
+    InputError naming ``what``: the number of infinite values and the row (1-based) of the first,
+    or that there is no number at all (every value empty or missing)."""
+    v = np.asarray(values, dtype="float64")
+    infinite = np.isinf(v)
+    if infinite.any():
+        i = int(np.flatnonzero(infinite)[0])
+        raise InputError(f"{what}: {int(infinite.sum())} value(s) are infinite (e.g. {v[i]} in row {i + 1}); "
+                         "give finite numbers and leave missing values empty")
+    if not np.isfinite(v).any():
+        raise InputError(f"{what}: holds no number (all {v.size} value(s) are empty or missing)")
+    return v

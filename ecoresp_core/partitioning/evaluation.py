@@ -84,7 +84,7 @@ def time_index(values, what):
 def _step_minutes(index):
     d = np.diff(index.values).astype("timedelta64[s]").astype("int64")
     if d.size == 0:
-        raise InputError("evaluation needs at least 2 time steps")
+        raise InputError(f"evaluation needs at least 2 time steps; the series has {len(index)}")
     return float(np.median(d)) / 60.0
 
 

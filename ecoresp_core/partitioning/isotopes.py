@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..common.fluxvalues import EMPTY, finite_values, flux_values
 from ..errors import InputError
 
 R_VPDB = 0.0111802  # 13C/12C of the VPDB standard
@@ -179,12 +180,17 @@ def _step_of(index, what):
     return pd.Timedelta(seconds=int(d.mode().iloc[0]))
 
 
-def _read_reference(ref, time_column):
+def _about(label, text):
+    """``text`` with ``label`` (e.g. the parameter that chose a column) in front, when given."""
+    return f"{label}: {text}" if label else text
+
+
+def _read_reference(ref, time_column, time_what=None):
     name = "isotope series"
     if isinstance(ref, (str, Path)):
         name = str(ref)
-        try:
-            ref = pd.read_csv(ref)
+        try:  # missing values as in the tower tables (common.fluxvalues.EMPTY); other text is text
+            ref = pd.read_csv(ref, keep_default_na=False, na_values=list(EMPTY))
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise InputError(f"{name}: cannot read the CSV file ({exc})") from None
     elif isinstance(ref, pd.Series):
@@ -205,7 +211,8 @@ def _read_reference(ref, time_column):
             stamps = ref[time_column]
     else:
         if time_column not in ref.columns:
-            raise InputError(f"{name}: timestamp column {time_column!r} not found")
+            raise InputError(_about(time_what, f"{name}: timestamp column {time_column!r} not found (columns: "
+                                               f"{', '.join(map(str, ref.columns))})"))
         stamps = ref[time_column]
     try:
         if not isinstance(stamps, pd.DatetimeIndex):
@@ -216,14 +223,17 @@ def _read_reference(ref, time_column):
             else:
                 stamps = pd.DatetimeIndex(pd.to_datetime(s))
     except (ValueError, TypeError) as exc:
-        raise InputError(f"{name}: column {time_column!r} holds values that are not time stamps ({exc})") from None
+        raise InputError(_about(time_what, f"{name}: column {time_column!r} holds values that are not time "
+                                           f"stamps ({exc})")) from None
     if stamps.isna().any():
-        raise InputError(f"{name}: column {time_column!r} has {int(stamps.isna().sum())} missing time stamp(s)")
+        raise InputError(_about(time_what, f"{name}: column {time_column!r} has {int(stamps.isna().sum())} "
+                                           "missing time stamp(s)"))
     return name, time_column, stamps, ref.reset_index(drop=True)
 
 
 def align_isotope_series(ref_df, tower_index, time_convention="start", utc_offset_h=None,
-                         value_columns="ER", time_column=None, min_coverage=1.0):
+                         value_columns="ER", time_column=None, min_coverage=1.0, time_what=None,
+                         value_what=None):
     """Align an isotope-derived series on the tower's TIMESTAMP_START index.
 
     ``ref_df``: DataFrame (timestamp column or DatetimeIndex), Series, or CSV path.
@@ -237,6 +247,9 @@ def align_isotope_series(ref_df, tower_index, time_convention="start", utc_offse
     A finer reference is averaged to the tower step; a tower interval gets a value only where at
     least ``min_coverage`` of its expected reference records are finite.  A coarser reference is
     repeated on the tower records it covers.  Steps must be integer multiples of each other.
+    Values: numbers; empty cells, NA, NaN, NULL and -9999 are missing; other text, infinite values
+    and a column without any number are errors.  ``time_what`` / ``value_what``: what chose the time
+    / value column (e.g. a parameter's label), put in front of the errors about that column.
 
     Returns a DataFrame on ``tower_index`` (NaN where there is no reference value); ``attrs`` hold
     the shift applied, both steps, counts and the overlap period.
@@ -254,19 +267,16 @@ def align_isotope_series(ref_df, tower_index, time_convention="start", utc_offse
         raise InputError(f"min_coverage must be in (0, 1], not {min_coverage!r}")
     if utc_offset_h is not None and not -12.0 <= float(utc_offset_h) <= 14.0:  # NaN fails too
         raise InputError(f"utc_offset_h {utc_offset_h!r} is out of range; give a number in the range -12 to 14")
-    name, tcol, stamps, frame = _read_reference(ref_df, time_column)
+    name, tcol, stamps, frame = _read_reference(ref_df, time_column, time_what)
     cols = [value_columns] if isinstance(value_columns, str) else list(value_columns)
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise InputError(f"{name}: value column(s) {', '.join(map(repr, missing))} not found "
-                         f"(columns: {', '.join(map(str, frame.columns))})")
+        raise InputError(_about(value_what, f"{name}: value column(s) {', '.join(map(repr, missing))} not found "
+                                            f"(columns: {', '.join(map(str, frame.columns))})"))
     values = {}
     for c in cols:
-        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64")
-        bad = frame[c].notna().to_numpy() & np.isnan(v)
-        if bad.any():
-            raise InputError(f"{name}: column {c!r} has {int(bad.sum())} non-numeric value(s)")
-        values[c] = np.where(v == -9999.0, np.nan, v)
+        what = _about(value_what, f"{name}: column {c!r}")
+        values[c] = finite_values(flux_values(frame[c], what)[0], what)  # -9999 missing; text an error
 
     notes = []
     if stamps.tz is not None:

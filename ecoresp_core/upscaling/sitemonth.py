@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..common.fluxvalues import flux_values
+from ..common.fluxvalues import EMPTY, finite_values, flux_values
 from ..io.towers import TowerData, as_tower, read_tower, site_id_from_name, site_info
 from ..common.timeaxis import days_in_month
 from ..common.units import UMOL_M2_S_TO_GC_M2_D as UMOL_TO_GC_PER_DAY
@@ -61,6 +61,11 @@ def _site_meta(site_id, attrs=None):
             else float(attrs.get("utc_offset_h", info.get("utc_offset_h")))}
 
 
+def _about(label, text):
+    """``text`` with ``label`` (what chose the column, e.g. a parameter's label) in front, when given."""
+    return f"{label}: {text}" if label else text
+
+
 def _time_index(df, what):
     if isinstance(df.index, pd.DatetimeIndex):
         return df.index
@@ -78,15 +83,17 @@ def _time_index(df, what):
                      f"columns: {', '.join(map(str, df.columns))}")
 
 
-def _one_site_months(df, er_column, qc_column, site_id, what):
+def _one_site_months(df, er_column, qc_column, site_id, what, er_what=None, qc_what=None):
     tower = as_tower(df)
     df = tower.data
     attrs = {k: v for k, v in tower.site.as_dict().items() if v is not None}
     idx = _time_index(df, what)
-    missing = [c for c in (er_column, qc_column) if c not in df.columns]
+    missing = [(c, label) for c, label in ((er_column, er_what), (qc_column, qc_what)) if c not in df.columns]
     if missing:
-        raise InputError(f"{what}: column(s) {', '.join(missing)} missing (needed: ER {er_column}, "
-                         f"NEE QC {qc_column}); columns: {', '.join(map(str, df.columns))}")
+        labels = " and ".join(dict.fromkeys(label for _, label in missing if label))
+        raise InputError(_about(labels, f"{what}: column(s) {', '.join(c for c, _ in missing)} missing (needed: "
+                                        f"ER {er_column}, NEE QC {qc_column}); columns: "
+                                        f"{', '.join(map(str, df.columns))}"))
     if site_id is None:
         site_id = attrs.get("site_id")
     if site_id is None and "site_id" in df.columns:
@@ -108,9 +115,8 @@ def _one_site_months(df, er_column, qc_column, site_id, what):
     if not rpd or abs(rpd - round(rpd)) > 1e-9:
         raise InputError(f"{what}: cannot infer a regular time step from TIMESTAMP_START")
     rpd = int(round(rpd))
-    er, _ = flux_values(df[er_column], f"{what}: column {er_column} (ER)")
-    if not np.isfinite(er).any():
-        raise InputError(f"{what}: column {er_column} (ER) holds no value (site {site_id})")
+    about = _about(er_what, f"{what}: column {er_column} (ER)")
+    er = finite_values(flux_values(df[er_column], about)[0], about)  # text, inf or no number: an error
     qc = pd.to_numeric(df[qc_column], errors="coerce").to_numpy(dtype="float64")
     work = pd.DataFrame({"year": idx.year, "month": idx.month, "er": er,
                          "present": np.isfinite(er), "measured": qc == 0, "good": (qc == 0) | (qc == 1)})
@@ -143,13 +149,16 @@ def _finish(table, min_coverage):
     return table
 
 
-def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_coverage=0.75, site_ids=None):
+def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_coverage=0.75, site_ids=None,
+                     er_what=None, qc_what=None):
     """Site-month table (module docstring) from half-hourly/hourly tables: tower tables
     (``read_tower``), ``partition_site(...).table`` or partition output read back from a file
     (``TIMESTAMP_START`` as index or column).  ``tables``: one table (TowerData or DataFrame), a
     list of them, or a dict {site_id: table}.  The site id comes from ``site_ids`` (same order as
     the list), the dict key, the TowerData's ``site.site_id`` or a ``site_id`` column; coordinates,
-    IGBP and MAT from the TowerData's ``site`` or the shipped FLUXNET2015 site list."""
+    IGBP and MAT from the TowerData's ``site`` or the shipped FLUXNET2015 site list.  ``er_what`` /
+    ``qc_what``: what chose the ER / QC column (e.g. a parameter's label), put in front of the errors
+    about that column."""
     if not 0.0 <= float(min_coverage) <= 1.0:
         raise InputError(f"minimum coverage must be a fraction 0..1 (got {min_coverage})")
     if isinstance(tables, (pd.DataFrame, TowerData)):
@@ -168,7 +177,7 @@ def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_cove
     for i, (sid, df) in enumerate(items):
         what = as_tower(df).site.source or f"table {i + 1}" + (
             f" ({sid})" if sid else "")
-        parts.append(_one_site_months(df, er_column, qc_column, sid, what))
+        parts.append(_one_site_months(df, er_column, qc_column, sid, what, er_what, qc_what))
     table = pd.concat(parts, ignore_index=True)
     dup = table.duplicated(KEYS)
     if dup.any():
@@ -177,16 +186,19 @@ def site_month_table(tables, er_column="RECO_DTRH", qc_column="NEE_QC", min_cove
     return _finish(table.sort_values(KEYS, ignore_index=True), min_coverage)
 
 
-def append_site_months(table, other, er_column="RECO_NT_gC_m2_d", what="appended table"):
+def append_site_months(table, other, er_column="RECO_NT_gC_m2_d", what="appended table", er_what=None):
     """``table`` plus the rows of another site-month table ``other`` (e.g. the FLUXNET2015 site-month
     table of 175 sites), whose ``er_column`` (g C m-2 d-1) becomes ``ER_gC_m2_d``.  Rows of ``other``
     for a site-month already in ``table`` are dropped (the table's own ER wins).  Appended rows get
     ``er_source = 'appended:<er_column>'`` and ``quality_ok = 1``: screen ``other`` before appending
-    (e.g. frac_measured >= 0.2).  Returns (combined table, number of rows dropped as duplicates)."""
-    missing = [c for c in KEYS + [er_column] if c not in other.columns]
-    if missing:
-        raise InputError(f"{what}: column(s) {', '.join(missing)} missing; columns: "
-                         f"{', '.join(map(str, other.columns))}")
+    (e.g. frac_measured >= 0.2).  ``er_what``: what chose ``er_column`` (e.g. a parameter's label),
+    in front of the error when the column is missing.  Returns (combined table, number of rows
+    dropped as duplicates)."""
+    for columns, label in ((KEYS, None), ([er_column], er_what)):
+        missing = [c for c in columns if c not in other.columns]
+        if missing:
+            raise InputError(_about(label, f"{what}: column(s) {', '.join(missing)} missing; columns: "
+                                           f"{', '.join(map(str, other.columns))}"))
     add = other.copy()
     add["site_id"] = add["site_id"].astype(str)
     for c in ("year", "month"):
@@ -243,10 +255,11 @@ def attach_tower_meteorology(table, tower_tables):
 
 
 def read_fluxnet_monthly(path, er_column="RECO_NT_VUT_REF", qc_column="NEE_VUT_REF_QC", site_id=None,
-                         min_coverage=0.75):
+                         min_coverage=0.75, er_what=None):
     """FLUXNET2015 MM file -> site-month table.  ``TIMESTAMP`` = YYYYMM; carbon fluxes in
     g C m-2 d-1 (mean daily rate); ``NEE_VUT_REF_QC`` is the fraction of measured and good-quality
-    gap-filled records (kept as ``frac_good``).  -9999 -> NaN."""
+    gap-filled records (kept as ``frac_good``).  -9999 -> NaN.  ``er_what``: what chose
+    ``er_column``, in front of the error when it is missing."""
     path = str(path)
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
@@ -258,8 +271,10 @@ def read_fluxnet_monthly(path, er_column="RECO_NT_VUT_REF", qc_column="NEE_VUT_R
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [c for c in ("TIMESTAMP", er_column, qc_column) if c not in raw.columns]
     if missing:
-        raise InputError(f"{path}: column(s) {', '.join(missing)} missing (a FLUXNET2015 MM file has "
-                         f"TIMESTAMP = YYYYMM, {er_column}, {qc_column}); columns: {', '.join(raw.columns[:20])}")
+        raise InputError(_about(er_what if er_column in missing else None,
+                                f"{path}: column(s) {', '.join(missing)} missing (a FLUXNET2015 MM file has "
+                                f"TIMESTAMP = YYYYMM, {er_column}, {qc_column}); columns: "
+                                f"{', '.join(raw.columns[:20])}"))
     stamp = raw["TIMESTAMP"].astype(str).str.strip()
     bad = ~stamp.str.fullmatch(r"\d{6}")
     if bad.any():
@@ -319,24 +334,32 @@ def _name_site(tower, what, site_id=None, path=None):
     return tower
 
 
-def read_site_input(path, er_column, site_id=None, min_coverage=0.75, read_other=None):
+def read_site_input(path, er_column, site_id=None, min_coverage=0.75, read_other=None, er_what=None):
     """One input file of a site-month table: ``('monthly', site-month table)`` for a FLUXNET2015 MM
     file, else ``('halfhourly', TowerData)``: a partition output table (CSV with TIMESTAMP_START and
     ``er_column``), a tower file (``read_tower``; its ``<ER>_REF`` column taken as ``er_column``) or,
     for any other file, ``read_other(path)`` (e.g. a GeoPackage read through QGIS).  The site id comes
-    from ``site_id``, a site_id column or the file name (FLX_<SITE>_...)."""
+    from ``site_id``, a site_id column or the file name (FLX_<SITE>_...).  A partition table's
+    empty cells, NA, NaN, NULL and -9999 are missing values, other text in the ER column an error.
+    ``er_what``: what chose ``er_column`` (e.g. a parameter's label), in front of the errors about it."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: file not found")
     if path.lower().endswith((".csv", ".csv.gz", ".txt")):
         if is_fluxnet_monthly(path):
             return "monthly", read_fluxnet_monthly(path, er_column=er_column, site_id=site_id,
-                                                   min_coverage=min_coverage)
+                                                   min_coverage=min_coverage, er_what=er_what)
         try:
-            head = pd.read_csv(path, nrows=2)
+            head = pd.read_csv(path, nrows=2, dtype=str)
         except (pd.errors.ParserError, ValueError, OSError, UnicodeError, EOFError):
             head = pd.DataFrame()
+        # a table with date-time stamps (not a tower file's YYYYMMDDHHMM): a partition output table
+        partition = "TIMESTAMP_START" in head.columns and not (
+            head["TIMESTAMP_START"].str.strip().str.fullmatch(r"\d{12}(\.0)?").all())
+        if partition and er_column not in head.columns:
+            raise InputError(_about(er_what, f"{path}: column(s) {er_column} missing; columns: "
+                                             f"{', '.join(map(str, head.columns))}"))
         if er_column in head.columns and "TIMESTAMP_START" in head.columns:
-            df = as_tower(pd.read_csv(path), source=path)
+            df = as_tower(pd.read_csv(path, keep_default_na=False, na_values=list(EMPTY)), source=path)
         else:
             df = read_tower(path, site_id=site_id)
             if er_column not in df.data.columns and f"{er_label(er_column)}_REF" in df.data.columns:
@@ -353,13 +376,15 @@ def name_input_table(df, source, site_id=None):
 
 
 def combine_site_months(monthly, halfhourly, er_column="RECO_DTRH", qc_column="NEE_QC", min_coverage=0.75,
-                        tower_met=False):
+                        tower_met=False, er_what=None, qc_what=None):
     """One site-month table from site-month tables (``monthly``, e.g. FLUXNET2015 MM files) and
     half-hourly tables (``site_month_table``; with ``tower_met`` the towers' monthly TA, SW_IN and
-    VPD added).  A site-month given by two inputs is an error.  Returns (table, warnings)."""
+    VPD added).  A site-month given by two inputs is an error.  ``er_what`` / ``qc_what``: as in
+    ``site_month_table``.  Returns (table, warnings)."""
     parts, warnings = list(monthly), []
     if halfhourly:
-        table = site_month_table(halfhourly, er_column=er_column, qc_column=qc_column, min_coverage=min_coverage)
+        table = site_month_table(halfhourly, er_column=er_column, qc_column=qc_column, min_coverage=min_coverage,
+                                 er_what=er_what, qc_what=qc_what)
         if tower_met:
             towers = [as_tower(d) for d in halfhourly]
             towers = [d for d in towers if "TA" in d.data or "SW_IN" in d.data or "VPD" in d.data]

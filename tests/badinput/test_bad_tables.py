@@ -92,15 +92,19 @@ EVAL_FILE = {"INPUT": "{er}", "TIME_FIELD": "TIMESTAMP_START", "SIM_FIELD": "REC
              "REF_TIME_COLUMN": "TIMESTAMP", "REF_VALUE_COLUMN": "ER"}
 EVALUATE_CASES = {
     **table_cases(EVAL, EVAL_OUT),
-    "header-only": Case({**EVAL, "INPUT": "{header_only}", **EVAL_OUT}, ["(INPUT)", "header_only.csv"]),
-    "single-time-step": Case({**EVAL, "INPUT": "{one_row}", **EVAL_OUT}, ["(INPUT)", "one_row.csv"]),
+    "header-only": Case({**EVAL, "INPUT": "{header_only}", **EVAL_OUT},
+                        ["(INPUT)", "header_only.csv", "at least 2 time steps"]),
+    "single-time-step": Case({**EVAL, "INPUT": "{one_row}", **EVAL_OUT},
+                             ["(INPUT)", "one_row.csv", "at least 2 time steps"]),
     "sim-field-missing": Case({**EVAL, "SIM_FIELD": "NOPE", **EVAL_OUT}, ["(INPUT)", "has no field(s) NOPE"]),
     "obs-field-missing": Case({**EVAL, "OBS_FIELD": "NOPE", **EVAL_OUT}, ["(INPUT)", "has no field(s) NOPE"]),
     "sim-field-text": Case({**EVAL, "INPUT": "{sim_text}", **EVAL_OUT}, ["(INPUT)", "field RECO_X", "not numbers"]),
     "sim-field-is-label-column": Case({**EVAL, "SIM_FIELD": "LABEL", **EVAL_OUT},
                                        ["(INPUT)", "field LABEL", "not numbers"]),
-    "sim-all-nan": Case({**EVAL, "INPUT": "{sim_nan}", **EVAL_OUT}, ["(SIM_FIELD)", "RECO_X"]),
-    "sim-all-inf": Case({**EVAL, "INPUT": "{sim_inf}", **EVAL_OUT}, ["(SIM_FIELD)", "RECO_X"]),
+    "sim-all-nan": Case({**EVAL, "INPUT": "{sim_nan}", **EVAL_OUT},
+                        ["(SIM_FIELD)", "field RECO_X", "sim_nan.csv", "holds no number"]),
+    "sim-all-inf": Case({**EVAL, "INPUT": "{sim_inf}", **EVAL_OUT},
+                        ["(SIM_FIELD)", "field RECO_X", "sim_inf.csv", "960 value(s) are infinite"]),
     "time-field-missing": Case({**EVAL, "TIME_FIELD": "NOPE", **EVAL_OUT}, ["(INPUT)", "has no field(s) NOPE"]),
     "time-field-garbage": Case({**EVAL, "INPUT": "{time_text}", **EVAL_OUT}, ["(TIME_FIELD)", "yesterday"]),
     "day-field-missing": Case({**EVAL, "DAY_FIELD": "NOPE", **EVAL_OUT}, ["(DAY_FIELD)", "NOPE"]),
@@ -112,11 +116,11 @@ EVALUATE_CASES = {
     "reference-file-is-raster": Case({**EVAL_FILE, "REFERENCE_FILE": "{raster}", **EVAL_OUT},
                                      ["(REFERENCE_FILE)", "raster.tif"]),
     "reference-time-column-missing": Case({**EVAL_FILE, "REF_TIME_COLUMN": "NOPE", **EVAL_OUT},
-                                          ["(REF_TIME_COLUMN)", "NOPE"]),
+                                          ["(REF_TIME_COLUMN)", "iso_er.csv", "'NOPE' not found"]),
     "reference-value-column-missing": Case({**EVAL_FILE, "REF_VALUE_COLUMN": "NOPE", **EVAL_OUT},
-                                           ["(REF_VALUE_COLUMN)", "NOPE"]),
+                                           ["(REF_VALUE_COLUMN)", "iso_er.csv", "'NOPE' not found"]),
     "reference-values-text": Case({**EVAL_FILE, "REFERENCE_FILE": "{ref_text}", **EVAL_OUT},
-                                  ["(REF_VALUE_COLUMN)", "ER"]),
+                                  ["(REF_VALUE_COLUMN)", "ref_text.csv", "column 'ER'", "not numbers"]),
     "ref-time-convention-out-of-range": Case({**EVAL_FILE, "REF_TIME_CONVENTION": "5", **EVAL_OUT},
                                              ["(REF_TIME_CONVENTION)", "'5'"]),
     "ref-utc-offset-out-of-range": Case({**EVAL_FILE, "REF_UTC_OFFSET": "99", **EVAL_OUT},
@@ -128,8 +132,8 @@ EVALUATE_CASES = {
     "report-equal-output": Case({**EVAL, "REPORT": "{out}/metrics.csv", **EVAL_OUT},
                                 ["(REPORT)", "also the output"]),
     "report-folder-missing": Case({**EVAL, "REPORT": "{out}/no/r.html", **EVAL_OUT}, ["(REPORT)", "does not exist"]),
-    "disk-full-report": Case({**EVAL, "REPORT": "{out}/r.html", **EVAL_OUT}, ["r.html", "cannot be written"],
-                             fsize=2000),
+    "disk-full-report": Case({**EVAL, "REPORT": "{out}/r.html", **EVAL_OUT},
+                             ["(REPORT)", "r.html", "cannot be written"], fsize=2000),
 }
 
 ISO_OUT = {"OUTPUT": "{out}/iso_out.csv"}
@@ -143,7 +147,8 @@ ISOTOPE_CASES = {
                            ["(INPUT)", "field NEE has no numeric value"]),
     "nee-all-nan": Case({**ISO, "INPUT": "{iso_nee_nan}", **ISO_OUT},
                         ["(INPUT)", "field NEE has no numeric value"]),
-    "delta-n-inf": Case({**ISO, "INPUT": "{iso_dn_inf}", **ISO_OUT}, ["(DELTA_N_FIELD)", "dN"]),
+    "delta-n-inf": Case({**ISO, "INPUT": "{iso_dn_inf}", **ISO_OUT},
+                        ["(DELTA_N_FIELD)", "field dN", "iso_dn_inf.csv", "48 value(s) are infinite"]),
     "delta-n-field-missing": Case({**ISO, "DELTA_N_FIELD": "NOPE", **ISO_OUT}, ["(INPUT)", "has no field(s) NOPE"]),
     "no-delta-n-nor-isoflux": Case({k: v for k, v in ISO.items() if k != "DELTA_N_FIELD"} | ISO_OUT,
                                    ["(DELTA_N_FIELD)", "(ISOFLUX_FIELD)"]),
@@ -162,29 +167,34 @@ SMT_OUT = {"OUTPUT": "{out}/sm.csv"}
 SMT = {"INPUTS": "{part}", "ER_FIELD": "RECO_NT", "QC_FIELD": "NEE_QC"}
 SITEMONTH_CASES = {
     "no-input": Case({"ER_FIELD": "RECO_NT", **SMT_OUT}, ["(INPUTS)", "(INPUT_TABLE)"]),
-    "missing-file": Case({**SMT, "INPUTS": "{out}/DE-Hai_nothere.csv", **SMT_OUT}, ["(INPUTS)", "DE-Hai_nothere.csv"]),
+    "missing-file": Case({**SMT, "INPUTS": "{out}/DE-Hai_nothere.csv", **SMT_OUT},
+                         ["(INPUTS)", "DE-Hai_nothere.csv", "not found"]),
     "empty-file": Case({**SMT, "INPUTS": "{empty}", **SMT_OUT}, ["(INPUTS)", "empty.csv"]),
     "binary-garbage": Case({**SMT, "INPUTS": "{garbage}", **SMT_OUT}, ["(INPUTS)", "garbage.csv"]),
     "raster-as-table": Case({**SMT, "INPUTS": "{raster}", **SMT_OUT}, ["(INPUTS)", "raster.tif"]),
     "input-table-is-raster": Case({"INPUT_TABLE": "{raster}", "ER_FIELD": "RECO_NT", "SITE_IDS": "DE-Hai",
                                    **SMT_OUT}, ["(INPUT_TABLE)", "raster.tif"]),
-    "er-field-missing": Case({**SMT, "ER_FIELD": "NOPE", **SMT_OUT}, ["(ER_FIELD)", "NOPE", "DE-Hai_partition.csv"]),
-    "er-field-text": Case({**SMT, "INPUTS": "{part_er_text}", **SMT_OUT}, ["(ER_FIELD)", "RECO_NT"]),
-    "er-all-nan": Case({**SMT, "INPUTS": "{part_nan}", **SMT_OUT}, ["(ER_FIELD)", "RECO_NT"]),
+    "er-field-missing": Case({**SMT, "ER_FIELD": "NOPE", **SMT_OUT},
+                             ["(ER_FIELD)", "NOPE missing", "DE-Hai_partition.csv"]),
+    "er-field-text": Case({**SMT, "INPUTS": "{part_er_text}", **SMT_OUT},
+                          ["(ER_FIELD)", "column RECO_NT", "DE-Hai_er_text.csv", "not numbers", "'n/a'"]),
+    "er-all-nan": Case({**SMT, "INPUTS": "{part_nan}", **SMT_OUT},
+                       ["(ER_FIELD)", "column RECO_NT", "DE-Hai_nan.csv", "holds no number"]),
     "no-time-column": Case({**SMT, "INPUTS": "{part_no_time}", **SMT_OUT}, ["(INPUTS)", "DE-Hai_no_time.csv"]),
-    "qc-field-missing": Case({**SMT, "QC_FIELD": "NOPE", **SMT_OUT}, ["(QC_FIELD)", "NOPE"]),
+    "qc-field-missing": Case({**SMT, "QC_FIELD": "NOPE", **SMT_OUT},
+                             ["(QC_FIELD)", "NOPE missing", "DE-Hai_partition.csv"]),
     "site-ids-wrong-count": Case({**SMT, "SITE_IDS": "DE-Hai,FR-Pue", **SMT_OUT}, ["(SITE_IDS)", "2"]),
     "sites-is-raster": Case({**SMT, "SITES": "{raster}", **SMT_OUT}, ["(SITES)", "raster.tif"]),
     "driver-is-table": Case({**SMT, "DRIVERS": "{er}", **SMT_OUT}, ["(DRIVERS)", "er.csv"]),
     "driver-files-not-name-source": Case({**SMT, "DRIVER_FILES": "tmp {raster}", **SMT_OUT},
                                          ["(DRIVER_FILES)", "is not name=source"]),
     "driver-files-missing-file": Case({**SMT, "DRIVER_FILES": "tmp={out}/nothere.tif", **SMT_OUT},
-                                      ["(DRIVER_FILES)", "nothere.tif"]),
+                                      ["(DRIVER_FILES)", "driver tmp", "nothere.tif", "not found"]),
     "driver-files-table": Case({**SMT, "DRIVER_FILES": "tmp={er}", **SMT_OUT}, ["(DRIVER_FILES)", "er.csv"]),
     "append-missing-file": Case({**SMT, "APPEND": "{out}/nothere.csv", **SMT_OUT}, ["(APPEND)", "nothere.csv"]),
     "append-is-raster": Case({**SMT, "APPEND": "{raster}", **SMT_OUT}, ["(APPEND)", "raster.tif"]),
     "append-er-field-missing": Case({**SMT, "APPEND": "{site_month}", "APPEND_ER_FIELD": "NOPE", **SMT_OUT},
-                                    ["(APPEND_ER_FIELD)", "NOPE"]),
+                                    ["(APPEND_ER_FIELD)", "NOPE missing", "site_month.csv"]),
     "min-coverage-above-1": Case({**SMT, "MIN_COVERAGE": "2", **SMT_OUT}, ["(MIN_COVERAGE)", "2"]),
     "min-coverage-text": Case({**SMT, "MIN_COVERAGE": "most", **SMT_OUT}, ["(MIN_COVERAGE)", "most"]),
     "output-is-input": Case({**SMT, "OUTPUT": "{part}"}, ["(OUTPUT)", "destroy the input"]),
@@ -194,43 +204,9 @@ SITEMONTH_CASES = {
 }
 
 # defects the product has today (the cases' expectations are right): case -> what happens vs. what should
-XFAIL_EVALUATE = {
-    "sim-all-nan": (
-        "exit 1 but 'RECO_X and the reference have no time step in common': misleading, no label; should say "
-        "SIM_FIELD (RECO_X) holds no finite value"),
-    "sim-all-inf": (
-        "exit 1 but 'RECO_X and the reference have no time step in common': inf not named, no label; should refuse "
-        "non-finite SIM_FIELD values"),
-    "header-only": "exit 1 but 'evaluation needs at least 2 time steps' names neither INPUT by its label nor the file",
-    "single-time-step": (
-        "exit 1 but 'evaluation needs at least 2 time steps' names neither INPUT by its label nor the file"),
-    "reference-time-column-missing": (
-        "exit 1 but \"<file>: timestamp column 'NOPE' not found\" lacks the label (REF_TIME_COLUMN)"),
-    "reference-value-column-missing": (
-        "exit 1 but \"<file>: value column(s) 'NOPE' not found\" lacks the label (REF_VALUE_COLUMN)"),
-    "reference-values-text": (
-        "exit 1 but 'RECO_X and the reference have no time step in common': misleading; should say the ER column "
-        "holds text (REF_VALUE_COLUMN)"),
-    "disk-full-report": "REPORT fails on a full disk but the metrics table OUTPUT (metrics.csv) is left behind",
-}
-XFAIL_ISOTOPE = {
-    "delta-n-inf": (
-        "exit 0: infinite delta_N values are accepted and partitioned; should be refused naming DELTA_N_FIELD (dN)"),
-}
-XFAIL_SITEMONTH = {
-    "missing-file": "exit 1 but '<file>: file not found' lacks the label (INPUTS)",
-    "er-field-missing": (
-        "exit 1 but a misleading message: with ER_FIELD=NOPE the partition CSV is read as FLUXNET ('time stamp ... "
-        "is not YYYYMMDDHHMM'); should say ER_FIELD NOPE is not a column"),
-    "er-field-text": (
-        "exit 1 but '<file>: column RECO_NT (ER) holds no value' lacks the label (ER_FIELD) and does not say the "
-        "values are text"),
-    "er-all-nan": "exit 1 but '<file>: column RECO_NT (ER) holds no value' lacks the label (ER_FIELD)",
-    "qc-field-missing": "exit 1 but '<file>: column(s) NOPE missing' lacks the label (QC_FIELD)",
-    "driver-files-missing-file": "exit 1 but 'driver tmp: <file>: file not found' lacks the label (DRIVER_FILES)",
-    "append-er-field-missing": (
-        "exit 1 but 'APPEND site_month: column(s) NOPE missing' lacks the label (APPEND_ER_FIELD)"),
-}
+XFAIL_EVALUATE = {}
+XFAIL_ISOTOPE = {}
+XFAIL_SITEMONTH = {}
 
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ecoresp_core.common.fluxvalues import finite_values
 from ecoresp_core.errors import InputError
 from ecoresp_core.io.towers import read_tower, split_years
 from ecoresp_core.partitioning.evaluation import UMOL_TO_GC_PER_DAY, annual_sums, evaluate, metrics
@@ -55,6 +56,25 @@ def test_degenerate_inputs():
     assert m["n"] == 2 and np.isnan(m["EF"]) and np.isnan(m["R2"]) and m["ME"] == 0.5
     with pytest.raises(InputError, match="differ in length"):
         metrics([1, 2], [1])
+
+
+def test_finite_values_refuses_infinite_and_empty_columns():
+    """The check evaluate and isotopepartition make on each flux field: values pass unchanged,
+    NaN among numbers is allowed; any infinite value, or no number at all, is an error naming the
+    column, the count and the first row."""
+    out = finite_values([1.0, np.nan, -2.5], "SIM: field X")
+    np.testing.assert_array_equal(out, [1.0, np.nan, -2.5])
+    with pytest.raises(InputError, match=r"^SIM: field X: 2 value\(s\) are infinite \(e\.g\. -inf in row 2\)"):
+        finite_values([1.0, -np.inf, np.inf], "SIM: field X")
+    with pytest.raises(InputError, match=r"^SIM: field X: holds no number \(all 3 value\(s\) are empty or missing\)"):
+        finite_values([np.nan] * 3, "SIM: field X")
+    with pytest.raises(InputError, match=r"all 0 value\(s\)"):
+        finite_values([], "SIM: field X")
+
+
+def test_evaluate_needs_two_time_steps():
+    with pytest.raises(InputError, match="at least 2 time steps; the series has 1"):
+        evaluate(_series([1.0]), _series([1.0]))
 
 
 def _series(values, start="2011-01-01", freq="30min"):

@@ -171,3 +171,39 @@ def test_alignment_errors():
     dup = pd.DataFrame({"TIMESTAMP": ["2016-07-01 00:00", "2016-07-01 00:00"], "ER": [1.0, 2.0]})
     with pytest.raises(InputError, match="strictly increasing"):
         align_isotope_series(dup, tower)
+
+
+def test_alignment_column_errors_name_what_chose_the_column(tmp_path):
+    """time_what / value_what (a parameter's label in ecoresp:evaluate) lead the errors about their
+    column; a reference CSV reads empty, NA, NaN and -9999 as missing, any other text ('n/a') is an
+    error, and so are infinite values and a column without a number."""
+    tower = _tower_index()
+    labels = {"time_what": "Time (T)", "value_what": "Value (V)"}
+    path = tmp_path / "iso.csv"
+    er = np.full(96, 3.0)
+    er[[1, 2, 3]] = [np.nan, -9999.0, np.nan]
+    frame = pd.DataFrame({"TIMESTAMP": tower.strftime("%Y-%m-%d %H:%M"), "ER": er})
+    frame.to_csv(path, index=False)
+    text = path.read_text().replace("\n2016-07-01 01:30,\n", "\n2016-07-01 01:30,NA\n")
+    assert ",NA\n" in text and ",-9999.0\n" in text
+    path.write_text(text)
+    out = align_isotope_series(str(path), tower, **labels)
+    assert np.isnan(out["ER"].to_numpy()[1:4]).all() and (out["ER"].to_numpy()[[0, 4, 95]] == 3.0).all()
+    with pytest.raises(InputError, match=r"^Time \(T\): .*iso\.csv: timestamp column 'NOPE' not found "
+                                         r"\(columns: TIMESTAMP, ER\)"):
+        align_isotope_series(str(path), tower, time_column="NOPE", **labels)
+    with pytest.raises(InputError, match=r"^Value \(V\): .*iso\.csv: value column\(s\) 'RECO' not found"):
+        align_isotope_series(str(path), tower, value_columns="RECO", **labels)
+    frame.assign(ER="n/a").to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"^Value \(V\): .*column 'ER': 96 value\(s\) are not numbers "
+                                         r"\(e\.g\. 'n/a' in row 1\)"):
+        align_isotope_series(str(path), tower, **labels)
+    frame.assign(ER=np.inf).to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"^Value \(V\): .*column 'ER': 96 value\(s\) are infinite"):
+        align_isotope_series(str(path), tower, **labels)
+    frame.assign(ER=np.nan).to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"^Value \(V\): .*column 'ER': holds no number"):
+        align_isotope_series(str(path), tower, **labels)
+    # without labels the messages start with the file, as before
+    with pytest.raises(InputError, match=r"^/.*iso\.csv: column 'ER': holds no number"):
+        align_isotope_series(str(path), tower)

@@ -270,3 +270,36 @@ def test_inputs_of_the_site_month_algorithm(tmp_path):
     table, warnings = set_site_coordinates(table, {"DE-Hai": (51.0, 10.0)})
     assert table.latitude.tolist()[:2] == [51.0, 51.0] and table.longitude.iloc[2] == pytest.approx(3.5957)
     assert warnings == ["SITES: no point for site(s) FR-Pue; using the FLUXNET2015 site list"]
+
+
+def test_column_errors_name_what_chose_the_column(tmp_path, reference):
+    """er_what / qc_what (the parameters' labels in ecoresp:sitemonthtable) lead the errors about
+    their columns.  A partition table (date-time stamps) without the ER column is said to lack it
+    (not read as a FLUXNET file); in its ER column 'n/a' is text, an error, and an infinite value
+    or no number at all is an error too."""
+    from ecoresp_core.upscaling.sitemonth import append_site_months, combine_site_months, read_site_input
+    stamps = pd.date_range("2007-06-01", "2007-06-30 23:30", freq="30min")
+    part = pd.DataFrame({"TIMESTAMP_START": stamps.strftime("%Y-%m-%dT%H:%M:%S"), "NEE_QC": 0, "RECO_NT": 2.0})
+    path = tmp_path / "DE-Hai_partition.csv"
+    part.to_csv(path, index=False)
+    labels = {"er_what": "ER (E)"}
+    with pytest.raises(InputError, match=r"^ER \(E\): .*DE-Hai_partition\.csv: column\(s\) NOPE missing; columns: "
+                                         r"TIMESTAMP_START, NEE_QC, RECO_NT$"):
+        read_site_input(str(path), "NOPE", **labels)
+    kind, hh = read_site_input(str(path), "RECO_NT", **labels)
+    assert kind == "halfhourly" and hh.site.site_id == "DE-Hai"
+    with pytest.raises(InputError, match=r"^QC \(Q\): .*DE-Hai_partition\.csv: column\(s\) NOPE missing"):
+        combine_site_months([], [hh], "RECO_NT", "NOPE", er_what="ER (E)", qc_what="QC (Q)")
+    table, _ = combine_site_months([], [hh], "RECO_NT", "NEE_QC", er_what="ER (E)", qc_what="QC (Q)")
+    assert table.ER_gC_m2_d.tolist() == [pytest.approx(2.0 * UMOL_TO_GC_PER_DAY, rel=1e-14)]
+    for value, expect in (("n/a", r"1440 value\(s\) are not numbers \(e\.g\. 'n/a' in row 1\)"),
+                          (np.inf, r"1440 value\(s\) are infinite"),
+                          (np.nan, r"holds no number \(all 1440 value\(s\) are empty or missing\)")):
+        part.assign(RECO_NT=value).to_csv(path, index=False)
+        _, bad = read_site_input(str(path), "RECO_NT", **labels)
+        with pytest.raises(InputError, match=r"^ER \(E\): .*DE-Hai_partition\.csv: column RECO_NT \(ER\): " + expect):
+            combine_site_months([], [bad], "RECO_NT", "NEE_QC", er_what="ER (E)")
+    with pytest.raises(InputError, match=r"^APPEND_ER \(A\): sm\.csv: column\(s\) NOPE missing"):
+        append_site_months(table, reference, "NOPE", "sm.csv", er_what="APPEND_ER (A)")
+    with pytest.raises(InputError, match=r"^sm\.csv: column\(s\) site_id missing"):  # not the ER column's
+        append_site_months(table, reference.drop(columns=["site_id"]), "NOPE", "sm.csv", er_what="APPEND_ER (A)")
