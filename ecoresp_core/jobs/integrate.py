@@ -39,7 +39,8 @@ def check_lat_lon_grid(grid, what):
 
 def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.0, zones_path=None,
                      zone_type="categorical", product="ER", annual_path=None, zone_names=None,
-                     budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None):
+                     budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None, land_what=None,
+                     scale_what="the land scale"):
     """Annual totals (Pg C yr-1) of a monthly ER raster series on a regular lat/lon grid, globally
     or per zone, with exact spherical cell areas (``upscaling.integrate``).
 
@@ -48,8 +49,11 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
     (``zone_type='categorical'``, e.g. IGBP or Koppen) or mean annual temperature in degC
     (``'mat'``: boreal < 2, temperate 2..17, tropical > 17).  ``annual_path``: optional GeoTIFF of
     annual sums (g C m-2 yr-1), one band per complete year.  ``zone_names``: {code: name} for
-    categorical zones.  Zone 0 ('all') is the total over every cell.  Returns (totals rows,
-    summary rows)."""
+    categorical zones.  Zone 0 ('all') is the total over every cell.  Each totals row also holds
+    the zone's land area and what the total leaves out (``upscaling.integrate.Integrator``:
+    land_area_km2, missing_pixel_months, missing_area_km2, missing_share).  ``land_what`` /
+    ``scale_what``: how messages name the land fraction (default: 'land fraction <path>') and
+    its scale.  Returns (totals rows, summary rows)."""
     if time_step(src.dates) != "monthly":
         raise InputError(f"{src.label}: integration needs a regular monthly series")
     check_lat_lon_grid(src.grid, src.label)
@@ -57,6 +61,16 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
     land = None
     if land_fraction_path:
         land = read_band(land_fraction_path, src.grid, what="land fraction") * float(land_scale)
+        land_what = land_what or f"land fraction {land_fraction_path}"
+        if not np.isfinite(land).any():
+            raise InputError(f"{land_what}: nodata in every cell; give a land fraction with values (0..1 or percent)")
+        top, low = float(np.nanmax(land)), float(np.nanmin(land))
+        if low < 0 or top > 1.0 + 1e-9:
+            hint = (f"values up to {top / float(land_scale):g} look like a percentage: choose 'percent 0-100' for "
+                    f"{scale_what}" if top <= 100.0 * float(land_scale) + 1e-9 and low >= 0 else
+                    "values outside 0..1 and 0..100")
+            raise InputError(f"{land_what}: a land fraction must lie in 0..1 after {scale_what} "
+                             f"(x {float(land_scale):g}), found {low:g} .. {top:g}: {hint}")
     zones, names = None, None
     if zones_path:
         z = read_band(zones_path, src.grid, what="zones")

@@ -54,11 +54,17 @@ def monthly_amount(values, year, month, unit, calendar="standard"):
 
 class Integrator:
     """Accumulates monthly ER blocks into annual totals (Pg C): zone 0 = all cells, plus one
-    total per zone code when ``zones`` is given.
+    total per zone code when ``zones`` is given, and what the totals leave out.
 
-    Feed row blocks with ``add(block (t, rows, cols), row0)``; the series' ``dates`` give
-    year and month of each band.  ``land_fraction`` (rows x cols, 0..1) and ``zones`` (integer,
-    0 = no zone) are full-grid arrays or None."""
+    Feed row blocks with ``add(block (t, rows, cols), row0)`` (every band of the rows); the
+    series' ``dates`` give year and month of each band.  ``land_fraction`` (rows x cols, 0..1)
+    and ``zones`` (integer, 0 = no zone) are full-grid arrays or None.
+
+    Land: the cells with a land fraction above 0, or without a land fraction those with a value
+    in some month of the series. A pixel-month on land without a value is left out of the totals
+    (counted as zero): ``missing_pixel_months`` counts them, ``missing_area_km2`` is the land area
+    (cell area x land fraction) they stand for, averaged over the year's months, and
+    ``missing_share`` that area over the zone's ``land_area_km2``."""
 
     def __init__(self, dates, geotransform, height, unit="gC_m2_d", land_fraction=None, zones=None,
                  radius=R_AUTHALIC_M):
@@ -78,8 +84,28 @@ class Integrator:
         self.codes = codes
         self.uyears = np.unique(self.years)
         self.total = {(int(y), c): 0.0 for y in self.uyears for c in codes}
-        self.missing = {int(y): 0 for y in self.uyears}
+        self.missing = {(int(y), c): 0 for y in self.uyears for c in codes}
+        self.missing_m2 = {(int(y), c): 0.0 for y in self.uyears for c in codes}  # area-months
+        self.land_m2 = {c: 0.0 for c in codes}
         self.nmonths = {int(y): int(np.sum(self.years == y)) for y in self.uyears}
+
+    def _zone_index(self, rows, row0):
+        """Position of each cell's zone in ``codes`` (rows x cols; 0 for cells without a zone)."""
+        if self.zones is None:
+            return None
+        z = self.zones[row0:row0 + rows]
+        pos = np.zeros(z.shape, dtype=np.intp)
+        for i, c in enumerate(self.codes[1:], start=1):
+            pos[z == c] = i
+        return pos.ravel()
+
+    def _by_zone(self, index, values):
+        """{zone code: sum of ``values`` (rows x cols) over the zone's cells} (0: every cell)."""
+        out = {0: float(values.sum())}
+        if index is not None:
+            sums = np.bincount(index, weights=values.ravel(), minlength=len(self.codes))
+            out.update({c: float(sums[i]) for i, c in enumerate(self.codes) if i})
+        return out
 
     def add(self, block, row0):
         """Add the monthly ER of rows [row0, row0 + rows) of every band."""
@@ -87,41 +113,73 @@ class Integrator:
         rows = block.shape[1]
         w = self.areas[row0:row0 + rows, None] * np.ones((1, block.shape[2]))
         if self.land is not None:
-            w = w * np.nan_to_num(self.land[row0:row0 + rows])
-        valid_any = np.any(np.isfinite(block), axis=0)
+            frac = np.nan_to_num(self.land[row0:row0 + rows])
+            w = w * frac
+            on_land = frac > 0
+        else:
+            on_land = np.any(np.isfinite(block), axis=0)
+        land_w = np.where(on_land, w, 0.0)
+        index = self._zone_index(rows, row0)
+        for c, v in self._by_zone(index, land_w).items():
+            self.land_m2[c] += v
         for k in range(block.shape[0]):
             y, m = int(self.years[k]), int(self.months[k])
             amount = monthly_amount(block[k], y, m, self.unit, self.calendar)
-            self.missing[y] += int(np.sum(valid_any & ~np.isfinite(amount)))
-            contrib = np.where(np.isfinite(amount), amount, 0.0) * w
-            self.total[(y, 0)] += float(contrib.sum())
-            if self.zones is not None:
-                z = self.zones[row0:row0 + rows]
-                for c in self.codes[1:]:
-                    self.total[(y, c)] += float(contrib[z == c].sum())
+            finite = np.isfinite(amount)
+            gap = on_land & ~finite
+            for c, v in self._by_zone(index, gap.astype("int64")).items():
+                self.missing[(y, c)] += int(v)
+            for c, v in self._by_zone(index, np.where(gap, land_w, 0.0)).items():
+                self.missing_m2[(y, c)] += v
+            contrib = np.where(finite, amount, 0.0) * w
+            for c, v in self._by_zone(index, contrib).items():
+                self.total[(y, c)] += v
 
     def annual_totals(self, complete_only=True):
-        """[{year, zone, total_PgC, n_months, missing_pixel_months}] (grams -> Pg: 1e-15)."""
+        """[{year, zone, total_PgC, n_months, land_area_km2, missing_pixel_months,
+        missing_area_km2, missing_share}] (grams -> Pg: 1e-15; m2 -> km2: 1e-6)."""
         out = []
         for y in self.uyears:
             y = int(y)
             if complete_only and self.nmonths[y] < 12:
                 continue
             for c in self.codes:
+                land = self.land_m2[c] * 1e-6
+                gap = self.missing_m2[(y, c)] * 1e-6 / self.nmonths[y]
                 out.append({"year": y, "zone": c, "total_PgC": self.total[(y, c)] * 1e-15,
-                            "n_months": self.nmonths[y], "missing_pixel_months": self.missing[y]})
+                            "n_months": self.nmonths[y], "land_area_km2": land,
+                            "missing_pixel_months": self.missing[(y, c)], "missing_area_km2": gap,
+                            "missing_share": gap / land if land > 0 else float("nan")})
         return out
 
 
 def totals_summary(rows, product, zone_names=None):
     """Mean and standard deviation (ddof=1) of annual totals per zone: the comparison table of
-    the programme (product, zone, period, mean, sd, n_years)."""
+    the programme (product, zone, period, mean, sd, n_years), with the largest share of the
+    zone's land left out in a year (``missing_share_max``, when the rows hold it)."""
     out = []
     zone_names = zone_names or {}
     for c in sorted({r["zone"] for r in rows}):
         t = np.array([r["total_PgC"] for r in rows if r["zone"] == c])
         yrs = [r["year"] for r in rows if r["zone"] == c]
-        out.append({"product": product, "zone": zone_name(c, zone_names),
-                    "period": f"{min(yrs)}-{max(yrs)}", "mean_PgC_yr": float(t.mean()),
-                    "sd_PgC_yr": float(t.std(ddof=1)) if len(t) > 1 else float("nan"), "n_years": len(t)})
+        row = {"product": product, "zone": zone_name(c, zone_names),
+               "period": f"{min(yrs)}-{max(yrs)}", "mean_PgC_yr": float(t.mean()),
+               "sd_PgC_yr": float(t.std(ddof=1)) if len(t) > 1 else float("nan"), "n_years": len(t)}
+        shares = [r["missing_share"] for r in rows if r["zone"] == c and "missing_share" in r]
+        if shares:
+            row["missing_share_max"] = float(np.nanmax(shares)) if np.isfinite(shares).any() else float("nan")
+        out.append(row)
+    return out
+
+
+def large_gaps(rows, zone_names=None, threshold=0.05):
+    """Sentences for the years and zones whose land is left out above ``threshold`` (share of the
+    land area-months without ER): the totals count those pixel-months as zero."""
+    out = []
+    for r in rows:
+        share = r.get("missing_share", float("nan"))
+        if np.isfinite(share) and share > threshold:
+            out.append(f"{r['year']} {zone_name(r['zone'], zone_names)}: {100 * share:.1f} % of the land "
+                       f"({r['missing_area_km2']:.6g} of {r['land_area_km2']:.6g} km2; {r['missing_pixel_months']} "
+                       "pixel-months) has no ER and is left out of the total (counted as zero)")
     return out

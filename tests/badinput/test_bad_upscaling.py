@@ -276,14 +276,7 @@ INTEGRATE_CASES = {
 # defects the product has today (the cases' expectations are right): case -> what happens vs. what should
 XFAIL_FIT = {}
 XFAIL_PREDICT = {}
-XFAIL_INTEGRATE = {
-    "land-fraction-percent-as-fraction": (
-        "exit 1 but 'land fraction must lie in 0..1 (divide a percentage by 100)' lacks the label (LAND_FRACTION) "
-        "and the file"),
-    "land-fraction-all-nodata": (
-        "exit 0 (with a numpy 'All-NaN slice' RuntimeWarning) on an all-nodata land fraction; should be refused "
-        "naming LAND_FRACTION"),
-}
+XFAIL_INTEGRATE = {}
 
 
 

@@ -88,3 +88,53 @@ def test_zones_add_up_and_grid_mismatch(provider, tmp_path, stack_factory):
     small = stack_factory(np.ones((12, 3, 4)), dates=dates, name="small.tif")
     with pytest.raises(QgsProcessingException, match="grids differ: zones"):
         run({"INPUT": small, "ZONES": zones, "OUTPUT": str(tmp_path / "x.csv"), "SUMMARY": str(tmp_path / "y.csv")})
+
+
+def test_land_without_er_is_reported(provider, tmp_path):
+    """Cells on land never predicted (and single gaps) are counted per year and zone, with the land
+    area they stand for, against numpy; a large share is a warning in the log."""
+    import math
+
+    from qgis.core import QgsProcessingContext, QgsProcessingFeedback
+
+    import processing
+
+    gt = (10.0, 0.5, 0.0, 50.0, 0.0, -0.5)
+    rng = np.random.default_rng(5)
+    land = rng.uniform(0.2, 1.0, (3, 4))
+    land[0, 0] = 0.0                    # ocean
+    er = rng.uniform(1.0, 2.0, (12, 3, 4))
+    er[:, 0, 0] = np.nan
+    er[:, :, 2] = np.nan                # never predicted on land
+    er[5, 1, 1] = np.nan                # one gap
+    dates = [f"2003-{m:02d}-15" for m in range(1, 13)]
+    stack = write_stack(tmp_path / "er.tif", er, dates, nodata=-9999, geotransform=gt)
+    lf = write_stack(tmp_path / "land.tif", land[None], ["land"], geotransform=gt)
+    zones = write_stack(tmp_path / "zones.tif", np.array([[[1, 1, 2, 2]] * 3], dtype=float), ["zones"],
+                        geotransform=gt)
+    logged = []
+
+    class Feedback(QgsProcessingFeedback):
+        def pushWarning(self, text):  # noqa: N802
+            logged.append(text)
+
+    res = processing.run("ecoresp:integrate", {"INPUT": stack, "LAND_FRACTION": lf, "ZONES": zones,
+                                               "OUTPUT": str(tmp_path / "t.csv"), "SUMMARY": str(tmp_path / "s.csv")},
+                         feedback=Feedback(), context=QgsProcessingContext())
+    t = read(res["OUTPUT"]).astype({"zone": int, "missing_pixel_months": int, "land_area_km2": float,
+                                     "missing_area_km2": float, "missing_share": float})
+    lat_n = 50.0 - 0.5 * np.arange(3)
+    area = (6371007.181 ** 2 * math.radians(0.5) * (np.sin(np.radians(lat_n)) - np.sin(np.radians(lat_n - 0.5))))
+    w = area[:, None] * land * 1e-6
+    gap = (land > 0)[None] & np.isnan(er)
+    for zone, inz in [(0, np.ones((3, 4), bool)), (1, np.arange(4)[None] < 2), (2, np.arange(4)[None] >= 2)]:
+        inz = np.broadcast_to(inz, (3, 4))
+        row = t[t["zone"] == zone].iloc[0]
+        assert row["missing_pixel_months"] == int((gap & inz[None]).sum())
+        assert row["land_area_km2"] == pytest.approx((w * inz * (land > 0)).sum(), rel=1e-6)
+        assert row["missing_area_km2"] == pytest.approx((gap * (w * inz)[None]).sum() / 12, rel=1e-6)
+        assert row["missing_share"] == pytest.approx(row["missing_area_km2"] / row["land_area_km2"], rel=1e-9)
+    assert t[t["zone"] == 1].iloc[0]["missing_pixel_months"] == 1
+    assert t[t["zone"] == 2].iloc[0]["missing_pixel_months"] == 36
+    assert any(line.startswith("2003 2: ") and "has no ER" in line for line in logged)
+    assert read(res["SUMMARY"]).astype({"missing_share_max": float})["missing_share_max"].max() > 0.4
