@@ -171,3 +171,51 @@ def test_netcdf_driver_files_through_qgis_process(provider, qgis_process, subset
                         f"DRIVER_FILES=TA_F_degC {iberia_nc}", f"OUTPUT={tmp_path / 'x.tif'}")
     assert proc.returncode != 0 and "is not name=source" in proc.stdout + proc.stderr
     assert not os.path.exists(tmp_path / "x.tif")
+
+
+def test_unknown_categories_refused_left_out_or_mapped_through_qgis_process(qgis_process, tmp_path):
+    """Land cover the model never saw (BSV code 16, water code 0) through qgis_process: refused with
+    the counts, left out and counted (log, outputs, metadata), or mapped with a table (then equal to
+    the prediction with the classes mapped to)."""
+    import json
+
+    from ecoresp_core.jobs.predict import predict_rasters
+    model = os.path.join(DATA, "models", "rf_debian12.npz")  # the drivers of FEATURES
+    rng = np.random.default_rng(8)
+    dates = monthly_dates(2010, 12)
+    paths = {"TA_F_degC": write_stack(tmp_path / "ta.tif", rng.uniform(-5, 25, (12, 3, 4)), dates),
+             "SW_IN_F_W_m2": write_stack(tmp_path / "sw.tif", rng.uniform(20, 300, (12, 3, 4)), dates),
+             "VPD_F_hPa": write_stack(tmp_path / "vpd.tif", rng.uniform(0, 25, (12, 3, 4)), dates),
+             "IGBP": write_stack(tmp_path / "lc.tif", np.array([[[16.0] * 4, [0.0] * 4, [4.0] * 4]]), ["lc"],
+                                 dtype="Byte")}
+    files = "DRIVER_FILES=" + "; ".join(f"{n}={p}" for n, p in paths.items())
+    out = tmp_path / "er.tif"
+    proc = qgis_process("run", "ecoresp:predictupscaler", "--", f"MODEL={model}", files, "UNKNOWN_CATEGORIES=2",
+                        f"OUTPUT={out}")
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Traceback" not in text, text[-2000:]
+    assert ("Unknown categories (classes the model never saw) (UNKNOWN_CATEGORIES): categories the model does not "
+            "know (refused): IGBP: water (0) 48, BSV (16) 48 pixel-months") in text
+    assert not out.exists()
+    # the default: left out, counted
+    proc = qgis_process("--json", "run", "ecoresp:predictupscaler", "--", f"MODEL={model}", files, f"OUTPUT={out}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout)["results"]
+    assert res["N_PREDICTED"] == 48 and res["N_LEFT_OUT"] == 96
+    assert json.loads(res["LEFT_OUT"])["unknown_categories"] == {"IGBP": {"BSV (16)": 48, "water (0)": 48}}
+    meta = json.loads(gdal.Open(str(out)).GetMetadataItem("ECORESP_LEFT_OUT"))
+    assert meta["left_out"] == 96 and meta["unknown_mode"] == "leave_out"
+    # mapped: BSV as OSH, water as GRA
+    table = tmp_path / "mapping.csv"
+    table.write_text("driver,from,to\nIGBP,BSV,OSH\nIGBP,0,GRA\n")
+    mapped = tmp_path / "er_mapped.tif"
+    proc = qgis_process("--json", "run", "ecoresp:predictupscaler", "--", f"MODEL={model}", files,
+                        "UNKNOWN_CATEGORIES=1", f"CATEGORY_MAPPING={table}", f"OUTPUT={mapped}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout)["results"]
+    assert res["N_PREDICTED"] == 144 and res["N_LEFT_OUT"] == 0
+    as_known = write_stack(tmp_path / "lc_known.tif", np.array([[[7.0] * 4, [10.0] * 4, [4.0] * 4]]), ["lc"],
+                           dtype="Byte")  # OSH, GRA, DBF
+    expect = str(tmp_path / "expect.tif")
+    predict_rasters(model, dict(paths, IGBP=as_known), expect)
+    np.testing.assert_array_equal(gdal.Open(str(mapped)).ReadAsArray(), gdal.Open(expect).ReadAsArray())
