@@ -173,13 +173,19 @@ def totals_summary(rows, product, zone_names=None):
 
 
 def large_gaps(rows, zone_names=None, threshold=0.05):
-    """Sentences for the years and zones whose land is left out above ``threshold`` (share of the
-    land area-months without ER): the totals count those pixel-months as zero."""
+    """One sentence per zone whose land is left out above ``threshold`` (share of the land
+    area-months without ER) in some year: the totals count those pixel-months as zero."""
     out = []
-    for r in rows:
-        share = r.get("missing_share", float("nan"))
-        if np.isfinite(share) and share > threshold:
-            out.append(f"{r['year']} {zone_name(r['zone'], zone_names)}: {100 * share:.1f} % of the land "
-                       f"({r['missing_area_km2']:.6g} of {r['land_area_km2']:.6g} km2; {r['missing_pixel_months']} "
-                       "pixel-months) has no ER and is left out of the total (counted as zero)")
+    for c in sorted({r["zone"] for r in rows}):
+        years = [r for r in rows if r["zone"] == c]
+        big = [r for r in years if np.isfinite(r.get("missing_share", np.nan)) and r["missing_share"] > threshold]
+        if not big:
+            continue
+        worst = max(big, key=lambda r: r["missing_share"])
+        span = f"{big[0]['year']}" if len(big) == 1 else f"{len(big)} of {len(years)} years ({big[0]['year']}-" \
+            f"{big[-1]['year']})"
+        out.append(f"{zone_name(c, zone_names)}: up to {100 * worst['missing_share']:.1f} % of the land "
+                   f"({worst['missing_area_km2']:.6g} of {worst['land_area_km2']:.6g} km2, "
+                   f"{worst['missing_pixel_months']} pixel-months in {worst['year']}) has no ER in {span}: "
+                   "left out of the totals (counted as zero)")
     return out

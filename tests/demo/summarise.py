@@ -72,6 +72,18 @@ opts = json.loads(gdal.Open(os.path.join(OUT, "tas_annual_trend.tif")).GetMetada
 lines += ["", f"Options recorded in tas_annual_trend.tif: {opts}",
           "", "Data: FLUXNET2015 (Pastorello et al. 2020, Sci Data 7:225, CC-BY-4.0); REddyProc example DE-Tha 1998 "
           "(Wutzler et al. 2018); CRU TS v4.00/4.04 (Harris et al. 2020, Sci Data 7:109); see tests/data/README.md."]
+masked = os.path.join(OUT, "masked")
+if os.path.exists(os.path.join(masked, "predict.json")):
+    with open(os.path.join(masked, "predict.json")) as fh:
+        left = json.loads(json.load(fh)["results"]["LEFT_OUT"])
+    with open(os.path.join(masked, "er_totals.csv")) as fh:
+        first = [r for r in csv.DictReader(fh) if r["zone"] == "0"][0]
+    lines += ["", "## Upscaling with permanent ice and open water masked (step 8)", "",
+              f"Predicted {left['predicted']} of {left['considered']} pixel-months on the land mask; left out "
+              f"{left['left_out']} (classes the model never saw: {left['unknown_categories'] or 'none'}). "
+              f"Totals {first['year']}: {float(first['missing_share']) * 100:.2f} % of the land "
+              f"({float(first['missing_area_km2']):.0f} of {float(first['land_area_km2']):.0f} km2, "
+              f"{first['missing_pixel_months']} pixel-months) has no ER and is left out (masked/er_totals.csv)."]
 text = "\n".join(lines) + "\n"
 with open(os.path.join(OUT, "summary.md"), "w") as fh:
     fh.write(text)

@@ -127,6 +127,33 @@ body = ("<p><b>Illustrative.</b> The model is real: a random forest of monthly E
         f"{link('chain/er_totals.csv', 'annual totals')}.</p>")
 sections.append(("2. Upscaling: model skill and regional ER", body))
 
+# 2b. what the upscaling leaves out, with permanent ice and open water masked (run_demo.sh step 8)
+M = os.path.join(OUT, "masked")
+with open(os.path.join(M, "predict.json")) as fh:
+    left = json.loads(json.load(fh)["results"]["LEFT_OUT"])
+unknown = "; ".join(f"{d}: " + ", ".join(f"{k} {v}" for k, v in c.items())
+                    for d, c in left["unknown_categories"].items())
+mask, _, _ = raster(os.path.join(M, "land_mask_no_ice_water.tif"))
+mtotals = csv(os.path.join(M, "er_totals.csv"))
+first = mtotals[mtotals["year"] == mtotals["year"].min()].copy()
+first["missing_share"] = (100 * first["missing_share"]).round(2)
+first = first.rename(columns={"missing_share": "missing_share_percent"})[
+    ["year", "zone_name", "land_area_km2", "missing_pixel_months", "missing_area_km2", "missing_share_percent",
+     "total_PgC"]]
+body = (f"<p>The land mask keeps {int(np.nansum(mask > 0))} cells with land whose dominant MODIS IGBP class is "
+        "neither open water (0) nor permanent snow and ice (15); made with QGIS's raster calculator from the MODIS "
+        "land fraction and land cover (Iberia has no ice cell; the same expression masks Greenland and "
+        "Antarctica on a global grid). The chain's model predicts on it: "
+        f"{left['predicted']} of {left['considered']} pixel-months predicted, {left['left_out']} left out "
+        f"(classes no FLUXNET2015 training site had: {html.escape(unknown or 'none')}); "
+        f"{left['outside_training_range']} pixel-months with a driver outside the training range (predicted and "
+        "flagged). The totals report the land they leave out (first year; land area from cell areas x land "
+        "fraction):</p>" + table_html(first) + table_html(csv(os.path.join(M, "er_summary.csv"))) +
+        f"<p>Files: {link('masked/land_mask_no_ice_water.tif', 'land mask')}, "
+        f"{link('masked/er_monthly.tif', 'monthly ER')} (its metadata item ECORESP_LEFT_OUT holds the counts), "
+        f"{link('masked/er_totals.csv', 'annual totals with what they leave out')}.</p>")
+sections.append(("2b. What the upscaling leaves out (ice and water masked)", body))
+
 # 3. trends
 slope, gt, meta = raster(os.path.join(C, "er_trend.tif"), "slope")
 trend, _, _ = raster(os.path.join(C, "er_trend.tif"), "trend")

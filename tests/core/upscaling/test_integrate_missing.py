@@ -77,7 +77,11 @@ def test_missing_land_against_numpy():
     assert summary["all"]["missing_share_max"] == pytest.approx(max(r["missing_share"] for r in rows
                                                                     if r["zone"] == 0))
     lines = large_gaps(rows)
-    assert len(lines) == 6 and lines[0].startswith("2001 all: ") and "has no ER and is left out" in lines[0]
+    worst = max((r for r in rows if r["zone"] == 0), key=lambda r: r["missing_share"])
+    assert len(lines) == 3 and lines[0].startswith(f"all: up to {100 * worst['missing_share']:.1f} % of the land (")
+    assert lines[0].endswith(f"pixel-months in {worst['year']}) has no ER in 2 of 2 years (2001-2002): left out of "
+                             "the totals (counted as zero)")
+    assert large_gaps(rows, threshold=0.99) == []
 
 
 def test_without_land_fraction_land_is_where_er_has_a_value():
