@@ -368,7 +368,7 @@ class TimeSeriesInput:
         label = alg.parameter_label(cls.INPUT_FILE if parameters.get(cls.INPUT_FILE) else cls.INPUT)
         if not os.path.exists(path):
             raise QgsProcessingException(f"{label}: file not found: {path}")
-        return EcorespAlgorithm.read_input(label, open_series, path, variable, dates)
+        return EcorespAlgorithm.read_input(label, open_series, path, variable, dates, alg.parameter_label(cls.DATES))
 
 
 def zone_names_parameter(alg, parameters, context, name="ZONE_NAMES"):

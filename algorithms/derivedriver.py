@@ -2,14 +2,11 @@
 raster series on the same grid and dates."""
 
 import os
-import re
 
 from qgis.core import (QgsProcessingException, QgsProcessingParameterFile,
                        QgsProcessingParameterNumber, QgsProcessingParameterRasterDestination,
                        QgsProcessingParameterRasterLayer, QgsProcessingParameterString)
 
-from ..ecoresp_core.common.timeaxis import expand_dates_spec
-from ..ecoresp_core.errors import InputError
 from ..ecoresp_core.io.series import open_series, split_source
 from ..ecoresp_core.jobs.derive import derive_raster
 from ..ecoresp_core.upscaling.drivers import DERIVATIONS
@@ -17,19 +14,6 @@ from .base import Choices, EcorespAlgorithm, TimeSeriesInput
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, add_flags
 
 KINDS = Choices({k: f"{k}: {v[2]}" for k, v in DERIVATIONS.items()})
-
-
-def dates_override(alg, parameters, name, context):
-    """The dates override ``name`` as text, None when empty.  Its dates are read here first, with
-    the parameter's label (a list as that many dates, START/STEP by its start): the core counts a
-    list's items against the bands before it reads them, so a word would be called a list of the
-    wrong length rather than a bad date."""
-    spec = alg.parameterAsString(parameters, name, context).strip()
-    if not spec:
-        return None
-    items = [s for s in re.split(r"[,;\s]+", spec) if s]
-    alg.run_core(expand_dates_spec, spec, len(items), alg.parameter_label(name))
-    return spec
 
 
 def open_layer_or_file(alg, parameters, context, layer_name, file_name, var_name, dates_name, what):
@@ -45,17 +29,11 @@ def open_layer_or_file(alg, parameters, context, layer_name, file_name, var_name
         path, variable = split_source(layer.source())
         layer = None
     variable = alg.parameterAsString(parameters, var_name, context) or variable
-    dates = dates_override(alg, parameters, dates_name, context)
+    dates = alg.parameterAsString(parameters, dates_name, context).strip() or None
     if not os.path.exists(path):
         raise QgsProcessingException(f"{what}: {path}: file not found")
-    try:
-        return open_series(path, variable, dates)
-    except InputError as exc:
-        # the core's message on an override that does not fit the bands ('DATES for <file> lists 2 dates but
-        # the raster has 144 bands') gets the override's label; any other names the file (and so the input)
-        error = QgsProcessingException(f"{alg.parameter_label(dates_name)}: {exc}" if dates and
-                                       str(exc).startswith("DATES for ") else str(exc))
-    raise error
+    # a wrong dates override is named by its label (the core reads each date before counting them)
+    return alg.run_core(open_series, path, variable, dates, alg.parameter_label(dates_name))
 
 
 class DeriveDriverAlgorithm(EcorespAlgorithm):

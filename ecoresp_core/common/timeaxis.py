@@ -79,9 +79,10 @@ def expand_dates_spec(spec, count, what="DATES"):
             return [_add_months(start, i) for i in range(count)]
         return [start + _dt.timedelta(days=i) for i in range(count)]
     items = [s for s in re.split(r"[,;\s]+", spec) if s]
-    if len(items) != count:
-        raise InputError(f"{what} lists {len(items)} dates but the raster has {count} bands")
-    return [parse_date(s, f"{what} item {i + 1}") for i, s in enumerate(items)]
+    dates = [parse_date(s, f"{what} item {i + 1}") for i, s in enumerate(items)]  # a bad date named first
+    if len(dates) != count:
+        raise InputError(f"{what} lists {len(dates)} dates but the raster has {count} bands")
+    return dates
 
 
 def decode_cf_time(values, units, calendar, what="time axis"):

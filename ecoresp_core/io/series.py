@@ -103,12 +103,13 @@ class RasterSeries:
     ``calendar`` (CF calendar of the dates), ``grid`` (Grid), ``count`` (time steps), ``nodata``,
     ``units``, ``name`` (variable or file stem)."""
 
-    def __init__(self, path, variable=None, dates=None):
+    def __init__(self, path, variable=None, dates=None, dates_what="DATES"):
         if gdal is None:
             raise InputError("GDAL's Python bindings (osgeo) are not installed")
         self.path = str(path)
         self.variable = (variable or "").strip() or None
         self.label = self.path + (f" (variable {self.variable})" if self.variable else "")
+        self.dates_what = dates_what
         if not os.path.exists(self.path):
             raise InputError(f"{self.path}: file not found")
         self._ds = self._open()
@@ -181,7 +182,7 @@ class RasterSeries:
                     raise InputError(f"{self.label}: {len(spec)} dates given for {self.count} bands")
                 return [parse_date(d, f"{self.label} date {i + 1}") if isinstance(d, str) else d
                         for i, d in enumerate(spec)]
-            return expand_dates_spec(str(spec), self.count, what=f"DATES for {self.label}")
+            return expand_dates_spec(str(spec), self.count, what=f"{self.dates_what} for {self.label}")
         if self._is_netcdf:
             return self._netcdf_dates()
         return self._band_description_dates()
@@ -324,9 +325,10 @@ def split_source(source):
     return text.split("|")[0], None  # QGIS sources may carry '|layername=...
 
 
-def open_series(path, variable=None, dates=None):
-    """Open a raster time series (see module docstring); raises InputError on bad input."""
-    return RasterSeries(path, variable, dates)
+def open_series(path, variable=None, dates=None, dates_what="DATES"):
+    """Open a raster time series (see module docstring); raises InputError on bad input, naming a
+    dates override that is wrong by ``dates_what`` (e.g. the override parameter's label)."""
+    return RasterSeries(path, variable, dates, dates_what)
 
 
 def check_same_grid(series_list):

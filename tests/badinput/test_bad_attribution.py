@@ -113,7 +113,7 @@ ATTRIBUTION_CASES = {
                                      **ATTR_OUT}, ["nee", "tas"]),
     "single-time-step": Case({**ATTR, "INPUT": "{er_single}", **ATTR_OUT}, ["(INPUT)", "er_single.tif"]),
     "no-dates": Case({**ATTR, "INPUT": "{er_undated}", **ATTR_OUT}, ["er_undated.tif", "date"]),
-    "dates-garbage": Case({**ATTR, "DATES": "yesterday", **ATTR_OUT}, ["yesterday"]),
+    "dates-garbage": Case({**ATTR, "DATES": "yesterday", **ATTR_OUT}, ["(DATES)", "cannot read 'yesterday' as a date"]),
     "er-all-nodata": Case({**ATTR, "INPUT": "{er_nodata}", **ATTR_OUT}, ["(INPUT)", "er_nodata.tif"]),
     "no-drivers": Case({"INPUT": "{er}", **ATTR_OUT}, ["(DRIVERS)", "(DRIVER_FILES)"]),
     "driver-layer-is-table": Case({"INPUT": "{er}", "DRIVERS": "{table}", **ATTR_OUT}, ["(DRIVERS)", "table.csv"]),
