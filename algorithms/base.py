@@ -30,6 +30,7 @@ from .dependencies import missing_message, missing_package
 from .destinations import check_destinations, check_input_files, check_values, name_the_input
 from .loading import DEFAULT_TITLES, INPUT_TYPES, attach, input_subject
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, add_flags
+from .tables import staged_tables
 
 
 def processing_error(exc, feedback=None):
@@ -99,7 +100,8 @@ def _error_boundary(process):
         if not ok:
             raise QgsProcessingException(message)
         try:
-            with signals_cancel():
+            # tables written to files are renamed to their destinations only if the whole run succeeds
+            with signals_cancel(), staged_tables(self):
                 results = process(self, parameters, context, feedback)
         except Exception as exc:  # noqa: BLE001 - the one boundary: everything is reported
             error = processing_error(exc, feedback)

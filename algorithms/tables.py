@@ -1,16 +1,31 @@
 """Writing pandas tables to Processing feature sinks (CSV, GeoPackage, memory layers), so
-tables open in QGIS and chain in models.  QGIS-side I/O only."""
+tables open in QGIS and chain in models.  QGIS-side I/O only.
 
+A table written to a file goes under a temporary name beside its destination
+(``ecoresp_core.io.atomic``: ``.<name>.<pid>-<random>.partial.<ext>``, the extension kept, as it
+decides QGIS's driver) and is renamed over the destination only when the whole run succeeded
+(``staged_tables``, entered by the error boundary of algorithms/base.py): a run that fails after
+the table was written, e.g. on its second output, leaves an older table there byte for byte and
+no temporary file.  The layer QGIS loads on completion is the destination, not the temporary file.
+Formats staged so: STAGED (a shapefile with its companion files); other destinations (memory
+layers, databases, ``ogr:`` URIs, other formats) are written by QGIS directly, as before.
+"""
+
+import contextlib
+import glob
 import math
 import os
+import re
 
 import numpy as np
 import pandas as pd
 from osgeo import gdal
 from qgis.core import (QgsCoordinateReferenceSystem, QgsExpression, QgsFeature, QgsFeatureRequest,
-                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessingException)
-from qgis.PyQt.QtCore import QDateTime
+                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessing, QgsProcessingException,
+                       QgsProcessingOutputLayerDefinition, QgsProperty)
+from qgis.PyQt.QtCore import QDateTime, QFileInfo
 
+from ..ecoresp_core.io.atomic import partial_path, remove_stale_partials
 from .destinations import source_path
 from .qgiscompat import (FAST_INSERT, FIELD_DATETIME, FIELD_DOUBLE, FIELD_LONGLONG, FIELD_STRING, WKB_NO_GEOMETRY,
                          WKB_POINT)
@@ -47,12 +62,114 @@ def _value(v, kind):
     return str(v)
 
 
+STAGED = (".csv", ".gpkg", ".geojson", ".xlsx", ".ods", ".shp")
+_NAMED_LAYER = (".gpkg", ".geojson", ".xlsx", ".ods")  # formats that store the layer's name
+_PROVIDER = re.compile(r"^[A-Za-z][A-Za-z0-9_]+:")  # memory:, ogr:, postgres:, ... (not C:\)
+_PENDING = "_ecoresp_staged_tables"
+
+
+class _StagedTable:
+    """A table output written under a temporary name (``tmp``) and renamed to ``final`` by
+    :meth:`commit`; ``tmp``'s companion files (a shapefile's .dbf, .shx, .prj, .cpg) go with it."""
+
+    def __init__(self, label, final, ext):
+        self.label, self.final, self.ext = label, final, ext
+        stem = final[:-len(ext)]
+        remove_stale_partials(stem)  # left by runs that were killed
+        # the extension only once: GDAL's XLSX and ODS drivers cannot write '.x.xlsx.123.partial.xlsx'
+        self.tmp = partial_path(stem, ext)
+        self._stems = (self.tmp[:-len(ext)], stem)
+
+    def files(self):
+        return glob.glob(glob.escape(self._stems[0]) + ".*")
+
+    def commit(self):
+        tmp_stem, stem = self._stems
+        for path in sorted(self.files(), key=lambda p: p == self.tmp):  # the main file last
+            os.replace(path, stem + path[len(tmp_stem):])
+
+    def discard(self):
+        for path in self.files():
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def _staged(parameters, name, label):
+    """(_StagedTable, parameters with the sink redirected to its temporary file), or (None,
+    parameters) when the destination is written directly (see the module docstring)."""
+    value = parameters.get(name)
+    sink = value.sink if isinstance(value, QgsProcessingOutputLayerDefinition) else value
+    if isinstance(sink, QgsProperty):  # an expression-based one has no static value: written directly
+        sink = sink.staticValue()
+    path = sink.strip() if isinstance(sink, str) else ""
+    ext = os.path.splitext(path)[1]
+    if (not path or path == QgsProcessing.TEMPORARY_OUTPUT or _PROVIDER.match(path) or "|" in path
+            or ext.lower() not in STAGED):
+        return None, parameters
+    staged = _StagedTable(label, path, ext)
+    if isinstance(value, QgsProcessingOutputLayerDefinition):  # keeps where and whether it loads
+        definition = QgsProcessingOutputLayerDefinition(value)
+        definition.sink = QgsProperty.fromValue(staged.tmp)
+    else:
+        definition = QgsProcessingOutputLayerDefinition(staged.tmp)
+    if ext.lower() in _NAMED_LAYER:  # the layer name QGIS gives a file 'name.gpkg' (not the hidden tmp's '')
+        definition.createOptions = dict(definition.createOptions or {}, layerName=QFileInfo(path).baseName())
+    return staged, dict(parameters, **{name: definition})
+
+
+@contextlib.contextmanager
+def staged_tables(alg):
+    """Within the block, tables ``write_table`` writes for ``alg`` to files go under temporary
+    names; at its end they are renamed to their destinations if the block succeeded, else
+    removed (the error boundary of algorithms/base.py wraps every run in it)."""
+    pending = []
+    setattr(alg, _PENDING, pending)
+    try:
+        yield pending
+    except BaseException:
+        for staged in pending:
+            staged.discard()
+        raise
+    else:
+        for i, staged in enumerate(pending):
+            try:
+                staged.commit()
+            except OSError as exc:
+                for rest in pending[i:]:
+                    rest.discard()
+                raise QgsProcessingException(f"{staged.label}: {staged.final} cannot be written "
+                                             f"({exc.strerror or exc}); nothing was written there") from None
+    finally:
+        setattr(alg, _PENDING, None)
+
+
 def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat=None):
     """Write ``df`` (index included as a column when named) to the sink parameter ``name``.
     With ``lon``/``lat`` column names, a point layer in EPSG:4326; otherwise a plain table.
-    Returns the destination id, or None for an optional sink that was not asked for."""
+    Returns the destination id, or None for an optional sink that was not asked for.  A file
+    destination is written under a temporary name, renamed when the run succeeds
+    (``staged_tables``; at once when called outside a run)."""
     if parameters.get(name) is None:
         return None
+    with contextlib.ExitStack() as stack:
+        if getattr(alg, _PENDING, None) is None:
+            stack.enter_context(staged_tables(alg))
+        label = alg.parameter_label(name) if hasattr(alg, "parameter_label") else name
+        staged, parameters = _staged(parameters, name, label)
+        if staged is not None:
+            getattr(alg, _PENDING).append(staged)
+        dest = _write(alg, parameters, name, context, df, feedback, lon, lat, label,
+                      staged.final if staged is not None else None)
+        if staged is not None:
+            if context.willLoadLayerOnCompletion(dest):  # QGIS loads the destination, not the tmp file
+                layers = context.layersToLoadOnCompletion()
+                layers[staged.final] = layers.pop(dest)
+                context.setLayersToLoadOnCompletion(layers)
+            dest = staged.final
+    return dest
+
+
+def _write(alg, parameters, name, context, df, feedback, lon, lat, label, final):
     if df.index.name:
         df = df.reset_index()
     # a GeoPackage makes its own feature id: a 'fid' column read from another layer would clash
@@ -65,8 +182,8 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
         fields.append(QgsField(str(c), FIELD_TYPES[kind]))
     geom_type = WKB_POINT if lon else WKB_NO_GEOMETRY
     crs = QgsCoordinateReferenceSystem("EPSG:4326") if lon else QgsCoordinateReferenceSystem()
-    label = alg.parameter_label(name) if hasattr(alg, "parameter_label") else name
     sink, dest = alg.parameterAsSink(parameters, name, context, fields, geom_type, crs)
+    shown = final or dest
     if sink is None:
         raise QgsProcessingException(f"{label}: cannot create the output table")
     cols = [df[c].to_numpy() for c in df.columns]
@@ -81,18 +198,19 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
             if x is not None and y is not None and np.isfinite(x) and np.isfinite(y):
                 f.setGeometry(QgsGeometry.fromPointXY(QgsPointXY(float(x), float(y))))
         if not sink.addFeature(f, FAST_INSERT):
-            raise QgsProcessingException(f"{label}: cannot write row {i + 1} to {dest}: {_sink_error(sink)}")
+            raise QgsProcessingException(f"{label}: cannot write row {i + 1} to {shown}: {_sink_error(sink)}")
     if not sink.flushBuffer():
-        raise QgsProcessingException(f"{label}: cannot write {dest}: {_sink_error(sink)}")
+        raise QgsProcessingException(f"{label}: cannot write {shown}: {_sink_error(sink)}")
     path = source_path(dest)
     del sink  # closes a file written by QGIS: a full disk shows only now, as a file cut short
-    _check_written(label, path, n)
+    _check_written(label, path, n, final)
     return dest
 
 
-def _check_written(label, path, n_rows):
+def _check_written(label, path, n_rows, shown=None):
     """Raise (and remove the file) when the table file ``path`` does not hold ``n_rows`` rows:
-    QGIS's file writers report no error when the disk fills up while they close the file."""
+    QGIS's file writers report no error when the disk fills up while they close the file.
+    ``shown``: the destination named in the message (``path`` is its temporary file)."""
     if not path or not os.path.isfile(path):
         return
     try:
@@ -104,7 +222,7 @@ def _check_written(label, path, n_rows):
     if count != n_rows:
         os.remove(path)
         written = "none could be read back" if count < 0 else f"{count} of {n_rows} rows were written"
-        raise QgsProcessingException(f"{label}: {path} cannot be written ({written}: full disk?); "
+        raise QgsProcessingException(f"{label}: {shown or path} cannot be written ({written}: full disk?); "
                                      "nothing was written there")
 
 
