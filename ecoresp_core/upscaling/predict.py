@@ -105,8 +105,10 @@ def category_label(model, driver, value):
 
 def _missing_values(v):
     v = np.asarray(v)
-    if v.dtype.kind in "fiu":
-        return ~np.isfinite(v.astype("float64", copy=False))
+    if v.dtype.kind == "f":
+        return ~np.isfinite(v)
+    if v.dtype.kind in "iu":
+        return np.zeros(v.shape, dtype=bool)
     return np.fromiter((x is None or (isinstance(x, float) and np.isnan(x)) or str(x).strip().lower() in MISSING_TEXT
                         for x in v), dtype=bool, count=len(v))
 
