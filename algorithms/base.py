@@ -416,9 +416,11 @@ class DriverSources:
         if names and len(names) != len(layers):
             raise QgsProcessingException(f"{alg.parameter_label('DRIVER_NAMES')}: {len(names)} names for "
                                          f"{len(layers)} driver layers")
+        given_in = []  # the parameter of each driver, for the messages
         for i, layer in enumerate(layers):
             path, variable = split_source(layer.source())
             out.append((names[i] if names else layer.name(), path, variable))
+            given_in.append(cls.LAYERS)
         # ';' only: a file path may hold ','
         entries = alg.pairs(parameters, cls.FILES, context, "name=source", ";") \
             if parameters.get(cls.FILES) else []
@@ -428,13 +430,16 @@ class DriverSources:
                 raise QgsProcessingException(f"{alg.parameter_label(cls.FILES)}: entry {name + '=' + source!r} "
                                              "lacks a name or a source")
             out.append((name, path, variable))
+            given_in.append(cls.FILES)
         seen = set()
-        for name, path, _ in out:
+        for (name, path, _), parameter in zip(out, given_in):
+            label = alg.parameter_label(parameter)
             if name in seen:
-                raise QgsProcessingException(f"two drivers are named {name!r}; rename a layer or give other names")
+                raise QgsProcessingException(f"{label}: two drivers are named {name!r}; rename a layer or give "
+                                             "other names")
             seen.add(name)
             if not os.path.exists(path):
-                raise QgsProcessingException(f"driver {name}: {path}: file not found")
+                raise QgsProcessingException(f"{label}: driver {name}: {path}: file not found")
         return out
 
 

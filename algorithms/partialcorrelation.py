@@ -4,7 +4,6 @@ driver given the others, and the dominant driver (docs/methods.md section 15).
 ``AttributionInputs`` (the ER series, the drivers and the preparation options) is shared
 with ecoresp:rfattribution."""
 
-import os
 
 from qgis.core import (
     QgsProcessing,
@@ -18,7 +17,7 @@ from qgis.core import (
 
 from ..ecoresp_core.attribution.partialcorr import aggregations_for
 from ..ecoresp_core.jobs.attribution import check_inputs, partialcorr_raster
-from ..ecoresp_core.io.series import open_series, split_source
+from ..ecoresp_core.io.series import open_series
 from .base import Choices, DriverSources, EcorespAlgorithm, TimeSeriesAlgorithm, TimeSeriesInput
 from .qgiscompat import FLAG_ADVANCED, NUMBER_DOUBLE, NUMBER_INTEGER, SOURCE_RASTER, add_flags
 
@@ -90,22 +89,12 @@ class AttributionInputs:
         return True, ""
 
     @classmethod
-    def check_driver_files(cls, alg, parameters, context):
-        """Every file of the DRIVER_FILES list exists (a missing one is named with the list's label)."""
-        label = alg.parameter_label(DriverSources.FILES)
-        for name, source in alg.pairs(parameters, DriverSources.FILES, context, "name=source", ";"):
-            path = split_source(source)[0]
-            if path and not os.path.exists(path):
-                raise QgsProcessingException(f"{label}: driver {name}: {path}: file not found")
-
-    @classmethod
     def open(cls, alg, parameters, context, feedback):
         """(ER series, driver series, names, options dict for the core); the options are checked
         against the series here, so that errors name their parameters."""
         src = TimeSeriesInput.open(alg, parameters, context)
         names = alg.names(parameters, cls.DRIVER_NAMES, context)
         dates = alg.parameterAsString(parameters, TimeSeriesInput.DATES, context) or None
-        cls.check_driver_files(alg, parameters, context)
         drivers, dnames = [], []
         for name, path, variable in DriverSources.sources(alg, parameters, context, names or None):
             drivers.append(EcorespAlgorithm.run_core(open_series, path, variable, dates))
