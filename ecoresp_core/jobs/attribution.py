@@ -217,7 +217,7 @@ def rf_raster(src, drivers, names, out_path, dominant_path=None, mode="annual", 
             res = rfa.rf_importance(er, drv, n_trees=n_trees, max_depth=max_depth,
                                     min_samples_leaf=min_samples_leaf, max_features=max_features,
                                     min_valid=min_valid, seed=seed, importance=importance, pixel_ids=ids,
-                                    budget_mb=min(256, budget_mb), progress=sub.step)
+                                    budget_mb=min(rfa.FOREST_MB_MAX, budget_mb), progress=sub.step)
             dom = res["dominant"]
             _count_dominant(counts, dom, names)
             writer.write_block(r0, np.concatenate([res["relative"], res["importance"]]))
