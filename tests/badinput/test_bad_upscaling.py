@@ -247,7 +247,7 @@ INTEGRATE_CASES = {
     "table-as-raster": Case({"INPUT": "{sm}", **INT_OUT}, ["(INPUT)", "sm.csv", "is not a raster"]),
     "single-time-step": Case({"INPUT": "{er_single}", **INT_OUT}, ["(INPUT)", "er_single.tif"]),
     "no-dates": Case({"INPUT": "{er_undated}", **INT_OUT}, ["er_undated.tif", "date"]),
-    "dates-garbage": Case({**INT, "DATES": "yesterday", **INT_OUT}, ["yesterday"]),
+    "dates-garbage": Case({**INT, "DATES": "yesterday", **INT_OUT}, ["(DATES)", "cannot read 'yesterday' as a date"]),
     "all-nodata": Case({"INPUT": "{er_nodata}", **INT_OUT}, ["(INPUT)", "er_nodata.tif"]),
     "all-inf": Case({"INPUT": "{er_inf}", **INT_OUT}, ["(INPUT)", "er_inf.tif"]),
     "unit-out-of-range": Case({**INT, "UNIT": "7", **INT_OUT}, ["ER unit (UNIT)", "'7'"]),
