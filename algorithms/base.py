@@ -30,7 +30,7 @@ from .dependencies import missing_message, missing_package
 from .destinations import check_destinations, check_input_files, check_values, name_the_input
 from .loading import DEFAULT_TITLES, INPUT_TYPES, attach, input_subject
 from .qgiscompat import FLAG_ADVANCED, NUMBER_INTEGER, add_flags
-from .tables import staged_tables
+from .staging import staged_tables
 
 
 def processing_error(exc, feedback=None):

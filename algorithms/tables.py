@@ -1,34 +1,23 @@
 """Writing pandas tables to Processing feature sinks (CSV, GeoPackage, memory layers), so
-tables open in QGIS and chain in models.  QGIS-side I/O only.
-
-A table written to a file goes under a temporary name beside its destination
-(``ecoresp_core.io.atomic``: ``.<name>.<pid>-<random>.partial.<ext>``, the extension kept, as it
-decides QGIS's driver) and is renamed over the destination only when the whole run succeeded
-(``staged_tables``, entered by the error boundary of algorithms/base.py): a run that fails after
-the table was written, e.g. on its second output, leaves an older table there byte for byte and
-no temporary file.  The layer QGIS loads on completion is the destination, not the temporary file.
-Formats staged so: STAGED (a shapefile with its companion files); other destinations (memory
-layers, databases, ``ogr:`` URIs, other formats) are written by QGIS directly, as before.
+tables open in QGIS and chain in models.  QGIS-side I/O only.  A table written to a file goes
+under a temporary name renamed when the whole run succeeded (algorithms/staging.py).
 """
 
 import contextlib
-import glob
 import math
 import os
-import re
 
 import numpy as np
 import pandas as pd
 from osgeo import gdal
 from qgis.core import (QgsCoordinateReferenceSystem, QgsExpression, QgsFeature, QgsFeatureRequest,
-                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessing, QgsProcessingException,
-                       QgsProcessingOutputLayerDefinition, QgsProperty)
-from qgis.PyQt.QtCore import QDateTime, QFileInfo
+                       QgsField, QgsFields, QgsGeometry, QgsPointXY, QgsProcessingException)
+from qgis.PyQt.QtCore import QDateTime
 
-from ..ecoresp_core.io.atomic import partial_path, remove_stale_partials
 from .destinations import source_path
 from .qgiscompat import (FAST_INSERT, FIELD_DATETIME, FIELD_DOUBLE, FIELD_LONGLONG, FIELD_STRING, WKB_NO_GEOMETRY,
                          WKB_POINT)
+from .staging import PENDING, staged_destination, staged_tables
 
 # the kind of a column decides its field type and how its values are written
 DATETIME, INTEGER, DOUBLE, STRING = "datetime", "integer", "double", "string"
@@ -62,87 +51,6 @@ def _value(v, kind):
     return str(v)
 
 
-STAGED = (".csv", ".gpkg", ".geojson", ".xlsx", ".ods", ".shp")
-_NAMED_LAYER = (".gpkg", ".geojson", ".xlsx", ".ods")  # formats that store the layer's name
-_PROVIDER = re.compile(r"^[A-Za-z][A-Za-z0-9_]+:")  # memory:, ogr:, postgres:, ... (not C:\)
-_PENDING = "_ecoresp_staged_tables"
-
-
-class _StagedTable:
-    """A table output written under a temporary name (``tmp``) and renamed to ``final`` by
-    :meth:`commit`; ``tmp``'s companion files (a shapefile's .dbf, .shx, .prj, .cpg) go with it."""
-
-    def __init__(self, label, final, ext):
-        self.label, self.final, self.ext = label, final, ext
-        stem = final[:-len(ext)]
-        remove_stale_partials(stem)  # left by runs that were killed
-        # the extension only once: GDAL's XLSX and ODS drivers cannot write '.x.xlsx.123.partial.xlsx'
-        self.tmp = partial_path(stem, ext)
-        self._stems = (self.tmp[:-len(ext)], stem)
-
-    def files(self):
-        return glob.glob(glob.escape(self._stems[0]) + ".*")
-
-    def commit(self):
-        tmp_stem, stem = self._stems
-        for path in sorted(self.files(), key=lambda p: p == self.tmp):  # the main file last
-            os.replace(path, stem + path[len(tmp_stem):])
-
-    def discard(self):
-        for path in self.files():
-            with contextlib.suppress(OSError):
-                os.remove(path)
-
-
-def _staged(parameters, name, label):
-    """(_StagedTable, parameters with the sink redirected to its temporary file), or (None,
-    parameters) when the destination is written directly (see the module docstring)."""
-    value = parameters.get(name)
-    sink = value.sink if isinstance(value, QgsProcessingOutputLayerDefinition) else value
-    if isinstance(sink, QgsProperty):  # an expression-based one has no static value: written directly
-        sink = sink.staticValue()
-    path = sink.strip() if isinstance(sink, str) else ""
-    ext = os.path.splitext(path)[1]
-    if (not path or path == QgsProcessing.TEMPORARY_OUTPUT or _PROVIDER.match(path) or "|" in path
-            or ext.lower() not in STAGED):
-        return None, parameters
-    staged = _StagedTable(label, path, ext)
-    if isinstance(value, QgsProcessingOutputLayerDefinition):  # keeps where and whether it loads
-        definition = QgsProcessingOutputLayerDefinition(value)
-        definition.sink = QgsProperty.fromValue(staged.tmp)
-    else:
-        definition = QgsProcessingOutputLayerDefinition(staged.tmp)
-    if ext.lower() in _NAMED_LAYER:  # the layer name QGIS gives a file 'name.gpkg' (not the hidden tmp's '')
-        definition.createOptions = dict(definition.createOptions or {}, layerName=QFileInfo(path).baseName())
-    return staged, dict(parameters, **{name: definition})
-
-
-@contextlib.contextmanager
-def staged_tables(alg):
-    """Within the block, tables ``write_table`` writes for ``alg`` to files go under temporary
-    names; at its end they are renamed to their destinations if the block succeeded, else
-    removed (the error boundary of algorithms/base.py wraps every run in it)."""
-    pending = []
-    setattr(alg, _PENDING, pending)
-    try:
-        yield pending
-    except BaseException:
-        for staged in pending:
-            staged.discard()
-        raise
-    else:
-        for i, staged in enumerate(pending):
-            try:
-                staged.commit()
-            except OSError as exc:
-                for rest in pending[i:]:
-                    rest.discard()
-                raise QgsProcessingException(f"{staged.label}: {staged.final} cannot be written "
-                                             f"({exc.strerror or exc}); nothing was written there") from None
-    finally:
-        setattr(alg, _PENDING, None)
-
-
 def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat=None):
     """Write ``df`` (index included as a column when named) to the sink parameter ``name``.
     With ``lon``/``lat`` column names, a point layer in EPSG:4326; otherwise a plain table.
@@ -152,12 +60,12 @@ def write_table(alg, parameters, name, context, df, feedback=None, lon=None, lat
     if parameters.get(name) is None:
         return None
     with contextlib.ExitStack() as stack:
-        if getattr(alg, _PENDING, None) is None:
+        if getattr(alg, PENDING, None) is None:
             stack.enter_context(staged_tables(alg))
         label = alg.parameter_label(name) if hasattr(alg, "parameter_label") else name
-        staged, parameters = _staged(parameters, name, label)
+        staged, parameters = staged_destination(parameters, name, label)
         if staged is not None:
-            getattr(alg, _PENDING).append(staged)
+            getattr(alg, PENDING).append(staged)
         dest = _write(alg, parameters, name, context, df, feedback, lon, lat, label,
                       staged.final if staged is not None else None)
         if staged is not None:

@@ -1,6 +1,6 @@
 """Table outputs under temporary names (issue 15): a table QGIS writes for ecoresp goes to
 ``.<name>.<pid>-<random>.partial.<ext>`` beside its destination and is renamed over it only when
-the whole run succeeded (algorithms/tables.py, staged_tables).  A run that fails after writing
+the whole run succeeded (algorithms/staging.py, staged_tables).  A run that fails after writing
 its first table leaves an older table there byte for byte and no temporary file; a successful run
 leaves exactly the destination, and the layer QGIS loads on completion is the destination."""
 
