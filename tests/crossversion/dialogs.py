@@ -58,6 +58,7 @@ def main(out, ids):
     from qgis.core import Qgis
     print(f"dialogs: {len(ids) - failed} built, {failed} failed (QGIS {Qgis.QGIS_VERSION})")
     ok = run_trend_dialog(app, out)
+    refuse_in_trend_dialog(app, out)
     return 1 if failed or not ok else 0
 
 
@@ -85,6 +86,34 @@ def run_trend_dialog(app, out):
         for node in getattr(group, "children", list)():
             print(f"loaded in {group.name()!r}: {node.name()!r} as {node.layer().renderer().type()}")
     return bool(done.get("ok"))
+
+
+def refuse_in_trend_dialog(app, out):
+    """Run clicked in ecoresp:trend's dialog with the output on the input file: the message box the
+    user sees (QMessageBox.warning, replaced here by a recorder: offscreen it would block)."""
+    import shutil
+
+    import processing.gui.AlgorithmDialog as dialog_module
+    from qgis.core import QgsApplication
+    series = os.path.join(out, "series_copy.nc")
+    shutil.copy(os.path.join(REPO, "tests", "data", "cru_ts400_iberia_1981-2010_monthly.nc"), series)
+    before = os.path.getsize(series), os.path.getmtime(series)
+    shown = []
+    boxes = dialog_module.QMessageBox
+    original = boxes.warning
+    boxes.warning = staticmethod(lambda parent, title, text, *args: shown.append(f"{title}: {text}"))
+    try:
+        dlg = dialog_module.AlgorithmDialog(
+            QgsApplication.processingRegistry().createAlgorithmById("ecoresp:trend"), False, None)
+        dlg.setParameters({"INPUT_FILE": series, "VARIABLE": "tas", "OUTPUT": series})
+        dlg.show()
+        dlg.runAlgorithm()
+        app.processEvents()
+        dlg.close()
+    finally:
+        boxes.warning = original
+    same = (os.path.getsize(series), os.path.getmtime(series)) == before
+    print(f"trend dialog refused: {shown!r}; input unchanged: {same}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ def test_every_dialog_builds(tmp_path, provider):
     # styled and grouped per run as the dialog loads them (algorithms/loading.py)
     assert "loaded in 'ecoresp trend tas': 'tas: trend slope [degC per year]' as singlebandpseudocolor" in proc.stdout
     assert "loaded in 'ecoresp trend tas': 'tas: trend classes' as paletted" in proc.stdout
+    # Run with the output on the input: the dialog's message box names the parameter and the file
+    refused = [ln for ln in proc.stdout.splitlines() if ln.startswith("trend dialog refused: ")]
+    assert len(refused) == 1, proc.stdout[-3000:]
+    assert "Unable to execute algorithm: " in refused[0] and "(OUTPUT)" in refused[0], refused
+    assert "series_copy.nc" in refused[0] and refused[0].endswith("input unchanged: True"), refused
     from osgeo import gdal
     ds = gdal.Open(str(tmp_path / "tas_trend.tif"))
     assert ds.RasterCount == 11 and ds.GetRasterBand(1).GetDescription() == "slope"
