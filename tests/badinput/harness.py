@@ -9,8 +9,9 @@ would, with one thing wrong, and asserts what a user must get (issue 15):
   inputs and its output folder) has the same name and content afterwards (beside the inputs,
   the GDAL statistics sidecar .aux.xml QGIS writes when it loads a raster layer is allowed).
 
-Cases are tables in the ``test_<algorithm>.py`` modules (run through ``run_case``): ``Case(params, expect)`` with
-``{name}`` placeholders filled from the module's inputs (``{out}`` is the case's output folder).
+Cases are tables {algorithm: {id: Case}} in the ``test_bad_*.py`` modules (``table``,
+``run_case``): ``Case(params, expect)`` with ``{name}`` placeholders filled from the module's
+inputs (``{out}`` is the case's output folder).
 With ECORESP_BADINPUT_SAMPLE=k, one case in k runs (a fixed choice: the CRC of the algorithm
 and parameters), which CI uses in the Debian roots of the newer QGIS versions.
 ``fsize`` runs the process with a file-size limit, which makes every write past that size fail
@@ -39,16 +40,19 @@ class Case:
 
 
 def table(cases, known_defects=None):
-    """``pytest.mark.parametrize`` arguments of the cases {id: Case}; a case named in
-    ``known_defects`` {id: what the product does wrong today} is a strict xfail with that reason:
-    the suite passes now and fails when the defect is fixed, until the mark is removed."""
+    """``pytest.mark.parametrize`` arguments ("algorithm, case") of the cases {algorithm: {id:
+    Case}}, with ids 'algorithm:id'; a case named in ``known_defects`` {'algorithm:id': what the
+    product does wrong today} is a strict xfail with that reason: the suite passes now and fails
+    when the defect is fixed, until the mark is removed."""
     known_defects = known_defects or {}
     # strict where the whole suite runs (the reference QGIS); a sample in another QGIS may pass a
     # case whose defect lies in the QGIS of the reference (its own parameter checks)
     strict = int(os.environ.get("ECORESP_BADINPUT_SAMPLE") or 1) == 1
-    return {"argvalues": [pytest.param(c, marks=pytest.mark.xfail(strict=strict, reason=known_defects[k]))
-                          if k in known_defects else c for k, c in cases.items()],
-            "ids": list(cases)}
+    ids = [f"{alg}:{k}" for alg, per in cases.items() for k in per]
+    values = [(alg, c) for alg, per in cases.items() for c in per.values()]
+    return {"argnames": "algorithm, case", "ids": ids,
+            "argvalues": [pytest.param(*v, marks=pytest.mark.xfail(strict=strict, reason=known_defects[i]))
+                          if i in known_defects else v for i, v in zip(ids, values)]}
 
 
 def snapshot(*folders):

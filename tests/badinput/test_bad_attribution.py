@@ -241,29 +241,8 @@ DERIVE_CASES = {
     "disk-full": Case({**DD, **DD_OUT}, ["d.tif", "cannot be written"], fsize=2000),
 }
 
-# defects the product has today (the cases' expectations are right): case -> what happens vs. what should
-XFAIL_ATTRIBUTION = {}
-XFAIL_PARTIAL = XFAIL_ATTRIBUTION
-XFAIL_RF = XFAIL_ATTRIBUTION
-XFAIL_ZONES = {}
-XFAIL_DERIVE = {}
 
-
-@pytest.mark.parametrize("case", **table(PARTIAL_CASES, XFAIL_PARTIAL))
-def test_partialcorrelation_bad_input(inputs, case, tmp_path):
-    run_case("partialcorrelation", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", **table(RF_CASES, XFAIL_RF))
-def test_rfattribution_bad_input(inputs, case, tmp_path):
-    run_case("rfattribution", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", **table(ZONES_CASES, XFAIL_ZONES))
-def test_attributionzones_bad_input(inputs, case, tmp_path):
-    run_case("attributionzones", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", **table(DERIVE_CASES, XFAIL_DERIVE))
-def test_derivedriver_bad_input(inputs, case, tmp_path):
-    run_case("derivedriver", case, inputs, tmp_path)
+@pytest.mark.parametrize(**table({"partialcorrelation": PARTIAL_CASES, "rfattribution": RF_CASES,
+                                 "attributionzones": ZONES_CASES, "derivedriver": DERIVE_CASES}))
+def test_bad_input(inputs, algorithm, case, tmp_path):
+    run_case(algorithm, case, inputs, tmp_path)

@@ -203,23 +203,8 @@ SITEMONTH_CASES = {
     "disk-full": Case({**SMT, **SMT_OUT}, ["sm.csv", "cannot be written"], fsize=200),
 }
 
-# defects the product has today (the cases' expectations are right): case -> what happens vs. what should
-XFAIL_EVALUATE = {}
-XFAIL_ISOTOPE = {}
-XFAIL_SITEMONTH = {}
 
-
-
-@pytest.mark.parametrize("case", **table(EVALUATE_CASES, XFAIL_EVALUATE))
-def test_evaluate_bad_input(inputs, case, tmp_path):
-    run_case("evaluate", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", **table(ISOTOPE_CASES, XFAIL_ISOTOPE))
-def test_isotopepartition_bad_input(inputs, case, tmp_path):
-    run_case("isotopepartition", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", **table(SITEMONTH_CASES, XFAIL_SITEMONTH))
-def test_sitemonthtable_bad_input(inputs, case, tmp_path):
-    run_case("sitemonthtable", case, inputs, tmp_path)
+@pytest.mark.parametrize(**table({"evaluate": EVALUATE_CASES, "isotopepartition": ISOTOPE_CASES,
+                                 "sitemonthtable": SITEMONTH_CASES}))
+def test_bad_input(inputs, algorithm, case, tmp_path):
+    run_case(algorithm, case, inputs, tmp_path)

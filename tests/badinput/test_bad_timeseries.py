@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from conftest import DATA, annual_dates, write_stack
-from harness import Case, needs_qgis_process, run_case
+from harness import Case, needs_qgis_process, run_case, table
 
 pytestmark = needs_qgis_process
 
@@ -83,11 +83,6 @@ DETREND_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", TREND_CASES.values(), ids=TREND_CASES.keys())
-def test_trend_bad_input(inputs, case, tmp_path):
-    run_case("trend", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", DETREND_CASES.values(), ids=DETREND_CASES.keys())
-def test_detrend_bad_input(inputs, case, tmp_path):
-    run_case("detrend", case, inputs, tmp_path)
+@pytest.mark.parametrize(**table({"trend": TREND_CASES, "detrend": DETREND_CASES}))
+def test_bad_input(inputs, algorithm, case, tmp_path):
+    run_case(algorithm, case, inputs, tmp_path)

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 from conftest import FLUX
-from harness import Case, needs_qgis_process, run_case
+from harness import Case, needs_qgis_process, run_case, table
 
 pytestmark = needs_qgis_process
 
@@ -94,17 +94,12 @@ USTAR_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", PARTITION_CASES.values(), ids=PARTITION_CASES.keys())
-def test_partition_bad_input(inputs, case, tmp_path):
-    run_case("partition", Case({"METHODS": "NT", "EVIDENCE": "false", **case.params}, case.expect, case.fsize),
-             inputs, tmp_path)
+# partition with the night-time method only and no evidence figures (the fastest run)
+PARTITION_FAST = {k: Case({"METHODS": "NT", "EVIDENCE": "false", **c.params}, c.expect, c.fsize)
+                  for k, c in PARTITION_CASES.items()}
 
 
-@pytest.mark.parametrize("case", GAPFILL_CASES.values(), ids=GAPFILL_CASES.keys())
-def test_gapfill_bad_input(inputs, case, tmp_path):
-    run_case("gapfill", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", USTAR_CASES.values(), ids=USTAR_CASES.keys())
-def test_ustarthreshold_bad_input(inputs, case, tmp_path):
-    run_case("ustarthreshold", case, inputs, tmp_path)
+@pytest.mark.parametrize(**table({"partition": PARTITION_FAST, "gapfill": GAPFILL_CASES,
+                                  "ustarthreshold": USTAR_CASES}))
+def test_bad_input(inputs, algorithm, case, tmp_path):
+    run_case(algorithm, case, inputs, tmp_path)

@@ -273,23 +273,8 @@ INTEGRATE_CASES = {
                              fsize=300),
 }
 
-# defects the product has today (the cases' expectations are right): case -> what happens vs. what should
-XFAIL_FIT = {}
-XFAIL_PREDICT = {}
-XFAIL_INTEGRATE = {}
 
-
-
-@pytest.mark.parametrize("case", **table(FIT_CASES, XFAIL_FIT))
-def test_fitupscaler_bad_input(inputs, case, tmp_path):
-    run_case("fitupscaler", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", **table(PREDICT_CASES, XFAIL_PREDICT))
-def test_predictupscaler_bad_input(inputs, case, tmp_path):
-    run_case("predictupscaler", case, inputs, tmp_path)
-
-
-@pytest.mark.parametrize("case", **table(INTEGRATE_CASES, XFAIL_INTEGRATE))
-def test_integrate_bad_input(inputs, case, tmp_path):
-    run_case("integrate", case, inputs, tmp_path)
+@pytest.mark.parametrize(**table({"fitupscaler": FIT_CASES, "predictupscaler": PREDICT_CASES,
+                                 "integrate": INTEGRATE_CASES}))
+def test_bad_input(inputs, algorithm, case, tmp_path):
+    run_case(algorithm, case, inputs, tmp_path)
