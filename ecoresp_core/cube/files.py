@@ -1,0 +1,305 @@
+"""Cubes in and out of files with the plugin's conventions, lazily and chunk by chunk.
+
+Reading (:func:`open_cube`, :func:`open_static`): a GeoTIFF/VRT with one dated band per time
+step, a CF NetCDF variable, or a Zarr store.  GeoTIFF and NetCDF are read through the plugin's own
+reader (``io.series.RasterSeries``), so the dates (band ``DATE`` items or descriptions, CF time),
+the date order, nodata and fill values (to NaN), packing (scale/offset) and the CRS are exactly
+those the QGIS algorithms see; each dask chunk reads its own rows and columns, in whichever process
+computes it (the file is opened once per thread there).  A Zarr store is read with xarray.
+
+Writing (:func:`write_cube`): ``.zarr`` is written by the workers chunk by chunk (``to_zarr``;
+on a cluster the store must be on a filesystem every worker sees); ``.tif`` and ``.nc`` through
+``io.series.SeriesWriter``, the plugin's writer (tiled DEFLATE GeoTIFF, dated bands, provenance;
+NetCDF converted at commit), one slab of rows at a time computed where the cube is computed, so
+the whole result is never in memory.  Every output is written under a temporary name and renamed
+when complete: a failure leaves no file and never touches an existing one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+
+import numpy as np
+
+from ..errors import InputError
+from ..io.series import Grid, dated_band_metadata, open_series, read_band, split_source
+from ..jobs.provenance import provenance
+
+SERIES_DIMS = ("time", "y", "x")
+_LOCAL = threading.local()
+
+
+def _is_zarr(path):
+    return str(path).rstrip("/").lower().endswith(".zarr")
+
+
+class _SeriesReader:
+    """A picklable, lazily opened view of a raster series as a (time, rows, cols) array, for
+    ``dask.array.from_array``: every ``__getitem__`` reads only the rows (and then columns)
+    asked for, through ``io.series.RasterSeries.read_block``."""
+
+    def __init__(self, path, variable, dates, shape, dtype):
+        self.path, self.variable, self.dates = path, variable, dates
+        self.shape, self.dtype, self.ndim = tuple(shape), np.dtype(dtype), 3
+
+    def _series(self):
+        cache = getattr(_LOCAL, "series", None)
+        if cache is None:
+            cache = _LOCAL.series = {}
+        key = (self.path, self.variable, None if self.dates is None else tuple(self.dates))
+        if key not in cache:
+            cache[key] = open_series(self.path, self.variable, self.dates)
+        return cache[key]
+
+    def __getitem__(self, key):
+        if not isinstance(key, tuple):
+            key = (key,)
+        key = key + (slice(None),) * (3 - len(key))
+        rows = range(*key[1].indices(self.shape[1])) if isinstance(key[1], slice) else None
+        if rows is None or rows.step != 1:
+            r0, r1 = 0, self.shape[1]
+            row_key = key[1]
+        else:
+            r0, r1 = rows.start, max(rows.stop, rows.start)
+            row_key = slice(None)
+        if r1 <= r0:
+            return np.empty((len(range(*key[0].indices(self.shape[0]))) if isinstance(key[0], slice) else 0, 0,
+                             self.shape[2]), self.dtype)[:, :, key[2]]
+        block = self._series().read_block(r0, r1, dtype=self.dtype.name)
+        return block[key[0]][:, row_key][:, :, key[2]]
+
+
+def _coords(grid):
+    gt = grid.geotransform
+    x = gt[0] + (np.arange(grid.width) + 0.5) * gt[1]
+    y = gt[3] + (np.arange(grid.height) + 0.5) * gt[5]
+    return y, x
+
+
+def _attrs(grid, units, label, calendar=None):
+    attrs = {"grid": grid, "units": units or "", "label": label, "crs_wkt": grid.crs_wkt,
+             "geotransform": grid.geotransform}
+    if calendar:
+        attrs["calendar"] = calendar
+    return attrs
+
+
+def _time_coord(dates):
+    import xarray as xr
+    if all(type(d).__module__ == "datetime" for d in dates):
+        return np.array([np.datetime64(d.replace(tzinfo=None) if hasattr(d, "tzinfo") else d, "ns")
+                         for d in dates])
+    return xr.CFTimeIndex(dates) if len(dates) else np.array(dates, dtype=object)
+
+
+def open_cube(source, variable=None, dates=None, chunks=None, what="input"):
+    """A raster time series as a dask-backed ``xarray.DataArray`` with dims ``("time", "y", "x")``.
+
+    ``source``: a GeoTIFF/VRT with dated bands, a NetCDF file (``variable`` names the variable of
+    a multi-variable file; ``NETCDF:"f.nc":var`` works too) or a ``.zarr`` store (``variable``
+    names its data variable; default: the only one).  ``dates``: a dates override as for the
+    plugin (``'1982-01/monthly'``, a list, ...).  ``chunks``: dask chunks (``{"y": 60, "x": 120}``
+    or a tuple); default the whole time axis and width, 64 rows (the steps rechunk it for their
+    memory budget, ``scheduler.rechunk``).  The time coordinate holds the dates in date order (datetime64, or
+    cftime dates in a non-standard calendar); ``attrs``: ``grid`` (io.series.Grid), ``units``,
+    ``label``, ``calendar``, ``crs_wkt``, ``geotransform``.  Bad input raises InputError naming
+    ``what`` and the file."""
+    import dask.array as dsa
+    import xarray as xr
+
+    path, var = split_source(source)
+    variable = variable or var
+    if _is_zarr(path):
+        return _open_zarr(path, variable, chunks, what)
+    try:
+        src = open_series(path, variable, dates)
+    except InputError as exc:
+        raise InputError(f"{what}: {exc}") from None
+    dtype = src.value_dtype
+    shape = (src.count, src.grid.height, src.grid.width)
+    reader = _SeriesReader(src.path, src.variable, dates, shape, dtype)
+    if chunks is None:
+        chunks = (-1, max(1, min(shape[1], 64)), -1)
+    elif isinstance(chunks, dict):
+        chunks = tuple(chunks.get(d, -1) for d in SERIES_DIMS)
+    data = dsa.from_array(reader, chunks=chunks, lock=False, asarray=True, name=f"read-{uuid.uuid4().hex}",
+                          meta=np.empty((0, 0, 0), dtype))
+    y, x = _coords(src.grid)
+    da = xr.DataArray(data, dims=SERIES_DIMS, coords={"time": _time_coord(src.dates), "y": y, "x": x},
+                      name=src.name, attrs=_attrs(src.grid, src.units, src.label, src.calendar))
+    src.close()
+    return da
+
+
+def _open_zarr(path, variable, chunks, what):
+    import xarray as xr
+    if not os.path.isdir(path):
+        raise InputError(f"{what}: {path}: Zarr store not found")
+    try:
+        ds = xr.open_zarr(path, chunks=None if chunks is None else chunks)
+    except Exception as exc:  # noqa: BLE001 - zarr raises many kinds; named for the user
+        raise InputError(f"{what}: {path}: cannot be read as a Zarr store ({exc})") from None
+    names = [v for v in ds.data_vars if set(ds[v].dims) >= {"time"}] or list(ds.data_vars)
+    if variable is None:
+        if len(names) != 1:
+            raise InputError(f"{what}: {path} holds the variables {', '.join(map(str, ds.data_vars))}; "
+                             "name the one to use")
+        variable = names[0]
+    if variable not in ds.data_vars:
+        raise InputError(f"{what}: {path} has no variable {variable!r} (it has {', '.join(map(str, ds.data_vars))})")
+    da = ds[variable]
+    for d in ("time", "y", "x"):
+        if d not in da.dims:
+            raise InputError(f"{what}: {path} variable {variable}: needs the dimensions time, y, x "
+                             f"(found {', '.join(da.dims)})")
+    da = da.transpose(*SERIES_DIMS)
+    gt = da.attrs.get("geotransform") or ds.attrs.get("geotransform")
+    if gt is None:
+        xs, ys = da.x.values, da.y.values
+        dx = float(xs[1] - xs[0]) if xs.size > 1 else 1.0
+        dy = float(ys[1] - ys[0]) if ys.size > 1 else -1.0
+        gt = (float(xs[0]) - dx / 2, dx, 0.0, float(ys[0]) - dy / 2, 0.0, dy)
+    grid = Grid(da.sizes["x"], da.sizes["y"], gt, da.attrs.get("crs_wkt") or ds.attrs.get("crs_wkt", ""))
+    calendar = getattr(da.time.to_index(), "calendar", None)
+    da.attrs = _attrs(grid, da.attrs.get("units", ""), f"{path} (variable {variable})", calendar)
+    da.name = variable
+    return da
+
+
+def open_static(source, band=1, grid=None, what="static layer"):
+    """One band of a raster (land cover, a mask, land fraction) as a numpy-backed DataArray
+    ``("y", "x")``, NaN for nodata; on ``grid`` (InputError naming ``what`` otherwise)."""
+    import xarray as xr
+
+    from osgeo import gdal
+    path, var = split_source(source)
+    values = read_band(path, grid=grid, band=band, what=what, variable=var)
+    ds = gdal.Open(f'NETCDF:"{path}":{var}' if var else path)
+    g = grid or Grid(ds.RasterXSize, ds.RasterYSize, ds.GetGeoTransform(), ds.GetProjection())
+    y, x = _coords(g)
+    return xr.DataArray(values, dims=("y", "x"), coords={"y": y, "x": x}, name=os.path.basename(path),
+                        attrs=_attrs(g, "", path))
+
+
+def dates_of(da):
+    """The dates of a cube's time coordinate as the plugin's jobs take them (``datetime.datetime``
+    in standard calendars, cftime dates otherwise), in order."""
+    index = da.indexes["time"]
+    if hasattr(index, "to_pydatetime"):
+        return list(index.to_pydatetime())
+    return list(index)
+
+
+def grid_of(da):
+    """The io.series.Grid of a cube (from its attrs, else from its x/y coordinates)."""
+    g = da.attrs.get("grid")
+    if isinstance(g, Grid):
+        return g
+    xs, ys = np.asarray(da.x), np.asarray(da.y)
+    dx = float(xs[1] - xs[0]) if xs.size > 1 else 1.0
+    dy = float(ys[1] - ys[0]) if ys.size > 1 else -1.0
+    return Grid(xs.size, ys.size, (float(xs[0]) - dx / 2, dx, 0.0, float(ys[0]) - dy / 2, 0.0, dy),
+                da.attrs.get("crs_wkt", ""))
+
+
+def _bands(obj, band_names):
+    """(list of 2-D or 3-D DataArrays, band names, band metadata) of what is written as bands: the
+    variables of a Dataset (2-D each: one band; 3-D with time: one band per date) or a DataArray
+    (3-D with time: dated bands)."""
+    import xarray as xr
+    items = list(obj.data_vars.values()) if isinstance(obj, xr.Dataset) else [obj]
+    arrays, names, meta = [], [], []
+    for item in items:
+        if "time" in item.dims:
+            dates = dates_of(item)
+            arrays.append(item.transpose("time", "y", "x"))
+            names += [f"{item.name}_{d:%Y-%m-%d}" if hasattr(d, "strftime") else f"{item.name}_{d}" for d in dates] \
+                if len(items) > 1 else [f"{d.year:04d}-{d.month:02d}-{d.day:02d}" for d in dates]
+            meta += dated_band_metadata(dates, item.attrs.get("units", ""))
+        else:
+            arrays.append(item.transpose("y", "x").expand_dims("band"))
+            names.append(str(item.name))
+            meta.append({"units": item.attrs.get("units", "")} if item.attrs.get("units") else {})
+    if band_names is not None:
+        if len(band_names) != len(names):
+            raise ValueError(f"{len(band_names)} band names for {len(names)} bands")
+        names = list(band_names)
+    return arrays, names, meta
+
+
+def slab_rows(arrays, where, height, width):
+    """Rows of one written slab: as many whole rows as fit the chunk budget of ``where`` times its
+    threads (the chunks computed at once), at least the y chunk of the cube, at most ``height``."""
+    n_bands = sum(a.shape[0] for a in arrays)
+    per_row = max(width * max(n_bands, 1) * 8 * 2, 1)
+    rows = int(where.chunk_budget_mb() * max(where.threads, 1) * 2 ** 20 // per_row)
+    chunk_rows = [max(a.chunks[a.dims.index("y")]) for a in arrays if getattr(a, "chunks", None)]
+    return max(1, min(height, max([rows] + chunk_rows)))
+
+
+def write_cube(obj, path, where, algorithm, options=None, inputs=None, band_names=None, classes=None,
+               nodata=np.nan, dtype="Float32", progress=None):
+    """Compute ``obj`` (a lazy DataArray or Dataset on the grid of its inputs) and write it to
+    ``path`` (``.tif``, ``.nc`` or ``.zarr``) with the provenance of ``algorithm`` and ``options``.
+
+    ``where`` (``scheduler.run_on``) computes it.  GeoTIFF/NetCDF: bands = the Dataset's variables
+    (or dated bands of a (time, y, x) array), written slab by slab of whole rows; ``band_names``
+    overrides the band descriptions; ``classes`` makes a categorical Byte band with a colour table
+    and a ``.qml`` style.  Zarr: the workers write their chunks to a temporary store renamed when
+    complete.  Returns the path."""
+    meta = provenance(algorithm, options or {}, inputs)
+    if _is_zarr(path):
+        return _write_zarr(obj, path, where, meta)
+    from ..io.series import SeriesWriter
+    from ..io.styles import write_qml
+    arrays, names, band_meta = _bands(obj, band_names)
+    grid = grid_of(arrays[0])
+    writer = SeriesWriter(path, grid, names, metadata=meta, band_metadata=band_meta, classes=classes,
+                          nodata=nodata, dtype=dtype)
+    try:
+        rows = slab_rows(arrays, where, grid.height, grid.width)
+        for r0 in range(0, grid.height, rows):
+            r1 = min(r0 + rows, grid.height)
+            parts = where.compute(*[a.isel(y=slice(r0, r1)).data for a in arrays])
+            writer.write_block(r0, np.concatenate([np.asarray(p, dtype="float64") for p in parts], axis=0))
+            if progress is not None:
+                progress(r1 / grid.height)
+        writer.commit()
+    finally:
+        if not writer.committed:
+            writer.abort()
+    if classes:
+        write_qml(path, classes)
+    return path
+
+
+def _write_zarr(obj, path, where, meta):
+    import xarray as xr
+    ds = obj if isinstance(obj, xr.Dataset) else obj.to_dataset(name=obj.name or "value")
+    ds = ds.copy()
+    for v in ds.data_vars:
+        ds[v].attrs = {k: v2 for k, v2 in ds[v].attrs.items() if isinstance(v2, (str, int, float))}
+        ds[v].encoding = {}
+    grid = grid_of(next(iter(ds.data_vars.values())))
+    ds.attrs = {**meta, "crs_wkt": grid.crs_wkt, "geotransform": list(grid.geotransform)}
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise InputError(f"{path}: the folder {parent} does not exist")
+    tmp = os.path.join(parent, f".{os.path.basename(path.rstrip('/'))}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
+    try:
+        delayed = ds.to_zarr(tmp, mode="w", compute=False, consolidated=True)
+        where.compute(delayed)
+        if os.path.isdir(path):
+            old = tmp + ".old"
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path

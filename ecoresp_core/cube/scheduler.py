@@ -1,0 +1,170 @@
+"""Where a cube computation runs: dask's local threaded scheduler within a memory budget, or a
+``dask.distributed`` cluster (a scheduler address, or a ``Client`` the caller made).
+
+Every step of :mod:`ecoresp_core.cube` builds a lazy, chunked xarray object from the same
+kernels the QGIS algorithms call; :func:`run_on` decides where it is computed:
+
+    with run_on(memory_mb=2048) as where:            # this machine, threads, 2 GB for the blocks
+        ...
+    with run_on("tcp://10.0.0.5:8786") as where:      # a cluster (dask-jobqueue, Kubernetes, ...)
+        ...
+
+Chunks are sized from the memory budget (:func:`chunk_pixels`): on the local scheduler the
+``threads`` chunks in flight share the budget; on a cluster each worker holds one chunk per
+thread, so the budget is per worker (a worker's ``memory_limit``).  Results never depend on where
+or how they are chunked: every kernel is per pixel (or per site-year), and random numbers are
+seeded by pixel or site-year, never by chunk.
+
+The QGIS desktop's helper processes (``jobs.parallel.Workers``) are not used here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from dataclasses import dataclass, field
+
+from ..errors import InputError
+
+DEFAULT_MEMORY_MB = 1024
+MIN_MEMORY_MB = 32
+# the part of the budget given to chunks in flight; the rest is for the interpreter, the
+# libraries, the scheduler's bookkeeping and the input/output buffers (measured on the trend
+# and predict steps, tests/core/cube/test_cube_memory.py)
+CHUNK_SHARE = 0.5
+
+
+@dataclass
+class Where:
+    """Where and with what a cube step is computed (from :func:`run_on`)."""
+
+    memory_mb: float = DEFAULT_MEMORY_MB
+    threads: int = 1
+    client: object = None  # a dask.distributed.Client, or None for the local threaded scheduler
+    address: str | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def distributed(self):
+        return self.client is not None
+
+    def chunk_budget_mb(self):
+        """Memory (MB) one chunk in flight may take: the budget's chunk share divided among
+        the chunks computed at the same time (local threads, or one worker's threads)."""
+        return max(self.memory_mb * CHUNK_SHARE / max(self.threads, 1), 1.0)
+
+    def compute(self, *objects):
+        """dask.compute of ``objects`` here (their numpy/pandas values, in order)."""
+        import dask
+        if self.client is not None:
+            return tuple(self.client.compute(list(objects), sync=True))
+        return dask.compute(*objects, scheduler="threads", num_workers=self.threads)
+
+    def describe(self):
+        if self.client is not None:
+            return f"dask.distributed cluster {self.address or ''} ({self.threads} threads per worker)".strip()
+        return f"dask local threads ({self.threads}), memory budget {self.memory_mb:g} MB"
+
+
+def default_threads():
+    """Threads of the local scheduler: the cores this process may use (at most 8 by default)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+@contextlib.contextmanager
+def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None):
+    """Context for cube computations (yields a :class:`Where`).
+
+    ``scheduler``: None (dask's local threaded scheduler, ``threads`` threads, default
+    :func:`default_threads`), an address ``'tcp://host:8786'`` (a running dask.distributed
+    scheduler: connected here, closed at the end), or a ``dask.distributed.Client`` (used as is,
+    left open).  ``memory_mb``: the budget the chunks are sized for (on a cluster, per worker;
+    default: the smallest worker memory limit, else ``DEFAULT_MEMORY_MB``).
+    """
+    if memory_mb is not None and float(memory_mb) < MIN_MEMORY_MB:
+        raise InputError(f"memory budget (memory_mb): {memory_mb} MB is too small; give at least {MIN_MEMORY_MB} MB")
+    if scheduler is None:
+        import dask
+        n = int(threads or default_threads())
+        if n < 1:
+            raise InputError(f"threads: {threads} is not a positive number of threads")
+        where = Where(memory_mb=float(memory_mb or DEFAULT_MEMORY_MB), threads=n)
+        with dask.config.set(scheduler="threads", num_workers=n):
+            yield where
+        return
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - distributed is a Debian package of the setup
+        raise InputError("a cluster needs the Python package 'distributed' (dask.distributed)") from exc
+    own = isinstance(scheduler, str)
+    if own:
+        try:
+            client = Client(scheduler, timeout="20s", set_as_default=False)
+        except OSError as exc:
+            raise InputError(f"scheduler: cannot reach the dask scheduler at {scheduler} ({exc})") from exc
+    else:
+        client = scheduler
+    try:
+        info = client.scheduler_info()
+        workers = info.get("workers", {}).values()
+        per_worker = [w.get("nthreads", 1) for w in workers] or [1]
+        limits = [w.get("memory_limit") or 0 for w in workers]
+        if memory_mb is None:
+            positive = [m for m in limits if m]
+            memory_mb = min(positive) / 2 ** 20 if positive else DEFAULT_MEMORY_MB
+        where = Where(memory_mb=float(memory_mb), threads=max(per_worker), client=client,
+                      address=getattr(client.scheduler, "address", None) if own else None,
+                      details={"workers": len(per_worker), "threads": sum(per_worker)})
+        with client.as_current():
+            yield where
+    finally:
+        if own:
+            client.close()
+
+
+def chunk_pixels(bytes_per_pixel, where):
+    """Pixels per chunk such that one chunk's working memory (``bytes_per_pixel`` each: every
+    time step of every input, the intermediates and the outputs) fits the chunk budget of
+    ``where`` (at least 1)."""
+    budget = where.chunk_budget_mb() * 2 ** 20
+    return max(1, int(budget // max(float(bytes_per_pixel), 1.0)))
+
+
+def spatial_chunks(height, width, pixels):
+    """(rows, cols) of a spatial chunk of at most ``pixels`` pixels: whole rows when a row fits
+    (rows are what GeoTIFF strips and the QGIS jobs' blocks are made of), else part of one row."""
+    pixels = max(1, int(pixels))
+    if pixels >= width:
+        return max(1, min(height, pixels // width)), width
+    return 1, max(1, pixels)
+
+
+def chunk_spec(da, bytes_per_pixel, where, y="y", x="x", time="time"):
+    """A ``{dim: size}`` chunking of ``da``: the whole time axis in one chunk, space in chunks of
+    :func:`chunk_pixels`.  Explicit chunks of the caller may be kept instead (see ``rechunk``)."""
+    rows, cols = spatial_chunks(da.sizes[y], da.sizes[x], chunk_pixels(bytes_per_pixel, where))
+    spec = {y: rows, x: cols}
+    if time in da.dims:
+        spec[time] = -1
+    return spec
+
+
+def rechunk(da, bytes_per_pixel, where, keep=False, y="y", x="x", time="time"):
+    """``da`` chunked for a per-pixel step: the time axis whole; space chunked by the memory
+    budget, or, with ``keep`` and a dask-backed ``da``, as the caller chunked it (only the time
+    axis joined).  numpy-backed ``da`` become dask-backed."""
+    if keep and getattr(da, "chunks", None):
+        return da.chunk({time: -1}) if time in da.dims else da
+    return da.chunk(chunk_spec(da, bytes_per_pixel, where, y, x, time))
+
+
+def n_chunks(da):
+    """Number of chunks of a dask-backed DataArray (1 when numpy-backed)."""
+    if not getattr(da, "chunks", None):
+        return 1
+    return math.prod(len(c) for c in da.chunks)
