@@ -15,8 +15,8 @@ cache="${ECORESP_ROOTS:-/var/cache/ecoresp/roots}"
 mirror="${ECORESP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # What the root needs: the packages of `make setup` (.ci/debian-packages), and git for `make zip`.
 PACKAGES="$(grep -v '^#' "$here/.ci/debian-packages") git ca-certificates"
-# Bump when PACKAGES change: a cached root of an older recipe gets the packages installed in place.
-RECIPE=3
+# Bump when PACKAGES change (4: python3-distributed, python3-zarr, python3-psutil): a cached root of an older recipe gets the packages installed in place.
+RECIPE=4
 
 usage() { sed -n '5,6p' "$0" >&2; exit 2; }
 [ $# -ge 2 ] || usage
