@@ -11,7 +11,8 @@ Options are the Processing parameters of the step's algorithm in lower case (``-
 them.  Options of every step say where it runs: ``--scheduler ADDRESS`` (a dask.distributed
 scheduler; default: dask's local threads), ``--memory-mb`` (the memory budget the chunks are sized
 for: of this process, or of each worker on a cluster), ``--threads`` (local threads) and
-``--chunks y=..,x=..`` (chunk the inputs so; default from the memory budget).
+``--chunks y=..,x=..`` (chunk the inputs so; default from the memory budget), ``--workers N`` (a
+``LocalCluster`` of N worker processes on this machine, started and stopped for the run).
 
 Bad input ends with ``ecoresp: error: <what is wrong>`` on stderr and exit status 1 (never a
 traceback); a finished run prints a one-line JSON summary on stdout and exits 0.
@@ -142,7 +143,10 @@ def step_parser(step):
     g.add_argument("--memory-mb", type=float, default=None,
                    help=f"memory budget (MB) the chunks are sized for (default {DEFAULT_MEMORY_MB}; on a "
                         "cluster, per worker: the workers' memory limit)")
-    g.add_argument("--threads", type=int, default=None, help="threads of the local scheduler (default: the cores)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="threads of the local scheduler (default: the cores), or of each --workers process (1)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="start a dask.distributed LocalCluster of this many worker processes on this machine")
     g.add_argument("--chunks", default=None, metavar="y=ROWS,x=COLS",
                    help="chunk the inputs in space so (default: from the memory budget); the time axis is "
                         "always one chunk")
@@ -175,6 +179,9 @@ def main(argv=None):
     fn, parser = step_parser(step)
     args = vars(parser.parse_args(argv[1:]))
     scheduler, memory_mb, threads = args.pop("scheduler"), args.pop("memory_mb"), args.pop("threads")
+    workers = args.pop("workers")
+    if workers is not None and scheduler:
+        raise SystemExit("ecoresp: error: give --workers (a local cluster) or --scheduler (a running one), not both")
     chunks = parse_chunks(args.pop("chunks"))
     params = inspect.signature(fn).parameters
     for name, value in list(args.items()):
@@ -187,7 +194,7 @@ def main(argv=None):
         raise SystemExit(f"ecoresp: error: --chunks does not apply to the step {step}")
     try:
         with run_on(scheduler, memory_mb=memory_mb if memory_mb is not None or scheduler else DEFAULT_MEMORY_MB,
-                    threads=threads) as where:
+                    threads=threads, workers=workers) as where:
             summary = fn(**args, where=where)
     except EcorespError as exc:
         raise SystemExit(f"ecoresp: error: {exc}") from None

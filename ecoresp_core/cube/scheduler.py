@@ -63,7 +63,10 @@ class Where:
 
     def describe(self):
         if self.client is not None:
-            return f"dask.distributed cluster {self.address or ''} ({self.threads} threads per worker)".strip()
+            n = self.details.get("workers", "?")
+            kind = "local cluster" if self.details.get("local_cluster") else f"cluster {self.address or ''}".strip()
+            return (f"dask.distributed {kind}: {n} workers, {self.threads} threads each, "
+                    f"{self.memory_mb:g} MB per worker")
         return f"dask local threads ({self.threads}), memory budget {self.memory_mb:g} MB"
 
 
@@ -77,17 +80,32 @@ def default_threads():
 
 
 @contextlib.contextmanager
-def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None):
+def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=None):
     """Context for cube computations (yields a :class:`Where`).
 
     ``scheduler``: None (dask's local threaded scheduler, ``threads`` threads, default
     :func:`default_threads`), an address ``'tcp://host:8786'`` (a running dask.distributed
     scheduler: connected here, closed at the end), or a ``dask.distributed.Client`` (used as is,
-    left open).  ``memory_mb``: the budget the chunks are sized for (on a cluster, per worker;
-    default: the smallest worker memory limit, else ``DEFAULT_MEMORY_MB``).
+    left open).  ``workers``: without ``scheduler``, start a ``LocalCluster`` of that many worker
+    processes on this machine for the run (``threads`` threads each, default 1; each worker's
+    memory limit ``memory_mb``), stopped at the end.  ``memory_mb``: the budget the chunks are
+    sized for (on a cluster, per worker; default: the smallest worker memory limit, else
+    ``DEFAULT_MEMORY_MB``).
     """
     if memory_mb is not None and float(memory_mb) < MIN_MEMORY_MB:
         raise InputError(f"memory budget (memory_mb): {memory_mb} MB is too small; give at least {MIN_MEMORY_MB} MB")
+    if scheduler is None and workers:
+        if int(workers) < 1:
+            raise InputError(f"workers: {workers} is not a positive number of worker processes")
+        from distributed import Client, LocalCluster
+        mb = float(memory_mb or DEFAULT_MEMORY_MB)
+        with LocalCluster(n_workers=int(workers), threads_per_worker=int(threads or 1), processes=True,
+                          dashboard_address=None, memory_limit=int(mb * 2 ** 20)) as cluster, \
+                Client(cluster, set_as_default=False) as client, \
+                run_on(client, memory_mb=mb) as where:
+            where.details["local_cluster"] = int(workers)
+            yield where
+        return
     if scheduler is None:
         import dask
         n = int(threads or default_threads())
