@@ -108,7 +108,7 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
         return
     if scheduler is None:
         import dask
-        n = int(threads or default_threads())
+        n = default_threads() if threads is None else int(threads)
         if n < 1:
             raise InputError(f"threads: {threads} is not a positive number of threads")
         where = Where(memory_mb=float(memory_mb or DEFAULT_MEMORY_MB), threads=n)
