@@ -37,6 +37,34 @@ def check_lat_lon_grid(grid, what):
                          "regular latitude/longitude grid (e.g. EPSG:4326)")
 
 
+def land_fraction_values(values, land_scale, land_what, scale_what="the land scale"):
+    """The land fraction (0..1, float64) of a raster's ``values`` times ``land_scale`` (0.01 for
+    percent); InputError naming ``land_what`` and ``scale_what`` when it has no value or lies
+    outside 0..1 after scaling."""
+    land = np.asarray(values, dtype="float64") * float(land_scale)
+    if not np.isfinite(land).any():
+        raise InputError(f"{land_what}: nodata in every cell; give a land fraction with values (0..1 or percent)")
+    top, low = float(np.nanmax(land)), float(np.nanmin(land))
+    if low < 0 or top > 1.0 + 1e-9:
+        hint = (f"values up to {top / float(land_scale):g} look like a percentage: choose 'percent 0-100' for "
+                f"{scale_what}" if top <= 100.0 * float(land_scale) + 1e-9 and low >= 0 else
+                "values outside 0..1 and 0..100")
+        raise InputError(f"{land_what}: a land fraction must lie in 0..1 after {scale_what} "
+                         f"(x {float(land_scale):g}), found {low:g} .. {top:g}: {hint}")
+    return land
+
+
+def zone_values(values, zone_type="categorical", zone_names=None):
+    """(zone codes int64 (rows, cols), {code: name}) of a zones raster's ``values``: integer codes
+    (``'categorical'``, NaN -> 0) or climate zones from mean annual temperature (``'mat'``)."""
+    if zone_type == "mat":
+        return climate_zones_from_mat(values), dict(ZONE_NAMES)
+    if zone_type == "categorical":
+        return (np.where(np.isfinite(values), values, 0).astype("int64"),
+                {int(k): str(v) for k, v in (zone_names or {}).items()})
+    raise InputError(f"zone type must be 'categorical' or 'mat', not {zone_type!r}")
+
+
 def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.0, zones_path=None,
                      zone_type="categorical", product="ER", annual_path=None, zone_names=None,
                      budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None, land_what=None,
@@ -60,27 +88,12 @@ def integrate_raster(src, unit="gC_m2_d", land_fraction_path=None, land_scale=1.
     _integrate.check_zone_names(zone_names)
     land = None
     if land_fraction_path:
-        land = read_band(land_fraction_path, src.grid, what="land fraction") * float(land_scale)
         land_what = land_what or f"land fraction {land_fraction_path}"
-        if not np.isfinite(land).any():
-            raise InputError(f"{land_what}: nodata in every cell; give a land fraction with values (0..1 or percent)")
-        top, low = float(np.nanmax(land)), float(np.nanmin(land))
-        if low < 0 or top > 1.0 + 1e-9:
-            hint = (f"values up to {top / float(land_scale):g} look like a percentage: choose 'percent 0-100' for "
-                    f"{scale_what}" if top <= 100.0 * float(land_scale) + 1e-9 and low >= 0 else
-                    "values outside 0..1 and 0..100")
-            raise InputError(f"{land_what}: a land fraction must lie in 0..1 after {scale_what} "
-                             f"(x {float(land_scale):g}), found {low:g} .. {top:g}: {hint}")
+        land = land_fraction_values(read_band(land_fraction_path, src.grid, what="land fraction"), land_scale,
+                                    land_what, scale_what)
     zones, names = None, None
     if zones_path:
-        z = read_band(zones_path, src.grid, what="zones")
-        if zone_type == "mat":
-            zones, names = climate_zones_from_mat(z), dict(ZONE_NAMES)
-        elif zone_type == "categorical":
-            zones = np.where(np.isfinite(z), z, 0).astype("int64")
-            names = {int(k): str(v) for k, v in (zone_names or {}).items()}
-        else:
-            raise InputError(f"zone type must be 'categorical' or 'mat', not {zone_type!r}")
+        zones, names = zone_values(read_band(zones_path, src.grid, what="zones"), zone_type, zone_names)
     integ = _integrate.Integrator(src.dates, src.grid.geotransform, src.grid.height, unit, land, zones)
     years = [int(y) for y in integ.uyears if integ.nmonths[int(y)] == 12]
     if not years:

@@ -52,13 +52,74 @@ def monthly_amount(values, year, month, unit, calendar="standard"):
     raise InputError(f"unknown ER unit {unit!r}; use one of {', '.join(UNITS)}")
 
 
+def _fold_rows(start, values):
+    """``start`` plus the rows of ``values`` (rows, ...) added one after the other in row order
+    (``np.add.accumulate`` is a strict left fold): the same bits however the rows were blocked."""
+    if values.shape[0] == 0:
+        return start
+    return np.add.accumulate(np.concatenate([start[None], values]), axis=0)[-1]
+
+
+def row_sums(block, areas, year_pos, n_years, months, years, unit, calendar, land=None, zone_pos=None, n_codes=1):
+    """Per-row sums of a block of whole grid rows, the kernel of :class:`Integrator` (the QGIS job
+    and ``ecoresp_core.cube.upscaling`` both call it).
+
+    ``block`` (t, rows, cols): monthly ER of every band of the rows (whole rows: the sums are over
+    the full width); ``areas`` (rows,): cell area (m2) of each row; ``year_pos`` (t,): position of
+    each band's year (0 .. ``n_years``-1); ``months``/``years`` (t,): month and year of each band;
+    ``land`` (rows, cols): land fraction 0..1 or None; ``zone_pos`` (rows, cols): position of each
+    cell's zone in the zone codes (0: none) or None.  Returns a dict of arrays per row and zone
+    position: ``land_m2`` (rows, n_codes) land area (m2); per year ``total`` (n_years, rows, n_codes)
+    g C, ``missing`` (int64) pixel-months on land without a value and ``missing_m2`` their area
+    (m2 x months).  Within a row the cells are summed in column order (position 0, all cells:
+    numpy's pairwise sum of the contiguous row; zones: in cell order), a year's months in band order;
+    the rows are then added in row order by :class:`Integrator` (``_fold_rows``), so that totals do
+    not depend on how the grid was cut into blocks."""
+    block = np.ascontiguousarray(block, dtype="float64")
+    nt, rows, cols = block.shape
+    w = np.ascontiguousarray(np.asarray(areas, dtype="float64")[:, None] * np.ones((1, cols)))
+    if land is not None:
+        frac = np.nan_to_num(np.asarray(land, dtype="float64"))
+        w = w * frac
+        on_land = frac > 0
+    else:
+        on_land = np.any(np.isfinite(block), axis=0)
+    bins = None
+    if zone_pos is not None:
+        bins = (np.asarray(zone_pos, dtype=np.intp) + n_codes * np.arange(rows, dtype=np.intp)[:, None]).ravel()
+
+    def by_zone(values):
+        out = np.zeros((rows, n_codes), dtype=values.dtype if values.dtype.kind in "iu" else np.float64)
+        out[:, 0] = np.ascontiguousarray(values).sum(axis=1)
+        if bins is not None:
+            sums = np.bincount(bins, weights=values.ravel(), minlength=rows * n_codes).reshape(rows, n_codes)
+            out[:, 1:] = sums[:, 1:] if out.dtype.kind == "f" else np.rint(sums[:, 1:]).astype(out.dtype)
+        return out
+
+    land_w = np.where(on_land, w, 0.0)
+    res = {"land_m2": by_zone(land_w),
+           "total": np.zeros((n_years, rows, n_codes)), "missing": np.zeros((n_years, rows, n_codes), dtype=np.int64),
+           "missing_m2": np.zeros((n_years, rows, n_codes)), "valid": int(np.isfinite(block).any(axis=0).sum())}
+    for k in range(nt):
+        i = int(year_pos[k])
+        amount = monthly_amount(block[k], int(years[k]), int(months[k]), unit, calendar)
+        finite = np.isfinite(amount)
+        gap = on_land & ~finite
+        res["missing"][i] += by_zone(gap.astype("int64"))
+        res["missing_m2"][i] += by_zone(np.where(gap, land_w, 0.0))
+        res["total"][i] += by_zone(np.where(finite, amount, 0.0) * w)
+    return res
+
+
 class Integrator:
     """Accumulates monthly ER blocks into annual totals (Pg C): zone 0 = all cells, plus one
     total per zone code when ``zones`` is given, and what the totals leave out.
 
-    Feed row blocks with ``add(block (t, rows, cols), row0)`` (every band of the rows); the
-    series' ``dates`` give year and month of each band.  ``land_fraction`` (rows x cols, 0..1)
-    and ``zones`` (integer, 0 = no zone) are full-grid arrays or None.
+    Feed row blocks with ``add(block (t, rows, cols), row0)`` (every band of the rows), or their
+    :func:`row_sums` with ``add_sums(sums, row0)``; the series' ``dates`` give year and month of
+    each band.  ``land_fraction`` (rows x cols, 0..1) and ``zones`` (integer, 0 = no zone) are
+    full-grid arrays or None.  Sums do not depend on the blocks: each row is summed whole, then
+    the rows are added in row order (blocks given out of order wait for the rows before them).
 
     Land: the cells with a land fraction above 0, or without a land fraction those with a value
     in some month of the series. A pixel-month on land without a value is left out of the totals
@@ -83,72 +144,95 @@ class Integrator:
         codes = [0] if self.zones is None else [0] + [int(z) for z in np.unique(self.zones) if z > 0]
         self.codes = codes
         self.uyears = np.unique(self.years)
-        self.total = {(int(y), c): 0.0 for y in self.uyears for c in codes}
-        self.missing = {(int(y), c): 0 for y in self.uyears for c in codes}
-        self.missing_m2 = {(int(y), c): 0.0 for y in self.uyears for c in codes}  # area-months
-        self.land_m2 = {c: 0.0 for c in codes}
+        self.year_pos = np.searchsorted(self.uyears, self.years)
         self.nmonths = {int(y): int(np.sum(self.years == y)) for y in self.uyears}
+        ny, nc = len(self.uyears), len(codes)
+        self._land = np.zeros(nc)
+        self._total, self._missing_m2 = np.zeros((ny, nc)), np.zeros((ny, nc))
+        self._missing = np.zeros((ny, nc), dtype=np.int64)
+        self.valid = 0  # cells with a value in some month
+        self._next_row, self._pending = 0, {}
 
-    def _zone_index(self, rows, row0):
-        """Position of each cell's zone in ``codes`` (rows x cols; 0 for cells without a zone)."""
+    def zone_positions(self, row0, row1):
+        """Position of each cell's zone in ``codes`` (rows x cols; 0 for cells without a zone),
+        None without zones."""
         if self.zones is None:
             return None
-        z = self.zones[row0:row0 + rows]
+        z = self.zones[row0:row1]
         pos = np.zeros(z.shape, dtype=np.intp)
         for i, c in enumerate(self.codes[1:], start=1):
             pos[z == c] = i
-        return pos.ravel()
+        return pos
 
-    def _by_zone(self, index, values):
-        """{zone code: sum of ``values`` (rows x cols) over the zone's cells} (0: every cell)."""
-        out = {0: float(values.sum())}
-        if index is not None:
-            sums = np.bincount(index, weights=values.ravel(), minlength=len(self.codes))
-            out.update({c: float(sums[i]) for i, c in enumerate(self.codes) if i})
-        return out
+    def row_sums(self, block, row0):
+        """:func:`row_sums` of rows [row0, row0 + rows) of every band."""
+        rows = np.shape(block)[1]
+        land = None if self.land is None else self.land[row0:row0 + rows]
+        return row_sums(block, self.areas[row0:row0 + rows], self.year_pos, len(self.uyears), self.months,
+                        self.years, self.unit, self.calendar, land, self.zone_positions(row0, row0 + rows),
+                        len(self.codes))
 
     def add(self, block, row0):
         """Add the monthly ER of rows [row0, row0 + rows) of every band."""
-        block = np.asarray(block, dtype="float64")
-        rows = block.shape[1]
-        w = self.areas[row0:row0 + rows, None] * np.ones((1, block.shape[2]))
-        if self.land is not None:
-            frac = np.nan_to_num(self.land[row0:row0 + rows])
-            w = w * frac
-            on_land = frac > 0
-        else:
-            on_land = np.any(np.isfinite(block), axis=0)
-        land_w = np.where(on_land, w, 0.0)
-        index = self._zone_index(rows, row0)
-        for c, v in self._by_zone(index, land_w).items():
-            self.land_m2[c] += v
-        for k in range(block.shape[0]):
-            y, m = int(self.years[k]), int(self.months[k])
-            amount = monthly_amount(block[k], y, m, self.unit, self.calendar)
-            finite = np.isfinite(amount)
-            gap = on_land & ~finite
-            for c, v in self._by_zone(index, gap.astype("int64")).items():
-                self.missing[(y, c)] += int(v)
-            for c, v in self._by_zone(index, np.where(gap, land_w, 0.0)).items():
-                self.missing_m2[(y, c)] += v
-            contrib = np.where(finite, amount, 0.0) * w
-            for c, v in self._by_zone(index, contrib).items():
-                self.total[(y, c)] += v
+        self.add_sums(self.row_sums(block, row0), row0)
+
+    def add_sums(self, sums, row0):
+        """Add the :func:`row_sums` of rows starting at ``row0``."""
+        self._pending[int(row0)] = sums
+        while self._next_row in self._pending:
+            self._fold(self._pending.pop(self._next_row))
+
+    def _fold(self, sums):
+        self._land = _fold_rows(self._land, sums["land_m2"])
+        self._total = _fold_rows(self._total, np.moveaxis(sums["total"], 1, 0))
+        self._missing_m2 = _fold_rows(self._missing_m2, np.moveaxis(sums["missing_m2"], 1, 0))
+        self._missing = self._missing + sums["missing"].sum(axis=1)
+        self.valid += int(sums["valid"])
+        self._next_row += sums["land_m2"].shape[0]
+
+    def _flush(self):
+        """Fold the blocks still waiting (rows not given before them), in row order."""
+        for row0 in sorted(self._pending):
+            self._fold(self._pending.pop(row0))
+
+    @property
+    def total(self):
+        self._flush()
+        return {(int(y), c): float(self._total[i, j]) for i, y in enumerate(self.uyears)
+                for j, c in enumerate(self.codes)}
+
+    @property
+    def missing(self):
+        self._flush()
+        return {(int(y), c): int(self._missing[i, j]) for i, y in enumerate(self.uyears)
+                for j, c in enumerate(self.codes)}
+
+    @property
+    def missing_m2(self):
+        self._flush()
+        return {(int(y), c): float(self._missing_m2[i, j]) for i, y in enumerate(self.uyears)
+                for j, c in enumerate(self.codes)}
+
+    @property
+    def land_m2(self):
+        self._flush()
+        return {c: float(self._land[j]) for j, c in enumerate(self.codes)}
 
     def annual_totals(self, complete_only=True):
         """[{year, zone, total_PgC, n_months, land_area_km2, missing_pixel_months,
         missing_area_km2, missing_share}] (grams -> Pg: 1e-15; m2 -> km2: 1e-6)."""
         out = []
+        totals, missing, missing_m2, land_m2 = self.total, self.missing, self.missing_m2, self.land_m2
         for y in self.uyears:
             y = int(y)
             if complete_only and self.nmonths[y] < 12:
                 continue
             for c in self.codes:
-                land = self.land_m2[c] * 1e-6
-                gap = self.missing_m2[(y, c)] * 1e-6 / self.nmonths[y]
-                out.append({"year": y, "zone": c, "total_PgC": self.total[(y, c)] * 1e-15,
+                land = land_m2[c] * 1e-6
+                gap = missing_m2[(y, c)] * 1e-6 / self.nmonths[y]
+                out.append({"year": y, "zone": c, "total_PgC": totals[(y, c)] * 1e-15,
                             "n_months": self.nmonths[y], "land_area_km2": land,
-                            "missing_pixel_months": self.missing[(y, c)], "missing_area_km2": gap,
+                            "missing_pixel_months": missing[(y, c)], "missing_area_km2": gap,
                             "missing_share": gap / land if land > 0 else float("nan")})
         return out
 
