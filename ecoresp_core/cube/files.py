@@ -290,7 +290,7 @@ def _write_zarr(obj, path, where, meta):
         raise InputError(f"{path}: the folder {parent} does not exist")
     tmp = os.path.join(parent, f".{os.path.basename(path.rstrip('/'))}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
     try:
-        delayed = ds.to_zarr(tmp, mode="w", compute=False, consolidated=True)
+        delayed = ds.to_zarr(tmp, mode="w", compute=False)
         where.compute(delayed)
         if os.path.isdir(path):
             old = tmp + ".old"
