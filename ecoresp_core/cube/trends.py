@@ -1,0 +1,321 @@
+"""Trend and detrend of cubes on dask: the Mann-Kendall test and Theil-Sen slope per pixel
+(``trends.trend.mann_kendall``) and per-pixel detrending (``common.detrend.detrend``), chunk by
+chunk in space with the whole time axis in each chunk, on dask's local scheduler or a
+dask.distributed cluster (``scheduler.run_on``).
+
+The numbers are those of the QGIS jobs (``jobs.trend.trend_raster``, ``jobs.detrend.detrend_raster``)
+bit for bit, whatever the chunking: the kernels are per pixel and deterministic, the values read are
+the same (``files.open_cube`` reads through the plugin's reader in the same dtype), the slope factor
+and the units are those of the job, and the files are written by the plugin's writer
+(``files.write_cube``) with the job's provenance (algorithm ``trend`` / ``detrend``, same options).
+The kernel runs in the thread or worker computing the chunk (``workers=None``): never in the
+desktop's helper processes (``jobs.parallel.Workers``).
+
+    with run_on(memory_mb=2048) as where:
+        trend_files("tas.nc", "tas_trend.tif", classes="tas_classes.tif", where=where)
+        ds = trend(open_cube("tas.nc"), where=where)          # lazy xarray.Dataset
+"""
+
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..common import detrend as _detrend
+from ..common import temporal
+from ..common.timeaxis import format_date, steps_per_year, time_step
+from ..errors import InputError
+from ..jobs.trend import TREND_CLASSES, _series_dates_after, trend_classes
+from ..trends.trend import TREND_BANDS, VARIANTS, mann_kendall
+from .files import dates_of, open_cube, write_cube
+from .scheduler import Where, rechunk, run_on
+
+__all__ = ["TREND_BANDS", "TREND_CLASSES", "trend", "detrend", "trend_files", "detrend_files",
+           "trend_setup", "TREND_BYTES_PER_STEP", "DETREND_BYTES_PER_STEP"]
+
+# working memory of one pixel (bytes): as the QGIS jobs' row blocks (measured there,
+# tests/core/jobs/test_memory_budget.py): trend 8 * (5 t + 40), detrend 8 * 12 t
+TREND_BYTES_PER_STEP, TREND_BYTES_FIXED = 8 * 5, 8 * 40
+DETREND_BYTES_PER_STEP = 8 * 12
+
+_SLOPE_BANDS = ("slope", "slope_lower", "slope_upper")
+
+
+def trend_setup(dates, calendar, units, label, variant="original", alpha=0.05, min_valid=10, slope_per="year",
+                aggregate=None, period=12):
+    """Validation, slope factor, options and band units of a trend run, as in
+    ``jobs.trend.trend_raster`` (to be factored out of it into jobs/trend.py; kept identical).
+
+    ``dates``: the series' dates in order; ``calendar``: their CF calendar; ``units``: the input
+    units; ``label``: the input named in messages.  Returns ``(factor, options, band_meta, tested
+    dates)``: ``factor`` turns the kernel's slope (per step; per cycle for 'seasonal') into the
+    asked unit (per year: x steps per year), ``options`` are the provenance options of the job,
+    ``band_meta`` one dict per TREND_BANDS name (``units``, and ``reference`` for the intercept)."""
+    if variant not in VARIANTS:
+        raise InputError(f"unknown trend test {variant!r}; use one of {', '.join(VARIANTS)}")
+    if slope_per not in ("step", "year"):
+        raise InputError(f"slope unit must be 'step' or 'year', not {slope_per!r}")
+    if not 0 < alpha < 1:
+        raise InputError(f"significance level must be between 0 and 1 (got {alpha})")
+    if variant == "seasonal" and aggregate:
+        raise InputError("the seasonal test works on the monthly series: do not aggregate to annual values")
+    tested = _series_dates_after(SimpleNamespace(count=len(dates), dates=list(dates)), aggregate)
+    step = time_step(tested)
+    if variant == "seasonal" and step != "monthly":
+        raise InputError(f"{label}: the seasonal Mann-Kendall test needs a regular monthly series "
+                         f"(found {step or 'an irregular time axis'})")
+    if int(min_valid) > len(tested):
+        raise InputError(f"{label}: minimum of {min_valid} valid time steps is more than the "
+                         f"{len(tested)} time steps of the series")
+    if variant == "seasonal":
+        factor = 1.0 if slope_per == "year" else 1.0 / period
+        unit_text = "per year" if slope_per == "year" else "per time step"
+    elif slope_per == "year":
+        if step is None:
+            raise InputError(f"{label}: the time axis is irregular, so a slope per year is undefined; "
+                             "choose the slope per time step")
+        factor = steps_per_year(step, calendar or "standard")
+        unit_text = "per year"
+    else:
+        factor = 1.0
+        unit_text = "per time step"
+    options = dict(variant=variant, alpha=alpha, min_valid=int(min_valid), slope_per=slope_per,
+                   aggregate=aggregate, period=period, time_step=step,
+                   first_date=format_date(tested[0]), last_date=format_date(tested[-1]))
+    units = units or ""
+    band_meta = [{"units": f"{units} {unit_text}".strip() if b.startswith("slope") else
+                  (units if b == "intercept" else "")} for b in TREND_BANDS]
+    band_meta[TREND_BANDS.index("intercept")]["reference"] = f"value at the first time step ({format_date(tested[0])})"
+    return factor, options, band_meta, tested
+
+
+def _where(where):
+    return where if where is not None else Where(threads=1)
+
+
+def _calendar(da):
+    return da.attrs.get("calendar") or getattr(da.indexes["time"], "calendar", None) or "standard"
+
+
+def _label(da):
+    return da.attrs.get("label") or str(da.name or "input")
+
+
+def _trend_block(block, dates, aggregate, variant, alpha, min_valid, period, factor):
+    """The TREND_BANDS of one chunk ``(t, rows, cols)`` as ``(11, rows, cols)`` float64 (the
+    job's ``work``: aggregation, the kernel in this thread, the slope factor)."""
+    data = block
+    if aggregate:
+        data, _ = temporal.annual_aggregate(np.asarray(block, dtype="float64"), dates, aggregate)
+    res = mann_kendall(data, variant=variant, alpha=alpha, min_valid=min_valid, period=period, workers=None)
+    for b in _SLOPE_BANDS:
+        res[b] = res[b] * factor
+    return np.stack([res[b] for b in TREND_BANDS])
+
+
+def _class_block(stack):
+    return trend_classes(stack[TREND_BANDS.index("slope")], stack[TREND_BANDS.index("trend")])
+
+
+def trend(da, *, variant="original", alpha=0.05, min_valid=10, slope_per="year", aggregate=None, period=12,
+          where=None, keep_chunks=False):
+    """Mann-Kendall test and Theil-Sen slope per pixel of the cube ``da`` (dims ``time, y, x``,
+    numpy- or dask-backed, e.g. ``files.open_cube``), lazily, as an ``xarray.Dataset``.
+
+    Options as ``jobs.trend.trend_raster`` (``variant`` one of VARIANTS, ``alpha``, ``min_valid``
+    time steps, ``slope_per`` 'year' or 'step', ``aggregate`` None/'mean'/'sum' to annual values,
+    ``period`` steps of the seasonal cycle).  ``where`` (``scheduler.run_on``) sizes the chunks
+    (the whole time axis per chunk, space from its memory budget); ``keep_chunks``: keep the
+    caller's spatial chunks of a dask-backed ``da``.  Returns the float64 variables TREND_BANDS
+    (slopes in input units per year or per time step, ``attrs['units']``; NaN where fewer than
+    ``min_valid`` valid values, except ``n_valid``) and ``trend_class`` (uint8, TREND_CLASSES,
+    0 = nodata); ``attrs``: the job's provenance options (``options``), ``units`` and ``grid``
+    of the input.  Bad options raise InputError."""
+    import dask.array as dsa
+    import xarray as xr
+
+    for d in ("time", "y", "x"):
+        if d not in da.dims:
+            raise InputError(f"input: {_label(da)} needs the dimensions time, y, x (found {', '.join(da.dims)})")
+    da = da.transpose("time", "y", "x")
+    dates = dates_of(da)
+    factor, options, band_meta, tested = trend_setup(
+        dates, _calendar(da), da.attrs.get("units", ""), _label(da), variant, alpha, min_valid, slope_per,
+        aggregate, period)
+    t = da.sizes["time"]
+    da = rechunk(da, TREND_BYTES_PER_STEP * t + TREND_BYTES_FIXED, _where(where), keep=keep_chunks)
+    data = da.data
+    if not np.issubdtype(data.dtype, np.floating):
+        data = data.astype("float64")
+    kernel = functools.partial(_trend_block, dates=dates, aggregate=aggregate, variant=variant, alpha=float(alpha),
+                               min_valid=int(min_valid), period=int(period), factor=float(factor))
+    stack = dsa.map_blocks(kernel, data, dtype="float64",
+                           chunks=((len(TREND_BANDS),),) + data.chunks[1:], meta=np.empty((0, 0, 0), "float64"))
+    coords = {"y": da.y, "x": da.x}
+    attrs = {k: v for k, v in da.attrs.items() if k in ("grid", "crs_wkt", "geotransform", "label", "calendar")}
+    ds = xr.Dataset(coords=coords, attrs={**attrs, "options": options, "units": da.attrs.get("units", "")})
+    for i, (b, meta) in enumerate(zip(TREND_BANDS, band_meta)):
+        ds[b] = xr.DataArray(stack[i], dims=("y", "x"), coords=coords, name=b, attrs={**attrs, **meta})
+    ds["trend_class"] = xr.DataArray(
+        dsa.map_blocks(_class_block, stack, drop_axis=0, dtype="uint8", meta=np.empty((0, 0), "uint8")),
+        dims=("y", "x"), coords=coords, name="trend_class", attrs={**attrs, "classes": "TREND_CLASSES"})
+    return ds
+
+
+def _detrend_block(block, dates, method, keep_mean):
+    return _detrend.detrend(np.asarray(block, dtype="float64"), dates, method, keep_mean)
+
+
+def _detrend_setup(dates, label, method):
+    if method not in _detrend.METHODS:
+        raise InputError(f"unknown detrending method {method!r}; use one of {', '.join(_detrend.METHODS)}")
+    if method != "linear" and time_step(dates) != "monthly":
+        raise InputError(f"{label}: anomalies from the mean seasonal cycle need a regular monthly series")
+
+
+def detrend(da, *, method="linear", keep_mean=False, where=None, keep_chunks=False):
+    """Every pixel of the cube ``da`` (dims ``time, y, x``) detrended as ``jobs.detrend.detrend_raster``
+    (``common.detrend.detrend``: ``method`` 'linear', 'seasonal' or 'seasonal_linear'; ``keep_mean``
+    adds each pixel's mean back), lazily: a float64 DataArray of the same dims, dates and units
+    (``attrs['options']``: the job's options).  Chunks as :func:`trend`."""
+    import dask.array as dsa
+    import xarray as xr
+
+    da = da.transpose("time", "y", "x")
+    dates = dates_of(da)
+    _detrend_setup(dates, _label(da), method)
+    da = rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], _where(where), keep=keep_chunks)
+    kernel = functools.partial(_detrend_block, dates=dates, method=method, keep_mean=bool(keep_mean))
+    out = dsa.map_blocks(kernel, da.data, dtype="float64",
+                         meta=np.empty((0, 0, 0), "float64"))
+    return xr.DataArray(out, dims=da.dims, coords=da.coords, name=da.name,
+                        attrs={**da.attrs, "options": dict(method=method, keep_mean=bool(keep_mean))})
+
+
+def _count_block(block, dates=None, aggregate=None):
+    """Valid time steps per pixel of one chunk (after the annual aggregation, if any), (1, rows, cols)."""
+    if aggregate:
+        block, _ = temporal.annual_aggregate(np.asarray(block, dtype="float64"), dates, aggregate)
+    return np.count_nonzero(~np.isnan(block), axis=0)[None]
+
+
+def _most_valid(values, where, dates=None, aggregate=None):
+    """Most valid time steps (after aggregation) of a pixel of the lazy ``values`` (t, y, x),
+    computed by ``where`` (the check of the QGIS jobs before their outputs are committed)."""
+    import dask.array as dsa
+    count = functools.partial(_count_block, dates=dates, aggregate=aggregate)
+    counts = dsa.map_blocks(count, values, chunks=((1,),) + values.chunks[1:], dtype="int64")
+    return int(where.compute(counts.max())[0])
+
+
+def _context(where):
+    import contextlib
+    return contextlib.nullcontext(where) if where is not None else run_on()
+
+
+def trend_files(input, output, variable=None, dates=None, classes=None, variant="original", alpha=0.05,
+                min_valid=10, slope_unit="year", aggregate=None, memory_mb=None, where=None, progress=None):
+    """File to file, as the QGIS algorithm ``ecoresp:trend`` (keywords = its parameters in lower
+    case): the series ``input`` (GeoTIFF/VRT with dated bands, NetCDF with ``variable``, or Zarr;
+    ``dates`` overrides its dates) tested per pixel; ``output`` (.tif, .nc or .zarr) gets the 11
+    TREND_BANDS, ``classes`` (optional) the Byte raster of TREND_CLASSES with its .qml style,
+    both with the provenance of the job ``trend``.  ``where`` (``run_on``) computes it; without
+    it, dask's local threads within ``memory_mb`` (default ``scheduler.DEFAULT_MEMORY_MB``).
+    An output without any slope (no pixel with ``min_valid`` valid time steps) is an InputError and
+    nothing is written.  Returns a summary dict (the job's options, ``output``, ``classes``,
+    ``most_valid``)."""
+    ctx = _context(where) if memory_mb is None or where is not None else run_on(memory_mb=memory_mb)
+    with ctx as where:
+        da = open_cube(input, variable, dates, what="input")
+        ds = trend(da, variant=variant, alpha=alpha, min_valid=min_valid, slope_per=slope_unit,
+                   aggregate=aggregate, where=where)
+        options = ds.attrs["options"]
+        label = _label(da)
+        data = rechunk(da, TREND_BYTES_PER_STEP * da.sizes["time"] + TREND_BYTES_FIXED, where).data
+        most = _most_valid(data, where, dates_of(da), aggregate)
+        if most == 0:
+            raise InputError(f"{label}: every pixel is nodata in every band")
+        if most < int(min_valid):
+            n = len(_series_dates_after(SimpleNamespace(count=da.sizes["time"], dates=dates_of(da)), aggregate))
+            tested = f"{n} {'annual values' if aggregate else 'time steps'}"
+            raise InputError(f"{output}: not written, every pixel of it would be nodata: no pixel has the minimum "
+                             f"number of valid time steps ({int(min_valid)} of the {tested}); the most valid "
+                             f"ones in a pixel are {most}")
+        inputs = {"input": label}
+        stats = ds[list(TREND_BANDS)]
+        write_cube(stats, output, where, "trend", options, inputs, progress=progress)
+        if classes:
+            write_cube(_classes_from(output, ds), classes, where, "trend", options, inputs,
+                       classes=TREND_CLASSES, nodata=0, dtype="Byte")
+    return {**options, "output": output, "classes": classes, "most_valid": most}
+
+
+class _BandReader:
+    """A picklable lazy view of one band of a raster written by ``files.write_cube`` (rows read
+    on demand through GDAL, nodata to NaN), for ``dask.array.from_array``."""
+
+    def __init__(self, source, band, shape):
+        self.source, self.band, self.shape, self.dtype, self.ndim = source, band, tuple(shape), np.dtype("float64"), 2
+
+    def __getitem__(self, key):
+        from osgeo import gdal
+        rows = range(*key[0].indices(self.shape[0]))
+        ds = gdal.Open(self.source)  # kept referenced while its band is read
+        b = ds.GetRasterBand(self.band)
+        arr = b.ReadAsArray(0, rows.start, self.shape[1], max(len(rows), 0)).astype("float64")
+        nodata = b.GetNoDataValue()
+        if nodata is not None and np.isfinite(nodata):
+            arr[arr == nodata] = np.nan
+        del b, ds
+        return arr[:, key[1]]
+
+
+def _classes_from(output, ds):
+    """The trend_class of the statistics just written to ``output`` (read back lazily, so the
+    kernel is not run a second time; a GeoTIFF/NetCDF holds them as float32, whose sign and NaN
+    are those of the float64 values but for |slope| < 1e-45), on the grid of ``ds``."""
+    import dask.array as dsa
+    import xarray as xr
+
+    shape = (ds.sizes["y"], ds.sizes["x"])
+    rows = ds["slope"].data.chunksize[0]
+    if str(output).rstrip("/").lower().endswith(".zarr"):
+        written = xr.open_zarr(output)
+        slope, tr = written["slope"].data, written["trend"].data
+    else:
+        from ..io.netcdf import is_netcdf_path
+        if is_netcdf_path(output):
+            slope, tr = (dsa.from_array(_BandReader(f'NETCDF:"{output}":{b}', 1, shape), chunks=(rows, -1),
+                                         meta=np.empty((0, 0), "float64")) for b in ("slope", "trend"))
+        else:
+            slope, tr = (dsa.from_array(_BandReader(str(output), TREND_BANDS.index(b) + 1, shape), chunks=(rows, -1),
+                                        meta=np.empty((0, 0), "float64")) for b in ("slope", "trend"))
+    cls = dsa.map_blocks(trend_classes, slope, tr, dtype="uint8")
+    return xr.DataArray(cls, dims=("y", "x"), coords={"y": ds.y, "x": ds.x}, name="trend_class",
+                        attrs=ds["slope"].attrs)
+
+
+def detrend_files(input, output, variable=None, dates=None, method="linear", keep_mean=False, memory_mb=None,
+                  where=None, progress=None):
+    """File to file, as the QGIS algorithm ``ecoresp:detrend`` (keywords = its parameters in lower
+    case): ``output`` (.tif, .nc or .zarr) holds every pixel of ``input`` detrended, with the same
+    dates (bands ``YYYY-MM-DD``) and the provenance of the job ``detrend``.  ``where``/``memory_mb``
+    as :func:`trend_files`.  Returns a summary dict."""
+    ctx = _context(where) if memory_mb is None or where is not None else run_on(memory_mb=memory_mb)
+    with ctx as where:
+        da = open_cube(input, variable, dates, what="input")
+        out = detrend(da, method=method, keep_mean=keep_mean, where=where)
+        label = _label(da)
+        most = _most_valid(rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], where).data, where)
+        if most == 0:
+            raise InputError(f"{label}: every pixel is nodata in every band")
+        need = 2 if "linear" in method else 1
+        if most < need:
+            raise InputError(f"{output}: not written, every pixel of it would be nodata: no pixel has the {need} "
+                             f"valid time steps that {method} detrending needs; the most valid ones in a pixel "
+                             f"are {most}")
+        out.attrs["units"] = da.attrs.get("units", "")
+        write_cube(out, output, where, "detrend", out.attrs["options"], {"input": label}, progress=progress)
+    return {**out.attrs["options"], "output": output, "most_valid": most}
