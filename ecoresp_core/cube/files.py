@@ -240,43 +240,96 @@ def slab_rows(arrays, where, height, width):
     return max(1, min(height, max([rows] + chunk_rows)))
 
 
-def write_cube(obj, path, where, algorithm, options=None, inputs=None, band_names=None, classes=None,
-               nodata=np.nan, dtype="Float32", progress=None):
-    """Compute ``obj`` (a lazy DataArray or Dataset on the grid of its inputs) and write it to
-    ``path`` (``.tif``, ``.nc`` or ``.zarr``) with the provenance of ``algorithm`` and ``options``.
+class Output:
+    """One output of a step for :func:`write_outputs`: ``obj`` (a lazy DataArray or Dataset) to
+    ``path``; ``band_names`` / ``band_metadata`` override the bands' descriptions and metadata;
+    ``classes`` makes a categorical band (colour table, ``.qml`` style); ``why_empty`` (a
+    callable giving a sentence) makes an output without any value an InputError, as in the QGIS
+    jobs (``jobs.runner.RasterJob.output``), checked in ``value_bands`` (0-based; default all)."""
 
-    ``where`` (``scheduler.run_on``) computes it.  GeoTIFF/NetCDF: bands = the Dataset's variables
-    (or dated bands of a (time, y, x) array), written slab by slab of whole rows; ``band_names``
-    overrides the band descriptions; ``classes`` makes a categorical Byte band with a colour table
-    and a ``.qml`` style.  Zarr: the workers write their chunks to a temporary store renamed when
-    complete.  Returns the path."""
-    meta = provenance(algorithm, options or {}, inputs)
-    if _is_zarr(path):
-        return _write_zarr(obj, path, where, meta)
+    def __init__(self, obj, path, band_names=None, band_metadata=None, classes=None, nodata=np.nan,
+                 dtype="Float32", why_empty=None, value_bands=None):
+        self.obj, self.path, self.band_names, self.band_metadata = obj, str(path), band_names, band_metadata
+        self.classes, self.nodata, self.dtype = classes, nodata, dtype
+        self.why_empty, self.value_bands = why_empty, value_bands
+
+
+def write_cube(obj, path, where, algorithm, options=None, inputs=None, band_names=None, classes=None,
+               nodata=np.nan, dtype="Float32", progress=None, band_metadata=None, why_empty=None):
+    """Compute ``obj`` (a lazy DataArray or Dataset on the grid of its inputs) and write it to
+    ``path`` (``.tif``, ``.nc`` or ``.zarr``) with the provenance of ``algorithm`` and ``options``
+    (one :class:`Output` of :func:`write_outputs`).  Returns the path."""
+    out = Output(obj, path, band_names, band_metadata, classes, nodata, dtype, why_empty)
+    write_outputs([out], where, algorithm, options, inputs, progress)
+    return out.path
+
+
+def write_outputs(outputs, where, algorithm, options=None, inputs=None, progress=None):
+    """Compute the :class:`Output` s of one step together and write them, all or none.
+
+    ``where`` (``scheduler.run_on``) computes them.  GeoTIFF/NetCDF: bands = a Dataset's variables
+    (or the dated bands of a (time, y, x) array), written slab by slab of whole rows, every output's
+    slab computed in one ``compute`` (shared inputs and intermediates are computed once).  Zarr: the
+    workers write their chunks to a temporary store.  Every output is written under a temporary
+    name; only when all are complete (and none is empty, ``why_empty``) are they renamed, so a
+    failure or Cancel leaves no file and never touches an existing one.  Outputs carry the
+    provenance of ``algorithm``, ``options``, ``inputs`` and the versions."""
     from ..io.series import SeriesWriter
     from ..io.styles import write_qml
-    arrays, names, band_meta = _bands(obj, band_names)
-    grid = grid_of(arrays[0])
-    writer = SeriesWriter(path, grid, names, metadata=meta, band_metadata=band_meta, classes=classes,
-                          nodata=nodata, dtype=dtype)
+    meta = provenance(algorithm, options or {}, inputs)
+    rasters = [o for o in outputs if not _is_zarr(o.path)]
+    stores = [o for o in outputs if _is_zarr(o.path)]
+    writers, arrays = [], []
     try:
-        rows = slab_rows(arrays, where, grid.height, grid.width)
-        for r0 in range(0, grid.height, rows):
-            r1 = min(r0 + rows, grid.height)
-            parts = where.compute(*[a.isel(y=slice(r0, r1)).data for a in arrays])
-            writer.write_block(r0, np.concatenate([np.asarray(p, dtype="float64") for p in parts], axis=0))
-            if progress is not None:
-                progress(r1 / grid.height)
-        writer.commit()
+        for o in rasters:
+            arrs, names, band_meta = _bands(o.obj, o.band_names)
+            writers.append(SeriesWriter(o.path, grid_of(arrs[0]), names, metadata=meta,
+                                        band_metadata=o.band_metadata or band_meta, classes=o.classes,
+                                        nodata=o.nodata, dtype=o.dtype))
+            arrays.append(arrs)
+        staged = [_zarr_stage(o.obj, o.path, meta) for o in stores]
+        if staged:
+            where.compute(*[delayed for _, delayed in staged])
+        if rasters:
+            grid = grid_of(arrays[0][0])
+            flat = [a for arrs in arrays for a in arrs]
+            rows = slab_rows(flat, where, grid.height, grid.width)
+            for r0 in range(0, grid.height, rows):
+                r1 = min(r0 + rows, grid.height)
+                parts = iter(where.compute(*[a.isel(y=slice(r0, r1)).data for a in flat]))
+                for writer, arrs in zip(writers, arrays):
+                    block = [np.asarray(next(parts), dtype="float64") for _ in arrs]
+                    writer.write_block(r0, np.concatenate(block, axis=0))
+                if progress is not None:
+                    progress(r1 / grid.height)
+        for writer, o in zip(writers, rasters):
+            counts = writer.values_per_band if o.value_bands is None else writer.values_per_band[list(o.value_bands)]
+            if o.why_empty is not None and not counts.any():
+                raise InputError(f"{o.path}: not written, every pixel of it would be nodata: {o.why_empty()}")
+        for writer, o in zip(writers, rasters):
+            writer.commit()
+            if o.classes:
+                write_qml(o.path, o.classes)
+        for (tmp, _), o in zip(staged, stores):
+            _replace_dir(tmp, o.path)
     finally:
-        if not writer.committed:
-            writer.abort()
-    if classes:
-        write_qml(path, classes)
-    return path
+        for writer in writers:
+            if not writer.committed:
+                writer.abort()
+        for o in stores:
+            for tmp in _zarr_partials(o.path):
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _write_zarr(obj, path, where, meta):
+def _zarr_partials(path):
+    parent = os.path.dirname(os.path.abspath(path))
+    stem = f".{os.path.basename(path.rstrip('/'))}.{os.getpid()}-"
+    return [os.path.join(parent, n) for n in os.listdir(parent) if n.startswith(stem) and n.endswith(".partial")] \
+        if os.path.isdir(parent) else []
+
+
+def _zarr_stage(obj, path, meta):
+    """(temporary store, delayed write) of ``obj`` to a Zarr store beside ``path``."""
     import xarray as xr
     ds = obj if isinstance(obj, xr.Dataset) else obj.to_dataset(name=obj.name or "value")
     ds = ds.copy()
@@ -289,17 +342,14 @@ def _write_zarr(obj, path, where, meta):
     if not os.path.isdir(parent):
         raise InputError(f"{path}: the folder {parent} does not exist")
     tmp = os.path.join(parent, f".{os.path.basename(path.rstrip('/'))}.{os.getpid()}-{uuid.uuid4().hex[:8]}.partial")
-    try:
-        delayed = ds.to_zarr(tmp, mode="w", compute=False)
-        where.compute(delayed)
-        if os.path.isdir(path):
-            old = tmp + ".old"
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if os.path.isdir(tmp):
-            shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return tmp, ds.to_zarr(tmp, mode="w", compute=False)
+
+
+def _replace_dir(tmp, path):
+    if os.path.isdir(path):
+        old = tmp + ".old"
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)

@@ -103,3 +103,25 @@ def test_open_cube_names_what_is_wrong(tmp_path):
         files.open_cube(str(tmp_path / "missing.tif"))
     with pytest.raises(InputError, match=r"input: .*none.zarr: Zarr store not found"):
         files.open_cube(str(tmp_path / "none.zarr"))
+
+
+def test_outputs_are_written_together_or_not_at_all(cube_tif, tmp_path):
+    """Two outputs of one step: both written, from one computation per slab; when one of them would
+    be empty (``why_empty``, as in the QGIS jobs), neither is written."""
+    path, values, _ = cube_tif
+    cube = files.open_cube(path, chunks={"y": 3})
+    mean = cube.mean("time").rename("mean")
+    with scheduler.run_on(memory_mb=64, threads=2) as where:
+        files.write_outputs([files.Output(mean, tmp_path / "mean.tif"),
+                             files.Output(cube.max("time").rename("max"), tmp_path / "max.zarr")],
+                            where, "test")
+        empty = (mean * np.nan).rename("empty")
+        with pytest.raises(InputError, match=r"empty.tif: not written, every pixel of it would be nodata: none"):
+            files.write_outputs([files.Output(mean, tmp_path / "mean2.tif"),
+                                 files.Output(empty, tmp_path / "empty.tif", why_empty=lambda: "none")], where, "test")
+    assert sorted(os.listdir(tmp_path)) == ["cube.tif", "max.zarr", "mean.tif"]
+    from osgeo import gdal
+    got = gdal.Open(str(tmp_path / "mean.tif")).ReadAsArray()
+    np.testing.assert_allclose(got, np.nanmean(values, axis=0).astype("float32"), rtol=1e-6)
+    import xarray as xr
+    np.testing.assert_array_equal(xr.open_zarr(tmp_path / "max.zarr")["max"].values, np.nanmax(values, axis=0))
