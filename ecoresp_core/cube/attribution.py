@@ -19,6 +19,7 @@ the chunks are computed: the tests check them bit for bit against the QGIS job.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from types import SimpleNamespace
 
@@ -28,7 +29,7 @@ from ..attribution import partialcorr as pc
 from ..attribution import rfattribution as rfa
 from ..errors import InputError
 from ..jobs.attribution import check_inputs, driver_classes
-from .files import dates_of, grid_of, open_cube, write_cube
+from .files import Output, dates_of, grid_of, open_cube, write_outputs
 from .scheduler import DEFAULT_MEMORY_MB, Where, default_threads, rechunk, run_on
 
 DIMS = ("time", "y", "x")
@@ -253,17 +254,26 @@ def _check_output(path, what):
     return str(path)
 
 
-def _write(ds, where, algorithm, options, inputs, output, dominant, dominant_r=None):
+def _write(ds, where, algorithm, options, inputs, output, dominant, dominant_r=None, value_bands=None):
     """The outputs of a Dataset of :func:`partial_correlation` or :func:`rf_attribution`, as the
-    QGIS jobs write them: the main output (``output_bands``), the categorical dominant driver
-    (Byte, 255 nodata, colour table and style naming the drivers), and optionally its r."""
+    QGIS jobs write them, computed together and written all or none (``files.write_outputs``): the
+    main output (``output_bands``), the categorical dominant driver (Byte, 255 nodata, colour table
+    and style naming the drivers), and optionally its r.  As in the jobs, a run in which no pixel
+    could be computed (no value in ``value_bands`` of the main output) is an InputError."""
     names = ds.attrs["drivers"]
-    write_cube(ds[ds.attrs["output_bands"]], output, where, algorithm, options, inputs)
+
+    def why_empty():
+        return (f"no pixel has {max(int(options.get('min_valid', 0)), len(names) + 2)} time steps where ER "
+                "and every driver are valid")
+
+    outs = [Output(ds[ds.attrs["output_bands"]], output, why_empty=why_empty, value_bands=value_bands)]
     if dominant:
-        write_cube(ds[["dominant_driver"]], dominant, where, algorithm, options, inputs,
-                   classes=driver_classes(names), nodata=pc.NODATA, dtype="Byte")
+        outs.append(Output(ds[["dominant_driver"]], dominant, classes=driver_classes(names), nodata=pc.NODATA,
+                           dtype="Byte", band_metadata=[{"DRIVERS": json.dumps(list(names))}]))
     if dominant_r:
-        write_cube(ds[["dominant_r"]], dominant_r, where, algorithm, options, inputs)
+        outs.append(Output(ds[["dominant_r"]], dominant_r,
+                           band_metadata=[{"quantity": "signed r_p of the dominant driver"}]))
+    write_outputs(outs, where, algorithm, options, inputs)
     return {"output": output, "dominant": dominant, "dominant_r": dominant_r}
 
 
@@ -291,7 +301,8 @@ def partialcorrelation_files(input, drivers, output, dominant=None, dominant_r=N
         ds = partial_correlation(er, layers, mode=mode, detrend=detrend, aggregations=aggregation, alpha=alpha,
                                  min_valid=min_valid, where=here)
         inputs = {"er": er.attrs.get("label"), "drivers": {n: d.attrs.get("label") for n, d in layers.items()}}
-        return _write(ds, here, "partialcorrelation", ds.attrs["options"], inputs, output, dominant, dominant_r)
+        return _write(ds, here, "partialcorrelation", ds.attrs["options"], inputs, output, dominant, dominant_r,
+                      value_bands=[len(ds.attrs["output_bands"]) - 1])  # n_valid: set where computed
 
     return _run(where, memory_mb, work)
 

@@ -44,7 +44,7 @@ STEPS = {
                   "(ecoresp:partition)"),
 }
 # parameters every file function may take that the command line fills itself
-_RUNTIME = {"where", "progress", "cancelled"}
+_RUNTIME = {"where", "progress", "cancelled", "memory_mb"}  # memory_mb: --memory-mb of every step
 
 
 class _Parser(argparse.ArgumentParser):
