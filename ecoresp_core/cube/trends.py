@@ -216,24 +216,27 @@ def _context(where):
 
 
 def trend_files(input, output, variable=None, dates=None, classes=None, variant="original", alpha=0.05,
-                min_valid=10, slope_unit="year", aggregate=None, memory_mb=None, where=None, progress=None):
+                min_valid=10, slope_unit="year", aggregate=None, memory_mb=None, where=None, chunks=None,
+                progress=None):
     """File to file, as the QGIS algorithm ``ecoresp:trend`` (keywords = its parameters in lower
     case): the series ``input`` (GeoTIFF/VRT with dated bands, NetCDF with ``variable``, or Zarr;
     ``dates`` overrides its dates) tested per pixel; ``output`` (.tif, .nc or .zarr) gets the 11
     TREND_BANDS, ``classes`` (optional) the Byte raster of TREND_CLASSES with its .qml style,
     both with the provenance of the job ``trend``.  ``where`` (``run_on``) computes it; without
     it, dask's local threads within ``memory_mb`` (default ``scheduler.DEFAULT_MEMORY_MB``).
+    ``chunks`` (``{"y": rows, "x": cols}``): the spatial chunks, instead of those of the budget.
     An output without any slope (no pixel with ``min_valid`` valid time steps) is an InputError and
     nothing is written.  Returns a summary dict (the job's options, ``output``, ``classes``,
     ``most_valid``)."""
     ctx = _context(where) if memory_mb is None or where is not None else run_on(memory_mb=memory_mb)
     with ctx as where:
-        da = open_cube(input, variable, dates, what="input")
+        da = open_cube(input, variable, dates, chunks=chunks, what="input")
         ds = trend(da, variant=variant, alpha=alpha, min_valid=min_valid, slope_per=slope_unit,
-                   aggregate=aggregate, where=where)
+                   aggregate=aggregate, where=where, keep_chunks=chunks is not None)
         options = ds.attrs["options"]
         label = _label(da)
-        data = rechunk(da, TREND_BYTES_PER_STEP * da.sizes["time"] + TREND_BYTES_FIXED, where).data
+        data = rechunk(da, TREND_BYTES_PER_STEP * da.sizes["time"] + TREND_BYTES_FIXED, where,
+                       keep=chunks is not None).data
         most = _most_valid(data, where, dates_of(da), aggregate)
         if most == 0:
             raise InputError(f"{label}: every pixel is nodata in every band")
@@ -298,17 +301,18 @@ def _classes_from(output, ds):
 
 
 def detrend_files(input, output, variable=None, dates=None, method="linear", keep_mean=False, memory_mb=None,
-                  where=None, progress=None):
+                  where=None, chunks=None, progress=None):
     """File to file, as the QGIS algorithm ``ecoresp:detrend`` (keywords = its parameters in lower
     case): ``output`` (.tif, .nc or .zarr) holds every pixel of ``input`` detrended, with the same
-    dates (bands ``YYYY-MM-DD``) and the provenance of the job ``detrend``.  ``where``/``memory_mb``
-    as :func:`trend_files`.  Returns a summary dict."""
+    dates (bands ``YYYY-MM-DD``) and the provenance of the job ``detrend``.  ``where``, ``memory_mb``
+    and ``chunks`` as :func:`trend_files`.  Returns a summary dict."""
     ctx = _context(where) if memory_mb is None or where is not None else run_on(memory_mb=memory_mb)
     with ctx as where:
-        da = open_cube(input, variable, dates, what="input")
-        out = detrend(da, method=method, keep_mean=keep_mean, where=where)
+        da = open_cube(input, variable, dates, chunks=chunks, what="input")
+        out = detrend(da, method=method, keep_mean=keep_mean, where=where, keep_chunks=chunks is not None)
         label = _label(da)
-        most = _most_valid(rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], where).data, where)
+        most = _most_valid(rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], where,
+                                   keep=chunks is not None).data, where)
         if most == 0:
             raise InputError(f"{label}: every pixel is nodata in every band")
         need = 2 if "linear" in method else 1
