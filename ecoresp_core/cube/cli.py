@@ -24,6 +24,7 @@ import argparse
 import importlib
 import inspect
 import json
+import os
 import sys
 
 from ..errors import EcorespError
@@ -43,6 +44,10 @@ STEPS = {
     "partition": ("sites", "partition_files", "batch partitioning of tower site-years, one task per site-year "
                   "(ecoresp:partition)"),
 }
+# parameters given as NAME=VALUE pairs (a dict), and as several values (a list), when the file
+# function's default or annotation does not say so
+MAPPING_PARAMETERS = {"drivers", "aggregation", "aggregations", "category_mapping"}
+LIST_PARAMETERS = {"inputs"}
 # parameters every file function may take that the command line fills itself
 _RUNTIME = {"where", "progress", "cancelled", "memory_mb"}  # memory_mb: --memory-mb of every step
 
@@ -96,27 +101,33 @@ def _add_parameter(parser, param, doc):
         kw["required"] = True
     else:
         kw["default"] = default
+        if default not in (None, "", {}, []):
+            kw["help"] = f"{kw['help']} (default: {default})".strip()
     if isinstance(default, bool):
         kw.update(type=_boolean, metavar="true|false")
     elif isinstance(default, int):
         kw["type"] = int
     elif isinstance(default, float):
         kw["type"] = float
-    elif isinstance(default, dict) or "dict" in annotation:
+    elif _is_mapping(param):
         kw.update(nargs="+", metavar="NAME=VALUE")
-    elif isinstance(default, (list, tuple)) or "list" in annotation:
+    elif isinstance(default, (list, tuple)) or "list" in annotation or param.name in LIST_PARAMETERS:
         kw.update(nargs="+")
     parser.add_argument(flag, **kw)
 
 
+def _is_mapping(param):
+    return isinstance(param.default, dict) or "dict" in str(param.annotation) or param.name in MAPPING_PARAMETERS
+
+
 def _parameter_docs(fn):
-    """``{name: first line of its description}`` from a numpy-style or ``name: text`` docstring."""
+    """``{name: text}`` for the parameters a docstring describes in ``name: text`` lines."""
     docs = {}
     for line in (inspect.getdoc(fn) or "").splitlines():
-        name, sep, text = line.strip().partition(":")
+        name, sep, rest = line.strip().partition(":")
         name = name.strip("`* ").split(" ")[0]
-        if sep and name.isidentifier() and text.strip():
-            docs.setdefault(name, text.strip())
+        if sep and name.isidentifier() and rest.strip():
+            docs.setdefault(name, rest.strip())
     return docs
 
 
@@ -186,20 +197,25 @@ def main(argv=None):
     params = inspect.signature(fn).parameters
     for name, value in list(args.items()):
         p = params[name]
-        if isinstance(value, list) and (isinstance(p.default, dict) or "dict" in str(p.annotation)):
+        if isinstance(value, list) and _is_mapping(p):
             args[name] = _key_values(value, name.replace("_", "-"))
-    if "chunks" in params:
-        args["chunks"] = chunks
-    elif chunks is not None:
-        raise SystemExit(f"ecoresp: error: --chunks does not apply to the step {step}")
+    if chunks is not None and step == "partition":
+        raise SystemExit("ecoresp: error: --chunks does not apply to the step partition (one task per site-year)")
     try:
         with run_on(scheduler, memory_mb=memory_mb if memory_mb is not None or scheduler else DEFAULT_MEMORY_MB,
                     threads=threads, workers=workers) as where:
+            where.chunks = chunks
             summary = fn(**args, where=where)
     except EcorespError as exc:
         raise SystemExit(f"ecoresp: error: {exc}") from None
     except KeyboardInterrupt:
         raise SystemExit("ecoresp: cancelled") from None
+    except Exception as exc:  # a defect of ecoresp, not bad input: one line, the traceback on demand
+        if os.environ.get("ECORESP_DEBUG"):
+            raise
+        raise SystemExit(f"ecoresp: error: {step} failed unexpectedly ({type(exc).__name__}: {exc}); this is a "
+                         "defect of ecoresp: please report it with the command (ECORESP_DEBUG=1 shows where "
+                         "it happened)") from None
     print(json.dumps({"step": step, "where": where.describe(), **(summary if isinstance(summary, dict) else
                                                                  {"result": summary})}, default=str))
     return 0

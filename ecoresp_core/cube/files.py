@@ -88,11 +88,15 @@ def _attrs(grid, units, label, calendar=None):
 
 
 def _time_coord(dates):
+    """datetime64 of dates in a standard calendar (``datetime.datetime``, also cftime's
+    ``real_datetime``), else an ``xarray.CFTimeIndex`` of the cftime dates."""
+    import datetime
+
     import xarray as xr
-    if all(type(d).__module__ == "datetime" for d in dates):
-        return np.array([np.datetime64(d.replace(tzinfo=None) if hasattr(d, "tzinfo") else d, "ns")
+    if all(isinstance(d, datetime.datetime) for d in dates):
+        return np.array([np.datetime64(datetime.datetime(d.year, d.month, d.day, d.hour, d.minute, d.second), "ns")
                          for d in dates])
-    return xr.CFTimeIndex(dates) if len(dates) else np.array(dates, dtype=object)
+    return xr.CFTimeIndex(dates)
 
 
 def open_cube(source, variable=None, dates=None, chunks=None, what="input"):

@@ -44,6 +44,7 @@ class Where:
     client: object = None  # a dask.distributed.Client, or None for the local threaded scheduler
     address: str | None = None
     details: dict = field(default_factory=dict)
+    chunks: dict | None = None  # {"y": rows, "x": cols}: the user's spatial chunks, instead of the budget's
 
     @property
     def distributed(self):
@@ -164,9 +165,12 @@ def spatial_chunks(height, width, pixels):
 
 def chunk_spec(da, bytes_per_pixel, where, y="y", x="x", time="time"):
     """A ``{dim: size}`` chunking of ``da``: the whole time axis in one chunk, space in chunks of
-    :func:`chunk_pixels`.  Explicit chunks of the caller may be kept instead (see ``rechunk``)."""
+    :func:`chunk_pixels`, or as ``where.chunks`` says.  Explicit chunks of the caller may be kept
+    instead (see ``rechunk``)."""
     rows, cols = spatial_chunks(da.sizes[y], da.sizes[x], chunk_pixels(bytes_per_pixel, where))
     spec = {y: rows, x: cols}
+    if where.chunks:  # the user's chunks (python -m ecoresp_core --chunks), each side within the cube
+        spec.update({d: min(int(n), da.sizes[d]) for d, n in where.chunks.items() if d in (y, x)})
     if time in da.dims:
         spec[time] = -1
     return spec
