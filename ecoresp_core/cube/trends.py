@@ -29,8 +29,8 @@ from ..common.timeaxis import format_date, steps_per_year, time_step
 from ..errors import InputError
 from ..jobs.trend import TREND_CLASSES, _series_dates_after, trend_classes
 from ..trends.trend import TREND_BANDS, VARIANTS, mann_kendall
-from .files import dates_of, open_cube, write_cube
-from .scheduler import Where, rechunk, run_on
+from .files import Output, dates_of, open_cube, write_outputs
+from .scheduler import DEFAULT_MEMORY_MB, Where, rechunk, run_on
 
 __all__ = ["TREND_BANDS", "TREND_CLASSES", "trend", "detrend", "trend_files", "detrend_files",
            "trend_setup", "TREND_BYTES_PER_STEP", "DETREND_BYTES_PER_STEP"]
@@ -131,8 +131,9 @@ def trend(da, *, variant="original", alpha=0.05, min_valid=10, slope_per="year",
     caller's spatial chunks of a dask-backed ``da``.  Returns the float64 variables TREND_BANDS
     (slopes in input units per year or per time step, ``attrs['units']``; NaN where fewer than
     ``min_valid`` valid values, except ``n_valid``) and ``trend_class`` (uint8, TREND_CLASSES,
-    0 = nodata); ``attrs``: the job's provenance options (``options``), ``units`` and ``grid``
-    of the input.  Bad options raise InputError."""
+    0 = nodata); ``attrs``: the job's provenance options (``options``), its band metadata
+    (``band_metadata``, one dict per TREND_BANDS name), ``units`` and ``grid`` of the input.
+    Bad options raise InputError."""
     import dask.array as dsa
     import xarray as xr
 
@@ -155,7 +156,8 @@ def trend(da, *, variant="original", alpha=0.05, min_valid=10, slope_per="year",
                            chunks=((len(TREND_BANDS),),) + data.chunks[1:], meta=np.empty((0, 0, 0), "float64"))
     coords = {"y": da.y, "x": da.x}
     attrs = {k: v for k, v in da.attrs.items() if k in ("grid", "crs_wkt", "geotransform", "label", "calendar")}
-    ds = xr.Dataset(coords=coords, attrs={**attrs, "options": options, "units": da.attrs.get("units", "")})
+    ds = xr.Dataset(coords=coords, attrs={**attrs, "options": options, "units": da.attrs.get("units", ""),
+                                          "band_metadata": band_meta})
     for i, (b, meta) in enumerate(zip(TREND_BANDS, band_meta)):
         ds[b] = xr.DataArray(stack[i], dims=("y", "x"), coords=coords, name=b, attrs={**attrs, **meta})
     ds["trend_class"] = xr.DataArray(
@@ -179,7 +181,7 @@ def detrend(da, *, method="linear", keep_mean=False, where=None, keep_chunks=Fal
     """Every pixel of the cube ``da`` (dims ``time, y, x``) detrended as ``jobs.detrend.detrend_raster``
     (``common.detrend.detrend``: ``method`` 'linear', 'seasonal' or 'seasonal_linear'; ``keep_mean``
     adds each pixel's mean back), lazily: a float64 DataArray of the same dims, dates and units
-    (``attrs['options']``: the job's options).  Chunks as :func:`trend`."""
+    (input units; ``attrs['options']``: the job's options).  Chunks as :func:`trend`."""
     import dask.array as dsa
     import xarray as xr
 
@@ -203,123 +205,98 @@ def _count_block(block, dates=None, aggregate=None):
 
 def _most_valid(values, where, dates=None, aggregate=None):
     """Most valid time steps (after aggregation) of a pixel of the lazy ``values`` (t, y, x),
-    computed by ``where`` (the check of the QGIS jobs before their outputs are committed)."""
+    computed by ``where``: the QGIS jobs' reason when an output would be empty (computed only then)."""
     import dask.array as dsa
     count = functools.partial(_count_block, dates=dates, aggregate=aggregate)
     counts = dsa.map_blocks(count, values, chunks=((1,),) + values.chunks[1:], dtype="int64")
     return int(where.compute(counts.max())[0])
 
 
-def _context(where):
+def _context(where, memory_mb):
     import contextlib
-    return contextlib.nullcontext(where) if where is not None else run_on()
+    if where is not None:
+        return contextlib.nullcontext(where)
+    return run_on(memory_mb=memory_mb or DEFAULT_MEMORY_MB)
+
+
+def _why_empty(data, where, dates, aggregate, label, reason):
+    """``why_empty`` of ``files.Output`` as the QGIS jobs say it: InputError ``every pixel is nodata
+    in every band`` when the input has no value, else the sentence ``reason(most valid steps)``."""
+    def why():
+        most = _most_valid(data, where, dates, aggregate)
+        if most == 0:
+            raise InputError(f"{label}: every pixel is nodata in every band")
+        return reason(most)
+    return why
 
 
 def trend_files(input, output, variable=None, dates=None, classes=None, variant="original", alpha=0.05,
-                min_valid=10, slope_unit="year", aggregate=None, memory_mb=None, where=None, chunks=None,
-                progress=None):
-    """File to file, as the QGIS algorithm ``ecoresp:trend`` (keywords = its parameters in lower
-    case): the series ``input`` (GeoTIFF/VRT with dated bands, NetCDF with ``variable``, or Zarr;
-    ``dates`` overrides its dates) tested per pixel; ``output`` (.tif, .nc or .zarr) gets the 11
-    TREND_BANDS, ``classes`` (optional) the Byte raster of TREND_CLASSES with its .qml style,
-    both with the provenance of the job ``trend``.  ``where`` (``run_on``) computes it; without
-    it, dask's local threads within ``memory_mb`` (default ``scheduler.DEFAULT_MEMORY_MB``).
-    ``chunks`` (``{"y": rows, "x": cols}``): the spatial chunks, instead of those of the budget.
-    An output without any slope (no pixel with ``min_valid`` valid time steps) is an InputError and
-    nothing is written.  Returns a summary dict (the job's options, ``output``, ``classes``,
-    ``most_valid``)."""
-    ctx = _context(where) if memory_mb is None or where is not None else run_on(memory_mb=memory_mb)
-    with ctx as where:
-        da = open_cube(input, variable, dates, chunks=chunks, what="input")
+                min_valid=10, slope_unit="year", aggregate=None, memory_mb=None, where=None, progress=None):
+    """File to file, as the QGIS algorithm ``ecoresp:trend`` (keywords = its parameters in lower case):
+
+    input: the time series: GeoTIFF/VRT with one dated band per time step, NetCDF, or a .zarr store
+    variable: the variable of a multi-variable NetCDF file or Zarr store
+    dates: dates override: a list, or start/step such as 1981-01/P1M
+    output: the 11 trend statistics (.tif, .nc or .zarr): slope, intercept, p_value, ... (TREND_BANDS)
+    classes: optional Byte raster of the 5 significance classes, with a QGIS style (.qml)
+    variant: the test: original, hamed_rao, yue_wang, pre_whitening, trend_free_pre_whitening, seasonal
+    alpha: significance level of the two-sided test
+    min_valid: minimum number of valid time steps of a pixel (fewer: nodata)
+    slope_unit: year (slope per year; needs a regular annual, monthly or daily axis) or step
+    aggregate: mean or sum: test the annual values of a monthly series (default: none)
+
+    Both outputs carry the provenance of the job ``trend`` and are computed in one pass (the
+    kernel runs once per chunk).  ``where`` (``run_on``) computes them (chunks from its memory
+    budget, or its ``chunks``); without it, dask's local threads within ``memory_mb`` (default
+    ``scheduler.DEFAULT_MEMORY_MB``).  An output without any slope (no pixel with ``min_valid``
+    valid time steps) is an InputError and nothing is written.  Returns a summary dict (the job's
+    options, ``output``, ``classes``)."""
+    with _context(where, memory_mb) as where:
+        da = open_cube(input, variable, dates, what="input")
         ds = trend(da, variant=variant, alpha=alpha, min_valid=min_valid, slope_per=slope_unit,
-                   aggregate=aggregate, where=where, keep_chunks=chunks is not None)
-        options = ds.attrs["options"]
-        label = _label(da)
-        data = rechunk(da, TREND_BYTES_PER_STEP * da.sizes["time"] + TREND_BYTES_FIXED, where,
-                       keep=chunks is not None).data
-        most = _most_valid(data, where, dates_of(da), aggregate)
-        if most == 0:
-            raise InputError(f"{label}: every pixel is nodata in every band")
-        if most < int(min_valid):
-            n = len(_series_dates_after(SimpleNamespace(count=da.sizes["time"], dates=dates_of(da)), aggregate))
-            tested = f"{n} {'annual values' if aggregate else 'time steps'}"
-            raise InputError(f"{output}: not written, every pixel of it would be nodata: no pixel has the minimum "
-                             f"number of valid time steps ({int(min_valid)} of the {tested}); the most valid "
-                             f"ones in a pixel are {most}")
-        inputs = {"input": label}
-        stats = ds[list(TREND_BANDS)]
-        write_cube(stats, output, where, "trend", options, inputs, progress=progress)
+                   aggregate=aggregate, where=where)
+        options, label = ds.attrs["options"], _label(da)
+        n = len(_series_dates_after(SimpleNamespace(count=da.sizes["time"], dates=dates_of(da)), aggregate))
+        tested = f"{n} {'annual values' if aggregate else 'time steps'}"
+
+        def reason(most):
+            return (f"no pixel has the minimum number of valid time steps ({int(min_valid)} of the {tested}); "
+                    f"the most valid ones in a pixel are {most}")
+
+        data = rechunk(da, TREND_BYTES_PER_STEP * da.sizes["time"] + TREND_BYTES_FIXED, where).data
+        outputs = [Output(ds[list(TREND_BANDS)], output, band_metadata=ds.attrs["band_metadata"],
+                          why_empty=_why_empty(data, where, dates_of(da), aggregate, label, reason),
+                          value_bands=[TREND_BANDS.index("slope")])]
         if classes:
-            write_cube(_classes_from(output, ds), classes, where, "trend", options, inputs,
-                       classes=TREND_CLASSES, nodata=0, dtype="Byte")
-    return {**options, "output": output, "classes": classes, "most_valid": most}
-
-
-class _BandReader:
-    """A picklable lazy view of one band of a raster written by ``files.write_cube`` (rows read
-    on demand through GDAL, nodata to NaN), for ``dask.array.from_array``."""
-
-    def __init__(self, source, band, shape):
-        self.source, self.band, self.shape, self.dtype, self.ndim = source, band, tuple(shape), np.dtype("float64"), 2
-
-    def __getitem__(self, key):
-        from osgeo import gdal
-        rows = range(*key[0].indices(self.shape[0]))
-        ds = gdal.Open(self.source)  # kept referenced while its band is read
-        b = ds.GetRasterBand(self.band)
-        arr = b.ReadAsArray(0, rows.start, self.shape[1], max(len(rows), 0)).astype("float64")
-        nodata = b.GetNoDataValue()
-        if nodata is not None and np.isfinite(nodata):
-            arr[arr == nodata] = np.nan
-        del b, ds
-        return arr[:, key[1]]
-
-
-def _classes_from(output, ds):
-    """The trend_class of the statistics just written to ``output`` (read back lazily, so the
-    kernel is not run a second time; a GeoTIFF/NetCDF holds them as float32, whose sign and NaN
-    are those of the float64 values but for |slope| < 1e-45), on the grid of ``ds``."""
-    import dask.array as dsa
-    import xarray as xr
-
-    shape = (ds.sizes["y"], ds.sizes["x"])
-    rows = ds["slope"].data.chunksize[0]
-    if str(output).rstrip("/").lower().endswith(".zarr"):
-        written = xr.open_zarr(output)
-        slope, tr = written["slope"].data, written["trend"].data
-    else:
-        from ..io.netcdf import is_netcdf_path
-        if is_netcdf_path(output):
-            slope, tr = (dsa.from_array(_BandReader(f'NETCDF:"{output}":{b}', 1, shape), chunks=(rows, -1),
-                                         meta=np.empty((0, 0), "float64")) for b in ("slope", "trend"))
-        else:
-            slope, tr = (dsa.from_array(_BandReader(str(output), TREND_BANDS.index(b) + 1, shape), chunks=(rows, -1),
-                                        meta=np.empty((0, 0), "float64")) for b in ("slope", "trend"))
-    cls = dsa.map_blocks(trend_classes, slope, tr, dtype="uint8")
-    return xr.DataArray(cls, dims=("y", "x"), coords={"y": ds.y, "x": ds.x}, name="trend_class",
-                        attrs=ds["slope"].attrs)
+            outputs.append(Output(ds["trend_class"], classes, classes=TREND_CLASSES, nodata=0, dtype="Byte"))
+        write_outputs(outputs, where, "trend", options, {"input": label}, progress=progress)
+    return {**options, "output": output, "classes": classes}
 
 
 def detrend_files(input, output, variable=None, dates=None, method="linear", keep_mean=False, memory_mb=None,
-                  where=None, chunks=None, progress=None):
-    """File to file, as the QGIS algorithm ``ecoresp:detrend`` (keywords = its parameters in lower
-    case): ``output`` (.tif, .nc or .zarr) holds every pixel of ``input`` detrended, with the same
-    dates (bands ``YYYY-MM-DD``) and the provenance of the job ``detrend``.  ``where``, ``memory_mb``
-    and ``chunks`` as :func:`trend_files`.  Returns a summary dict."""
-    ctx = _context(where) if memory_mb is None or where is not None else run_on(memory_mb=memory_mb)
-    with ctx as where:
-        da = open_cube(input, variable, dates, chunks=chunks, what="input")
-        out = detrend(da, method=method, keep_mean=keep_mean, where=where, keep_chunks=chunks is not None)
-        label = _label(da)
-        most = _most_valid(rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], where,
-                                   keep=chunks is not None).data, where)
-        if most == 0:
-            raise InputError(f"{label}: every pixel is nodata in every band")
-        need = 2 if "linear" in method else 1
-        if most < need:
-            raise InputError(f"{output}: not written, every pixel of it would be nodata: no pixel has the {need} "
-                             f"valid time steps that {method} detrending needs; the most valid ones in a pixel "
-                             f"are {most}")
-        out.attrs["units"] = da.attrs.get("units", "")
-        write_cube(out, output, where, "detrend", out.attrs["options"], {"input": label}, progress=progress)
-    return {**out.attrs["options"], "output": output, "most_valid": most}
+                  where=None, progress=None):
+    """File to file, as the QGIS algorithm ``ecoresp:detrend`` (keywords = its parameters in lower case):
+
+    input: the time series: GeoTIFF/VRT with one dated band per time step, NetCDF, or a .zarr store
+    variable: the variable of a multi-variable NetCDF file or Zarr store
+    dates: dates override: a list, or start/step such as 1981-01/P1M
+    output: the detrended series (.tif, .nc or .zarr), same dates (bands YYYY-MM-DD) and units
+    method: linear, seasonal (anomalies from the mean seasonal cycle) or seasonal_linear
+    keep_mean: add each pixel's mean back
+
+    The output carries the provenance of the job ``detrend``; ``where`` and ``memory_mb`` as
+    :func:`trend_files`.  Returns a summary dict (the job's options and ``output``)."""
+    with _context(where, memory_mb) as where:
+        da = open_cube(input, variable, dates, what="input")
+        out = detrend(da, method=method, keep_mean=keep_mean, where=where)
+        label, need = _label(da), 2 if "linear" in method else 1
+
+        def reason(most):
+            return (f"no pixel has the {need} valid time steps that {method} detrending needs; the most valid ones "
+                    f"in a pixel are {most}")
+
+        data = rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], where).data
+        options = out.attrs["options"]
+        write_outputs([Output(out, output, why_empty=_why_empty(data, where, None, None, label, reason))], where,
+                      "detrend", options, {"input": label}, progress=progress)
+    return {**options, "output": output}
