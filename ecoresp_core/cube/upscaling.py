@@ -309,12 +309,12 @@ def _driver_sources(drivers, driver_names=None, driver_files=None):
 def _open_driver_cube(name, source):
     """A driver file as a cube (several bands or a time axis) or a static layer (one band)."""
     from ..jobs.inputs import StaticLayer, open_driver
-    path = split_source(source)[0]
+    path, variable = split_source(source)
     if not os.path.exists(path):
         raise InputError(f"drivers: driver {name}: {path}: file not found")
     if path.rstrip("/").lower().endswith(".zarr"):
         return open_cube(source, what=f"driver {name}")
-    if isinstance(open_driver(source, name), StaticLayer):
+    if isinstance(open_driver(path, name, variable=variable), StaticLayer):
         return open_static(source, what=f"driver {name}")
     return open_cube(source, what=f"driver {name}")
 

@@ -1,0 +1,140 @@
+"""Issue 16: every heavy step gives the same numbers in QGIS (``qgis_process``), on dask's local
+scheduler and on a two-worker dask.distributed ``LocalCluster`` (started and stopped here), with
+the inputs chunked two different ways: ``python -m ecoresp_core STEP`` with ``--chunks`` and
+``--scheduler``.  Outputs are compared bit for bit (the kernels are per pixel or per site-year and
+random numbers are keyed by pixel or site-year, never by chunk)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from osgeo import gdal
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLE = os.path.join(REPO, "example")
+ER = os.path.join(EXAMPLE, "iberia_er_monthly_example.tif")
+CRU = os.path.join(EXAMPLE, "cru_ts400_iberia_1981-2010_monthly.nc")
+# two chunkings of the 16 x 26 Iberian grid: small odd blocks (local threads), whole rows (cluster)
+CHUNKS_LOCAL, CHUNKS_CLUSTER = "y=5,x=7", "y=3,x=26"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  memory_limit="1GiB") as lc:
+        yield lc.scheduler_address
+
+
+def cli(step, *args, scheduler=None, chunks=None):
+    """``python -m ecoresp_core STEP args`` (the interpreter of the tests); CompletedProcess."""
+    cmd = [sys.executable, "-m", "ecoresp_core", step, *map(str, args)]
+    if scheduler:
+        cmd += ["--scheduler", scheduler]
+    else:
+        cmd += ["--threads", "2"]
+    if chunks:
+        cmd += ["--chunks", chunks]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def raster(path):
+    ds = gdal.Open(str(path))
+    return ds.ReadAsArray(), [ds.GetRasterBand(i + 1).GetDescription() for i in range(ds.RasterCount)]
+
+
+def assert_same_rasters(reference, *others):
+    ref, names = raster(reference)
+    assert np.isfinite(ref).any()
+    for other in others:
+        got, got_names = raster(other)
+        assert got_names == names, other
+        np.testing.assert_array_equal(got, ref, err_msg=str(other))
+
+
+def drivers_cli():
+    return ["--drivers", f'tas=NETCDF:"{CRU}":tas', f'pr=NETCDF:"{CRU}":pr']
+
+
+DRIVER_FILES = f'DRIVER_FILES=tas=NETCDF:"{CRU}":tas; pr=NETCDF:"{CRU}":pr'
+
+
+def run_three_ways(qgis_process, tmp_path, cluster, alg, qgis_args, step, cli_args, outputs):
+    """The step through qgis_process, the CLI on local threads and on the cluster; the outputs
+    ``outputs`` (QGIS names -> CLI options) compared bit for bit."""
+    q = {name: tmp_path / f"qgis_{name.lower()}.tif" for name in outputs}
+    proc = qgis_process("run", f"ecoresp:{alg}", "--", *qgis_args, *(f"{n}={p}" for n, p in q.items()))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for how, kw in (("local", dict(chunks=CHUNKS_LOCAL)), ("cluster", dict(scheduler=cluster, chunks=CHUNKS_CLUSTER))):
+        paths = {name: tmp_path / f"{how}_{name.lower()}.tif" for name in outputs}
+        args = [a for name, opt in outputs.items() for a in (opt, paths[name])]
+        out = cli(step, *cli_args, *args, **kw)
+        assert ("dask.distributed cluster" if how == "cluster" else "dask local threads") in out.stdout
+        for name in outputs:
+            assert_same_rasters(q[name], paths[name])
+
+
+def test_partial_correlation_three_ways(qgis_process, tmp_path, cluster):
+    run_three_ways(qgis_process, tmp_path, cluster, "partialcorrelation", [f"INPUT={ER}", DRIVER_FILES],
+                   "partialcorrelation", ["--input", ER, *drivers_cli()],
+                   {"OUTPUT": "--output", "DOMINANT": "--dominant", "DOMINANT_R": "--dominant-r"})
+
+
+def test_rf_attribution_three_ways(qgis_process, tmp_path, cluster):
+    forest = dict(N_TREES=30, MAX_DEPTH=4, SEED=7, MIN_VALID=10)
+    run_three_ways(qgis_process, tmp_path, cluster, "rfattribution",
+                   [f"INPUT={ER}", DRIVER_FILES, *(f"{k}={v}" for k, v in forest.items())],
+                   "rfattribution", ["--input", ER, *drivers_cli(), "--n-trees", 30, "--max-depth", 4,
+                                     "--seed", 7, "--min-valid", 10],
+                   {"OUTPUT": "--output", "DOMINANT": "--dominant"})
+
+
+@pytest.fixture(scope="module")
+def er_model(tmp_path_factory):
+    """A small upscaling model of TA (CRU tas) and IGBP, fitted on a site-month table whose ER
+    rises exponentially with TA and differs by land cover."""
+    import pandas as pd
+
+    from ecoresp_core.upscaling.fit import fit_upscaler
+    from ecoresp_core.upscaling.model import save_model
+    rng = np.random.default_rng(11)
+    rows = [{"site_id": f"S{s}", "TA": ta, "IGBP": lc, "ER": np.exp(0.07 * ta) * (1.3 if lc == "ENF" else 1.0)}
+            for s in range(12) for lc in [["ENF", "GRA", "CRO", "SAV"][s % 4]]
+            for ta in rng.uniform(-2, 24, 30)]
+    res = fit_upscaler(pd.DataFrame(rows), "ER", ["TA", "IGBP"], n_splits=3, n_estimators=25,
+                       importance_repeats=1, units={"TA": "degC"}, target_unit="g C m-2 d-1")
+    return str(save_model(res["model"], tmp_path_factory.mktemp("model") / "er_model.npz"))
+
+
+def test_predict_and_integrate_three_ways(qgis_process, tmp_path, cluster, er_model):
+    igbp = os.path.join(EXAMPLE, "iberia_igbp_2019.tif")
+    run_three_ways(qgis_process, tmp_path, cluster, "predictupscaler",
+                   [f"MODEL={er_model}", f'DRIVER_FILES=TA=NETCDF:"{CRU}":tas; IGBP={igbp}'],
+                   "predict", ["--model", er_model, "--driver-files", f'TA=NETCDF:"{CRU}":tas; IGBP={igbp}'],
+                   {"OUTPUT": "--output", "OUTSIDE_SHARE": "--outside-share"})
+    # the totals of the QGIS prediction, by QGIS and by the command line (Pg C per year and zone)
+    import pandas as pd
+    er = tmp_path / "qgis_output.tif"
+    land, zones = os.path.join(EXAMPLE, "iberia_land_fraction_percent.tif"), os.path.join(EXAMPLE,
+                                                                                           "iberia_koppen_dominant.tif")
+    proc = qgis_process("run", "ecoresp:integrate", "--", f"INPUT={er}", "UNIT=0", f"LAND_FRACTION={land}",
+                        "LAND_SCALE=1", f"ZONES={zones}", f"OUTPUT={tmp_path / 'qgis_totals.csv'}")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ref = pd.read_csv(tmp_path / "qgis_totals.csv")
+    assert len(ref) > 30 and (ref["total_PgC"] > 0).all()
+    for how, kw in (("local", dict(chunks=CHUNKS_LOCAL)), ("cluster", dict(scheduler=cluster, chunks=CHUNKS_CLUSTER))):
+        out = tmp_path / f"{how}_totals.csv"
+        cli("integrate", "--input", er, "--unit", "gC_m2_d", "--land-fraction", land, "--land-scale", 0.01,
+            "--zones", zones, "--output", out, **kw)
+        got = pd.read_csv(out)
+        assert list(got.columns) == list(ref.columns)
+        # the same float64 totals: QGIS's CSV writer rounds them to 15-16 digits, the CLI writes all 17
+        pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=5e-14, atol=0)
+    # local threads and the cluster, chunked differently, agree to the last bit (all 17 digits)
+    assert (tmp_path / "local_totals.csv").read_bytes() == (tmp_path / "cluster_totals.csv").read_bytes()
