@@ -138,3 +138,15 @@ def test_predict_and_integrate_three_ways(qgis_process, tmp_path, cluster, er_mo
         pd.testing.assert_frame_equal(got, ref, check_exact=False, rtol=5e-14, atol=0)
     # local threads and the cluster, chunked differently, agree to the last bit (all 17 digits)
     assert (tmp_path / "local_totals.csv").read_bytes() == (tmp_path / "cluster_totals.csv").read_bytes()
+
+
+def test_trend_three_ways(qgis_process, tmp_path, cluster):
+    """Annual means of the Iberian monthly ER, Mann-Kendall with the Hamed-Rao variance correction."""
+    run_three_ways(qgis_process, tmp_path, cluster, "trend", [f"INPUT={ER}", "AGGREGATE=1", "VARIANT=1"],
+                   "trend", ["--input", ER, "--aggregate", "mean", "--variant", "hamed_rao"],
+                   {"OUTPUT": "--output", "CLASSES": "--classes"})
+
+
+def test_detrend_three_ways(qgis_process, tmp_path, cluster):
+    run_three_ways(qgis_process, tmp_path, cluster, "detrend", [f"INPUT={ER}", "METHOD=2"],
+                   "detrend", ["--input", ER, "--method", "seasonal_linear"], {"OUTPUT": "--output"})
