@@ -27,6 +27,7 @@ from ..common import detrend as _detrend
 from ..common import temporal
 from ..common.timeaxis import format_date, steps_per_year, time_step
 from ..errors import InputError
+from ..jobs.blocks import gdal_cache, gdal_cache_mb
 from ..jobs.trend import TREND_CLASSES, _series_dates_after, trend_classes
 from ..trends.trend import TREND_BANDS, VARIANTS, mann_kendall
 from .files import Output, dates_of, open_cube, write_outputs
@@ -269,7 +270,8 @@ def trend_files(input, output, variable=None, dates=None, classes=None, variant=
                           value_bands=[TREND_BANDS.index("slope")])]
         if classes:
             outputs.append(Output(ds["trend_class"], classes, classes=TREND_CLASSES, nodata=0, dtype="Byte"))
-        write_outputs(outputs, where, "trend", options, {"input": label}, progress=progress)
+        with gdal_cache(gdal_cache_mb(where.memory_mb)):  # the output tiles GDAL caches, within the budget
+            write_outputs(outputs, where, "trend", options, {"input": label}, progress=progress)
     return {**options, "output": output, "classes": classes}
 
 
@@ -297,6 +299,7 @@ def detrend_files(input, output, variable=None, dates=None, method="linear", kee
 
         data = rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], where).data
         options = out.attrs["options"]
-        write_outputs([Output(out, output, why_empty=_why_empty(data, where, None, None, label, reason))], where,
-                      "detrend", options, {"input": label}, progress=progress)
+        with gdal_cache(gdal_cache_mb(where.memory_mb)):
+            write_outputs([Output(out, output, why_empty=_why_empty(data, where, None, None, label, reason))], where,
+                          "detrend", options, {"input": label}, progress=progress)
     return {**options, "output": output}

@@ -1,0 +1,115 @@
+"""Cubes larger than memory (issue 16): trend and predict on an input about three times the memory
+a run is allowed complete within it (the peak resident memory of the whole process, interpreter
+and libraries included, measured by the kernel: ``os.wait4``'s ``ru_maxrss``), with the numbers of
+the in-memory path (the numpy kernels on sample rows).
+
+The inputs are written to disk slab by slab (never whole in memory, neither here nor in the run);
+each run is a child process ``python -m ecoresp_core STEP ... --memory-mb CHUNK_MB`` (the budget
+the chunks are sized for, ``scheduler.run_on``), and the assertion is on the child's peak."""
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from ecoresp_core.trends.trend import TREND_BANDS, mann_kendall
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+LIMIT_MB = 400  # peak resident memory allowed to the whole child process (interpreter included)
+CHUNK_MB = 80  # --memory-mb: the budget the chunks are sized for (the rest: interpreter, libraries, I/O)
+
+# trend: 36 monthly float64 steps on a 3000 x 1440 grid: 1186 MB, 3x LIMIT_MB (a narrow grid: a row of
+# output tiles fits the GDAL cache of the budget, jobs.blocks.gdal_cache_mb)
+T_TREND, H, W = 36, 3000, 1440
+ROWS_PER_SLAB = 16
+SAMPLE_ROWS = (0, 1, 1717, 2999)
+
+
+def cube_rows(r0, r1, nt=T_TREND, seed=11):
+    """Rows [r0, r1) of the synthetic cube (nt, H, W): a trend that varies in space, a seasonal
+    cycle, noise rounded to 0.05 (ties) and a third of the pixels without data (sea), each row
+    drawn from its own seed, so that any rows can be made again without the rest."""
+    out = np.empty((nt, r1 - r0, W))
+    t = np.arange(nt)[:, None]
+    cols = np.arange(W)
+    for i, r in enumerate(range(r0, r1)):
+        rng = np.random.default_rng([seed, r])
+        slope = 0.02 * np.sin(cols / 300.0 + r / 200.0)
+        v = 10 + slope[None] * t + 3 * np.sin(t * 2 * np.pi / 12) + rng.normal(0, 1, (nt, W))
+        v = np.round(v * 20) / 20
+        v[:, ((cols // 160 + r // 160) % 3) == 0] = np.nan
+        out[:, i] = v
+    return out
+
+
+def write_zarr_cube(path, nt, make_rows, name, units=""):
+    """A (time, y, x) float64 Zarr store written slab by slab of ROWS_PER_SLAB rows (dask's
+    synchronous scheduler computes and stores one chunk at a time)."""
+    import dask
+    import dask.array as dsa
+    import pandas as pd
+    import xarray as xr
+
+    def block(block_info=None):
+        (_, _), (r0, r1), (_, _) = block_info[None]["array-location"]
+        return make_rows(r0, r1)
+
+    rows = (ROWS_PER_SLAB,) * (H // ROWS_PER_SLAB) + ((H % ROWS_PER_SLAB,) if H % ROWS_PER_SLAB else ())
+    data = dsa.map_blocks(block, chunks=((nt,), rows, (W,)), dtype="float64",
+                          meta=np.empty((0, 0, 0)))
+    x = -180 + (np.arange(W) + 0.5) * 360 / W
+    y = 90 - (np.arange(H) + 0.5) * 180 / H
+    da = xr.DataArray(data, dims=("time", "y", "x"), name=name, attrs={"units": units},
+                      coords={"time": pd.date_range("2001-01-15", periods=nt, freq="MS") + pd.Timedelta(days=14),
+                              "y": y, "x": x})
+    with dask.config.set(scheduler="synchronous"):
+        da.to_dataset().to_zarr(path, mode="w")
+    return path
+
+
+def run_measured(args, tmp_path):
+    """Run ``python -m ecoresp_core ARGS`` as a child; returns (peak RSS of the child in MB, seconds,
+    its stdout).  The peak is the kernel's (``ru_maxrss`` of ``os.wait4`` for that child)."""
+    out, err = open(tmp_path / "stdout.txt", "w+"), open(tmp_path / "stderr.txt", "w+")
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "ecoresp_core", *args], stdout=out, stderr=err, env=env,
+                            cwd=REPO)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.monotonic() - t0
+    out.seek(0)
+    err.seek(0)
+    text, errors = out.read(), err.read()
+    assert proc.returncode == 0, errors[-3000:]
+    return usage.ru_maxrss / 1024, seconds, text
+
+
+def read_rows(path, rows):
+    from osgeo import gdal
+    ds = gdal.Open(str(path))
+    got = np.stack([ds.ReadAsArray(0, r, W, 1)[:, 0] for r in rows], axis=1)  # (bands, rows, W)
+    ds = None
+    return got
+
+
+@pytest.mark.slow
+def test_trend_of_a_cube_three_times_the_memory_limit(tmp_path):
+    src = write_zarr_cube(str(tmp_path / "er.zarr"), T_TREND, cube_rows, "er", "g C m-2 d-1")
+    size_mb = T_TREND * H * W * 8 / 2 ** 20
+    assert size_mb > 2.95 * LIMIT_MB
+    out = tmp_path / "trend.tif"
+    peak, seconds, _ = run_measured(["trend", "--input", src, "--output", str(out), "--memory-mb", str(CHUNK_MB),
+                                     "--threads", "2"], tmp_path)
+    print(f"trend: input {size_mb:.0f} MB, limit {LIMIT_MB} MB, peak {peak:.0f} MB, {seconds:.0f} s")
+    assert peak < LIMIT_MB
+    got = read_rows(out, SAMPLE_ROWS)
+    want = mann_kendall(np.concatenate([cube_rows(r, r + 1) for r in SAMPLE_ROWS], axis=1), min_valid=10)
+    for i, b in enumerate(TREND_BANDS):
+        expect = want[b] * (12.0 if b.startswith("slope") else 1.0)
+        np.testing.assert_array_equal(got[i], expect.astype("float32"), err_msg=b)
+    assert np.isfinite(got[TREND_BANDS.index("slope")]).mean() > 0.6  # two thirds of the pixels are land
