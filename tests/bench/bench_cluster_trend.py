@@ -54,11 +54,14 @@ def cluster(n):
     return lc, Client(lc)
 
 
-def run_ours(src, out, client):
+def run_ours(src, out, client, rows):
+    """Seconds of trend_files on ``client``'s cluster, in chunks of ``rows`` whole rows (the memory
+    budget of a 2 GiB worker alone would give chunks of ~73 000 pixels: too few for two workers)."""
     from ecoresp_core.cube.scheduler import run_on
     from ecoresp_core.cube.trends import trend_files
     t0 = time.perf_counter()
     with run_on(client) as where:
+        where.chunks = {"y": rows}
         trend_files(src, out, slope_unit="step", where=where)
     return time.perf_counter() - t0
 
@@ -94,7 +97,7 @@ def main():
         for n in (1, 2):
             lc, client = cluster(n)
             try:
-                times[n] = run_ours(src, os.path.join(tmp, f"trend{n}.tif"), client)
+                times[n] = run_ours(src, os.path.join(tmp, f"trend{n}.tif"), client, max(1, ny // 24))
                 print(f"ecoresp trend, {n} worker(s): {times[n]:.1f} s", flush=True)
                 if n == 2 and have_xmk:
                     t_xmk, slope_xmk = run_xmk(src, client)
