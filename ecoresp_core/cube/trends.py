@@ -19,17 +19,16 @@ desktop's helper processes (``jobs.parallel.Workers``).
 from __future__ import annotations
 
 import functools
-from types import SimpleNamespace
 
 import numpy as np
 
 from ..common import detrend as _detrend
 from ..common import temporal
-from ..common.timeaxis import format_date, steps_per_year, time_step
+from ..common.timeaxis import time_step
 from ..errors import InputError
 from ..jobs.blocks import gdal_cache, gdal_cache_mb
-from ..jobs.trend import TREND_CLASSES, _series_dates_after, trend_classes
-from ..trends.trend import TREND_BANDS, VARIANTS, mann_kendall
+from ..jobs.trend import TREND_CLASSES, tested_dates, trend_classes, trend_setup
+from ..trends.trend import TREND_BANDS, mann_kendall
 from .files import Output, dates_of, open_cube, write_outputs
 from .scheduler import DEFAULT_MEMORY_MB, Where, rechunk, run_on
 
@@ -42,54 +41,6 @@ TREND_BYTES_PER_STEP, TREND_BYTES_FIXED = 8 * 5, 8 * 40
 DETREND_BYTES_PER_STEP = 8 * 12
 
 _SLOPE_BANDS = ("slope", "slope_lower", "slope_upper")
-
-
-def trend_setup(dates, calendar, units, label, variant="original", alpha=0.05, min_valid=10, slope_per="year",
-                aggregate=None, period=12):
-    """Validation, slope factor, options and band units of a trend run, as in
-    ``jobs.trend.trend_raster`` (to be factored out of it into jobs/trend.py; kept identical).
-
-    ``dates``: the series' dates in order; ``calendar``: their CF calendar; ``units``: the input
-    units; ``label``: the input named in messages.  Returns ``(factor, options, band_meta, tested
-    dates)``: ``factor`` turns the kernel's slope (per step; per cycle for 'seasonal') into the
-    asked unit (per year: x steps per year), ``options`` are the provenance options of the job,
-    ``band_meta`` one dict per TREND_BANDS name (``units``, and ``reference`` for the intercept)."""
-    if variant not in VARIANTS:
-        raise InputError(f"unknown trend test {variant!r}; use one of {', '.join(VARIANTS)}")
-    if slope_per not in ("step", "year"):
-        raise InputError(f"slope unit must be 'step' or 'year', not {slope_per!r}")
-    if not 0 < alpha < 1:
-        raise InputError(f"significance level must be between 0 and 1 (got {alpha})")
-    if variant == "seasonal" and aggregate:
-        raise InputError("the seasonal test works on the monthly series: do not aggregate to annual values")
-    tested = _series_dates_after(SimpleNamespace(count=len(dates), dates=list(dates)), aggregate)
-    step = time_step(tested)
-    if variant == "seasonal" and step != "monthly":
-        raise InputError(f"{label}: the seasonal Mann-Kendall test needs a regular monthly series "
-                         f"(found {step or 'an irregular time axis'})")
-    if int(min_valid) > len(tested):
-        raise InputError(f"{label}: minimum of {min_valid} valid time steps is more than the "
-                         f"{len(tested)} time steps of the series")
-    if variant == "seasonal":
-        factor = 1.0 if slope_per == "year" else 1.0 / period
-        unit_text = "per year" if slope_per == "year" else "per time step"
-    elif slope_per == "year":
-        if step is None:
-            raise InputError(f"{label}: the time axis is irregular, so a slope per year is undefined; "
-                             "choose the slope per time step")
-        factor = steps_per_year(step, calendar or "standard")
-        unit_text = "per year"
-    else:
-        factor = 1.0
-        unit_text = "per time step"
-    options = dict(variant=variant, alpha=alpha, min_valid=int(min_valid), slope_per=slope_per,
-                   aggregate=aggregate, period=period, time_step=step,
-                   first_date=format_date(tested[0]), last_date=format_date(tested[-1]))
-    units = units or ""
-    band_meta = [{"units": f"{units} {unit_text}".strip() if b.startswith("slope") else
-                  (units if b == "intercept" else "")} for b in TREND_BANDS]
-    band_meta[TREND_BANDS.index("intercept")]["reference"] = f"value at the first time step ({format_date(tested[0])})"
-    return factor, options, band_meta, tested
 
 
 def _where(where):
@@ -257,7 +208,7 @@ def trend_files(input, output, variable=None, dates=None, classes=None, variant=
         ds = trend(da, variant=variant, alpha=alpha, min_valid=min_valid, slope_per=slope_unit,
                    aggregate=aggregate, where=where)
         options, label = ds.attrs["options"], _label(da)
-        n = len(_series_dates_after(SimpleNamespace(count=da.sizes["time"], dates=dates_of(da)), aggregate))
+        n = len(tested_dates(dates_of(da), aggregate))
         tested = f"{n} {'annual values' if aggregate else 'time steps'}"
 
         def reason(most):

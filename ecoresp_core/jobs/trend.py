@@ -32,11 +32,60 @@ def trend_classes(slope, trend):
     return cls
 
 
-def _series_dates_after(src, aggregate):
+def tested_dates(dates, aggregate):
+    """The dates of the tested series: ``dates``, or the years of an annual aggregate."""
     if aggregate:
-        _, dates = temporal.annual_aggregate(np.zeros((src.count, 1)), src.dates, aggregate)
+        _, dates = temporal.annual_aggregate(np.zeros((len(dates), 1)), list(dates), aggregate)
         return dates
-    return src.dates
+    return list(dates)
+
+
+def trend_setup(dates, calendar, units, label, variant="original", alpha=0.05, min_valid=10, slope_per="year",
+                aggregate=None, period=12):
+    """Validation, slope factor, options and band units of a trend run (``trend_raster`` and the
+    cube step ``cube.trends.trend``).
+
+    ``dates``: the series' dates in order; ``calendar``: their CF calendar; ``units``: the input
+    units; ``label``: the input named in messages.  Returns ``(factor, options, band_meta, tested
+    dates)``: ``factor`` turns the kernel's slope (per step; per cycle for 'seasonal') into the
+    asked unit (per year: x steps per year), ``options`` are the provenance options of the job,
+    ``band_meta`` one dict per TREND_BANDS name (``units``, and ``reference`` for the intercept)."""
+    if variant not in VARIANTS:
+        raise InputError(f"unknown trend test {variant!r}; use one of {', '.join(VARIANTS)}")
+    if slope_per not in ("step", "year"):
+        raise InputError(f"slope unit must be 'step' or 'year', not {slope_per!r}")
+    if not 0 < alpha < 1:
+        raise InputError(f"significance level must be between 0 and 1 (got {alpha})")
+    if variant == "seasonal" and aggregate:
+        raise InputError("the seasonal test works on the monthly series: do not aggregate to annual values")
+    tested = tested_dates(dates, aggregate)
+    step = time_step(tested)
+    if variant == "seasonal" and step != "monthly":
+        raise InputError(f"{label}: the seasonal Mann-Kendall test needs a regular monthly series "
+                         f"(found {step or 'an irregular time axis'})")
+    if int(min_valid) > len(tested):
+        raise InputError(f"{label}: minimum of {min_valid} valid time steps is more than the "
+                         f"{len(tested)} time steps of the series")
+    if variant == "seasonal":
+        factor = 1.0 if slope_per == "year" else 1.0 / period
+        unit_text = "per year" if slope_per == "year" else "per time step"
+    elif slope_per == "year":
+        if step is None:
+            raise InputError(f"{label}: the time axis is irregular, so a slope per year is undefined; "
+                             "choose the slope per time step")
+        factor = steps_per_year(step, calendar or "standard")
+        unit_text = "per year"
+    else:
+        factor = 1.0
+        unit_text = "per time step"
+    options = dict(variant=variant, alpha=alpha, min_valid=int(min_valid), slope_per=slope_per,
+                   aggregate=aggregate, period=period, time_step=step,
+                   first_date=format_date(tested[0]), last_date=format_date(tested[-1]))
+    units = units or ""
+    band_meta = [{"units": f"{units} {unit_text}".strip() if b.startswith("slope") else
+                  (units if b == "intercept" else "")} for b in TREND_BANDS]
+    band_meta[TREND_BANDS.index("intercept")]["reference"] = f"value at the first time step ({format_date(tested[0])})"
+    return factor, options, band_meta, tested
 
 
 def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, slope_per="year",
@@ -56,42 +105,8 @@ def trend_raster(src, out_path, variant="original", alpha=0.05, min_valid=10, sl
     without any slope (no pixel with ``min_valid`` valid time steps) is an InputError.
     Returns a summary dict.
     """
-    if variant not in VARIANTS:
-        raise InputError(f"unknown trend test {variant!r}; use one of {', '.join(VARIANTS)}")
-    if slope_per not in ("step", "year"):
-        raise InputError(f"slope unit must be 'step' or 'year', not {slope_per!r}")
-    if not 0 < alpha < 1:
-        raise InputError(f"significance level must be between 0 and 1 (got {alpha})")
-    if variant == "seasonal" and aggregate:
-        raise InputError("the seasonal test works on the monthly series: do not aggregate to annual values")
-    dates = _series_dates_after(src, aggregate)
-    step = time_step(dates)
-    if variant == "seasonal" and step != "monthly":
-        raise InputError(f"{src.label}: the seasonal Mann-Kendall test needs a regular monthly series "
-                         f"(found {step or 'an irregular time axis'})")
-    if int(min_valid) > len(dates):
-        raise InputError(f"{src.label}: minimum of {min_valid} valid time steps is more than the "
-                         f"{len(dates)} time steps of the series")
-    # factor that turns the core's slope (per step; per cycle for 'seasonal') into the asked unit
-    if variant == "seasonal":
-        factor = 1.0 if slope_per == "year" else 1.0 / period
-        unit_text = "per year" if slope_per == "year" else "per time step"
-    elif slope_per == "year":
-        if step is None:
-            raise InputError(f"{src.label}: the time axis is irregular, so a slope per year is undefined; "
-                             "choose the slope per time step")
-        factor = steps_per_year(step, src.calendar)
-        unit_text = "per year"
-    else:
-        factor = 1.0
-        unit_text = "per time step"
-    options = dict(variant=variant, alpha=alpha, min_valid=int(min_valid), slope_per=slope_per,
-                   aggregate=aggregate, period=period, time_step=step,
-                   first_date=format_date(dates[0]), last_date=format_date(dates[-1]))
-    units = src.units or ""
-    band_meta = [{"units": f"{units} {unit_text}".strip() if b.startswith("slope") else
-                  (units if b == "intercept" else "")} for b in TREND_BANDS]
-    band_meta[TREND_BANDS.index("intercept")]["reference"] = f"value at the first time step ({format_date(dates[0])})"
+    factor, options, band_meta, dates = trend_setup(src.dates, src.calendar, src.units, src.label, variant, alpha,
+                                                    min_valid, slope_per, aggregate, period)
     counts = dict(pixels=0, valid_input=0, tested=0, increasing=0, decreasing=0, most_valid=0)
     tested_steps = f"{len(dates)} {'annual values' if aggregate else 'time steps'}"
 
