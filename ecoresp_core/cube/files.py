@@ -278,18 +278,31 @@ def write_outputs(outputs, where, algorithm, options=None, inputs=None, progress
     name; only when all are complete (and none is empty, ``why_empty``) are they renamed, so a
     failure or Cancel leaves no file and never touches an existing one.  Outputs carry the
     provenance of ``algorithm``, ``options``, ``inputs`` and the versions."""
+    from ..jobs.blocks import gdal_cache, gdal_cache_mb
+    if options is None:  # the options a step recorded on its result
+        options = getattr(outputs[0].obj, "attrs", {}).get("options", {}) if outputs else {}
+    meta = provenance(algorithm, options or {}, inputs)
+    # GDAL's block cache is part of the budget, as in the QGIS jobs (jobs.blocks.gdal_cache_mb)
+    with gdal_cache(gdal_cache_mb(where.memory_mb)):
+        _write_outputs(outputs, where, meta, gdal_cache_mb(where.memory_mb), progress)
+
+
+def _write_outputs(outputs, where, meta, cache_mb, progress):
     from ..io.series import SeriesWriter
     from ..io.styles import write_qml
-    meta = provenance(algorithm, options or {}, inputs)
+    from ..jobs.blocks import output_tile_rows
     rasters = [o for o in outputs if not _is_zarr(o.path)]
     stores = [o for o in outputs if _is_zarr(o.path)]
     writers, arrays = [], []
     try:
-        for o in rasters:
-            arrs, names, band_meta = _bands(o.obj, o.band_names)
-            writers.append(SeriesWriter(o.path, grid_of(arrs[0]), names, metadata=meta,
-                                        band_metadata=o.band_metadata or band_meta, classes=o.classes,
-                                        nodata=o.nodata, dtype=o.dtype))
+        bands = [_bands(o.obj, o.band_names) for o in rasters]
+        for o, (arrs, names, band_meta) in zip(rasters, bands):
+            grid = grid_of(arrs[0])
+            # tiles short enough that one row of tiles of every output fits half the GDAL cache: slabs
+            # shorter than a tile then fill tiles in the cache instead of recompressing them
+            tile_rows = output_tile_rows(cache_mb, grid.width, max(len(n) for _, n, _ in bands), len(rasters))
+            writers.append(SeriesWriter(o.path, grid, names, metadata=meta, band_metadata=o.band_metadata or band_meta,
+                                        classes=o.classes, nodata=o.nodata, dtype=o.dtype, tile_rows=tile_rows))
             arrays.append(arrs)
         staged = [_zarr_stage(o.obj, o.path, meta) for o in stores]
         if staged:

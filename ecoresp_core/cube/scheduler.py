@@ -154,6 +154,18 @@ def chunk_pixels(bytes_per_pixel, where):
     return max(1, int(budget // max(float(bytes_per_pixel), 1.0)))
 
 
+CHUNKS_PER_THREAD = 4
+
+
+def min_chunks_pixels(n_pixels, where):
+    """Pixels per chunk that give every thread (of all workers) at least ``CHUNKS_PER_THREAD``
+    chunks, so that a cube smaller than the budget still keeps every worker busy and the last
+    chunks do not leave workers idle (at least 1024 pixels: tiny chunks cost more to schedule
+    than to compute)."""
+    threads = max(int(where.details.get("threads", where.threads) or 1), 1)
+    return max(1024, -(-int(n_pixels) // (CHUNKS_PER_THREAD * threads)))
+
+
 def spatial_chunks(height, width, pixels):
     """(rows, cols) of a spatial chunk of at most ``pixels`` pixels: whole rows when a row fits
     (rows are what GeoTIFF strips and the QGIS jobs' blocks are made of), else part of one row."""
@@ -167,7 +179,8 @@ def chunk_spec(da, bytes_per_pixel, where, y="y", x="x", time="time"):
     """A ``{dim: size}`` chunking of ``da``: the whole time axis in one chunk, space in chunks of
     :func:`chunk_pixels`, or as ``where.chunks`` says.  Explicit chunks of the caller may be kept
     instead (see ``rechunk``)."""
-    rows, cols = spatial_chunks(da.sizes[y], da.sizes[x], chunk_pixels(bytes_per_pixel, where))
+    pixels = min(chunk_pixels(bytes_per_pixel, where), min_chunks_pixels(da.sizes[y] * da.sizes[x], where))
+    rows, cols = spatial_chunks(da.sizes[y], da.sizes[x], pixels)
     spec = {y: rows, x: cols}
     if where.chunks:  # the user's chunks (python -m ecoresp_core --chunks), each side within the cube
         spec.update({d: min(int(n), da.sizes[d]) for d, n in where.chunks.items() if d in (y, x)})

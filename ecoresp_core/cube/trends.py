@@ -26,7 +26,6 @@ from ..common import detrend as _detrend
 from ..common import temporal
 from ..common.timeaxis import time_step
 from ..errors import InputError
-from ..jobs.blocks import gdal_cache, gdal_cache_mb
 from ..jobs.trend import TREND_CLASSES, tested_dates, trend_classes, trend_setup
 from ..trends.trend import TREND_BANDS, mann_kendall
 from .files import Output, dates_of, open_cube, write_outputs
@@ -221,8 +220,7 @@ def trend_files(input, output, variable=None, dates=None, classes=None, variant=
                           value_bands=[TREND_BANDS.index("slope")])]
         if classes:
             outputs.append(Output(ds["trend_class"], classes, classes=TREND_CLASSES, nodata=0, dtype="Byte"))
-        with gdal_cache(gdal_cache_mb(where.memory_mb)):  # the output tiles GDAL caches, within the budget
-            write_outputs(outputs, where, "trend", options, {"input": label}, progress=progress)
+        write_outputs(outputs, where, "trend", options, {"input": label}, progress=progress)
     return {**options, "output": output, "classes": classes}
 
 
@@ -250,7 +248,6 @@ def detrend_files(input, output, variable=None, dates=None, method="linear", kee
 
         data = rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], where).data
         options = out.attrs["options"]
-        with gdal_cache(gdal_cache_mb(where.memory_mb)):
-            write_outputs([Output(out, output, why_empty=_why_empty(data, where, None, None, label, reason))], where,
-                          "detrend", options, {"input": label}, progress=progress)
+        write_outputs([Output(out, output, why_empty=_why_empty(data, where, None, None, label, reason))], where,
+                      "detrend", options, {"input": label}, progress=progress)
     return {**options, "output": output}
