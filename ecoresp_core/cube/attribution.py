@@ -29,7 +29,7 @@ from ..attribution import partialcorr as pc
 from ..attribution import rfattribution as rfa
 from ..errors import InputError
 from ..jobs.attribution import check_inputs, driver_classes
-from .files import Output, dates_of, grid_of, open_cube, write_outputs
+from .files import Output, as_cube, dates_of, grid_of, open_cube, write_outputs
 from .scheduler import DEFAULT_MEMORY_MB, Where, default_threads, rechunk, run_on
 
 DIMS = ("time", "y", "x")
@@ -37,10 +37,8 @@ DIMS = ("time", "y", "x")
 
 # -- inputs -------------------------------------------------------------------------------------
 def _series_dims(da, what):
-    """``da`` with dims ("time", "y", "x") (transposed when needed); InputError naming ``what``."""
-    if set(da.dims) != set(DIMS):
-        raise InputError(f"{what}: needs the dimensions time, y, x (found {', '.join(map(str, da.dims))})")
-    return da.transpose(*DIMS)
+    """``da`` with dims ("time", "y", "x") (``files.as_cube``); InputError naming ``what``."""
+    return as_cube(da, what)
 
 
 def _as_series(da, what):

@@ -188,6 +188,34 @@ def open_static(source, band=1, grid=None, what="static layer"):
                         attrs=_attrs(g, "", path))
 
 
+_DIM_NAMES = {"y": ("y", "lat", "latitude", "rlat"), "x": ("x", "lon", "longitude", "rlon"), "time": ("time", "t")}
+
+
+def as_cube(da, what="input", static=False):
+    """``da`` as the steps take it: dims ``("time", "y", "x")`` (``("y", "x")`` with ``static``),
+    renamed from lat/lon/latitude/longitude and transposed as needed, north row first (a y axis
+    running south to north, as xarray opens CRU TS, is flipped; per-pixel results do not change).
+    InputError naming ``what`` when a dimension is missing or extra."""
+    want = ("y", "x") if static else ("time", "y", "x")
+    rename = {}
+    for target in want:
+        if target in da.dims:
+            continue
+        found = [d for d in da.dims if str(d).lower() in _DIM_NAMES[target]]
+        if len(found) == 1:
+            rename[found[0]] = target
+    if rename:
+        da = da.rename(rename)
+    if set(da.dims) != set(want):
+        raise InputError(f"{what}: needs the dimensions {', '.join(want)} (or lat/lon for y/x); it has "
+                         f"{', '.join(map(str, da.dims)) or 'none'}")
+    da = da.transpose(*want)
+    y = np.asarray(da["y"]) if "y" in da.coords else None
+    if y is not None and y.size > 1 and y[1] > y[0] and not isinstance(da.attrs.get("grid"), Grid):
+        da = da.isel(y=slice(None, None, -1))
+    return da
+
+
 def dates_of(da):
     """The dates of a cube's time coordinate as the plugin's jobs take them (``datetime.datetime``
     in standard calendars, cftime dates otherwise), in order."""

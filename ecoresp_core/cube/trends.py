@@ -28,7 +28,7 @@ from ..common.timeaxis import time_step
 from ..errors import InputError
 from ..jobs.trend import TREND_CLASSES, tested_dates, trend_classes, trend_setup
 from ..trends.trend import TREND_BANDS, mann_kendall
-from .files import Output, dates_of, open_cube, write_outputs
+from .files import Output, as_cube, dates_of, open_cube, write_outputs
 from .scheduler import DEFAULT_MEMORY_MB, Where, rechunk, run_on
 
 __all__ = ["TREND_BANDS", "TREND_CLASSES", "trend", "detrend", "trend_files", "detrend_files",
@@ -88,10 +88,7 @@ def trend(da, *, variant="original", alpha=0.05, min_valid=10, slope_per="year",
     import dask.array as dsa
     import xarray as xr
 
-    for d in ("time", "y", "x"):
-        if d not in da.dims:
-            raise InputError(f"input: {_label(da)} needs the dimensions time, y, x (found {', '.join(da.dims)})")
-    da = da.transpose("time", "y", "x")
+    da = as_cube(da, f"input: {_label(da)}")
     dates = dates_of(da)
     factor, options, band_meta, tested = trend_setup(
         dates, _calendar(da), da.attrs.get("units", ""), _label(da), variant, alpha, min_valid, slope_per,
@@ -136,7 +133,7 @@ def detrend(da, *, method="linear", keep_mean=False, where=None, keep_chunks=Fal
     import dask.array as dsa
     import xarray as xr
 
-    da = da.transpose("time", "y", "x")
+    da = as_cube(da)
     dates = dates_of(da)
     _detrend_setup(dates, _label(da), method)
     da = rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], _where(where), keep=keep_chunks)

@@ -33,7 +33,7 @@ from ..io.series import split_source
 from ..jobs.integrate import check_lat_lon_grid, land_fraction_values, zone_values
 from ..upscaling import integrate as _integrate
 from ..upscaling.predict import LeftOut, as_model, read_category_mapping
-from .files import dates_of, grid_of, open_cube, open_static, write_cube
+from .files import as_cube, dates_of, grid_of, open_cube, open_static, write_cube
 from .scheduler import chunk_pixels, rechunk, run_on
 
 SHARE = "outside_share"  # the variable (and band) of the share of months outside the training range
@@ -178,6 +178,8 @@ def _chunk_tasks(model, drivers, land_mask, modes, with_prediction, where, keep_
     """(tasks [i][j] of ``_predict_chunk`` as dask.delayed, y chunks, x chunks, reference cube, dates)."""
     import dask
 
+    drivers = {n: as_cube(d, f"driver {n}", static="time" not in d.dims) for n, d in drivers.items()}
+    land_mask = None if land_mask is None else as_cube(land_mask, "land_mask", static=True)
     series, ref, dates = _check_drivers(model, drivers, land_mask)
     nt = len(dates)
     arrays, land, spec = _aligned(model, drivers, land_mask, series, ref, nt, where, keep_chunks)
@@ -384,6 +386,9 @@ def integrate(er, *, unit="gC_m2_d", land_fraction=None, land_scale=1.0, zones=N
     adds in row order.  Returns (totals rows, summary rows) as the QGIS job."""
     import dask
 
+    er = as_cube(er)
+    land_fraction = None if land_fraction is None else as_cube(land_fraction, "land_fraction", static=True)
+    zones = None if zones is None else as_cube(zones, "zones", static=True)
     label = er.attrs.get("label") or er.name or "input"
     dates = dates_of(er)
     if time_step(dates) != "monthly":

@@ -266,8 +266,8 @@ def test_bad_inputs_are_named(files, tmp_path):
         cat.partial_correlation(er, drivers, min_valid=20)
     with pytest.raises(InputError, match="alpha"):
         cat.partial_correlation(er, drivers, alpha=1.5)
-    with pytest.raises(InputError, match="dimensions time, y, x"):
-        cat.partial_correlation(er.rename(y="lat"), drivers)
+    with pytest.raises(InputError, match=r"dimensions time, y, x \(or lat/lon for y/x\); it has time, band, x"):
+        cat.partial_correlation(er.rename(y="band"), drivers)
     with pytest.raises(InputError, match="maximum tree depth"):
         cat.rf_attribution(er, drivers, max_depth=20)
     with run_on(None, memory_mb=32, threads=2) as where:

@@ -1,5 +1,5 @@
 """Trend and detrend jobs (ecoresp_core.jobs.trend, .detrend) and the xarray entry points
-(ecoresp_core.jobs.gridded): block processing, units, classes, provenance, errors, Cancel."""
+(ecoresp_core.cube.trends): block processing, units, classes, provenance, errors, Cancel."""
 
 import json
 import os
@@ -125,16 +125,20 @@ def test_detrend_raster_keeps_dates(stack_factory, tmp_path):
 
 
 def test_xarray_and_dask_entry_points(iberia_nc):
+    """The cube steps on a NetCDF opened by xarray itself (lat/lon dims, latitude running south to
+    north): numpy- and dask-backed give the kernel's numbers pixel for pixel."""
     xr = pytest.importorskip("xarray")
     pytest.importorskip("dask")
-    from ecoresp_core.jobs.gridded import detrend_dataarray, trend_dataset
+    from ecoresp_core.cube.trends import detrend, trend
 
     da = xr.open_dataset(iberia_nc)["tas"].isel(time=slice(0, 120))
-    eager = trend_dataset(da, min_valid=10)
-    lazy = trend_dataset(da.chunk({"lat": 5}), min_valid=10)
-    assert lazy["slope"].chunks is not None
-    xr.testing.assert_allclose(eager.compute(), lazy.compute())
+    eager = trend(da, min_valid=10, slope_per="step")
+    lazy = trend(da.chunk({"lat": 5}), min_valid=10, slope_per="step", keep_chunks=True)
+    assert lazy["slope"].chunks[0] == (1, 5, 5, 5)  # the caller's chunks, north row first
+    xr.testing.assert_identical(eager.compute(), lazy.compute())
     direct = mann_kendall(da.values.astype(float), min_valid=10)
-    np.testing.assert_allclose(eager["s"].values, direct["s"], equal_nan=True)
-    det = detrend_dataarray(da.chunk({"lat": 4}), method="seasonal_linear").compute()
-    assert det.dims == da.dims and det.shape == da.shape
+    north_first = eager.sortby("y")  # the steps put the northern row first; the kernel had lat ascending
+    np.testing.assert_array_equal(north_first["s"].values, direct["s"])
+    np.testing.assert_array_equal(north_first["slope"].values, direct["slope"])
+    det = detrend(da.chunk({"lat": 4}), method="seasonal_linear").compute()
+    assert det.dims == ("time", "y", "x") and det.shape == (120, da.sizes["lat"], da.sizes["lon"])
