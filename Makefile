@@ -69,6 +69,8 @@ compare-trixie compare-sid: compare-%: setup
 bench: setup
 	$(PY) -m pip install -q --disable-pip-version-check -c .venv/constraints.txt "hesseflux==5.0" \
 	  || echo "hesseflux could not be installed: the partitioning bench runs without its peer"
+	$(PY) -m pip install -q --disable-pip-version-check -c .venv/constraints.txt "xarrayMannKendall==1.4.5" \
+	  || echo "xarrayMannKendall could not be installed: the cluster trend bench runs without its peer"
 	$(PY) tests/bench/run_bench.py $(BENCH_ARGS)
 
 ## zip: a plugins.qgis.org-valid archive in dist/

@@ -46,8 +46,12 @@ STEPS = {
 }
 # parameters given as NAME=VALUE pairs (a dict), and as several values (a list), when the file
 # function's default or annotation does not say so
-MAPPING_PARAMETERS = {"drivers", "aggregation", "aggregations", "category_mapping"}
-LIST_PARAMETERS = {"inputs"}
+MAPPING_PARAMETERS = {"*": {"drivers", "aggregation", "aggregations"}, "partition": {"columns", "units"}}
+LIST_PARAMETERS = {"*": {"inputs"}, "partition": {"input"}}
+
+
+def _named(table, step, name):
+    return name in table["*"] or name in table.get(step, ())
 # parameters every file function may take that the command line fills itself
 _RUNTIME = {"where", "progress", "cancelled", "memory_mb"}  # memory_mb: --memory-mb of every step
 
@@ -89,7 +93,7 @@ def _boolean(text):
     raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
 
 
-def _add_parameter(parser, param, doc):
+def _add_parameter(parser, param, doc, step):
     """An option for one parameter of a file function, typed from its default and annotation:
     bool -> true/false, int, float, dict -> NAME=VALUE ..., list/tuple -> several values."""
     flag = "--" + param.name.replace("_", "-")
@@ -109,15 +113,16 @@ def _add_parameter(parser, param, doc):
         kw["type"] = int
     elif isinstance(default, float):
         kw["type"] = float
-    elif _is_mapping(param):
+    elif _is_mapping(param, step):
         kw.update(nargs="+", metavar="NAME=VALUE")
-    elif isinstance(default, (list, tuple)) or "list" in annotation or param.name in LIST_PARAMETERS:
+    elif isinstance(default, (list, tuple)) or "list" in annotation or _named(LIST_PARAMETERS, step, param.name):
         kw.update(nargs="+")
     parser.add_argument(flag, **kw)
 
 
-def _is_mapping(param):
-    return isinstance(param.default, dict) or "dict" in str(param.annotation) or param.name in MAPPING_PARAMETERS
+def _is_mapping(param, step):
+    return (isinstance(param.default, dict) or "dict" in str(param.annotation)
+            or _named(MAPPING_PARAMETERS, step, param.name))
 
 
 def _parameter_docs(fn):
@@ -147,7 +152,7 @@ def step_parser(step):
     for param in inspect.signature(fn).parameters.values():
         if param.name in _RUNTIME or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
             continue
-        _add_parameter(p, param, docs)
+        _add_parameter(p, param, docs, step)
     g = p.add_argument_group("where it runs")
     g.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a dask.distributed scheduler (tcp://host:8786); default: local threads")
@@ -197,7 +202,7 @@ def main(argv=None):
     params = inspect.signature(fn).parameters
     for name, value in list(args.items()):
         p = params[name]
-        if isinstance(value, list) and _is_mapping(p):
+        if isinstance(value, list) and _is_mapping(p, step):
             args[name] = _key_values(value, name.replace("_", "-"))
     if chunks is not None and step == "partition":
         raise SystemExit("ecoresp: error: --chunks does not apply to the step partition (one task per site-year)")

@@ -87,6 +87,12 @@ def main():
     section("upscaling: block-wise raster prediction vs scikit-learn's predict", "bench_upscaler", *q)
     section("attribution: partial correlation on a 0.5-degree grid; random forest vs the naive per-pixel "
             "scikit-learn loop", "bench_attribution", *q)
+    section("beyond one machine: the trend step on a one- against a two-worker dask LocalCluster, and "
+            "xarrayMannKendall on the same cluster", "bench_cluster_trend", *q)
+    section("beyond one machine: the global monthly prediction on a one- against a two-worker LocalCluster",
+            "bench_cluster_predict", *q)
+    section("beyond one machine: batch partitioning of the bundled site-years, one task per site-year, on a "
+            "one- against a two-worker LocalCluster", "bench_cluster_sites", *q)
     ny, nx = (90, 180) if quick else (360, 720)
     for nt in (30, 360):
         print(f"\n== ecoresp:trend through qgis_process on a {ny} x {nx} x {nt} float32 GeoTIFF "
