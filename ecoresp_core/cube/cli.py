@@ -221,6 +221,21 @@ def main(argv=None):
         raise SystemExit(f"ecoresp: error: {step} failed unexpectedly ({type(exc).__name__}: {exc}); this is a "
                          "defect of ecoresp: please report it with the command (ECORESP_DEBUG=1 shows where "
                          "it happened)") from None
-    print(json.dumps({"step": step, "where": where.describe(), **(summary if isinstance(summary, dict) else
-                                                                 {"result": summary})}, default=str))
+    print(json.dumps({"step": step, "where": where.describe(), **_plain(summary)}))
     return 0
+
+
+def _plain(summary):
+    """The summary items a JSON line can show: numbers, text, paths and lists or dicts of them (the
+    Python objects a step also returns, tables and results, are left out)."""
+    def ok(v):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return True
+        if isinstance(v, (list, tuple)):
+            return all(ok(x) for x in v)
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and ok(x) for k, x in v.items())
+        return isinstance(v, os.PathLike)
+    if not isinstance(summary, dict):
+        return {}
+    return {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in summary.items() if ok(v)}
