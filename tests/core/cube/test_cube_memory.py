@@ -45,9 +45,9 @@ def cube_rows(r0, r1, nt=T_TREND, seed=11):
     return out
 
 
-def write_zarr_cube(path, nt, make_rows, name, units=""):
-    """A (time, y, x) float64 Zarr store written slab by slab of ROWS_PER_SLAB rows (dask's
-    synchronous scheduler computes and stores one chunk at a time)."""
+def write_zarr_cube(path, nt, make_rows, name, units="", height=H, start="2001-01-15"):
+    """A (time, y, x) float64 Zarr store of ``height`` rows written slab by slab of ROWS_PER_SLAB rows
+    (dask's synchronous scheduler computes and stores one chunk at a time)."""
     import dask
     import dask.array as dsa
     import pandas as pd
@@ -57,13 +57,13 @@ def write_zarr_cube(path, nt, make_rows, name, units=""):
         (_, _), (r0, r1), (_, _) = block_info[None]["array-location"]
         return make_rows(r0, r1)
 
-    rows = (ROWS_PER_SLAB,) * (H // ROWS_PER_SLAB) + ((H % ROWS_PER_SLAB,) if H % ROWS_PER_SLAB else ())
+    rows = (ROWS_PER_SLAB,) * (height // ROWS_PER_SLAB) + ((height % ROWS_PER_SLAB,) if height % ROWS_PER_SLAB else ())
     data = dsa.map_blocks(block, chunks=((nt,), rows, (W,)), dtype="float64",
                           meta=np.empty((0, 0, 0)))
     x = -180 + (np.arange(W) + 0.5) * 360 / W
-    y = 90 - (np.arange(H) + 0.5) * 180 / H
+    y = 90 - (np.arange(height) + 0.5) * 180 / height
     da = xr.DataArray(data, dims=("time", "y", "x"), name=name, attrs={"units": units},
-                      coords={"time": pd.date_range("2001-01-15", periods=nt, freq="MS") + pd.Timedelta(days=14),
+                      coords={"time": pd.date_range(start, periods=nt, freq="MS") + pd.Timedelta(days=14),
                               "y": y, "x": x})
     with dask.config.set(scheduler="synchronous"):
         da.to_dataset().to_zarr(path, mode="w")
@@ -113,3 +113,126 @@ def test_trend_of_a_cube_three_times_the_memory_limit(tmp_path):
         expect = want[b] * (12.0 if b.startswith("slope") else 1.0)
         np.testing.assert_array_equal(got[i], expect.astype("float32"), err_msg=b)
     assert np.isfinite(got[TREND_BANDS.index("slope")]).mean() > 0.6  # two thirds of the pixels are land
+
+
+# predict: TA and SW, 36 monthly float64 steps on a 1500 x 1440 grid (593 MB each, 1187 MB together:
+# 3x LIMIT_MB), and a static IGBP raster (Byte); a 5-tree random forest fitted here
+T_PRED, H_PRED = 36, 1500
+PRED_SAMPLE_ROWS = (0, 1, 777, 1499)
+IGBP_PATTERN = np.array([1, 4, 10, 4, 1, 10, 0, 1, 4, 10, 16])  # ENF DBF GRA; 0 water and 16 BSV: unknown
+
+
+def training_table(seed=0):
+    """Site-months of 10 synthetic sites (TA degC, SW W m-2, IGBP of 3 classes, ER g C m-2 d-1)."""
+    import pandas as pd
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(10):
+        lc = ["ENF", "DBF", "GRA"][s % 3]
+        for _ in range(40):
+            ta, sw = rng.uniform(-5, 25), rng.uniform(20, 300)
+            rows.append({"site_id": f"S{s}", "TA": ta, "SW": sw, "IGBP": lc,
+                         "ER": np.exp(0.07 * ta) * (1.4 if lc == "DBF" else 1.0) + 0.003 * sw})
+    return pd.DataFrame(rows)
+
+
+def _sea(r):
+    """Columns of row ``r`` without data (sea): a third of the grid, in bands."""
+    cols = np.arange(W)
+    return ((cols // 160 + r // 160) % 3) == 0
+
+
+def ta_rows(r0, r1, nt=T_PRED):
+    """Rows [r0, r1) of air temperature (degC, (nt, rows, W)): a seasonal cycle and a gradient
+    from -10 to 32 degC (beyond the training range -5..25), noise, sea and a few gaps."""
+    out = np.empty((nt, r1 - r0, W))
+    t = np.arange(nt)[:, None]
+    for i, r in enumerate(range(r0, r1)):
+        rng = np.random.default_rng([21, r])
+        base = -10 + 42 * (1 - abs(r - H_PRED / 2) / (H_PRED / 2))
+        v = base + 6 * np.sin(t * 2 * np.pi / 12) + rng.normal(0, 2, (nt, W))
+        v[:, _sea(r)] = np.nan
+        v[rng.random((nt, W)) < 0.01] = np.nan
+        out[:, i] = v
+    return out
+
+
+def sw_rows(r0, r1, nt=T_PRED):
+    """Rows [r0, r1) of incoming shortwave radiation (W m-2, (nt, rows, W)) with sea."""
+    out = np.empty((nt, r1 - r0, W))
+    t = np.arange(nt)[:, None]
+    for i, r in enumerate(range(r0, r1)):
+        rng = np.random.default_rng([22, r])
+        v = 160 + 120 * np.sin(t * 2 * np.pi / 12 + r / 300.0) + rng.normal(0, 15, (nt, W))
+        v[:, _sea(r)] = np.nan
+        out[:, i] = v
+    return out
+
+
+def igbp_rows(r0, r1):
+    """Rows [r0, r1) of the land cover (MODIS IGBP codes, (rows, W))."""
+    cols = np.arange(W)
+    return np.stack([IGBP_PATTERN[(cols // 7 + r // 5) % IGBP_PATTERN.size] for r in range(r0, r1)]).astype(float)
+
+
+def write_igbp(path):
+    """The static IGBP layer on the grid of the driver cubes (Byte GeoTIFF, written in slabs)."""
+    from osgeo import gdal, osr
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), W, H_PRED, 1, gdal.GDT_Byte, ["TILED=YES"])
+    ds.SetGeoTransform((-180.0, 360.0 / W, 0.0, 90.0, 0.0, -180.0 / H_PRED))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(4326)
+    ds.SetProjection(srs.ExportToWkt())
+    for r0 in range(0, H_PRED, 256):
+        r1 = min(r0 + 256, H_PRED)
+        ds.GetRasterBand(1).WriteArray(igbp_rows(r0, r1).astype(np.uint8), 0, r0)
+    ds = None
+    return str(path)
+
+
+@pytest.mark.slow
+def test_predict_on_drivers_three_times_the_memory_limit(tmp_path):
+    from conftest import monthly_dates, write_stack
+
+    from ecoresp_core.io.series import open_series
+    from ecoresp_core.jobs.inputs import open_driver
+    from ecoresp_core.jobs.predict import predict_rasters
+    from ecoresp_core.upscaling.fit import fit_upscaler
+    from ecoresp_core.upscaling.model import save_model
+
+    res = fit_upscaler(training_table(), "ER", ["TA", "SW", "IGBP"], n_splits=3, n_estimators=5,
+                       importance_repeats=1, units={"TA": "degC", "SW": "W m-2"}, target_unit="g C m-2 d-1")
+    model = str(save_model(res["model"], tmp_path / "model.npz"))
+    ta = write_zarr_cube(str(tmp_path / "ta.zarr"), T_PRED, ta_rows, "TA", "degC", H_PRED, "2001-01-01")
+    sw = write_zarr_cube(str(tmp_path / "sw.zarr"), T_PRED, sw_rows, "SW", "W m-2", H_PRED, "2001-01-01")
+    igbp = write_igbp(tmp_path / "igbp.tif")
+    size_mb = 2 * T_PRED * H_PRED * W * 8 / 2 ** 20
+    assert size_mb > 2.95 * LIMIT_MB
+    out = tmp_path / "er.tif"
+    peak, seconds, text = run_measured(["predict", "--model", model, "--driver-files", f"TA={ta}; SW={sw}; IGBP={igbp}",
+                                        "--output", str(out), "--memory-mb", str(CHUNK_MB), "--threads", "2"],
+                                       tmp_path)
+    print(f"predict: drivers {size_mb:.0f} MB, limit {LIMIT_MB} MB, peak {peak:.0f} MB, {seconds:.0f} s")
+    assert peak < LIMIT_MB
+
+    # the QGIS job on the sample rows alone (every pixel-month is predicted alone)
+    dates = monthly_dates(2001, T_PRED)
+    rows = list(PRED_SAMPLE_ROWS)
+    small = {"TA": write_stack(tmp_path / "ta_rows.tif", np.concatenate([ta_rows(r, r + 1) for r in rows], axis=1),
+                               dates, nodata=-9999, dtype="Float64"),
+             "SW": write_stack(tmp_path / "sw_rows.tif", np.concatenate([sw_rows(r, r + 1) for r in rows], axis=1),
+                               dates, nodata=-9999, dtype="Float64"),
+             "IGBP": write_stack(tmp_path / "igbp_rows.tif", np.concatenate([igbp_rows(r, r + 1) for r in rows])[None],
+                                 ["static"], dtype="Byte")}
+    job_out = tmp_path / "job_er.tif"
+    stats = predict_rasters(model, {"TA": open_series(small["TA"]), "SW": open_series(small["SW"]),
+                                    "IGBP": open_driver(small["IGBP"], "IGBP")}, str(job_out))
+    from osgeo import gdal
+    want = gdal.Open(str(job_out)).ReadAsArray()
+    got = read_rows(out, rows)
+    np.testing.assert_array_equal(got, want)
+    assert stats["predicted"] > 0 and stats["outside"] > 0  # flagged months (TA beyond -5..25) are predicted
+    assert 0.3 < np.isfinite(got).mean() < 0.7  # sea, water/BSV (unknown) and gaps are not
+    mine, job_ds = gdal.Open(str(out)), gdal.Open(str(job_out))
+    assert [mine.GetRasterBand(i + 1).GetDescription() for i in range(T_PRED)] == \
+        [job_ds.GetRasterBand(i + 1).GetDescription() for i in range(T_PRED)]
