@@ -31,6 +31,7 @@ from ..common.timeaxis import time_step
 from ..errors import InputError
 from ..io.series import split_source
 from ..jobs.integrate import check_lat_lon_grid, land_fraction_values, zone_values
+from ..jobs.predict import predict_valid
 from ..upscaling import integrate as _integrate
 from ..upscaling.predict import LeftOut, as_model, read_category_mapping
 from .files import as_cube, dates_of, grid_of, open_cube, open_static, write_cube
@@ -133,26 +134,7 @@ def _predict_chunk(model, modes, series, nt, with_prediction, land, *arrays):
             considered |= np.isfinite(cols[f])
     valid = acc.count_missing(cols, considered)
     n = int(valid.sum())
-    pred = np.full(shape, np.nan, dtype=np.float32) if with_prediction else None
-    share = np.full((rows, cols_), np.nan, dtype=np.float32)
-    if n:
-        X, ok, outside = acc.encode({f: a[valid] for f, a in cols.items()}, n)
-        del cols
-        if with_prediction:
-            p = np.full(n, np.nan)
-            if ok.all():
-                p[:] = model.predict_encoded(X)
-            elif ok.any():
-                p[ok] = model.predict_encoded(X[ok])
-            pred[valid] = p
-        del X
-        out_cnt = np.zeros(shape, dtype=np.float32)
-        out_cnt[valid] = outside
-        good = np.zeros(shape, dtype=np.float32)
-        good[valid] = ok
-        cnt = good.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(cnt > 0, out_cnt.sum(axis=0) / cnt, np.nan).astype(np.float32)
+    pred, share, _, _ = predict_valid(model, acc, cols, valid, with_prediction)
     return pred, share, {"counts": _state(acc), "with_value": with_value, "every_driver": n}
 
 

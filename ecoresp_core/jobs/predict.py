@@ -86,6 +86,60 @@ def _read_driver(name, driver, r0, r1, shape):
         raise InputError(text if text.startswith(f"driver {name}") else f"driver {name}: {text}") from None
 
 
+def predict_valid(model, acc, cols, valid, with_prediction=True, with_share=True):
+    """Predict the pixel-months ``valid`` of a block (the kernel of :func:`predict_rasters`, also
+    of every chunk of ``ecoresp_core.cube.upscaling.predict``).
+
+    Parameters
+    ----------
+    model : UpscalerModel
+        The fitted model (``model.predict_encoded``: each pixel-month alone).
+    acc : LeftOut
+        Encodes the drivers and counts what is left out (``upscaling.predict.LeftOut``).
+    cols : dict of str to numpy.ndarray
+        {feature: float32 (t, rows, cols) driver values} in the model's feature order; emptied
+        (its arrays freed) once the valid pixel-months are encoded.
+    valid : numpy.ndarray
+        bool (t, rows, cols): the pixel-months with every driver (``LeftOut.count_missing``).
+    with_prediction, with_share : bool
+        Compute the prediction, the share of months outside the training range.
+
+    Returns
+    -------
+    (numpy.ndarray or None, numpy.ndarray or None, numpy.ndarray, numpy.ndarray)
+        The prediction (float32 (t, rows, cols), the model's target unit, NaN where nothing was
+        predicted), the share of the predicted months with a numeric driver outside the training
+        range (float32 (rows, cols), fraction, NaN without a predicted month), and per valid
+        pixel-month whether it was predicted and whether it is outside the range (both empty when
+        no pixel-month is valid).
+    """
+    shape = valid.shape
+    n = int(valid.sum())
+    pred = np.full(shape, np.nan, dtype=np.float32) if with_prediction else None
+    share = np.full(shape[1:], np.nan, dtype=np.float32) if with_share else None
+    if not n:
+        return pred, share, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
+    X, ok, outside = acc.encode({f: a[valid] for f, a in cols.items()}, n)
+    cols.clear()
+    if with_prediction:
+        p = np.full(n, np.nan)
+        if ok.all():
+            p[:] = model.predict_encoded(X)
+        elif ok.any():
+            p[ok] = model.predict_encoded(X[ok])
+        pred[valid] = p
+    del X
+    if with_share:
+        out_cnt = np.zeros(shape, dtype=np.float32)
+        out_cnt[valid] = outside
+        good = np.zeros(shape, dtype=np.float32)
+        good[valid] = ok
+        cnt = good.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(cnt > 0, out_cnt.sum(axis=0) / cnt, np.nan).astype(np.float32, copy=False)
+    return pred, share, ok, outside
+
+
 def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share_path=None,
                     budget_mb=DEFAULT_BUDGET_MB, progress=None, cancelled=None, options=None,
                     n_threads=None, unknown="leave_out", out_of_range="flag", mappings=None, report=None):
@@ -159,32 +213,12 @@ def predict_rasters(model, drivers, out_path, land_mask_path=None, outside_share
                             considered |= np.isfinite(cols[f])
                 valid = acc.count_missing(cols, considered)
                 sub.check()
-                n = int(valid.sum())
-                pred = np.full(shape, np.nan, dtype=np.float32)
-                share = None
-                if n:
-                    X, ok, outside = acc.encode({f: a[valid] for f, a in cols.items()}, n)
-                    del cols
-                    p = np.full(n, np.nan)
-                    if ok.all():
-                        p[:] = model.predict_encoded(X)
-                    elif ok.any():
-                        p[ok] = model.predict_encoded(X[ok])
-                    del X
-                    pred[valid] = p
-                    stats["predicted"] += int(ok.sum())
-                    stats["skipped_invalid"] += int((~ok).sum())
-                    stats["outside"] += int(outside.sum())
-                    if share_w is not None:
-                        out_cnt = np.zeros(shape, dtype=np.float32)
-                        out_cnt[valid] = outside
-                        good = np.zeros(shape, dtype=np.float32)
-                        good[valid] = ok
-                        cnt = good.sum(axis=0)
-                        with np.errstate(invalid="ignore", divide="ignore"):
-                            share = np.where(cnt > 0, out_cnt.sum(axis=0) / cnt, np.nan)[None]
-                elif share_w is not None:
-                    share = np.full((1, rows, grid.width), np.nan, dtype=np.float32)
+                pred, share, ok, outside = predict_valid(model, acc, cols, valid, with_share=share_w is not None)
+                stats["predicted"] += int(ok.sum())
+                stats["skipped_invalid"] += int((~ok).sum())
+                stats["outside"] += int(outside.sum())
+                if share is not None:
+                    share = share[None]
                 out.write_block(r0, pred)
                 if share_w is not None:
                     share_w.write_block(r0, share)

@@ -24,6 +24,11 @@ and FLUXNET2015's VUT percentile scenarios do (docs/methods.md sections 17 and 1
    and the site-year summary (the median scenario's summary plus the scenario sums, their range
    and the random uncertainty of annual NEE).
 
+Every step is a public function (:func:`check_scenarios`, :func:`fill_tower_drivers`,
+:func:`fill_scenario`, :func:`scenario_tower`, :func:`scenario_options`, :func:`assemble_chain`),
+which ``raw_to_partitioned`` calls in turn and the batch on dask (``ecoresp_core.cube.sites``) as
+tasks.
+
 Random uncertainty of annual NEE (REddyProc vignette *aggUncertainty*, Wutzler et al. 2018,
 Biogeosciences 15:5015): only the measured records carry independent information (the fills reuse
 them), so with ``sd_i = NEE_F_SD`` at the n measured records (QC = 0) and the effective number of
@@ -40,6 +45,7 @@ The u* uncertainty is the range (min, max) of every annual sum over the scenario
 
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -183,14 +189,64 @@ def _record_thresholds(index, table, column, method):
     return thr
 
 
-def _fill_drivers(df, options, rpd):
-    """The table with SW_IN, TA and VPD gap-filled (their ``_F_QC`` kept) and RH completed from the
-    filled TA and VPD; and the driver fill columns."""
+class ScenarioFill(NamedTuple):
+    """NEE of one u* scenario, u*-filtered and gap-filled (:func:`fill_scenario`).
+
+    Attributes
+    ----------
+    columns : pandas.DataFrame
+        ``mds_gapfill`` columns: NEE_F, NEE_F_SD, NEE_F_ALL (umol CO2 m-2 s-1), NEE_F_QC (0
+        measured, 1-3 fill quality), ...
+    flags : numpy.ndarray
+        USTAR_FLAG of every record (0 kept).
+    thresholds : numpy.ndarray
+        The u* threshold of every record (m s-1).
+    """
+    columns: pd.DataFrame
+    flags: np.ndarray
+    thresholds: np.ndarray
+
+
+def check_scenarios(scenarios):
+    """The u* scenarios as two-digit strings, without repeats; InputError for any but 05, 16, 50,
+    84, 95 or none."""
+    scenarios = tuple(dict.fromkeys(str(s).zfill(2) for s in scenarios))
+    bad = [s for s in scenarios if s not in ("05", "16", "50", "84", "95")]
+    if bad or not scenarios:
+        raise InputError(f"raw chain: u* scenarios {bad or '(none)'}: choose from 05, 16, 50, 84, 95")
+    return scenarios
+
+
+def check_raw_columns(df):
+    """InputError when the raw tower table has no NEE or no USTAR column."""
+    missing = [c for c in ("NEE", "USTAR") if c not in df.columns]
+    if missing:
+        raise InputError(f"raw chain: the tower table has no {', '.join(missing)} column")
+
+
+def fill_tower_drivers(df, options=None, rpd=None):
+    """Step 2 of the chain: SW_IN (W m-2), TA (degC) and VPD (hPa) gap-filled by MDS and RH (%)
+    completed from the filled TA and VPD.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The raw tower table.
+    options : MDSOptions or None
+        MDS rules (default REddyProc's).
+    rpd : int or None
+        Records per day.
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The table with the filled drivers, and their ``<VAR>_F_QC`` columns.
+    """
     present = [c for c in DRIVERS if c in df.columns and df[c].notna().any()]
     if len(present) < len(DRIVERS):
         raise InputError(f"raw chain: the tower table needs {', '.join(DRIVERS)} with data "
                          f"(has {', '.join(present) or 'none'})")
-    filled = fill_drivers(df, options=options, rpd=rpd)
+    filled = fill_drivers(df, options=options or MDSOptions.reddyproc(), rpd=rpd)
     out = df.copy()
     for c in DRIVERS:
         out[c] = filled[f"{c}_F"].to_numpy()
@@ -200,22 +256,67 @@ def _fill_drivers(df, options, rpd):
     return out, cols
 
 
-def _fill_scenario(df, thr, options, rpd):
-    """u*-filter and MDS-fill NEE for one scenario: (``mds_gapfill`` columns, USTAR_FLAG)."""
-    filt = apply_ustar_filter(df, thr)
+def fill_scenario(drivers_filled, thr_table, scenario, ustar_method, options=None, rpd=None):
+    """Step 3 of the chain for u* scenario ``scenario``: night-time NEE below the scenario's
+    threshold becomes a gap, then NEE is MDS-filled.
+
+    Parameters
+    ----------
+    drivers_filled : pandas.DataFrame
+        The table of :func:`fill_tower_drivers` (NEE in umol CO2 m-2 s-1).
+    thr_table : pandas.DataFrame
+        The u* threshold table (:func:`~ecoresp_core.ustar.bootstrap.ustar_thresholds`).
+    scenario : str
+        "05", "16", "50", "84" or "95": the column ``USTAR_TH_<scenario>``.
+    ustar_method : {'mpt', 'cpd'}
+        How the thresholds were estimated ('cpd': calendar years).
+    options : MDSOptions or None
+        MDS rules (default REddyProc's).
+    rpd : int or None
+        Records per day.
+
+    Returns
+    -------
+    ScenarioFill
+    """
+    thr = _record_thresholds(drivers_filled.index, thr_table, f"USTAR_TH_{scenario}", ustar_method)
+    if not np.isfinite(thr).any():
+        raise InputError(f"raw chain: no u* threshold for scenario {scenario} in any year "
+                         f"({'; '.join(sorted(set(thr_table['reason'].astype(str)))) or 'no reason'})")
+    filt = apply_ustar_filter(drivers_filled, thr)
     qc = "NEE_QC" if "NEE_QC" in filt.columns else None
-    out = mds_gapfill(filt, "NEE", qc=qc, options=options, rpd=rpd)
-    return out, filt["USTAR_FLAG"].to_numpy()
+    out = mds_gapfill(filt, "NEE", qc=qc, options=options or MDSOptions.reddyproc(), rpd=rpd)
+    return ScenarioFill(out, filt["USTAR_FLAG"].to_numpy(), thr)
 
 
-def _scenario_tower(tower, drivers_filled, fill):
-    """The TowerData a scenario is partitioned on: NEE the filled NEE, NEE_QC its fill quality,
-    sdNEE its random uncertainty."""
+def scenario_tower(tower, drivers_filled, fill):
+    """Step 4's input: the TowerData a scenario is partitioned on, NEE the filled NEE
+    (umol CO2 m-2 s-1), NEE_QC its fill quality, sdNEE its random uncertainty.
+
+    Parameters
+    ----------
+    tower : TowerData
+        The raw tower (its site information is kept).
+    drivers_filled : pandas.DataFrame
+        The table of :func:`fill_tower_drivers`.
+    fill : ScenarioFill or pandas.DataFrame
+        The scenario's :func:`fill_scenario` (or its ``columns``).
+    """
+    cols = fill.columns if isinstance(fill, ScenarioFill) else fill
     d = drivers_filled.copy()
-    d["NEE"] = fill["NEE_F"].to_numpy()
-    d["NEE_QC"] = fill["NEE_F_QC"].to_numpy()
-    d["sdNEE"] = fill["NEE_F_SD"].to_numpy()
+    d["NEE"] = cols["NEE_F"].to_numpy()
+    d["NEE_QC"] = cols["NEE_F_QC"].to_numpy()
+    d["sdNEE"] = cols["NEE_F_SD"].to_numpy()
     return TowerData(d, tower.site)
+
+
+def scenario_options(options, scenario, scenarios):
+    """``partition_site`` options of u* scenario ``scenario``: the model evidence (DT-RH as a
+    hypothesis) for the median scenario only: its bootstrap is the long part, and the u* range of
+    the other scenarios is about the fluxes, not the model choice."""
+    if scenario == median_scenario(scenarios) or not options:
+        return options
+    return {k: v for k, v in options.items() if k != "evidence"}
 
 
 def _summary(tower, sps, fills, thr_cols, methods, scenarios, med, step_s):
@@ -253,6 +354,62 @@ def _summary(tower, sps, fills, thr_cols, methods, scenarios, med, step_s):
         rows.append(row)
     extra = pd.DataFrame(rows)
     return summary.merge(extra, on="year", how="left") if "year" in summary.columns else extra
+
+
+def assemble_chain(tower, thr_table, driver_qc, fills, sps, methods, scenarios, ustar_method, n_boot, seed):
+    """Step 5 of the chain: the TowerChain from the pieces of steps 1 to 4.
+
+    Parameters
+    ----------
+    tower : TowerData
+        The raw tower.
+    thr_table : pandas.DataFrame
+        The u* threshold table (step 1).
+    driver_qc : pandas.DataFrame
+        The drivers' ``<VAR>_F_QC`` columns (:func:`fill_tower_drivers`).
+    fills : dict of str to ScenarioFill
+        {scenario: :func:`fill_scenario`} (step 3).
+    sps : dict of str to SitePartition
+        {scenario: ``partition_site`` of :func:`scenario_tower`} (step 4).
+    methods, scenarios : tuple of str
+        Method codes and u* scenarios.
+    ustar_method : {'mpt', 'cpd'}
+    n_boot, seed : int
+        The u* bootstrap's samples and seed (recorded).
+
+    Returns
+    -------
+    TowerChain
+        Without ``info['seconds']`` (the caller's timing).
+    """
+    df = tower.data
+    med = median_scenario(scenarios)
+    step_s = 86400.0 / float(tower.site.records_per_day or 48)
+    table = sps[med].table.copy()
+    for c in DRIVERS:
+        table[f"{c}_F_QC"] = driver_qc[c + "_F_QC"].to_numpy()
+    for s in scenarios:
+        table[f"USTAR_TH_{s}"] = fills[s].thresholds
+        table[f"USTAR_FLAG_{s}"] = fills[s].flags.astype("int8")
+        for suffix, name in (("_F", "_F"), ("_F_QC", "_F_QC"), ("_F_SD", "_RANDUNC")):  # FLUXNET2015 names
+            table[f"NEE_{s}{name}"] = fills[s].columns[f"NEE{suffix}"].to_numpy()
+        for m in methods:
+            for flux in ("RECO", "GPP", "QC"):
+                table[f"{flux}_{m}_{s}"] = sps[s].table[f"{flux}_{m}"].to_numpy()
+    cols = {s: fills[s].columns for s in scenarios}
+    summary = _summary(tower, sps, cols, {s: fills[s].thresholds for s in scenarios}, methods, scenarios, med,
+                       step_s)
+    info = {"ustar_method": ustar_method, "n_boot": int(n_boot), "seed": int(seed), "scenarios": list(scenarios),
+            "median_scenario": med, "methods": list(methods),
+            "filled": {s: {"measured": int((cols[s]["NEE_F_QC"] == 0).sum()),
+                           "filled": int(cols[s]["NEE_F_QC"].isin([1, 2, 3]).sum()),
+                           "unfilled": int(cols[s]["NEE_F"].isna().sum()),
+                           "ustar_removed": int(((fills[s].flags != 0) & df["NEE"].notna().to_numpy()).sum())}
+                       for s in scenarios}}
+    return TowerChain(table=table, summary=summary, windows=sps[med].windows, thresholds=thr_table,
+                      partitions=sps, info=info, methods=methods, scenarios=scenarios,
+                      options={**sps[med].options, "raw_chain": {k: info[k] for k in ("ustar_method", "n_boot", "seed",
+                                                                                         "scenarios")}})
 
 
 def raw_to_partitioned(tower, methods=None, ustar_method="mpt", n_boot=100, seed=1, scenarios=SCENARIOS,
@@ -295,18 +452,11 @@ def raw_to_partitioned(tower, methods=None, ustar_method="mpt", n_boot=100, seed
     if not isinstance(tower, TowerData):
         raise InputError("raw chain: expected a TowerData (read_tower)")
     methods = parse_methods(methods)
-    scenarios = tuple(dict.fromkeys(str(s).zfill(2) for s in scenarios))
-    bad = [s for s in scenarios if s not in ("05", "16", "50", "84", "95")]
-    if bad or not scenarios:
-        raise InputError(f"raw chain: u* scenarios {bad or '(none)'}: choose from 05, 16, 50, 84, 95")
+    scenarios = check_scenarios(scenarios)
     df = tower.data
-    missing = [c for c in ("NEE", "USTAR") if c not in df.columns]
-    if missing:
-        raise InputError(f"raw chain: the tower table has no {', '.join(missing)} column")
-    med = median_scenario(scenarios)
+    check_raw_columns(df)
     tracker = Progress(progress, cancelled)
     rpd = tower.site.records_per_day or None
-    step_s = 86400.0 / float(rpd or 48)
     opt = mds_options or MDSOptions.reddyproc()
     seconds = {"ustar": 0.0, "drivers": 0.0, "fill": 0.0, "partition": 0.0}
     t0 = time.perf_counter()
@@ -316,51 +466,24 @@ def raw_to_partitioned(tower, methods=None, ustar_method="mpt", n_boot=100, seed
     tracker.step(0.3)
     seconds["ustar"], t0 = time.perf_counter() - t0, time.perf_counter()
     # 2. drivers, once (30-35 %)
-    drivers_filled, driver_qc = _fill_drivers(df, opt, rpd)
+    drivers_filled, driver_qc = fill_tower_drivers(df, opt, rpd)
     tracker.step(0.35)
     seconds["drivers"], t0 = time.perf_counter() - t0, time.perf_counter()
     # 3. and 4. per scenario: u* filter, NEE fill, partitioning (35-100 %)
-    fills, thr_cols, sps, flags = {}, {}, {}, {}
+    fills, sps = {}, {}
     span = 0.65 / len(scenarios)
     for i, s in enumerate(scenarios):
         a = 0.35 + i * span
-        thr = _record_thresholds(df.index, thr_table, f"USTAR_TH_{s}", ustar_method)
-        if not np.isfinite(thr).any():
-            raise InputError(f"raw chain: no u* threshold for scenario {s} in any year "
-                             f"({'; '.join(sorted(set(thr_table['reason'].astype(str)))) or 'no reason'})")
-        fill, flags[s] = _fill_scenario(drivers_filled, thr, opt, rpd)
-        fills[s], thr_cols[s] = fill, thr
+        fills[s] = fill_scenario(drivers_filled, thr_table, s, ustar_method, opt, rpd)
         tracker.step(a + 0.15 * span)
         seconds["fill"], t0 = seconds["fill"] + time.perf_counter() - t0, time.perf_counter()
         sub = tracker.sub(a + 0.15 * span, a + span)
-        # the model evidence (DT-RH as a hypothesis) for the median scenario only: its bootstrap is the
-        # long part, and the u* range of the other scenarios is about the fluxes, not the model choice
-        opts = options if s == med or not options else {k: v for k, v in options.items() if k != "evidence"}
-        sps[s] = partition_site(_scenario_tower(tower, drivers_filled, fill), methods, options=opts,
-                                fit_qc_only=fit_qc_only, progress=sub.step, cancelled=cancelled, workers=workers)
+        sps[s] = partition_site(scenario_tower(tower, drivers_filled, fills[s]), methods,
+                                options=scenario_options(options, s, scenarios), fit_qc_only=fit_qc_only,
+                                progress=sub.step, cancelled=cancelled, workers=workers)
         seconds["partition"], t0 = seconds["partition"] + time.perf_counter() - t0, time.perf_counter()
     # 5. assembly
-    table = sps[med].table.copy()
-    for c in DRIVERS:
-        table[f"{c}_F_QC"] = driver_qc[c + "_F_QC"].to_numpy()
-    for s in scenarios:
-        table[f"USTAR_TH_{s}"] = thr_cols[s]
-        table[f"USTAR_FLAG_{s}"] = flags[s].astype("int8")
-        for suffix, name in (("_F", "_F"), ("_F_QC", "_F_QC"), ("_F_SD", "_RANDUNC")):  # FLUXNET2015 names
-            table[f"NEE_{s}{name}"] = fills[s][f"NEE{suffix}"].to_numpy()
-        for m in methods:
-            for flux in ("RECO", "GPP", "QC"):
-                table[f"{flux}_{m}_{s}"] = sps[s].table[f"{flux}_{m}"].to_numpy()
-    summary = _summary(tower, sps, fills, thr_cols, methods, scenarios, med, step_s)
+    out = assemble_chain(tower, thr_table, driver_qc, fills, sps, methods, scenarios, ustar_method, n_boot, seed)
     tracker.step(1.0)
-    info = {"ustar_method": ustar_method, "n_boot": int(n_boot), "seed": int(seed), "scenarios": list(scenarios),
-            "median_scenario": med, "methods": list(methods),
-            "filled": {s: {"measured": int((fills[s]["NEE_F_QC"] == 0).sum()),
-                           "filled": int(fills[s]["NEE_F_QC"].isin([1, 2, 3]).sum()),
-                           "unfilled": int(fills[s]["NEE_F"].isna().sum()),
-                           "ustar_removed": int(((flags[s] != 0) & df["NEE"].notna().to_numpy()).sum())}
-                       for s in scenarios}, "seconds": seconds}
-    return TowerChain(table=table, summary=summary, windows=sps[med].windows, thresholds=thr_table,
-                      partitions=sps, info=info, methods=methods, scenarios=scenarios,
-                      options={**sps[med].options, "raw_chain": {k: info[k] for k in ("ustar_method", "n_boot", "seed",
-                                                                                         "scenarios")}})
+    out.info["seconds"] = seconds
+    return out

@@ -26,6 +26,10 @@ table (docs/methods.md section 3: NT and DT are fitted per site-year) and return
   (:mod:`.evidence`): the four nested models per site-year and their likelihood-ratio tests; the
   supported model, the evidence and the bootstrap intervals join the summary.
 
+:func:`partition_site_year` partitions one site-year (also one on which every method fails) and
+:func:`join_site_years` joins the site-years of a tower: ``partition_site`` is the two in a loop,
+the batch on dask (``ecoresp_core.cube.sites``) one task per site-year.
+
 Methods come from the registry of :mod:`ecoresp_core.partitioning.methods` (one module per method
 family; codes: NT, DT, DTRH, DTASYM, DTRHONLY, RF, NN and whatever else is registered).  A method
 that needs another's result (DT-RH stage A uses NT) declares it (``requires``) and runs after it.
@@ -227,6 +231,160 @@ def _run_one(code, site_year, options, done, step_s, fit_qc_only):
         return InputError(f"{code} fit failed ({type(exc).__name__}: {exc})")
 
 
+@dataclass
+class SiteYearPartition:
+    """One site-year partitioned (:func:`partition_site_year`), to be joined with the others of
+    its tower by :func:`join_site_years`.
+
+    Attributes
+    ----------
+    year : int
+        Calendar year.
+    table : pandas.DataFrame
+        The year's rows of ``SitePartition.table`` (fluxes in umol CO2 m-2 s-1).
+    summary : dict
+        The year's row of ``SitePartition.summary`` (annual sums in g C m-2 yr-1).
+    results : dict
+        {code: MethodResult or the exception of a failed fit} of every method run (the requested
+        ones and those they require).
+    windows : list of pandas.DataFrame
+        The fitting windows of the requested methods that were fitted.
+    evidence, evidence_tests : pandas.DataFrame or None
+        The model comparison's model and test tables (with ``options['evidence']``).
+    errors : list of str
+        "<site> <year> <code>: <message>" of every method that failed.
+    """
+    year: int
+    table: pd.DataFrame
+    summary: dict
+    results: dict = field(default_factory=dict)
+    windows: list = field(default_factory=list)
+    evidence: pd.DataFrame = None
+    evidence_tests: pd.DataFrame = None
+    errors: list = field(default_factory=list)
+
+
+def site_year_units(methods, options=None):
+    """Progress weight of one site-year in method runs: every method run (the requested ones and
+    those they require) counts one, the model comparison :func:`evidence_units`."""
+    options = dict(options or {})
+    return len(run_order(parse_methods(methods))) + evidence_units(evidence_options(options.get("evidence")))
+
+
+def partition_site_year(site_year, methods=None, options=None, fit_qc_only=True, progress=None, workers=None):
+    """Run ``methods`` on one site-year (the loop body of :func:`partition_site`).
+
+    Parameters
+    ----------
+    site_year : TowerData
+        One site-year as :func:`~ecoresp_core.io.towers.split_years` of the whole tower gives it
+        (its ``site.year``, ``complete_year`` and ``records_per_day`` set); fluxes in
+        umol CO2 m-2 s-1.
+    methods, options, fit_qc_only, workers
+        As :func:`partition_site`.
+    progress : Progress, optional
+        The site-year's share of the caller's progress
+        (:class:`~ecoresp_core.common.progress.Progress`): one step before every method run,
+        the model comparison a sub-range (weights of :func:`site_year_units`); Cancel honoured there.
+
+    Returns
+    -------
+    SiteYearPartition
+        Also when every method failed: then NaN and QC 9 for every method, the failures in the
+        summary flags and in ``errors`` (:func:`join_site_years` raises when every year failed).
+    """
+    methods = parse_methods(methods)
+    options = dict(options or {})
+    progress = progress if progress is not None else Progress(None, None)
+    ev_options = evidence_options(options.get("evidence"))
+    todo = run_order(methods)
+    units = max(len(todo) + evidence_units(ev_options), 1)
+    step_s = 86400.0 / float(site_year.site.records_per_day or 48)
+    site = site_year.site
+    year = site.year
+    dfy = site_year.data
+    out = pd.DataFrame(index=dfy.index)
+    for c in BASE_COLUMNS:
+        if c in dfy:
+            out[c] = dfy[c]
+    out["IS_DAY"] = day_mask(dfy).astype("int8")
+    code_results, errors, wparts = {}, [], []
+    for done, code in enumerate(todo):
+        progress.step(done / units)
+        ok = {c: r for c, r in code_results.items() if not isinstance(r, Exception)}
+        res = _run_one(code, site_year, options, ok, step_s, fit_qc_only)
+        if isinstance(res, Exception):
+            errors.append(f"{site.site_id or 'site'} {year} {code}: {res}")
+        code_results[code] = res
+    for code in methods:
+        res = code_results[code]
+        if isinstance(res, Exception):
+            out[f"RECO_{code}"] = np.nan
+            out[f"GPP_{code}"] = np.nan
+            out[f"QC_{code}"] = np.int16(9)
+        else:
+            out[f"RECO_{code}"] = np.asarray(res.reco, dtype="float64")
+            out[f"GPP_{code}"] = np.asarray(res.gpp, dtype="float64")
+            out[f"QC_{code}"] = res.qc_codes(len(dfy))
+            for name, ser in (res.series or {}).items():
+                out[name] = np.asarray(ser, dtype="float64")
+    for ref in REFERENCE_COLUMNS:
+        if ref in dfy:
+            out[ref] = dfy[ref]
+    for code in methods:
+        if not isinstance(code_results[code], Exception):
+            wparts.extend(_window_rows(year, code, code_results[code], dfy))
+    row = _summary_row(site, site_year, {c: code_results[c] for c in methods}, step_s)
+    models = tests = None
+    if ev_options is not None:
+        ev = _run_evidence(site_year, ev_options, progress.sub(len(todo) / units, 1.0), workers)
+        if isinstance(ev, Exception):
+            row["flags_EVIDENCE"] = f"failed: {ev}"
+            row["EVIDENCE"] = f"model comparison failed: {ev}"
+        else:
+            row.update(ev.summary)
+            models = evidence_table(ev.models, site.site_id, year)
+            tests = evidence_table(ev.tests, site.site_id, year)
+    return SiteYearPartition(year=year, table=out, summary=row, results=code_results, windows=wparts,
+                             evidence=models, evidence_tests=tests, errors=errors)
+
+
+def join_site_years(parts, methods=None, options=None):
+    """The SitePartition of a tower from its site-years (:func:`partition_site_year`, in year order).
+
+    Parameters
+    ----------
+    parts : sequence of SiteYearPartition
+    methods, options
+        As given to :func:`partition_site_year`.
+
+    Returns
+    -------
+    SitePartition
+
+    Raises
+    ------
+    InputError
+        "no method could be fitted: ..." with every failure when every requested method failed
+        in every site-year (or there is none).
+    """
+    methods = parse_methods(methods)
+    options = dict(options or {})
+    results = {(p.year, code): res for p in parts for code, res in p.results.items()}
+    table = pd.concat([p.table for p in parts]) if parts else pd.DataFrame()
+    if all(isinstance(p.results[c], Exception) for p in parts for c in methods):
+        raise InputError("no method could be fitted: " + " | ".join(e for p in parts for e in p.errors))
+    summary = pd.DataFrame([p.summary for p in parts])
+    wparts = [w for p in parts for w in p.windows]
+    windows = pd.concat(wparts, ignore_index=True) if wparts else pd.DataFrame()
+    ev_models = [p.evidence for p in parts if p.evidence is not None]
+    ev_tests = [p.evidence_tests for p in parts if p.evidence_tests is not None]
+    return SitePartition(table=table, summary=summary, results=results, methods=methods,
+                         options={"methods": list(methods), **options}, windows=windows,
+                         evidence=pd.concat(ev_models, ignore_index=True) if ev_models else None,
+                         evidence_tests=pd.concat(ev_tests, ignore_index=True) if ev_tests else None)
+
+
 def partition_site(df, methods=None, options=None, progress=None, cancelled=None, fit_qc_only=True,
                    workers=None):
     """Run ``methods`` on every site-year of a tower table (see the module docstring).
@@ -266,75 +424,15 @@ def partition_site(df, methods=None, options=None, progress=None, cancelled=None
     methods = parse_methods(methods)
     options = dict(options or {})
     progress = Progress(progress, cancelled)
-    tower = as_tower(df)
-    years = split_years(tower)
-    step_s = 86400.0 / float(tower.site.records_per_day or 48)
-    site = tower.site
-    parts, rows, results, errors, wparts = [], [], {}, [], []
-    ev_options = evidence_options(options.get("evidence"))
-    ev_models, ev_tests = [], []
-    todo = run_order(methods)
-    ev_units = evidence_units(ev_options)  # the model comparison's share of the progress, in method runs
-    total = len(years) * (len(todo) + ev_units)
-    done = 0
-    for year, sy in years:
-        dfy = sy.data
-        out = pd.DataFrame(index=dfy.index)
-        for c in BASE_COLUMNS:
-            if c in dfy:
-                out[c] = dfy[c]
-        out["IS_DAY"] = day_mask(dfy).astype("int8")
-        code_results = {}
-        for code in todo:
-            progress.step(done / max(total, 1))
-            ok = {c: r for c, r in code_results.items() if not isinstance(r, Exception)}
-            res = _run_one(code, sy, options, ok, step_s, fit_qc_only)
-            if isinstance(res, Exception):
-                errors.append(f"{site.site_id or 'site'} {year} {code}: {res}")
-            code_results[code] = res
-            results[(year, code)] = res
-            done += 1
-        for code in methods:
-            res = code_results[code]
-            if isinstance(res, Exception):
-                out[f"RECO_{code}"] = np.nan
-                out[f"GPP_{code}"] = np.nan
-                out[f"QC_{code}"] = np.int16(9)
-            else:
-                out[f"RECO_{code}"] = np.asarray(res.reco, dtype="float64")
-                out[f"GPP_{code}"] = np.asarray(res.gpp, dtype="float64")
-                out[f"QC_{code}"] = res.qc_codes(len(dfy))
-                for name, ser in (res.series or {}).items():
-                    out[name] = np.asarray(ser, dtype="float64")
-        for ref in REFERENCE_COLUMNS:
-            if ref in dfy:
-                out[ref] = dfy[ref]
-        parts.append(out)
-        for code in methods:
-            if not isinstance(code_results[code], Exception):
-                wparts.extend(_window_rows(year, code, code_results[code], dfy))
-        row = _summary_row(site, sy, {c: code_results[c] for c in methods}, step_s)
-        if ev_options is not None:
-            ev = _run_evidence(sy, ev_options, progress.sub(done / total, (done + ev_units) / total), workers)
-            done += ev_units
-            if isinstance(ev, Exception):
-                row["flags_EVIDENCE"] = f"failed: {ev}"
-                row["EVIDENCE"] = f"model comparison failed: {ev}"
-            else:
-                row.update(ev.summary)
-                ev_models.append(evidence_table(ev.models, site.site_id, year))
-                ev_tests.append(evidence_table(ev.tests, site.site_id, year))
-        rows.append(row)
+    years = split_years(as_tower(df))
+    evidence_options(options.get("evidence"))  # bad settings stop the run before any site-year
+    units = site_year_units(methods, options)
+    total = len(years) * units
+    parts = [partition_site_year(sy, methods, options, fit_qc_only,
+                                 progress.sub(i * units / total, (i + 1) * units / total), workers)
+             for i, (_, sy) in enumerate(years)]
     progress.step(1.0)
-    table = pd.concat(parts) if parts else pd.DataFrame()
-    if all(isinstance(results[(y, c)], Exception) for y, _ in years for c in methods):
-        raise InputError("no method could be fitted: " + " | ".join(errors))
-    summary = pd.DataFrame(rows)
-    windows = pd.concat(wparts, ignore_index=True) if wparts else pd.DataFrame()
-    return SitePartition(table=table, summary=summary, results=results, methods=methods,
-                         options={"methods": list(methods), **options}, windows=windows,
-                         evidence=pd.concat(ev_models, ignore_index=True) if ev_models else None,
-                         evidence_tests=pd.concat(ev_tests, ignore_index=True) if ev_tests else None)
+    return join_site_years(parts, methods, options)
 
 
 def evidence_options(value):

@@ -24,6 +24,8 @@ December-February season may change year between samples; here the year of every
 of the original record.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -129,6 +131,146 @@ def _resample(frame, season_pos, rng):
     return frame.iloc[take]
 
 
+@dataclass
+class BootstrapRecords:
+    """The records of one u* bootstrap, prepared once (:func:`bootstrap_records`) and shared by the
+    original estimate and every replicate, whatever runs them (the loop of :func:`ustar_thresholds`
+    or one task per group of replicates on dask, ``ecoresp_core.cube.sites``).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        USTAR (m s-1), NEE (umol m-2 s-1), TA (degC), SW_IN (W m-2) and the ``SEASON`` label of
+        every record, in time order (:func:`prepare`).
+    years_of : dict of str to int
+        The year of every season.
+    by_year : dict of int to numpy.ndarray
+        Positions in ``frame`` of every year's records.
+    season_pos : list of numpy.ndarray
+        Positions of every season's records, seasons in time order (the resampling strata).
+    method : {'mpt', 'cpd'}
+        The estimator.
+    options : MPTOptions, the cpd method's options, or None
+        The estimator's options.
+    """
+    frame: pd.DataFrame
+    years_of: dict
+    by_year: dict
+    season_pos: list
+    method: str
+    options: object = None
+
+
+def bootstrap_records(df, method="mpt", options=None, seasons=None):
+    """Prepare the records of a u* bootstrap (see :func:`ustar_thresholds` for the arguments).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Records with USTAR (m s-1), NEE (umol m-2 s-1), TA (degC), SW_IN (W m-2), DatetimeIndex.
+    method : {'mpt', 'cpd'}
+        Moving point test or change-point detection.
+    options : MPTOptions, the cpd method's options, or None
+        The method's defaults when None (REddyProc's for 'mpt').
+    seasons : array-like of str or None
+        User-defined season label of every record.
+
+    Returns
+    -------
+    BootstrapRecords
+    """
+    estimator(method)
+    if options is None and method == "mpt":
+        options = MPTOptions.reddyproc()
+    frame, years_of = prepare(df, seasons, within_year=method == "cpd")
+    if frame.empty:
+        raise InputError("u* threshold: no records")
+    labels = frame["SEASON"].to_numpy()
+    season_pos = sorted((np.flatnonzero(labels == s) for s in years_of), key=lambda pos: pos[0])
+    return BootstrapRecords(frame=frame, years_of=years_of, by_year=_by_year(frame, years_of),
+                            season_pos=season_pos, method=method, options=options)
+
+
+def original_thresholds(records):
+    """The thresholds on the original records (:func:`aggregate` of every year's estimate).
+
+    Parameters
+    ----------
+    records : BootstrapRecords
+
+    Returns
+    -------
+    dict of (int, str) to (float, str)
+        ``(year, "annual")`` and ``(year, season)`` -> (threshold m s-1, reason); its keys, in
+        order, are the columns of the bootstrap samples.
+    """
+    return aggregate(_estimate_all(records.frame, records.by_year, estimator(records.method), records.options))
+
+
+def replicate_thresholds(records, b, seed, keys):
+    """The thresholds of bootstrap replicate ``b``: the records resampled within each season with
+    child ``b - 1`` of ``numpy.random.SeedSequence(seed)`` (``SeedSequence(seed, spawn_key=(b - 1,))``,
+    the ``b``-th of ``SeedSequence(seed).spawn(n)``), so the replicate does not depend on which
+    process or task computes it.
+
+    Parameters
+    ----------
+    records : BootstrapRecords
+    b : int
+        Replicate number, 1 .. n_boot - 1 (sample 0 is the original data).
+    seed : int
+        Seed of the bootstrap.
+    keys : sequence of (int, str)
+        (year, season) of the columns (the keys of :func:`original_thresholds`).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one threshold (m s-1, NaN where the replicate gave none) per key.
+    """
+    child = np.random.SeedSequence(seed, spawn_key=(b - 1,))
+    boot = _resample(records.frame, records.season_pos, np.random.default_rng(child))
+    agg = aggregate(_estimate_all(boot, _by_year(boot, records.years_of), estimator(records.method),
+                                  records.options))
+    return np.array([agg.get(k, (np.nan, ""))[0] for k in keys], dtype="float64")
+
+
+def threshold_table(records, original, samples):
+    """The threshold table of :func:`ustar_thresholds` from the original estimate and the samples.
+
+    Parameters
+    ----------
+    records : BootstrapRecords
+    original : dict
+        :func:`original_thresholds`.
+    samples : numpy.ndarray
+        (n_boot, keys) thresholds (m s-1): row 0 the original data, row b replicate b
+        (:func:`replicate_thresholds`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table of :func:`ustar_thresholds` (quantiles over the finite samples, NaN below
+        ``min_valid_boot_prop`` of them, with the reason).
+    """
+    n_boot = len(samples)
+    min_prop = float(getattr(records.options, "min_valid_boot_prop", MPTOptions().min_valid_boot_prop))
+    rows = []
+    for j, (year, season) in enumerate(original):
+        col = samples[:, j]
+        ok = np.isfinite(col)
+        value, reason = original[(year, season)]
+        if ok.sum() and ok.mean() >= min_prop:
+            q = np.quantile(col[ok], PROBS)
+        else:
+            q = np.full(len(PROBS), np.nan)
+            if n_boot > 1:
+                note = f"bootstrap: {int(ok.sum())} of {n_boot} samples gave a threshold (< {min_prop:.0%})"
+                reason = f"{reason}; {note}" if reason else note
+        rows.append([year, season, records.method, value, *q, int(ok.sum()), reason])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
 def ustar_thresholds(df, method="mpt", n_boot=100, seed=1, options=None, progress=None, cancelled=None,
                      seasons=None):
     """u* thresholds per year and season with bootstrap quantiles (REddyProc
@@ -171,39 +313,14 @@ def ustar_thresholds(df, method="mpt", n_boot=100, seed=1, options=None, progres
     n_boot = int(n_boot)
     if n_boot < 1:
         raise InputError(f"u* threshold: n_boot must be at least 1, got {n_boot}")
-    estimate = estimator(method)
-    if options is None and method == "mpt":
-        options = MPTOptions.reddyproc()
-    frame, years_of = prepare(df, seasons, within_year=method == "cpd")
-    if frame.empty:
-        raise InputError("u* threshold: no records")
-    by_year = _by_year(frame, years_of)
-    labels = frame["SEASON"].to_numpy()
-    season_pos = sorted((np.flatnonzero(labels == s) for s in years_of), key=lambda pos: pos[0])
+    records = bootstrap_records(df, method, options, seasons)
     tracker = Progress(progress, cancelled)
-    original = aggregate(_estimate_all(frame, by_year, estimate, options))
+    original = original_thresholds(records)
     keys = list(original)
     samples = np.full((n_boot, len(keys)), np.nan)
     samples[0] = [original[k][0] for k in keys]
     tracker.step(1.0 / n_boot)
-    for b, child in enumerate(np.random.SeedSequence(seed).spawn(n_boot - 1), start=1):
-        boot = _resample(frame, season_pos, np.random.default_rng(child))
-        agg = aggregate(_estimate_all(boot, _by_year(boot, years_of), estimate, options))
-        samples[b] = [agg.get(k, (np.nan, ""))[0] for k in keys]
+    for b in range(1, n_boot):
+        samples[b] = replicate_thresholds(records, b, seed, keys)
         tracker.step((b + 1) / n_boot)
-    min_prop = float(getattr(options, "min_valid_boot_prop", MPTOptions().min_valid_boot_prop))
-    rows = []
-    for j, (year, season) in enumerate(keys):
-        col = samples[:, j]
-        ok = np.isfinite(col)
-        value, reason = original[(year, season)]
-        if ok.sum() and ok.mean() >= min_prop:
-            q = np.quantile(col[ok], PROBS)
-        else:
-            q = np.full(len(PROBS), np.nan)
-            if n_boot > 1:
-                note = f"bootstrap: {int(ok.sum())} of {n_boot} samples gave a threshold (< {min_prop:.0%})"
-                reason = f"{reason}; {note}" if reason else note
-        rows.append([year, season, method, value, *q, int(ok.sum()), reason])
-    return pd.DataFrame(rows, columns=COLUMNS)
-
+    return threshold_table(records, original, samples)
