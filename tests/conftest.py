@@ -20,6 +20,10 @@ FLUXNET_FILES = {"DE-Hai": "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.g
                  "DE-Tha": "FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz",
                  "FR-Pue": "FLX_FR-Pue_FLUXNET2015_zarrsubset_HH_2009-2010.csv.gz",
                  "US-Var": "FLX_US-Var_FLUXNET2015_zarrsubset_HH_2013-2014.csv.gz"}
+# the raw tower files (REddyProc's examples, synthetic AmeriFlux BASE and EddyPro full output)
+RAW_TOWER_FILES = {"DETha98": "Example_DETha98.txt", "DEGeb": "DEGebExample_2004-2006.csv",
+                   "AMF": "AMF_XX-Syn_BASE_HH_1-5.csv",
+                   "EddyPro": "eddypro_XX-Syn_full_output_2023-07-05T000000_synthetic.csv"}
 
 _plugin_parent = tempfile.mkdtemp(prefix="ecoresp-plugin-")
 os.symlink(REPO, os.path.join(_plugin_parent, "ecoresp"))
@@ -49,6 +53,44 @@ def qgis_process(qgis_process_home):
     def run(*args, timeout=300):
         return subprocess.run([QP, *map(str, args)], capture_output=True, text=True, timeout=timeout)
     return run
+
+
+def flux_file(name):
+    """Path of a tower file of tests/data/flux: a site id of FLUXNET_FILES, a key of RAW_TOWER_FILES
+    or a file name."""
+    return os.path.join(FLUX, FLUXNET_FILES.get(name) or RAW_TOWER_FILES.get(name, name))
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A ``dask.distributed.Client`` of a LocalCluster of two worker processes (one thread and a
+    1 GiB memory limit each, no dashboard), shared by the tests of the session: started by the first
+    test that asks for it, stopped at the end of the session.  It is not the default client: a test
+    computes on it with ``ecoresp_core.cube.scheduler.run_on(dask_cluster)``, or gives
+    ``dask_cluster.scheduler.address`` to ``--scheduler``."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  memory_limit="1GiB") as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+def training_table(seed=0):
+    """Site-months of 10 synthetic sites for the upscaling models (pandas DataFrame: site_id, TA
+    degC -5..25, SW W m-2 20..300, IGBP of 3 classes ENF/DBF/GRA, ER g C m-2 d-1 from an exponential
+    of TA, 1.4x for DBF, plus 0.003 SW)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(10):
+        lc = ["ENF", "DBF", "GRA"][s % 3]
+        for _ in range(40):
+            ta, sw = rng.uniform(-5, 25), rng.uniform(20, 300)
+            rows.append({"site_id": f"S{s}", "TA": ta, "SW": sw, "IGBP": lc,
+                         "ER": np.exp(0.07 * ta) * (1.4 if lc == "DBF" else 1.0) + 0.003 * sw})
+    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """Issue 16: every heavy step gives the same numbers in QGIS (``qgis_process``), on dask's local
-scheduler and on a two-worker dask.distributed ``LocalCluster`` (started and stopped here), with
+scheduler and on a two-worker dask.distributed ``LocalCluster`` (``dask_cluster`` of conftest.py), with
 the inputs chunked two different ways: ``python -m ecoresp_core STEP`` with ``--chunks`` and
 ``--scheduler``.  Outputs are compared bit for bit (the kernels are per pixel or per site-year and
 random numbers are keyed by pixel or site-year, never by chunk)."""
@@ -21,12 +21,14 @@ CRU = os.path.join(EXAMPLE, "cru_ts400_iberia_1981-2010_monthly.nc")
 CHUNKS_LOCAL, CHUNKS_CLUSTER = "y=5,x=7", "y=3,x=26"
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="1GiB") as lc:
-        yield lc.scheduler_address
+def two_dask_runs(dask_cluster, chunked=True):
+    """(name, keywords of :func:`cli`) of the two dask runs: local threads and the session's
+    two-worker cluster (its scheduler's address), chunked two ways or (``chunked=False``) as the
+    step chooses."""
+    address = dask_cluster.scheduler.address
+    if not chunked:
+        return ("local", {}), ("cluster", dict(scheduler=address))
+    return ("local", dict(chunks=CHUNKS_LOCAL)), ("cluster", dict(scheduler=address, chunks=CHUNKS_CLUSTER))
 
 
 def cli(step, *args, scheduler=None, chunks=None):
@@ -65,13 +67,13 @@ def drivers_cli():
 DRIVER_FILES = f'DRIVER_FILES=tas=NETCDF:"{CRU}":tas; pr=NETCDF:"{CRU}":pr'
 
 
-def run_three_ways(qgis_process, tmp_path, cluster, alg, qgis_args, step, cli_args, outputs):
+def run_three_ways(qgis_process, tmp_path, dask_cluster, alg, qgis_args, step, cli_args, outputs):
     """The step through qgis_process, the CLI on local threads and on the cluster; the outputs
     ``outputs`` (QGIS names -> CLI options) compared bit for bit."""
     q = {name: tmp_path / f"qgis_{name.lower()}.tif" for name in outputs}
     proc = qgis_process("run", f"ecoresp:{alg}", "--", *qgis_args, *(f"{n}={p}" for n, p in q.items()))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    for how, kw in (("local", dict(chunks=CHUNKS_LOCAL)), ("cluster", dict(scheduler=cluster, chunks=CHUNKS_CLUSTER))):
+    for how, kw in two_dask_runs(dask_cluster):
         paths = {name: tmp_path / f"{how}_{name.lower()}.tif" for name in outputs}
         args = [a for name, opt in outputs.items() for a in (opt, paths[name])]
         out = cli(step, *cli_args, *args, **kw)
@@ -80,15 +82,15 @@ def run_three_ways(qgis_process, tmp_path, cluster, alg, qgis_args, step, cli_ar
             assert_same_rasters(q[name], paths[name])
 
 
-def test_partial_correlation_three_ways(qgis_process, tmp_path, cluster):
-    run_three_ways(qgis_process, tmp_path, cluster, "partialcorrelation", [f"INPUT={ER}", DRIVER_FILES],
+def test_partial_correlation_three_ways(qgis_process, tmp_path, dask_cluster):
+    run_three_ways(qgis_process, tmp_path, dask_cluster, "partialcorrelation", [f"INPUT={ER}", DRIVER_FILES],
                    "partialcorrelation", ["--input", ER, *drivers_cli()],
                    {"OUTPUT": "--output", "DOMINANT": "--dominant", "DOMINANT_R": "--dominant-r"})
 
 
-def test_rf_attribution_three_ways(qgis_process, tmp_path, cluster):
+def test_rf_attribution_three_ways(qgis_process, tmp_path, dask_cluster):
     forest = dict(N_TREES=30, MAX_DEPTH=4, SEED=7, MIN_VALID=10)
-    run_three_ways(qgis_process, tmp_path, cluster, "rfattribution",
+    run_three_ways(qgis_process, tmp_path, dask_cluster, "rfattribution",
                    [f"INPUT={ER}", DRIVER_FILES, *(f"{k}={v}" for k, v in forest.items())],
                    "rfattribution", ["--input", ER, *drivers_cli(), "--n-trees", 30, "--max-depth", 4,
                                      "--seed", 7, "--min-valid", 10],
@@ -112,9 +114,9 @@ def er_model(tmp_path_factory):
     return str(save_model(res["model"], tmp_path_factory.mktemp("model") / "er_model.npz"))
 
 
-def test_predict_and_integrate_three_ways(qgis_process, tmp_path, cluster, er_model):
+def test_predict_and_integrate_three_ways(qgis_process, tmp_path, dask_cluster, er_model):
     igbp = os.path.join(EXAMPLE, "iberia_igbp_2019.tif")
-    run_three_ways(qgis_process, tmp_path, cluster, "predictupscaler",
+    run_three_ways(qgis_process, tmp_path, dask_cluster, "predictupscaler",
                    [f"MODEL={er_model}", f'DRIVER_FILES=TA=NETCDF:"{CRU}":tas; IGBP={igbp}'],
                    "predict", ["--model", er_model, "--driver-files", f'TA=NETCDF:"{CRU}":tas; IGBP={igbp}'],
                    {"OUTPUT": "--output", "OUTSIDE_SHARE": "--outside-share"})
@@ -128,7 +130,7 @@ def test_predict_and_integrate_three_ways(qgis_process, tmp_path, cluster, er_mo
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     ref = pd.read_csv(tmp_path / "qgis_totals.csv")
     assert len(ref) > 30 and (ref["total_PgC"] > 0).all()
-    for how, kw in (("local", dict(chunks=CHUNKS_LOCAL)), ("cluster", dict(scheduler=cluster, chunks=CHUNKS_CLUSTER))):
+    for how, kw in two_dask_runs(dask_cluster):
         out = tmp_path / f"{how}_totals.csv"
         cli("integrate", "--input", er, "--unit", "gC_m2_d", "--land-fraction", land, "--land-scale", 0.01,
             "--zones", zones, "--output", out, **kw)
@@ -140,19 +142,19 @@ def test_predict_and_integrate_three_ways(qgis_process, tmp_path, cluster, er_mo
     assert (tmp_path / "local_totals.csv").read_bytes() == (tmp_path / "cluster_totals.csv").read_bytes()
 
 
-def test_trend_three_ways(qgis_process, tmp_path, cluster):
+def test_trend_three_ways(qgis_process, tmp_path, dask_cluster):
     """Annual means of the Iberian monthly ER, Mann-Kendall with the Hamed-Rao variance correction."""
-    run_three_ways(qgis_process, tmp_path, cluster, "trend", [f"INPUT={ER}", "AGGREGATE=1", "VARIANT=1"],
+    run_three_ways(qgis_process, tmp_path, dask_cluster, "trend", [f"INPUT={ER}", "AGGREGATE=1", "VARIANT=1"],
                    "trend", ["--input", ER, "--aggregate", "mean", "--variant", "hamed_rao"],
                    {"OUTPUT": "--output", "CLASSES": "--classes"})
 
 
-def test_detrend_three_ways(qgis_process, tmp_path, cluster):
-    run_three_ways(qgis_process, tmp_path, cluster, "detrend", [f"INPUT={ER}", "METHOD=2"],
+def test_detrend_three_ways(qgis_process, tmp_path, dask_cluster):
+    run_three_ways(qgis_process, tmp_path, dask_cluster, "detrend", [f"INPUT={ER}", "METHOD=2"],
                    "detrend", ["--input", ER, "--method", "seasonal_linear"], {"OUTPUT": "--output"})
 
 
-def test_partition_three_ways(qgis_process, tmp_path, cluster):
+def test_partition_three_ways(qgis_process, tmp_path, dask_cluster):
     """ecoresp:partition of a FLUXNET2015 file (two site-years, NT and DT) and the batch step, one task
     per site-year, on local threads and on the cluster.  Threads and worker processes give the same
     bytes.  Against QGIS: NT to the digits QGIS's CSV writer keeps (15 significant or 16 decimals);
@@ -169,7 +171,7 @@ def test_partition_three_ways(qgis_process, tmp_path, cluster):
     ref = pd.read_csv(q_hh, parse_dates=["TIMESTAMP_START", "TIMESTAMP_END"])
     ref_sum = pd.read_csv(q_sum)
     tables = {}
-    for how, kw in (("local", {}), ("cluster", dict(scheduler=cluster))):
+    for how, kw in two_dask_runs(dask_cluster, chunked=False):
         folder = tmp_path / how
         folder.mkdir()
         cli("partition", "--input", tower, "--methods", "NT,DT", "--output-folder", folder, **kw)

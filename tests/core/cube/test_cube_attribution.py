@@ -52,14 +52,6 @@ def files(tmp_path_factory):
     return tmp, paths
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="1GiB") as lc, distributed.Client(lc) as client:
-        yield client
-
-
 def read_all(path):
     ds = gdal.Open(str(path))
     out = np.stack([ds.GetRasterBand(i + 1).ReadAsArray() for i in range(ds.RasterCount)])
@@ -152,20 +144,20 @@ def test_partial_correlation_budget_chunks(files, pc_job, pc_kernel):
 
 
 @pytest.mark.parametrize("chunks", CHUNKINGS, ids=["3x5", "rows"])
-def test_partial_correlation_cluster_equals_qgis_job(files, pc_job, pc_kernel, cluster, chunks):
+def test_partial_correlation_cluster_equals_qgis_job(files, pc_job, pc_kernel, dask_cluster, chunks):
     _, paths = files
     er, drivers = cubes(paths, chunks)
-    with run_on(cluster) as where:
+    with run_on(dask_cluster) as where:
         assert where.distributed and where.details["workers"] == 2
         ds = cat.partial_correlation(er, drivers, where=where, keep_chunks=True)
         values = compute(ds, where)
     check_pc(values, pc_job, pc_kernel)
 
 
-def test_partialcorrelation_files_equal_the_job_files(files, pc_job, cluster):
+def test_partialcorrelation_files_equal_the_job_files(files, pc_job, dask_cluster):
     tmp, paths = files
     out, dom, domr = tmp / "cube_pc.tif", tmp / "cube_dom.tif", tmp / "cube_domr.tif"
-    with run_on(cluster) as where:
+    with run_on(dask_cluster) as where:
         got = cat.partialcorrelation_files(paths["er"], {n: paths[n] for n in NAMES}, str(out), str(dom),
                                            str(domr), where=where)
     assert got == {"output": str(out), "dominant": str(dom), "dominant_r": str(domr)}
@@ -228,10 +220,10 @@ def test_rf_attribution_local_equals_qgis_job(files, rf_job, chunks, importance)
 
 
 @pytest.mark.parametrize("chunks", CHUNKINGS, ids=["3x5", "rows"])
-def test_rf_attribution_cluster_equals_qgis_job(files, rf_job, cluster, chunks):
+def test_rf_attribution_cluster_equals_qgis_job(files, rf_job, dask_cluster, chunks):
     _, paths = files
     er, drivers = cubes(paths, chunks)
-    with run_on(cluster) as where:
+    with run_on(dask_cluster) as where:
         ds = cat.rf_attribution(er, drivers, where=where, keep_chunks=True, **RF)
         values = compute(ds, where)
     check_rf(values, rf_job["oob"])

@@ -9,6 +9,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import flux_file
 
 from ecoresp_core.cube.scheduler import run_on
 from ecoresp_core.cube.sites import partition_files, partition_sites
@@ -18,12 +19,8 @@ from ecoresp_core.jobs.tower import raw_to_partitioned
 from ecoresp_core.partitioning.sitepartition import partition_site
 from ecoresp_core.ustar.bootstrap import ustar_thresholds
 
-FLUX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "flux")
-THA = os.path.join(FLUX, "FLX_DE-Tha_FLUXNET2015_zarrsubset_HH_2011-2012.csv.gz")
-HAI = os.path.join(FLUX, "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz")
-DETHA98 = os.path.join(FLUX, "Example_DETha98.txt")
-DEGEB = os.path.join(FLUX, "DEGebExample_2004-2006.csv")
-AMF = os.path.join(FLUX, "AMF_XX-Syn_BASE_HH_1-5.csv")
+THA, HAI = flux_file("DE-Tha"), flux_file("DE-Hai")
+DETHA98, DEGEB, AMF = flux_file("DETha98"), flux_file("DEGeb"), flux_file("AMF")
 OPTIONS = {"NT": {"fit_qc_only": True}}  # as ecoresp:partition builds them (FIT_QC_ONLY on)
 
 
@@ -44,25 +41,17 @@ def assert_same_partition(serial, other):
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="1GiB") as lc, distributed.Client(lc) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def serial_tha():
     return partition_site(read_tower(THA), ("NT", "DT"), options=OPTIONS, fit_qc_only=True)
 
 
-def test_processed_files_serial_threads_cluster(serial_tha, cluster):
+def test_processed_files_serial_threads_cluster(serial_tha, dask_cluster):
     """DE-Tha 2011-2012 (FLUXNET2015, two site-years), NT and DT: one task per site-year on
     threads and on two worker processes, the same tables as partition_site of the whole file; the
     batch's site-years are the file's years and its summary the file's with source_file."""
     with run_on(threads=2) as here:
         local = partition_sites([THA], methods="NT,DT", options=OPTIONS, where=here)
-    with run_on(cluster) as there:
+    with run_on(dask_cluster) as there:
         remote = partition_sites([THA], methods=["NT", "DT"], options=OPTIONS, where=there)
     for batch in (local, remote):
         assert_same_partition(serial_tha, batch.partitions[THA])
@@ -75,10 +64,10 @@ def test_processed_files_serial_threads_cluster(serial_tha, cluster):
     assert np.isfinite(serial_tha.summary["RECO_NT_gC"]).all() and (serial_tha.summary["RECO_NT_gC"] > 100).all()
 
 
-def test_grouping_of_sources_does_not_matter(serial_tha, cluster):
+def test_grouping_of_sources_does_not_matter(serial_tha, dask_cluster):
     """Two files in one batch (four site-year tasks) give each file's tables of its own run."""
     hai = partition_site(read_tower(HAI), ("NT", "DT"), options=OPTIONS)
-    with run_on(cluster) as there:
+    with run_on(dask_cluster) as there:
         both = partition_sites([HAI, THA], methods="NT,DT", options=OPTIONS, where=there)
     assert both.sources == [HAI, THA]
     assert_same_partition(hai, both.partitions[HAI])
@@ -89,7 +78,7 @@ def test_grouping_of_sources_does_not_matter(serial_tha, cluster):
           pd.concat([hai.summary, serial_tha.summary], ignore_index=True))
 
 
-def test_year_where_every_method_fails(cluster):
+def test_year_where_every_method_fails(dask_cluster):
     """A site-year without NEE: every method fails there.  partition_site of the file gives it NaN,
     QC 9 and the failures in its flags (the other year partitioned); the site-year task gives the
     same (a table given as a TowerData); with no NEE at all both raise the same InputError."""
@@ -99,7 +88,7 @@ def test_year_where_every_method_fails(cluster):
     broken = TowerData(data, tower.site)
     serial = partition_site(broken, ("NT", "DT"), options=OPTIONS)
     assert (serial.table.loc["2012", "QC_NT"] == 9).all() and serial.summary["flags_NT"].iloc[1].startswith("failed")
-    with run_on(cluster) as there:
+    with run_on(dask_cluster) as there:
         batch = partition_sites([broken], methods="NT,DT", options=OPTIONS, where=there)
     assert_same_partition(serial, batch.partitions["table 1"])
     data["NEE"] = np.nan
@@ -118,7 +107,7 @@ def serial_tha98():
                                      fit_qc_only=True, workers=None)
 
 
-def test_raw_chain_serial_threads_cluster(serial_tha98, cluster):
+def test_raw_chain_serial_threads_cluster(serial_tha98, dask_cluster):
     """REddyProc's Example_DETha98 (raw, one year) through the raw chain (u* moving point test with 5
     bootstrap samples, seed 3; 3 u* scenarios; MDS; NT): the bootstrap replicates in tasks of 2 on
     threads and of 3 on the cluster, the scenarios and site-years as tasks: the TowerChain of
@@ -127,7 +116,7 @@ def test_raw_chain_serial_threads_cluster(serial_tha98, cluster):
     with run_on(threads=2) as here:
         local = partition_sites([DETHA98], methods="NT", options=OPTIONS, raw="mpt", n_boot=5, seed=3,
                                 boot_chunk=2, where=here)
-    with run_on(cluster) as there:
+    with run_on(dask_cluster) as there:
         remote = partition_sites([DETHA98], methods="NT", options=OPTIONS, raw=True, n_boot=5, seed=3,
                                  boot_chunk=3, where=there)
     exact(serial.thresholds, ustar_thresholds(tower.data, "mpt", n_boot=5, seed=3))
@@ -187,7 +176,7 @@ def test_partition_files_writes_site_years_and_summary(tmp_path, serial_tha):
 
 
 @pytest.mark.slow
-def test_default_methods_with_model_evidence(cluster):
+def test_default_methods_with_model_evidence(dask_cluster):
     """NT, DT, DTRH with the model evidence (4 replicates, seed 2), as the algorithm's defaults
     build the options: the DT-RH fits and the evidence bootstrap (serial inside the task) the same on
     threads and on two worker processes as partition_site with the desktop's Workers lanes."""
@@ -200,19 +189,19 @@ def test_default_methods_with_model_evidence(cluster):
     assert serial.evidence is not None and "SUPPORTED_MODEL" in serial.summary
     with run_on(threads=2) as here:
         local = partition_sites([THA], options=opts, where=here)
-    with run_on(cluster) as there:
+    with run_on(dask_cluster) as there:
         remote = partition_sites([THA], options=opts, where=there)
     assert_same_partition(serial, local.partitions[THA])
     assert_same_partition(serial, remote.partitions[THA])
 
 
 @pytest.mark.slow
-def test_raw_chain_three_years_on_cluster(cluster):
+def test_raw_chain_three_years_on_cluster(dask_cluster):
     """REddyProc's DE-Geb 2004-2006 (raw, three years: u* seasons across years) through the raw chain
     with NT and DT on the cluster: raw_to_partitioned's TowerChain bit for bit."""
     tower = read_tower(DEGEB)
     serial = raw_to_partitioned(tower, ("NT", "DT"), n_boot=7, seed=3, options=OPTIONS)
-    with run_on(cluster) as there:
+    with run_on(dask_cluster) as there:
         batch = partition_sites([DEGEB], methods="NT,DT", options=OPTIONS, raw="mpt", n_boot=7, seed=3,
                                 boot_chunk=4, where=there)
     chain = batch.partitions[DEGEB]

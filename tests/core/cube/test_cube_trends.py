@@ -50,14 +50,6 @@ def files(tmp_path_factory):
     return tmp, str(write_stack(tmp / "tas.tif", monthly_series(), monthly_dates(1990, NT), nodata=-9999.0))
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="1GiB") as lc, distributed.Client(lc) as client:
-        yield client
-
-
 def read_all(path):
     ds = gdal.Open(str(path))
     out = np.stack([ds.GetRasterBand(i + 1).ReadAsArray() for i in range(ds.RasterCount)])
@@ -93,7 +85,7 @@ def assert_same_raster(got_path, want_path, same_input=True):
 
 
 @pytest.mark.parametrize("case", list(TREND_CASES))
-def test_trend_as_the_qgis_job_locally_and_on_a_cluster(files, cluster, case):
+def test_trend_as_the_qgis_job_locally_and_on_a_cluster(files, dask_cluster, case):
     tmp, src = files
     opts = TREND_CASES[case]  # keywords of trend_files (the algorithm's parameters); the job's below
     job = {("slope_per" if k == "slope_unit" else k): v for k, v in opts.items()}
@@ -103,7 +95,7 @@ def test_trend_as_the_qgis_job_locally_and_on_a_cluster(files, cluster, case):
     for place in PLACES:
         for k, chunks in enumerate(CHUNKINGS):
             out, cls = str(tmp / f"{case}-{place}-{k}.tif"), str(tmp / f"{case}-{place}-{k}-cls.tif")
-            with where_of(place, cluster, chunks) as where:
+            with where_of(place, dask_cluster, chunks) as where:
                 ct.trend_files(src, out, classes=cls, where=where, **opts)
             assert_same_raster(out, want)
             assert_same_raster(cls, want_cls)
@@ -111,7 +103,7 @@ def test_trend_as_the_qgis_job_locally_and_on_a_cluster(files, cluster, case):
 
 
 @pytest.mark.parametrize("case", list(DETREND_CASES))
-def test_detrend_as_the_qgis_job_locally_and_on_a_cluster(files, cluster, case):
+def test_detrend_as_the_qgis_job_locally_and_on_a_cluster(files, dask_cluster, case):
     tmp, src = files
     opts = DETREND_CASES[case]
     want = str(tmp / f"djob-{case}.tif")
@@ -119,7 +111,7 @@ def test_detrend_as_the_qgis_job_locally_and_on_a_cluster(files, cluster, case):
     for place in PLACES:
         for k, chunks in enumerate(CHUNKINGS):
             out = str(tmp / f"d-{case}-{place}-{k}.tif")
-            with where_of(place, cluster, chunks) as where:
+            with where_of(place, dask_cluster, chunks) as where:
                 ct.detrend_files(src, out, where=where, **opts)
             assert_same_raster(out, want)
 
@@ -146,7 +138,7 @@ def test_lazy_api_numpy_and_dask_backed(files):
     assert lazy["slope"].attrs["units"] == "per year" and lazy.attrs["options"]["time_step"] == "monthly"
 
 
-def test_zarr_round_trip(files, cluster):
+def test_zarr_round_trip(files, dask_cluster):
     """The input as a Zarr store (written from the GeoTIFF), the statistics and the detrended cube
     to Zarr on the cluster: the job's numbers (float64 in Zarr, the job's float32 after rounding)."""
     tmp, src = files
@@ -154,7 +146,7 @@ def test_zarr_round_trip(files, cluster):
     want_tif = str(tmp / "zjob.tif")
     trend_raster(open_series(src), want_tif)
     want, names, _ = read_all(want_tif)
-    with where_of("cluster", cluster, CHUNKINGS[0]) as where:
+    with where_of("cluster", dask_cluster, CHUNKINGS[0]) as where:
         write_cube(open_cube(src, chunks={"y": 4}), str(tmp / "tas.zarr"), where, "input")
         back = open_cube(str(tmp / "tas.zarr"))
         np.testing.assert_array_equal(back.values, open_cube(src).values)

@@ -5,7 +5,7 @@ different ways; the integration job's totals do not depend on its row blocks."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import monthly_dates, write_stack
+from conftest import monthly_dates, training_table, write_stack
 from osgeo import gdal
 
 import ecoresp_core.jobs.blocks as blocks
@@ -22,18 +22,6 @@ from ecoresp_core.upscaling.model import save_model
 NT, NY, NX = 24, 9, 11
 DATES = monthly_dates(2001, NT)
 CHUNKINGS = [{"y": 4, "x": 5}, {"y": 9, "x": 3}]
-
-
-def training_table(seed=0):
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(10):
-        lc = ["ENF", "DBF", "GRA"][s % 3]
-        for _ in range(40):
-            ta, sw = rng.uniform(-5, 25), rng.uniform(20, 300)
-            rows.append({"site_id": f"S{s}", "TA": ta, "SW": sw, "IGBP": lc,
-                         "ER": np.exp(0.07 * ta) * (1.4 if lc == "DBF" else 1.0) + 0.003 * sw})
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +45,6 @@ def files(tmp_path_factory):
              "land": write_stack(tmp / "land.tif", land, ["land"]),
              "zones": write_stack(tmp / "zones.tif", lc[None], ["zones"], dtype="Byte")}
     return tmp, paths
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="1GiB") as lc, distributed.Client(lc) as client:
-        yield client
 
 
 def read_all(path):
@@ -134,9 +114,9 @@ def test_predict_budget_chunks_equal_job(files, job):
 
 
 @pytest.mark.parametrize("chunks", CHUNKINGS)
-def test_predict_cluster_equals_job(files, job, cluster, chunks):
+def test_predict_cluster_equals_job(files, job, dask_cluster, chunks):
     _, p = files
-    with run_on(cluster, memory_mb=64) as where:
+    with run_on(dask_cluster, memory_mb=64) as where:
         ds, er, share = run_predict(p, chunks, where)
     check_predict(job, ds, er, share, chunks)
 
@@ -182,8 +162,8 @@ def test_integrate_local_equals_job(files, job, chunks):
     assert all(r["total_PgC"] == 0 and r["missing_pixel_months"] == 12 * NY for r in bsv)
 
 
-def test_integrate_cluster_equals_job(files, job, cluster):
-    with run_on(cluster, memory_mb=32) as where:
+def test_integrate_cluster_equals_job(files, job, dask_cluster):
+    with run_on(dask_cluster, memory_mb=32) as where:
         rows, summary = integrate_cube(files, job, CHUNKINGS[0], where)
     assert rows == job["integrate"][0]
     assert summary == job["integrate"][1]

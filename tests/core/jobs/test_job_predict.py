@@ -4,7 +4,7 @@ months outside the training range, and every bad-input case."""
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import monthly_dates, write_stack
+from conftest import monthly_dates, training_table, write_stack
 from osgeo import gdal
 
 from ecoresp_core.errors import Cancelled, InputError
@@ -17,19 +17,6 @@ from ecoresp_core.upscaling.predict import predict_table
 
 NT, NY, NX = 24, 6, 7
 DATES = monthly_dates(2001, NT)
-
-
-def training_table(seed=0):
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(10):
-        lc = ["ENF", "DBF", "GRA"][s % 3]
-        for _ in range(40):
-            ta = rng.uniform(-5, 25)
-            sw = rng.uniform(20, 300)
-            rows.append({"site_id": f"S{s}", "TA": ta, "SW": sw, "IGBP": lc,
-                         "ER": np.exp(0.07 * ta) * (1.4 if lc == "DBF" else 1.0) + 0.003 * sw})
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture(scope="module")

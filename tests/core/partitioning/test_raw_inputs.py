@@ -7,17 +7,14 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import flux_file
 
 from ecoresp_core.common.meteorology import esat_hpa, rh_from_vpd, vpd_from_rh
 from ecoresp_core.errors import InputError
 from ecoresp_core.io.towers import detect_format, read_raw, read_tower
 
-FLUX = os.path.join(os.path.dirname(__file__), "..", "..", "data", "flux")
-DEGEB = os.path.join(FLUX, "DEGebExample_2004-2006.csv")
-AMF = os.path.join(FLUX, "AMF_XX-Syn_BASE_HH_1-5.csv")
-EDDYPRO = os.path.join(FLUX, "eddypro_XX-Syn_full_output_2023-07-05T000000_synthetic.csv")
-HAI = os.path.join(FLUX, "FLX_DE-Hai_FLUXNET2015_zarrsubset_HH_2007-2008.csv.gz")
-VAR = os.path.join(FLUX, "FLX_US-Var_FLUXNET2015_zarrsubset_HH_2013-2014.csv.gz")
+DEGEB, AMF, EDDYPRO = flux_file("DEGeb"), flux_file("AMF"), flux_file("EddyPro")
+HAI, VAR = flux_file("DE-Hai"), flux_file("US-Var")
 SYN = {"latitude": 45.0, "longitude": 10.0}
 
 
@@ -209,8 +206,8 @@ def test_rh_as_fraction(tmp_path):
 
 def test_bundled_units_unchanged():
     """The bundled files pass the magnitude checks without a stated unit and without conversions."""
-    for name in ("Example_DETha98.txt", os.path.basename(HAI), os.path.basename(VAR), os.path.basename(DEGEB)):
-        assert read_tower(os.path.join(FLUX, name)).site.conversions == [], name
+    for path in (flux_file("DETha98"), HAI, VAR, DEGEB):
+        assert read_tower(path).site.conversions == [], os.path.basename(path)
 
 
 # ------------------------------------------------------------------------------ NEE QC for fitting
