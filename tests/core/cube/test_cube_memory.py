@@ -122,20 +122,6 @@ PRED_SAMPLE_ROWS = (0, 1, 777, 1499)
 IGBP_PATTERN = np.array([1, 4, 10, 4, 1, 10, 0, 1, 4, 10, 16])  # ENF DBF GRA; 0 water and 16 BSV: unknown
 
 
-def training_table(seed=0):
-    """Site-months of 10 synthetic sites (TA degC, SW W m-2, IGBP of 3 classes, ER g C m-2 d-1)."""
-    import pandas as pd
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(10):
-        lc = ["ENF", "DBF", "GRA"][s % 3]
-        for _ in range(40):
-            ta, sw = rng.uniform(-5, 25), rng.uniform(20, 300)
-            rows.append({"site_id": f"S{s}", "TA": ta, "SW": sw, "IGBP": lc,
-                         "ER": np.exp(0.07 * ta) * (1.4 if lc == "DBF" else 1.0) + 0.003 * sw})
-    return pd.DataFrame(rows)
-
-
 def _sea(r):
     """Columns of row ``r`` without data (sea): a third of the grid, in bands."""
     cols = np.arange(W)
@@ -192,7 +178,7 @@ def write_igbp(path):
 
 @pytest.mark.slow
 def test_predict_on_drivers_three_times_the_memory_limit(tmp_path):
-    from conftest import monthly_dates, write_stack
+    from conftest import monthly_dates, training_table, write_stack
 
     from ecoresp_core.io.series import open_series
     from ecoresp_core.jobs.inputs import open_driver
