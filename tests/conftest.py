@@ -69,9 +69,12 @@ def dask_cluster():
     computes on it with ``ecoresp_core.cube.scheduler.run_on(dask_cluster)``, or gives
     ``dask_cluster.scheduler.address`` to ``--scheduler``."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  memory_limit="1GiB") as cluster, \
-            distributed.Client(cluster, set_as_default=False) as client:
+    import dask
+    # worker processes may start slowly on 2 busy cores (CI runs two pytest workers beside them)
+    with dask.config.set({"distributed.comm.timeouts.connect": "180s"}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                     memory_limit="1GiB") as cluster, \
+            distributed.Client(cluster, set_as_default=False, timeout="180s") as client:
         yield client
 
 
