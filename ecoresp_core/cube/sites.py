@@ -4,19 +4,22 @@ replicates and the u* scenarios as tasks too, on dask's local threads or a dask.
 
 The numbers are those of the QGIS algorithm ecoresp:partition (``algorithms/partition.py``), which
 runs one tower file with :func:`~ecoresp_core.partitioning.sitepartition.partition_site`
-(processed files) or :func:`~ecoresp_core.jobs.tower.raw_to_partitioned` (raw files): every task
-calls the same kernels on the same records, and every random number comes from the seed and the
-replicate number (u* bootstrap replicate ``b`` draws from child ``b - 1`` of
-``numpy.random.SeedSequence(seed)``, model-evidence replicate ``i`` from ``(seed, i)``), never from
-the task order, the chunking of the replicates or the worker.  Results are bit for bit those of the
-serial path (tests/core/cube/test_cube_sites.py).
+(processed files) or :func:`~ecoresp_core.jobs.tower.raw_to_partitioned` (raw files): the tasks
+call the functions those two are made of, on the same records: ``partition_site_year`` and
+``join_site_years`` (partitioning.sitepartition), ``bootstrap_records``, ``original_thresholds``,
+``replicate_thresholds`` and ``threshold_table`` (ustar.bootstrap), ``fill_tower_drivers``,
+``fill_scenario``, ``scenario_tower``, ``scenario_options`` and ``assemble_chain`` (jobs.tower).
+Every random number comes from the seed and the replicate number (u* bootstrap replicate ``b``
+draws from child ``b - 1`` of ``numpy.random.SeedSequence(seed)``, model-evidence replicate ``i``
+from ``(seed, i)``), never from the task order, the chunking of the replicates or the worker.
+Results are bit for bit those of the serial path (tests/core/cube/test_cube_sites.py).
 
-Graph of one processed file: read -> one ``partition_site`` per site-year -> the file's
-SitePartition (the site-years joined as ``partition_site`` joins them).  Graph of one raw file:
-read -> u* preparation -> the original estimate and the bootstrap replicates in chunks of
-``boot_chunk`` -> the threshold table -> driver gap filling -> per u* scenario the NEE u* filter
-and gap filling -> per scenario and site-year ``partition_site`` (the model evidence for the
-median scenario only, as ``raw_to_partitioned``) -> the file's TowerChain.
+Graph of one processed file: read -> one ``partition_site_year`` per site-year -> the file's
+SitePartition (``join_site_years``).  Graph of one raw file: read -> u* preparation -> the
+original estimate and the bootstrap replicates in chunks of ``boot_chunk`` -> the threshold table
+-> driver gap filling -> per u* scenario the NEE u* filter and gap filling -> per scenario and
+site-year ``partition_site_year`` (the model evidence for the median scenario only, as
+``raw_to_partitioned``) -> the file's TowerChain (``assemble_chain``).
 
 The helper processes of the QGIS desktop (``jobs.parallel.Workers``) are never used here: the
 model-evidence bootstrap of a site-year runs serially inside its task (``workers=None``; its
@@ -39,7 +42,7 @@ from ..io.atomic import check_output_folder, partial_path, remove_stale_partials
 from ..io.towers import FORMATS, TowerData, as_tower, read_tower, split_years
 from ..jobs import tower as chain
 from ..partitioning import sitepartition as sp_mod
-from ..partitioning.sitepartition import SitePartition, evidence_options, parse_methods, partition_site
+from ..partitioning.sitepartition import evidence_options, join_site_years, parse_methods, partition_site_year
 from ..ustar import bootstrap as ub
 from .scheduler import run_on
 
@@ -96,207 +99,71 @@ def _site_year(tower, year):
     return dict(split_years(tower))[year]
 
 
-def _failed_year(site_year, methods, options, fit_qc_only):
-    """partition_site's output for a site-year on which every method failed (partition_site of that
-    year alone raises; within a multi-year file the year gets NaN, QC 9 and its flags): the same
-    loop body as partition_site, with the evidence, and the errors."""
-    step_s = 86400.0 / float(site_year.site.records_per_day or 48)
-    dfy = site_year.data
-    year = site_year.site.year
-    out = pd.DataFrame(index=dfy.index)
-    for c in sp_mod.BASE_COLUMNS:
-        if c in dfy:
-            out[c] = dfy[c]
-    out["IS_DAY"] = sp_mod.day_mask(dfy).astype("int8")
-    code_results, results, errors = {}, {}, []
-    for code in sp_mod.run_order(methods):
-        ok = {c: r for c, r in code_results.items() if not isinstance(r, Exception)}
-        res = sp_mod._run_one(code, site_year, options, ok, step_s, fit_qc_only)
-        if isinstance(res, Exception):
-            errors.append(f"{site_year.site.site_id or 'site'} {year} {code}: {res}")
-        code_results[code] = results[(year, code)] = res
-    for code in methods:
-        out[f"RECO_{code}"] = np.nan
-        out[f"GPP_{code}"] = np.nan
-        out[f"QC_{code}"] = np.int16(9)
-    for ref in sp_mod.REFERENCE_COLUMNS:
-        if ref in dfy:
-            out[ref] = dfy[ref]
-    row = sp_mod._summary_row(site_year.site, site_year, {c: code_results[c] for c in methods}, step_s)
-    ev_options = evidence_options(options.get("evidence"))
-    models = tests = None
-    if ev_options is not None:
-        from ..common.progress import Progress
-        ev = sp_mod._run_evidence(site_year, ev_options, Progress(None, None))
-        if isinstance(ev, Exception):
-            row["flags_EVIDENCE"] = f"failed: {ev}"
-            row["EVIDENCE"] = f"model comparison failed: {ev}"
-        else:
-            row.update(ev.summary)
-            models = sp_mod.evidence_table(ev.models, site_year.site.site_id, year)
-            tests = sp_mod.evidence_table(ev.tests, site_year.site.site_id, year)
-    part = SitePartition(table=out, summary=pd.DataFrame([row]), results=results, methods=methods,
-                         options={"methods": list(methods), **options}, windows=pd.DataFrame(),
-                         evidence=models, evidence_tests=tests)
-    return part, errors
-
-
 def _partition_year(tower, year, methods, options, fit_qc_only):
-    """(SitePartition of one site-year, errors): partition_site on the site-year, as in the file."""
-    site_year = _site_year(tower, year)
-    try:
-        return partition_site(site_year, methods, options=options, fit_qc_only=fit_qc_only, workers=None), []
-    except InputError as exc:
-        if not str(exc).startswith("no method could be fitted"):
-            raise
-        return _failed_year(site_year, methods, options, fit_qc_only)
+    """The SiteYearPartition of site-year ``year`` of ``tower``, as partition_site computes it
+    (the model-evidence bootstrap serial inside the task)."""
+    return partition_site_year(_site_year(tower, year), methods, options, fit_qc_only)
 
 
-def _concat(frames, **kw):
-    frames = [f for f in frames if f is not None and len(f.columns)]
-    return pd.concat(frames, **kw) if frames else None
-
-
-def _join_years(parts):
-    """One file's SitePartition from its site-years' (as partition_site joins them); InputError
-    when every method failed in every year (as partition_site)."""
-    sps = [p for p, _ in parts]
-    errors = [e for _, e in parts]
-    if all(errors):
-        raise InputError("no method could be fitted: " + " | ".join(m for e in errors for m in e))
-    results = {}
-    for p in sps:
-        results.update(p.results)
-    windows = _concat([p.windows for p in sps], ignore_index=True)
-    return SitePartition(table=pd.concat([p.table for p in sps]),
-                         summary=pd.concat([p.summary for p in sps], ignore_index=True),
-                         results=results, methods=sps[0].methods, options=sps[0].options,
-                         windows=windows if windows is not None else pd.DataFrame(),
-                         evidence=_concat([p.evidence for p in sps], ignore_index=True),
-                         evidence_tests=_concat([p.evidence_tests for p in sps], ignore_index=True))
+def _join_years(parts, methods, options):
+    """One file's SitePartition from its site-years, as partition_site joins them."""
+    return join_site_years(parts, methods, options)
 
 
 def _ustar_prepare(tower, method, checked=True):
-    """u* bootstrap preparation of ``ustar_thresholds``: (frame, years_of, by_year, season_pos);
-    ``checked``: the result of the column check this task must follow."""
-    frame, years_of = ub.prepare(tower.data, None, within_year=method == "cpd")
-    if frame.empty:
-        raise InputError("u* threshold: no records")
-    labels = frame["SEASON"].to_numpy()
-    season_pos = sorted((np.flatnonzero(labels == s) for s in years_of), key=lambda pos: pos[0])
-    return frame, years_of, ub._by_year(frame, years_of), season_pos
-
-
-def _ustar_options(method):
-    return ub.MPTOptions.reddyproc() if method == "mpt" else None
-
-
-def _ustar_original(prep, method):
-    frame, _, by_year, _ = prep
-    return ub.aggregate(ub._estimate_all(frame, by_year, ub.estimator(method), _ustar_options(method)))
-
-
-def _ustar_replicates(prep, method, seed, replicates, keys):
-    """Threshold rows of the bootstrap replicates ``replicates`` (numbers >= 1): replicate b resamples
-    with child b - 1 of SeedSequence(seed), as ``ustar_thresholds`` spawns them."""
-    frame, years_of, _, season_pos = prep
-    estimate, options = ub.estimator(method), _ustar_options(method)
-    out = np.full((len(replicates), len(keys)), np.nan)
-    for j, b in enumerate(replicates):
-        child = np.random.SeedSequence(seed, spawn_key=(b - 1,))
-        boot = ub._resample(frame, season_pos, np.random.default_rng(child))
-        agg = ub.aggregate(ub._estimate_all(boot, ub._by_year(boot, years_of), estimate, options))
-        out[j] = [agg.get(k, (np.nan, ""))[0] for k in keys]
-    return out
-
-
-def _ustar_table(original, chunks, method, n_boot):
-    """The threshold table of ``ustar_thresholds`` from the original estimate and the replicates."""
-    keys = list(original)
-    samples = np.vstack([np.array([[original[k][0] for k in keys]], dtype="float64"), *chunks])
-    min_prop = float(getattr(_ustar_options(method), "min_valid_boot_prop", ub.MPTOptions().min_valid_boot_prop))
-    rows = []
-    for j, (year, season) in enumerate(keys):
-        col = samples[:, j]
-        ok = np.isfinite(col)
-        value, reason = original[(year, season)]
-        if ok.sum() and ok.mean() >= min_prop:
-            q = np.quantile(col[ok], ub.PROBS)
-        else:
-            q = np.full(len(ub.PROBS), np.nan)
-            if n_boot > 1:
-                note = f"bootstrap: {int(ok.sum())} of {n_boot} samples gave a threshold (< {min_prop:.0%})"
-                reason = f"{reason}; {note}" if reason else note
-        rows.append([year, season, method, value, *q, int(ok.sum()), reason])
-    return pd.DataFrame(rows, columns=ub.COLUMNS)
+    """The u* bootstrap's records (``ustar.bootstrap.bootstrap_records``); ``checked``: the result
+    of the column check this task must follow."""
+    return ub.bootstrap_records(tower.data, method)
 
 
 def _ustar_keys(original):
     return list(original)
 
 
+def _ustar_replicates(records, seed, replicates, keys):
+    """Threshold rows (m s-1) of the bootstrap replicates ``replicates`` (numbers >= 1), each
+    ``ustar.bootstrap.replicate_thresholds``."""
+    out = np.full((len(replicates), len(keys)), np.nan)
+    for j, b in enumerate(replicates):
+        out[j] = ub.replicate_thresholds(records, b, seed, keys)
+    return out
+
+
+def _ustar_table(records, original, chunks):
+    """The threshold table of ``ustar_thresholds`` from the original estimate and the replicates."""
+    keys = list(original)
+    samples = np.vstack([np.array([[original[k][0] for k in keys]], dtype="float64"), *chunks])
+    return ub.threshold_table(records, original, samples)
+
+
 def _drivers(tower, checked=True):
-    rpd = tower.site.records_per_day or None
-    return chain._fill_drivers(tower.data, MDSOptions.reddyproc(), rpd)
+    return chain.fill_tower_drivers(tower.data, MDSOptions.reddyproc(), tower.site.records_per_day or None)
 
 
 def _scenario_fill(tower, thr_table, drivers, scenario, method):
-    """(fill columns, u* flags, record thresholds) of one u* scenario (raw_to_partitioned step 3)."""
-    thr = chain._record_thresholds(tower.data.index, thr_table, f"USTAR_TH_{scenario}", method)
-    if not np.isfinite(thr).any():
-        raise InputError(f"raw chain: no u* threshold for scenario {scenario} in any year "
-                         f"({'; '.join(sorted(set(thr_table['reason'].astype(str)))) or 'no reason'})")
-    fill, flags = chain._fill_scenario(drivers[0], thr, MDSOptions.reddyproc(), tower.site.records_per_day or None)
-    return fill, flags, thr
+    """The ScenarioFill of one u* scenario (raw_to_partitioned step 3)."""
+    return chain.fill_scenario(drivers[0], thr_table, scenario, method, MDSOptions.reddyproc(),
+                               tower.site.records_per_day or None)
 
 
 def _partition_scenario_year(tower, drivers, fill, year, methods, options, fit_qc_only):
-    """One site-year of one u* scenario: partition_site on the filled NEE (raw_to_partitioned step 4)."""
-    scen = chain._scenario_tower(tower, drivers[0], fill[0])
-    return _partition_year(scen, year, methods, options, fit_qc_only)
+    """One site-year of one u* scenario: partition_site_year on the filled NEE (raw_to_partitioned step 4)."""
+    return _partition_year(chain.scenario_tower(tower, drivers[0], fill), year, methods, options, fit_qc_only)
 
 
-def _assemble_chain(tower, thr_table, drivers, fills, year_parts, methods, scenarios, method, n_boot, seed):
+def _assemble_chain(tower, thr_table, drivers, fills, year_parts, methods, options, scenarios, method, n_boot,
+                    seed):
     """The TowerChain of ``raw_to_partitioned`` (its step 5) from the tasks' pieces."""
-    df = tower.data
-    med = chain.median_scenario(scenarios)
-    rpd = tower.site.records_per_day or None
-    step_s = 86400.0 / float(rpd or 48)
-    driver_qc = drivers[1]
-    sps = {s: _join_years(year_parts[s]) for s in scenarios}
-    fill = {s: fills[s][0] for s in scenarios}
-    flags = {s: fills[s][1] for s in scenarios}
-    thr_cols = {s: fills[s][2] for s in scenarios}
-    table = sps[med].table.copy()
-    for c in chain.DRIVERS:
-        table[f"{c}_F_QC"] = driver_qc[c + "_F_QC"].to_numpy()
-    for s in scenarios:
-        table[f"USTAR_TH_{s}"] = thr_cols[s]
-        table[f"USTAR_FLAG_{s}"] = flags[s].astype("int8")
-        for suffix, name in (("_F", "_F"), ("_F_QC", "_F_QC"), ("_F_SD", "_RANDUNC")):
-            table[f"NEE_{s}{name}"] = fill[s][f"NEE{suffix}"].to_numpy()
-        for m in methods:
-            for flux in ("RECO", "GPP", "QC"):
-                table[f"{flux}_{m}_{s}"] = sps[s].table[f"{flux}_{m}"].to_numpy()
-    summary = chain._summary(tower, sps, fill, thr_cols, methods, scenarios, med, step_s)
-    info = {"ustar_method": method, "n_boot": int(n_boot), "seed": int(seed), "scenarios": list(scenarios),
-            "median_scenario": med, "methods": list(methods),
-            "filled": {s: {"measured": int((fill[s]["NEE_F_QC"] == 0).sum()),
-                           "filled": int(fill[s]["NEE_F_QC"].isin([1, 2, 3]).sum()),
-                           "unfilled": int(fill[s]["NEE_F"].isna().sum()),
-                           "ustar_removed": int(((flags[s] != 0) & df["NEE"].notna().to_numpy()).sum())}
-                       for s in scenarios}}
-    return chain.TowerChain(table=table, summary=summary, windows=sps[med].windows, thresholds=thr_table,
-                            partitions=sps, info=info, methods=methods, scenarios=scenarios,
-                            options={**sps[med].options,
-                                     "raw_chain": {k: info[k] for k in ("ustar_method", "n_boot", "seed",
-                                                                        "scenarios")}})
+    sps = {s: join_site_years(year_parts[s], methods, chain.scenario_options(options, s, scenarios))
+           for s in scenarios}
+    return chain.assemble_chain(tower, thr_table, drivers[1], fills, sps, methods, scenarios, method, n_boot, seed)
 
 
 def _check_raw(tower, label):
-    missing = [c for c in ("NEE", "USTAR") if c not in tower.data.columns]
-    if missing:
-        raise InputError(f"{label}: raw chain: the tower table has no {', '.join(missing)} column")
+    try:
+        chain.check_raw_columns(tower.data)
+    except InputError as exc:
+        raise InputError(f"{label}: {exc}") from None
     return True
 
 
@@ -316,14 +183,6 @@ def _label(source, i):
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
     return f"table {i + 1}"
-
-
-def _check_scenarios(scenarios):
-    scenarios = tuple(dict.fromkeys(str(s).zfill(2) for s in scenarios))
-    bad = [s for s in scenarios if s not in ("05", "16", "50", "84", "95")]
-    if bad or not scenarios:
-        raise InputError(f"raw chain: u* scenarios {bad or '(none)'}: choose from 05, 16, 50, 84, 95")
-    return scenarios
 
 
 def partition_sites(sources, *, methods=None, options=None, fit_qc_only=True, raw=False, ustar_method="mpt",
@@ -382,7 +241,7 @@ def partition_sites(sources, *, methods=None, options=None, fit_qc_only=True, ra
         n_boot = int(n_boot)
         if n_boot < 1:
             raise InputError(f"bootstrap: n_boot must be at least 1, got {n_boot}")
-        scenarios = _check_scenarios(scenarios)
+        scenarios = chain.check_scenarios(scenarios)
         ub.estimator(raw)
     read_kwargs = dict(read_options or {})
     labels = [_label(s, i) for i, s in enumerate(sources)]
@@ -397,7 +256,7 @@ def partition_sites(sources, *, methods=None, options=None, fit_qc_only=True, ra
         else:
             parts = [dask.delayed(_partition_year)(tower, y, methods, options, fit_qc_only,
                                                    dask_key_name=f"partition-{i}-{y}") for y in years[i]]
-            files.append(dask.delayed(_join_years)(parts, dask_key_name=f"site-{i}"))
+            files.append(dask.delayed(_join_years)(parts, methods, options, dask_key_name=f"site-{i}"))
     done = where.compute(*files)
     partitions = dict(zip(labels, done))
     return _batch(labels, done, partitions, {"methods": list(methods), "raw": raw or False, **options})
@@ -407,22 +266,21 @@ def _raw_graph(tower, label, i, years, methods, options, fit_qc_only, method, n_
     import dask
     d = dask.delayed
     checked = d(_check_raw)(tower, label, dask_key_name=f"check-{i}")
-    prep = d(_ustar_prepare)(tower, method, checked, dask_key_name=f"ustar-prepare-{i}")
-    original = d(_ustar_original)(prep, method, dask_key_name=f"ustar-original-{i}")
+    records = d(_ustar_prepare)(tower, method, checked, dask_key_name=f"ustar-prepare-{i}")
+    original = d(ub.original_thresholds)(records, dask_key_name=f"ustar-original-{i}")
     keys = d(_ustar_keys)(original, dask_key_name=f"ustar-keys-{i}")
-    chunks = [d(_ustar_replicates)(prep, method, seed, list(range(a, min(a + boot_chunk, n_boot))), keys,
+    chunks = [d(_ustar_replicates)(records, seed, list(range(a, min(a + boot_chunk, n_boot))), keys,
                                    dask_key_name=f"ustar-boot-{i}-{a}") for a in range(1, n_boot, boot_chunk)]
-    thr = d(_ustar_table)(original, chunks, method, n_boot, dask_key_name=f"ustar-table-{i}")
+    thr = d(_ustar_table)(records, original, chunks, dask_key_name=f"ustar-table-{i}")
     drivers = d(_drivers)(tower, checked, dask_key_name=f"drivers-{i}")
-    med = chain.median_scenario(scenarios)
     fills, year_parts = {}, {}
     for s in scenarios:
         fills[s] = d(_scenario_fill)(tower, thr, drivers, s, method, dask_key_name=f"fill-{i}-{s}")
-        opts = options if s == med or not options else {k: v for k, v in options.items() if k != "evidence"}
+        opts = chain.scenario_options(options, s, scenarios)
         year_parts[s] = [d(_partition_scenario_year)(tower, drivers, fills[s], y, methods, opts, fit_qc_only,
                                                      dask_key_name=f"partition-{i}-{s}-{y}") for y in years]
-    return d(_assemble_chain)(tower, thr, drivers, fills, year_parts, methods, scenarios, method, n_boot, seed,
-                              dask_key_name=f"site-{i}")
+    return d(_assemble_chain)(tower, thr, drivers, fills, year_parts, methods, options, scenarios, method, n_boot,
+                              seed, dask_key_name=f"site-{i}")
 
 
 def _batch(labels, done, partitions, options):
