@@ -270,10 +270,8 @@ def fill_scenario(drivers_filled, thr_table, scenario, ustar_method, options=Non
         "05", "16", "50", "84" or "95": the column ``USTAR_TH_<scenario>``.
     ustar_method : {'mpt', 'cpd'}
         How the thresholds were estimated ('cpd': calendar years).
-    options : MDSOptions or None
-        MDS rules (default REddyProc's).
-    rpd : int or None
-        Records per day.
+    options, rpd
+        MDS rules and records per day, as :func:`fill_tower_drivers`.
 
     Returns
     -------
