@@ -140,7 +140,15 @@ def _drivers(tower, checked=True):
     return chain.fill_tower_drivers(tower.data, MDSOptions.reddyproc(), tower.site.records_per_day or None)
 
 
-def _scenario_fill(tower, thr_table, drivers, scenario, method):
+def _check_thresholds(tower, thr_table, scenarios, method):
+    """InputError of the first scenario, in the serial order, without any u* threshold: the error
+    ``raw_to_partitioned`` raises, whichever fill task a scheduler would have run first."""
+    for s in scenarios:
+        chain.scenario_thresholds(tower.data.index, thr_table, s, method)
+    return True
+
+
+def _scenario_fill(tower, thr_table, drivers, scenario, method, checked=True):
     """The ScenarioFill of one u* scenario (raw_to_partitioned step 3)."""
     return chain.fill_scenario(drivers[0], thr_table, scenario, method, MDSOptions.reddyproc(),
                                tower.site.records_per_day or None)
@@ -274,8 +282,9 @@ def _raw_graph(tower, label, i, years, methods, options, fit_qc_only, method, n_
     thr = d(_ustar_table)(records, original, chunks, dask_key_name=f"ustar-table-{i}")
     drivers = d(_drivers)(tower, checked, dask_key_name=f"drivers-{i}")
     fills, year_parts = {}, {}
+    thresholds = d(_check_thresholds)(tower, thr, scenarios, method, dask_key_name=f"ustar-check-{i}")
     for s in scenarios:
-        fills[s] = d(_scenario_fill)(tower, thr, drivers, s, method, dask_key_name=f"fill-{i}-{s}")
+        fills[s] = d(_scenario_fill)(tower, thr, drivers, s, method, thresholds, dask_key_name=f"fill-{i}-{s}")
         opts = chain.scenario_options(options, s, scenarios)
         year_parts[s] = [d(_partition_scenario_year)(tower, drivers, fills[s], y, methods, opts, fit_qc_only,
                                                      dask_key_name=f"partition-{i}-{s}-{y}") for y in years]

@@ -256,6 +256,16 @@ def fill_tower_drivers(df, options=None, rpd=None):
     return out, cols
 
 
+def scenario_thresholds(index, thr_table, scenario, ustar_method):
+    """The u* threshold (m s-1) of each record of ``index`` in scenario ``scenario`` (the column
+    ``USTAR_TH_<scenario>`` of ``thr_table``, by year or season); InputError when no year has one."""
+    thr = _record_thresholds(index, thr_table, f"USTAR_TH_{scenario}", ustar_method)
+    if not np.isfinite(thr).any():
+        raise InputError(f"raw chain: no u* threshold for scenario {scenario} in any year "
+                         f"({'; '.join(sorted(set(thr_table['reason'].astype(str)))) or 'no reason'})")
+    return thr
+
+
 def fill_scenario(drivers_filled, thr_table, scenario, ustar_method, options=None, rpd=None):
     """Step 3 of the chain for u* scenario ``scenario``: night-time NEE below the scenario's
     threshold becomes a gap, then NEE is MDS-filled.
@@ -277,10 +287,7 @@ def fill_scenario(drivers_filled, thr_table, scenario, ustar_method, options=Non
     -------
     ScenarioFill
     """
-    thr = _record_thresholds(drivers_filled.index, thr_table, f"USTAR_TH_{scenario}", ustar_method)
-    if not np.isfinite(thr).any():
-        raise InputError(f"raw chain: no u* threshold for scenario {scenario} in any year "
-                         f"({'; '.join(sorted(set(thr_table['reason'].astype(str)))) or 'no reason'})")
+    thr = scenario_thresholds(drivers_filled.index, thr_table, scenario, ustar_method)
     filt = apply_ustar_filter(drivers_filled, thr)
     qc = "NEE_QC" if "NEE_QC" in filt.columns else None
     out = mds_gapfill(filt, "NEE", qc=qc, options=options or MDSOptions.reddyproc(), rpd=rpd)
