@@ -143,7 +143,8 @@ def _open_zarr(path, variable, chunks, what):
     if not os.path.isdir(path):
         raise InputError(f"{what}: {path}: Zarr store not found")
     try:
-        ds = xr.open_zarr(path, chunks=None if chunks is None else chunks)
+        # the store's own chunks (each read once); the steps rechunk them for their budget
+        ds = xr.open_zarr(path, chunks={} if chunks is None else chunks)
     except Exception as exc:  # noqa: BLE001 - zarr raises many kinds; named for the user
         raise InputError(f"{what}: {path}: cannot be read as a Zarr store ({exc})") from None
     names = [v for v in ds.data_vars if set(ds[v].dims) >= {"time"}] or list(ds.data_vars)
@@ -296,7 +297,7 @@ def write_cube(obj, path, where, algorithm, options=None, inputs=None, band_name
     return out.path
 
 
-def write_outputs(outputs, where, algorithm, options=None, inputs=None, progress=None):
+def write_outputs(outputs, where, algorithm, options=None, inputs=None, progress=None, extra=None):
     """Compute the :class:`Output` s of one step together and write them, all or none.
 
     ``where`` (``scheduler.run_on``) computes them.  GeoTIFF/NetCDF: bands = a Dataset's variables
@@ -305,11 +306,12 @@ def write_outputs(outputs, where, algorithm, options=None, inputs=None, progress
     workers write their chunks to a temporary store.  Every output is written under a temporary
     name; only when all are complete (and none is empty, ``why_empty``) are they renamed, so a
     failure or Cancel leaves no file and never touches an existing one.  Outputs carry the
-    provenance of ``algorithm``, ``options``, ``inputs`` and the versions."""
+    provenance of ``algorithm``, ``options``, ``inputs`` and the versions, plus the ``extra`` items
+    (a dict of strings) a step records."""
     from ..jobs.blocks import gdal_cache, gdal_cache_mb
     if options is None:  # the options a step recorded on its result
         options = getattr(outputs[0].obj, "attrs", {}).get("options", {}) if outputs else {}
-    meta = provenance(algorithm, options or {}, inputs)
+    meta = {**provenance(algorithm, options or {}, inputs), **(extra or {})}
     # GDAL's block cache is part of the budget, as in the QGIS jobs (jobs.blocks.gdal_cache_mb)
     with gdal_cache(gdal_cache_mb(where.memory_mb)):
         _write_outputs(outputs, where, meta, gdal_cache_mb(where.memory_mb), progress)

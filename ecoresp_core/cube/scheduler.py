@@ -113,6 +113,7 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
         if n < 1:
             raise InputError(f"threads: {threads} is not a positive number of threads")
         where = Where(memory_mb=float(memory_mb or DEFAULT_MEMORY_MB), threads=n)
+        _return_freed_memory()
         with dask.config.set(scheduler="threads", num_workers=n):
             yield where
         return
@@ -144,6 +145,18 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
     finally:
         if own:
             client.close()
+
+
+def _return_freed_memory():
+    """glibc's malloc hands blocks of 1 MiB and more straight back to the system when freed
+    (``M_MMAP_THRESHOLD``; by default the threshold grows as big arrays are freed, and freed chunks
+    then stay in each thread's heap: measured +100 MB over a budget of 80 MB on the predict step,
+    tests/core/cube/test_cube_memory.py).  For the process of a local run; elsewhere a no-op."""
+    import ctypes
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MiB
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def chunk_pixels(bytes_per_pixel, where):

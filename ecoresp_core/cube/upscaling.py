@@ -34,7 +34,7 @@ from ..jobs.integrate import check_lat_lon_grid, land_fraction_values, zone_valu
 from ..jobs.predict import predict_valid
 from ..upscaling import integrate as _integrate
 from ..upscaling.predict import LeftOut, as_model, read_category_mapping
-from .files import as_cube, dates_of, grid_of, open_cube, open_static, write_cube
+from .files import Output, as_cube, dates_of, grid_of, open_cube, open_static, write_outputs
 from .scheduler import chunk_pixels, rechunk, run_on
 
 SHARE = "outside_share"  # the variable (and band) of the share of months outside the training range
@@ -333,16 +333,13 @@ def predict_files(model, drivers=None, output=None, *, driver_names=None, driver
         inputs = dict(sources, model=str(model) if isinstance(model, (str, os.PathLike)) else m.source)
         ds_out = ds.copy()
         ds_out.attrs = {}
-        write_cube(ds_out if str(output).rstrip("/").lower().endswith(".zarr") else ds_out[name], str(output), w,
-                   "upscaling.predict", options, inputs)
+        # ER and the share computed together (one pass), with the job's extra items, written all or none
+        outs = [Output(ds_out if str(output).rstrip("/").lower().endswith(".zarr") else ds_out[name], str(output))]
         if outside_share:
-            write_cube(ds_out[SHARE], str(outside_share), w, "upscaling.predict", options, inputs)
-    if str(output).lower().endswith(".tif"):
-        from osgeo import gdal
-        out = gdal.Open(str(output), gdal.GA_Update)
-        out.SetMetadataItem("ECORESP_TARGET", f"{m.meta.get('target', '')} [{m.meta.get('target_unit', '')}]")
-        out.SetMetadataItem("ECORESP_LEFT_OUT", acc.json())
-        out = None
+            outs.append(Output(ds_out[SHARE], str(outside_share)))
+        write_outputs(outs, w, "upscaling.predict", options, inputs, extra={
+            "ECORESP_TARGET": f"{m.meta.get('target', '')} [{m.meta.get('target_unit', '')}]",
+            "ECORESP_LEFT_OUT": acc.json()})
     dates = dates_of(ds[name])
     return {"predicted": acc.predicted, "outside": acc.outside, "skipped_invalid": acc.every_driver - acc.predicted,
             "months": len(dates),
