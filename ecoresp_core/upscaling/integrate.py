@@ -195,23 +195,22 @@ class Integrator:
         for row0 in sorted(self._pending):
             self._fold(self._pending.pop(row0))
 
+    def _by_year_zone(self, values, kind):
+        """{(year, zone code): value} of a (years, zones) accumulator, every block folded in."""
+        self._flush()
+        return {(int(y), c): kind(values[i, j]) for i, y in enumerate(self.uyears) for j, c in enumerate(self.codes)}
+
     @property
     def total(self):
-        self._flush()
-        return {(int(y), c): float(self._total[i, j]) for i, y in enumerate(self.uyears)
-                for j, c in enumerate(self.codes)}
+        return self._by_year_zone(self._total, float)
 
     @property
     def missing(self):
-        self._flush()
-        return {(int(y), c): int(self._missing[i, j]) for i, y in enumerate(self.uyears)
-                for j, c in enumerate(self.codes)}
+        return self._by_year_zone(self._missing, int)
 
     @property
     def missing_m2(self):
-        self._flush()
-        return {(int(y), c): float(self._missing_m2[i, j]) for i, y in enumerate(self.uyears)
-                for j, c in enumerate(self.codes)}
+        return self._by_year_zone(self._missing_m2, float)
 
     @property
     def land_m2(self):
