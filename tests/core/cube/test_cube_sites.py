@@ -24,18 +24,21 @@ DETHA98, DEGEB, AMF = flux_file("DETha98"), flux_file("DEGeb"), flux_file("AMF")
 OPTIONS = {"NT": {"fit_qc_only": True}}  # as ecoresp:partition builds them (FIT_QC_ONLY on)
 
 
-def exact(a, b):
-    pd.testing.assert_frame_equal(a, b, check_exact=True)
+def exact(a, b, rtol=None):
+    if rtol is None:
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    else:
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=rtol, atol=0)
 
 
-def assert_same_partition(serial, other):
-    """Every table of a SitePartition / TowerChain equal bit for bit."""
+def assert_same_partition(serial, other, rtol=None):
+    """Every table of a SitePartition / TowerChain equal bit for bit (or within ``rtol``)."""
     for attr in ("table", "summary", "windows", "evidence", "evidence_tests", "thresholds"):
         a, b = getattr(serial, attr, None), getattr(other, attr, None)
         if a is None:
             assert b is None, attr
             continue
-        exact(a, b)
+        exact(a, b, rtol)
     assert serial.options == other.options
     assert list(serial.methods) == list(other.methods)
 
@@ -191,8 +194,12 @@ def test_default_methods_with_model_evidence(dask_cluster):
         local = partition_sites([THA], options=opts, where=here)
     with run_on(dask_cluster) as there:
         remote = partition_sites([THA], options=opts, where=there)
-    assert_same_partition(serial, local.partitions[THA])
-    assert_same_partition(serial, remote.partitions[THA])
+    # the joint DT-RH fits' large least-squares products run in multi-threaded OpenBLAS; when two
+    # site-year tasks call it at once in one process (local threads, or the tests' two xdist
+    # workers beside it) the reduction order can change: RECO_DTRH then differs in the last digits
+    # (observed up to ~1e-13 relative, in one run of several); NT and DT are compared bit for bit above
+    assert_same_partition(serial, local.partitions[THA], rtol=1e-9)
+    assert_same_partition(serial, remote.partitions[THA], rtol=1e-9)
 
 
 @pytest.mark.slow
