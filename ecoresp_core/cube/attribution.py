@@ -30,7 +30,7 @@ from ..attribution import rfattribution as rfa
 from ..errors import InputError
 from ..jobs.attribution import check_inputs, driver_classes
 from .files import Output, as_cube, dates_of, grid_of, open_cube, write_outputs
-from .scheduler import DEFAULT_MEMORY_MB, Where, default_threads, rechunk, run_on
+from .scheduler import here, rechunk, sizing
 
 DIMS = ("time", "y", "x")
 
@@ -69,10 +69,6 @@ def _inputs(er, drivers, names):
     er = _series_dims(er, "ER")
     layers = [_series_dims(d, f"driver {n}") for n, d in zip(names, layers)]
     return er, layers, [str(n) for n in names]
-
-
-def _where(where):
-    return where if where is not None else Where(threads=default_threads())
 
 
 def _chunked(er, layers, bytes_per_pixel, where, keep):
@@ -159,7 +155,7 @@ def partial_correlation(er, drivers, *, names=None, mode="annual", detrend="line
     er, layers, names = _inputs(er, drivers, names)
     n_steps, dates = _preparation(er, layers, names, mode, detrend, min_valid)
     aggs = pc.aggregations_for(names, aggregations) if mode == "annual" else None
-    where = _where(where)
+    where = sizing(where)
     m = len(names)
     per_pixel = 8 * er.sizes["time"] * (m + 1) * 6 + 8 * (m + 1) ** 2 * 4  # as the QGIS job
     er_c, layers_c = _chunked(er, layers, per_pixel, where, keep_chunks)
@@ -210,7 +206,7 @@ def rf_attribution(er, drivers, *, names=None, mode="annual", detrend="linear", 
     er, layers, names = _inputs(er, drivers, names)
     n_steps, dates = _preparation(er, layers, names, mode, detrend, min_valid)
     aggs = pc.aggregations_for(names, aggregations) if mode == "annual" else None
-    where = _where(where)
+    where = sizing(where)
     m = len(names)
     forest_mb = min(rfa.FOREST_MB_MAX, where.chunk_budget_mb() / 2)
     draw = max(1, int(round(float(max_features) * m))) < m
@@ -276,10 +272,8 @@ def _write(ds, where, algorithm, options, inputs, output, dominant, dominant_r=N
 
 
 def _run(where, memory_mb, work):
-    if where is not None:
-        return work(where)
-    with run_on(None, memory_mb=memory_mb or DEFAULT_MEMORY_MB) as here:
-        return work(here)
+    with here(where, memory_mb) as w:
+        return work(w)
 
 
 def partialcorrelation_files(input, drivers, output, dominant=None, dominant_r=None, variable=None, dates=None,

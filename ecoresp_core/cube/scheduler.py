@@ -147,6 +147,23 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
             client.close()
 
 
+def sizing(where):
+    """``where``, or what a lazy step sizes its chunks for when its caller gives no ``where``: the
+    local scheduler's defaults (:func:`default_threads`, ``DEFAULT_MEMORY_MB``)."""
+    return where if where is not None else Where(threads=default_threads())
+
+
+@contextlib.contextmanager
+def here(where, memory_mb=None):
+    """``where`` itself, or dask's local threads within ``memory_mb`` (default ``DEFAULT_MEMORY_MB``)
+    for the block: how a file-to-file step runs when its caller gives no ``where``."""
+    if where is not None:
+        yield where
+        return
+    with run_on(memory_mb=memory_mb or DEFAULT_MEMORY_MB) as local:
+        yield local
+
+
 def _return_freed_memory():
     """glibc's malloc hands blocks of 1 MiB and more straight back to the system when freed
     (``M_MMAP_THRESHOLD``; by default the threshold grows as big arrays are freed, and freed chunks

@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..jobs.trend import TREND_CLASSES, tested_dates, trend_classes, trend_setup
 from ..trends.trend import TREND_BANDS, mann_kendall
 from .files import Output, as_cube, dates_of, open_cube, write_outputs
-from .scheduler import DEFAULT_MEMORY_MB, Where, rechunk, run_on
+from .scheduler import here, rechunk, sizing
 
 __all__ = ["TREND_BANDS", "TREND_CLASSES", "trend", "detrend", "trend_files", "detrend_files",
            "trend_setup", "TREND_BYTES_PER_STEP", "DETREND_BYTES_PER_STEP"]
@@ -40,10 +40,6 @@ TREND_BYTES_PER_STEP, TREND_BYTES_FIXED = 8 * 5, 8 * 40
 DETREND_BYTES_PER_STEP = 8 * 12
 
 _SLOPE_BANDS = ("slope", "slope_lower", "slope_upper")
-
-
-def _where(where):
-    return where if where is not None else Where(threads=1)
 
 
 def _calendar(da):
@@ -94,7 +90,7 @@ def trend(da, *, variant="original", alpha=0.05, min_valid=10, slope_per="year",
         dates, _calendar(da), da.attrs.get("units", ""), _label(da), variant, alpha, min_valid, slope_per,
         aggregate, period)
     t = da.sizes["time"]
-    da = rechunk(da, TREND_BYTES_PER_STEP * t + TREND_BYTES_FIXED, _where(where), keep=keep_chunks)
+    da = rechunk(da, TREND_BYTES_PER_STEP * t + TREND_BYTES_FIXED, sizing(where), keep=keep_chunks)
     data = da.data
     if not np.issubdtype(data.dtype, np.floating):
         data = data.astype("float64")
@@ -136,7 +132,7 @@ def detrend(da, *, method="linear", keep_mean=False, where=None, keep_chunks=Fal
     da = as_cube(da)
     dates = dates_of(da)
     _detrend_setup(dates, _label(da), method)
-    da = rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], _where(where), keep=keep_chunks)
+    da = rechunk(da, DETREND_BYTES_PER_STEP * da.sizes["time"], sizing(where), keep=keep_chunks)
     kernel = functools.partial(_detrend_block, dates=dates, method=method, keep_mean=bool(keep_mean))
     out = dsa.map_blocks(kernel, da.data, dtype="float64",
                          meta=np.empty((0, 0, 0), "float64"))
@@ -158,13 +154,6 @@ def _most_valid(values, where, dates=None, aggregate=None):
     count = functools.partial(_count_block, dates=dates, aggregate=aggregate)
     counts = dsa.map_blocks(count, values, chunks=((1,),) + values.chunks[1:], dtype="int64")
     return int(where.compute(counts.max())[0])
-
-
-def _context(where, memory_mb):
-    import contextlib
-    if where is not None:
-        return contextlib.nullcontext(where)
-    return run_on(memory_mb=memory_mb or DEFAULT_MEMORY_MB)
 
 
 def _why_empty(data, where, dates, aggregate, label, reason):
@@ -199,7 +188,7 @@ def trend_files(input, output, variable=None, dates=None, classes=None, variant=
     ``scheduler.DEFAULT_MEMORY_MB``).  An output without any slope (no pixel with ``min_valid``
     valid time steps) is an InputError and nothing is written.  Returns a summary dict (the job's
     options, ``output``, ``classes``)."""
-    with _context(where, memory_mb) as where:
+    with here(where, memory_mb) as where:
         da = open_cube(input, variable, dates, what="input")
         ds = trend(da, variant=variant, alpha=alpha, min_valid=min_valid, slope_per=slope_unit,
                    aggregate=aggregate, where=where)
@@ -234,7 +223,7 @@ def detrend_files(input, output, variable=None, dates=None, method="linear", kee
 
     The output carries the provenance of the job ``detrend``; ``where`` and ``memory_mb`` as
     :func:`trend_files`.  Returns a summary dict (the job's options and ``output``)."""
-    with _context(where, memory_mb) as where:
+    with here(where, memory_mb) as where:
         da = open_cube(input, variable, dates, what="input")
         out = detrend(da, method=method, keep_mean=keep_mean, where=where)
         label, need = _label(da), 2 if "linear" in method else 1

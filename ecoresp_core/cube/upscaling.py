@@ -19,7 +19,6 @@ cluster), with the numbers of the QGIS algorithms.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import uuid
@@ -35,20 +34,10 @@ from ..jobs.predict import predict_valid
 from ..upscaling import integrate as _integrate
 from ..upscaling.predict import LeftOut, as_model, read_category_mapping
 from .files import Output, as_cube, dates_of, grid_of, open_cube, open_static, write_outputs
-from .scheduler import chunk_pixels, rechunk, run_on
+from .scheduler import chunk_pixels, here, rechunk
 
 SHARE = "outside_share"  # the variable (and band) of the share of months outside the training range
 COUNTS = ("considered", "predicted", "left_out_range", "outside")
-
-
-@contextlib.contextmanager
-def _here(where):
-    """``where`` itself, or dask's local scheduler within the default budget."""
-    if where is not None:
-        yield where
-        return
-    with run_on() as local:
-        yield local
 
 
 # -- prediction --------------------------------------------------------------------------------
@@ -188,7 +177,7 @@ def left_out(model, drivers, *, unknown="leave_out", out_of_range="flag", mappin
     model = as_model(model)
     acc = LeftOut(model, "pixel-months", unknown, out_of_range, mappings, labels=labels)
     modes = (acc.unknown_mode, acc.range_mode, acc.mappings)
-    with _here(where) as w:
+    with here(where) as w:
         tasks, _, _, _ = _chunk_tasks(model, drivers, land_mask, modes, False, w, keep_chunks)
         states = w.compute(*[t[2] for row in tasks for t in row])
     with_value = Counter()
@@ -234,7 +223,7 @@ def predict(model, drivers, *, unknown="leave_out", out_of_range="flag", mapping
     model = as_model(model)
     acc = LeftOut(model, "pixel-months", unknown, out_of_range, mappings, labels=labels)
     modes = (acc.unknown_mode, acc.range_mode, acc.mappings)
-    with _here(where) as w:
+    with here(where) as w:
         if count:
             acc = left_out(model, drivers, unknown=unknown, out_of_range=out_of_range, mappings=mappings,
                            land_mask=land_mask, where=w, keep_chunks=keep_chunks, labels=labels)
@@ -323,7 +312,7 @@ def predict_files(model, drivers=None, output=None, *, driver_names=None, driver
     sources = _driver_sources(drivers, driver_names, driver_files)
     cubes = {n: _open_driver_cube(n, s) for n, s in sources.items()}
     mask = open_static(land_mask, what="land_mask") if land_mask else None
-    with _here(where) as w:
+    with here(where) as w:
         ds = predict(m, cubes, unknown=unknown_categories, out_of_range=out_of_range, mappings=mappings,
                      land_mask=mask, where=w, labels={"unknown": "unknown_categories", "range": "out_of_range"})
         acc = ds.attrs["left_out"]
@@ -386,7 +375,7 @@ def integrate(er, *, unit="gC_m2_d", land_fraction=None, land_scale=1.0, zones=N
     integ = _integrate.Integrator(dates, grid.geotransform, grid.height, unit, land, z)
     if not any(integ.nmonths[int(y)] == 12 for y in integ.uyears):
         raise InputError(f"{label}: no complete calendar year (12 months) in the series")
-    with _here(where) as w:
+    with here(where) as w:
         rows = max(1, min(grid.height, chunk_pixels(8 * 3 * len(dates), w) // max(grid.width, 1)))
         cube = er.transpose("time", "y", "x").chunk({"time": -1, "y": rows, "x": -1})
         blocks = cube.data.to_delayed()[0, :, 0]
