@@ -35,6 +35,7 @@ parameters) fits in about a second and a warm-started refit (bootstrap, cross-va
 fraction of it.
 """
 
+import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from types import SimpleNamespace
@@ -655,19 +656,37 @@ def _lag1(r, data, on):
         return float(np.corrcoef(a, b)[0, 1])
 
 
+_BLAS_LOCK = threading.Lock()
+_BLAS_USERS = {"n": 0, "limits": None}
+
+
 @contextmanager
 def single_thread_blas():
     """Linear algebra on one thread while fitting: a multi-threaded BLAS sums in another order
     from run to run and machine to machine, and the iterative fits carry such last-bit differences
     to ~1e-6 of the estimates; on one thread the same data give the same bits in this process, in a
-    helper process and on another core count.  (The 460 x 460 systems need no threads.)"""
+    helper process and on another core count.  (The 460 x 460 systems need no threads.)
+
+    BLAS's thread count is global to the process: when fits run in several threads at once (dask's
+    local threads), the first one in sets it to 1 and the last one out restores it, so no fit ever
+    runs while another thread has put the threads back."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:            # scikit-learn's dependency; without it BLAS keeps its threads
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _BLAS_LOCK:
+        if _BLAS_USERS["n"] == 0:
+            _BLAS_USERS["limits"] = threadpool_limits(limits=1, user_api="blas")
+        _BLAS_USERS["n"] += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_USERS["n"] -= 1
+            if _BLAS_USERS["n"] == 0:
+                _BLAS_USERS.pop("limits").restore_original_limits()
+                _BLAS_USERS["limits"] = None
 
 
 def fit_models(data, models=MODELS, weights=None, starts=None):

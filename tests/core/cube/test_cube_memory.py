@@ -1,6 +1,6 @@
 """Cubes larger than memory (issue 16): trend and predict on an input about three times the memory
 a run is allowed complete within it (the peak resident memory of the whole process, interpreter
-and libraries included, measured by the kernel: ``os.wait4``'s ``ru_maxrss``), with the numbers of
+and libraries included, measured by the kernel: the high-water mark ``VmHWM`` of the process), with the numbers of
 the in-memory path (the numpy kernels on sample rows).
 
 The inputs are written to disk slab by slab (never whole in memory, neither here nor in the run);
@@ -70,23 +70,38 @@ def write_zarr_cube(path, nt, make_rows, name, units="", height=H, start="2001-0
     return path
 
 
+# the child reports its own high-water mark (VmHWM of /proc/self/status, which belongs to the process's
+# memory map since its exec) when it exits; ru_maxrss of wait4 would not do: Linux carries the RSS of
+# the forking process (this pytest worker, several hundred MB after other tests) across fork and exec
+_MEASURED = """import atexit, runpy, sys
+PEAK_FILE = sys.argv[1]
+def _peak():
+    with open('/proc/self/status') as f:
+        kb = next(line.split()[1] for line in f if line.startswith('VmHWM:'))
+    with open(PEAK_FILE, 'w') as f:
+        f.write(kb)
+atexit.register(_peak)
+sys.argv = ['ecoresp_core'] + sys.argv[2:]
+runpy.run_module('ecoresp_core', run_name='__main__', alter_sys=True)
+"""
+
+
 def run_measured(args, tmp_path):
     """Run ``python -m ecoresp_core ARGS`` as a child; returns (peak RSS of the child in MB, seconds,
-    its stdout).  The peak is the kernel's (``ru_maxrss`` of ``os.wait4`` for that child)."""
+    its stdout).  The peak is the kernel's high-water mark of the child's own memory map."""
     out, err = open(tmp_path / "stdout.txt", "w+"), open(tmp_path / "stderr.txt", "w+")
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""),
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    peak_file = tmp_path / "peak_kb.txt"
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "ecoresp_core", *args], stdout=out, stderr=err, env=env,
-                            cwd=REPO)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, str(peak_file), *args], stdout=out, stderr=err,
+                          env=env, cwd=REPO)
     seconds = time.monotonic() - t0
     out.seek(0)
     err.seek(0)
     text, errors = out.read(), err.read()
     assert proc.returncode == 0, errors[-3000:]
-    return usage.ru_maxrss / 1024, seconds, text
+    return int(peak_file.read_text()) / 1024, seconds, text
 
 
 def read_rows(path, rows):
