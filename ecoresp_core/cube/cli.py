@@ -208,7 +208,7 @@ def main(argv=None):
         raise SystemExit("ecoresp: error: --chunks does not apply to the step partition (one task per site-year)")
     try:
         with run_on(scheduler, memory_mb=memory_mb if memory_mb is not None or scheduler else DEFAULT_MEMORY_MB,
-                    threads=threads, workers=workers) as where:
+                    threads=threads, workers=workers, malloc="tasks" if step == "partition" else "chunks") as where:
             where.chunks = chunks
             summary = fn(**args, where=where)
     except EcorespError as exc:

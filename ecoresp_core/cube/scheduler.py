@@ -81,7 +81,7 @@ def default_threads():
 
 
 @contextlib.contextmanager
-def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=None):
+def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=None, malloc="chunks"):
     """Context for cube computations (yields a :class:`Where`).
 
     ``scheduler``: None (dask's local threaded scheduler, ``threads`` threads, default
@@ -91,17 +91,20 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
     processes on this machine for the run (``threads`` threads each, default 1; each worker's
     memory limit ``memory_mb``), stopped at the end.  ``memory_mb``: the budget the chunks are
     sized for (on a cluster, per worker; default: the smallest worker memory limit, else
-    ``DEFAULT_MEMORY_MB``).
+    ``DEFAULT_MEMORY_MB``).  ``malloc``: "chunks" (the gridded steps) or "tasks" (site
+    partitioning), glibc's settings for what the step allocates (``MALLOC``) in the processes this
+    run starts or, on local threads, in this one; a cluster given by address or Client keeps its own.
     """
+    if malloc not in MALLOC:
+        raise ValueError(f"malloc: {malloc!r} is not one of {sorted(MALLOC)}")
     if memory_mb is not None and float(memory_mb) < MIN_MEMORY_MB:
         raise InputError(f"memory budget (memory_mb): {memory_mb} MB is too small; give at least {MIN_MEMORY_MB} MB")
     if scheduler is None and workers:
         if int(workers) < 1:
             raise InputError(f"workers: {workers} is not a positive number of worker processes")
-        from distributed import Client, LocalCluster
+        from distributed import Client
         mb = float(memory_mb or DEFAULT_MEMORY_MB)
-        with LocalCluster(n_workers=int(workers), threads_per_worker=int(threads or 1), processes=True,
-                          dashboard_address=None, memory_limit=int(mb * 2 ** 20)) as cluster, \
+        with local_cluster(int(workers), int(threads or 1), mb, malloc) as cluster, \
                 Client(cluster, set_as_default=False) as client, \
                 run_on(client, memory_mb=mb) as where:
             where.details["local_cluster"] = int(workers)
@@ -113,7 +116,7 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
         if n < 1:
             raise InputError(f"threads: {threads} is not a positive number of threads")
         where = Where(memory_mb=float(memory_mb or DEFAULT_MEMORY_MB), threads=n)
-        _return_freed_memory()
+        _set_malloc(malloc)
         with dask.config.set(scheduler="threads", num_workers=n):
             yield where
         return
@@ -147,6 +150,46 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
             client.close()
 
 
+# glibc malloc settings of a run's processes, by what its step allocates: "chunks" (the gridded
+# steps: chunk arrays of megabytes) maps blocks of 1 MiB and more and hands them back to the system
+# when freed, so that a run stays within its memory budget (by default the threshold grows as big
+# arrays are freed, and freed chunks then stay in each thread's heap: +100 MB over a budget of 80 MB
+# on the predict step, tests/core/cube/test_cube_memory.py); "tasks" (site partitioning: thousands
+# of arrays of 0.1 to 30 MB made and freed per site-year) keeps them in the heap (batch
+# partitioning in half the time, tests/bench/bench_cluster_sites.py).  dask's nanny sets
+# MALLOC_TRIM_THRESHOLD_=64 KiB, which also fixes the mmap threshold at its 128 KiB floor: every
+# array from 128 KiB (a site-year column of 17 520 float64 is 137 KiB) is then a fresh mapping,
+# zero-filled page by page.  Workers get them in their environment before they start; a local run
+# sets them in its own process (mallopt).
+MALLOC = {"chunks": {"MALLOC_MMAP_THRESHOLD_": 1 << 20},
+          "tasks": {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 32 << 20}}
+_MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+def local_cluster(workers, threads=1, memory_mb=DEFAULT_MEMORY_MB, malloc="chunks"):
+    """A ``dask.distributed.LocalCluster`` of ``workers`` processes with ``threads`` threads and
+    ``memory_mb`` MB each, on this machine, no dashboard, the workers' malloc set for the step
+    (``MALLOC[malloc]``; a MALLOC_* variable set in this process's environment wins, as it does in
+    dask): the cluster ``run_on(workers=...)`` starts (a context manager)."""
+    import dask
+    from distributed import LocalCluster
+    own = {k: v for k, v in MALLOC[malloc].items() if k not in os.environ}
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **own}
+    before = {k: os.environ.get(k) for k in environ}
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            return LocalCluster(n_workers=int(workers), threads_per_worker=int(threads), processes=True,
+                                dashboard_address=None, memory_limit=int(float(memory_mb) * 2 ** 20))
+    finally:
+        # the nannies copy their settings into this process's environment before they start a
+        # worker, where they would override the next cluster's (dask reads the environment first)
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def sizing(where):
     """``where``, or what a lazy step sizes its chunks for when its caller gives no ``where``: the
     local scheduler's defaults (:func:`default_threads`, ``DEFAULT_MEMORY_MB``)."""
@@ -164,14 +207,13 @@ def here(where, memory_mb=None):
         yield local
 
 
-def _return_freed_memory():
-    """glibc's malloc hands blocks of 1 MiB and more straight back to the system when freed
-    (``M_MMAP_THRESHOLD``; by default the threshold grows as big arrays are freed, and freed chunks
-    then stay in each thread's heap: measured +100 MB over a budget of 80 MB on the predict step,
-    tests/core/cube/test_cube_memory.py).  For the process of a local run; elsewhere a no-op."""
+def _set_malloc(malloc):
+    """This process's glibc malloc as ``MALLOC[malloc]`` (a local run); elsewhere a no-op."""
     import ctypes
     try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MiB
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+        for name, value in MALLOC[malloc].items():
+            mallopt(_MALLOPT[name], value)
     except (OSError, AttributeError):  # not glibc
         pass
 

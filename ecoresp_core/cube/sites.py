@@ -230,7 +230,7 @@ def partition_sites(sources, *, methods=None, options=None, fit_qc_only=True, ra
     BatchPartition
     """
     if where is None:
-        with run_on() as here:
+        with run_on(malloc="tasks") as here:
             return partition_sites(sources, methods=methods, options=options, fit_qc_only=fit_qc_only, raw=raw,
                                    ustar_method=ustar_method, n_boot=n_boot, seed=seed, scenarios=scenarios,
                                    read_options=read_options, boot_chunk=boot_chunk, where=here)

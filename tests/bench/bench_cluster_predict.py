@@ -1,5 +1,6 @@
 """Benchmark: the global prediction (ecoresp_core.cube.upscaling.predict + files.write_cube to Zarr)
-on a one- against a two-worker dask LocalCluster (processes, one thread each, BLAS/OpenMP threads 1).
+on a one- against a two-worker dask LocalCluster (processes, one thread each, BLAS/OpenMP threads 1,
+as ``--workers N`` starts them).
 
     .venv/bin/python tests/bench/bench_cluster_predict.py [--quick] [--trees N] [--forest-rows N]
 
@@ -107,9 +108,11 @@ def write_ta(path, first_year, months):
 
 
 def cluster(n):
-    from distributed import Client, LocalCluster
-    lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit="2GiB")
+    """``n`` workers of one thread and 2 GiB as ``--workers n`` starts them (scheduler.local_cluster)."""
+    from distributed import Client
+
+    from ecoresp_core.cube.scheduler import local_cluster
+    lc = local_cluster(n, 1, 2048)
     return lc, Client(lc)
 
 

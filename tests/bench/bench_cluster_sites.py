@@ -2,7 +2,8 @@
 (tests/data/flux/FLX_*_FLUXNET2015_zarrsubset_HH_*.csv.gz, 11 site-years) partitioned with the
 default methods NT, DT and DT-RH (model evidence off), one task per site-year
 (ecoresp_core.cube.sites.partition_sites), on a one-worker against a two-worker LocalCluster
-(processes, one thread each, BLAS pinned to one thread).  Prints the wall times (best of
+(processes, one thread each, BLAS pinned to one thread, started as ``partition --workers N`` starts
+them: ``scheduler.local_cluster``, malloc "tasks").  Prints the wall times (best of
 ``--repeat``, cluster start-up and the workers' first imports excluded), the speed-up (goal: at
 least 1.7x on two workers) and checks that both give the same summary bit for bit.
 
@@ -42,16 +43,15 @@ def _warm():
 
 
 def run_cluster(n_workers, files, repeat):
-    """(best wall time s, BatchPartition, OMP_NUM_THREADS of the workers, task seconds of the best
-    run: the sum of the tasks' compute times) of the batch on an ``n_workers`` LocalCluster."""
-    from distributed import Client, LocalCluster, get_task_stream
+    """(best wall time s, BatchPartition, OMP_NUM_THREADS of the workers, compute seconds of the
+    best run's site-year tasks) of the batch on an ``n_workers`` LocalCluster."""
+    from distributed import Client, get_task_stream
 
-    from ecoresp_core.cube.scheduler import run_on
+    from ecoresp_core.cube.scheduler import local_cluster, run_on
     from ecoresp_core.cube.sites import partition_sites
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit="1.5GiB") as cluster, Client(cluster) as client:
+    with local_cluster(n_workers, 1, 1536, "tasks") as cluster, Client(cluster) as client:
         pinned = set(client.run(_warm).values())
-        best, batch, busy = float("inf"), None, None
+        best, batch, tasks = float("inf"), None, None
         for _ in range(repeat):
             with run_on(client) as where, get_task_stream(client) as stream:
                 t0 = time.perf_counter()
@@ -59,9 +59,9 @@ def run_cluster(n_workers, files, repeat):
                 wall = time.perf_counter() - t0
             if wall < best:
                 best = wall
-                busy = sum(s["stop"] - s["start"] for t in stream.data for s in t["startstops"]
-                           if s["action"] == "compute")
-    return best, batch, pinned, busy
+                tasks = {t["key"]: sum(s["stop"] - s["start"] for s in t["startstops"] if s["action"] == "compute")
+                         for t in stream.data}
+    return best, batch, pinned, tasks
 
 
 def main(argv=None):
@@ -75,8 +75,10 @@ def main(argv=None):
     if not files:
         sys.exit("no FLUXNET2015 site-years found under tests/data/flux")
     load0 = os.getloadavg()[0]
-    t1, b1, pin1, busy1 = run_cluster(1, files, repeat)
-    t2, b2, pin2, busy2 = run_cluster(2, files, repeat)
+    t1, b1, pin1, tasks1 = run_cluster(1, files, repeat)
+    t2, b2, pin2, tasks2 = run_cluster(2, files, repeat)
+    busy1, busy2 = sum(tasks1.values()), sum(tasks2.values())
+    years1 = sorted(v for k, v in tasks1.items() if str(k).startswith("partition-"))
     load1 = os.getloadavg()[0]
     pd.testing.assert_frame_equal(b1.summary, b2.summary, check_exact=True)
     for label in b1.sources:
@@ -89,6 +91,9 @@ def main(argv=None):
     print(f"{1:<10}{t1:10.2f}{t1 / n:18.2f}{busy1:10.2f}{busy1 / t1:14.0%}")
     print(f"{2:<10}{t2:10.2f}{t2 / n:18.2f}{busy2:10.2f}{busy2 / (2 * t2):14.0%}")
     speed = t1 / t2
+    bound = n / -(-n // 2)  # n site-year tasks of equal length: the busier worker runs ceil(n / 2)
+    print(f"site-year tasks on one worker: {years1[0]:.2f} to {years1[-1]:.2f} s; {n} tasks on two workers "
+          f"cannot beat {bound:.2f}x even when equal (one worker runs {-(-n // 2)})")
     print(f"speed-up on two workers: {speed:.2f}x (goal >= 1.7x): {'met' if speed >= 1.7 else 'NOT met'}; "
           "the two runs' summaries and tables equal bit for bit")
     print(f"task seconds 2 workers / 1 worker: {busy2 / busy1:.2f} (above 1: the tasks ran slower on two workers, "

@@ -1,6 +1,6 @@
 """Benchmark: the trend step (ecoresp_core.cube.trends) on a one- against a two-worker dask
-LocalCluster (processes, one thread each, BLAS/OpenMP threads 1), and xarrayMannKendall on the
-same cube on the same two-worker cluster.
+LocalCluster (processes, one thread each, BLAS/OpenMP threads 1, as ``--workers N`` starts them),
+and xarrayMannKendall on the same cube on the same two-worker cluster.
 
     .venv/bin/python tests/bench/bench_cluster_trend.py [--quick]
 
@@ -48,9 +48,11 @@ def ensure_xarray_mann_kendall():
 
 
 def cluster(n):
-    from distributed import Client, LocalCluster
-    lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                      memory_limit="2GiB")
+    """``n`` workers of one thread and 2 GiB as ``--workers n`` starts them (scheduler.local_cluster)."""
+    from distributed import Client
+
+    from ecoresp_core.cube.scheduler import local_cluster
+    lc = local_cluster(n, 1, 2048)
     return lc, Client(lc)
 
 

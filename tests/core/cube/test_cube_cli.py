@@ -83,3 +83,40 @@ def test_an_unreachable_scheduler_is_named(stack, tmp_path):
     assert proc.returncode == 1
     assert "scheduler: cannot reach the dask scheduler at tcp://127.0.0.1:9" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "t.tif").exists()
+
+
+@pytest.mark.slow
+def test_workers_start_a_local_cluster_with_the_steps_malloc(stack, tmp_path, monkeypatch):
+    """``--workers N`` (run_on(workers=N)) starts N worker processes with glibc's settings for the
+    step in their environment before they start (scheduler.MALLOC: gridded steps map blocks from
+    1 MiB, partitioning keeps blocks up to 32 MiB in the heap); the trend there equals the trend on
+    local threads bit for bit."""
+    from osgeo import gdal
+
+    from ecoresp_core.cube.scheduler import run_on
+    from ecoresp_core.cube.trends import trend_files
+    names = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
+    for n in names:  # as set in a user's environment they would win (another cluster's nannies set them here)
+        monkeypatch.delenv(n, raising=False)
+
+    def malloc_environ():
+        return tuple(os.environ.get(n) for n in names)
+
+    with run_on(workers=2, memory_mb=256) as where:
+        chunks = where.client.run(malloc_environ)
+        trend_files(stack, str(tmp_path / "cluster.tif"), where=where)
+    with run_on(workers=1, memory_mb=256, malloc="tasks") as where:
+        tasks = where.client.run(malloc_environ)
+    assert list(chunks.values()) == [("1048576", "65536")] * 2  # the trim threshold: dask's own
+    assert list(tasks.values()) == [("33554432", "33554432")]
+    assert [os.environ.get(n) for n in names] == [None, None]  # nothing left in this process's environment
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4194304")
+    with run_on(workers=1, memory_mb=256, malloc="tasks") as where:
+        assert list(where.client.run(malloc_environ).values()) == [("4194304", "33554432")]
+    trend_files(stack, str(tmp_path / "local.tif"))
+    a, b = gdal.Open(str(tmp_path / "cluster.tif")), gdal.Open(str(tmp_path / "local.tif"))
+    assert a.RasterCount == b.RasterCount > 3
+    np.testing.assert_array_equal(a.ReadAsArray(), b.ReadAsArray())
+    with pytest.raises(ValueError, match="malloc"):
+        with run_on(malloc="heap"):
+            pass
