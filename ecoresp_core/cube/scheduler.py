@@ -152,10 +152,10 @@ def run_on(scheduler=None, memory_mb=DEFAULT_MEMORY_MB, threads=None, workers=No
 
 # glibc malloc settings of a run's processes, by what its step allocates: "chunks" (the gridded
 # steps: chunk arrays of megabytes) maps blocks of 1 MiB and more and hands them back to the system
-# when freed, so that a run stays within its memory budget (by default the threshold grows as big
-# arrays are freed, and freed chunks then stay in each thread's heap: +100 MB over a budget of 80 MB
-# on the predict step, tests/core/cube/test_cube_memory.py); "tasks" (site partitioning: thousands
-# of arrays of 0.1 to 30 MB made and freed per site-year) keeps them in the heap (batch
+# when freed, so that a run stays near its memory budget (by default the threshold grows as big
+# arrays are freed, and freed chunks then stay in each thread's heap,
+# tests/core/cube/test_cube_memory.py); "tasks" (site partitioning: many arrays of a site-year's
+# length and more made and freed by every fit) keeps blocks up to 32 MiB in the heap (batch
 # partitioning in half the time, tests/bench/bench_cluster_sites.py).  dask's nanny sets
 # MALLOC_TRIM_THRESHOLD_=64 KiB, which also fixes the mmap threshold at its 128 KiB floor: every
 # array from 128 KiB (a site-year column of 17 520 float64 is 137 KiB) is then a fresh mapping,

@@ -685,7 +685,7 @@ def single_thread_blas():
         with _BLAS_LOCK:
             _BLAS_USERS["n"] -= 1
             if _BLAS_USERS["n"] == 0:
-                _BLAS_USERS.pop("limits").restore_original_limits()
+                _BLAS_USERS["limits"].restore_original_limits()
                 _BLAS_USERS["limits"] = None
 
 
