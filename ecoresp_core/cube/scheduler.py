@@ -62,6 +62,14 @@ class Where:
             return tuple(self.client.compute(list(objects), sync=True))
         return dask.compute(*objects, scheduler="threads", num_workers=self.threads)
 
+    def persist(self, objects):
+        """The dask ``objects`` computed and kept where they are (worker memory on a cluster), as
+        lazy objects later tasks take without recomputing them."""
+        import dask
+        if self.client is not None:
+            return list(self.client.persist(list(objects)))
+        return list(dask.persist(*objects, scheduler="threads", num_workers=self.threads))
+
     def describe(self):
         if self.client is not None:
             n = self.details.get("workers", "?")

@@ -178,15 +178,6 @@ def _check_raw(tower, label):
 # ---------------------------------------------------------------------------------------------
 # graph building
 
-def _persist(where, objs):
-    """The delayed ``objs`` computed and kept where they are (worker memory on a cluster), as
-    delayed objects later tasks take without recomputing them."""
-    import dask
-    if where.client is not None:
-        return list(where.client.persist(list(objs)))
-    return list(dask.persist(*objs, scheduler="threads", num_workers=where.threads))
-
-
 def _label(source, i):
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
@@ -253,8 +244,8 @@ def partition_sites(sources, *, methods=None, options=None, fit_qc_only=True, ra
         ub.estimator(raw)
     read_kwargs = dict(read_options or {})
     labels = [_label(s, i) for i, s in enumerate(sources)]
-    towers = _persist(where, [dask.delayed(_read, pure=True)(s, read_kwargs, dask_key_name=f"read-{i}")
-                              for i, s in enumerate(sources)])
+    towers = where.persist([dask.delayed(_read, pure=True)(s, read_kwargs, dask_key_name=f"read-{i}")
+                            for i, s in enumerate(sources)])
     years = where.compute(*[dask.delayed(_years)(t) for t in towers])
     files = []
     for i, (label, tower) in enumerate(zip(labels, towers)):

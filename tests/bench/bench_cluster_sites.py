@@ -43,8 +43,8 @@ def _warm():
 
 
 def run_cluster(n_workers, files, repeat):
-    """(best wall time s, BatchPartition, OMP_NUM_THREADS of the workers, compute seconds of the
-    best run's site-year tasks) of the batch on an ``n_workers`` LocalCluster."""
+    """(best wall time s, BatchPartition, OMP_NUM_THREADS of the workers, {task key: compute
+    seconds} of the best run: reads, site-years, joins) of the batch on an ``n_workers`` LocalCluster."""
     from distributed import Client, get_task_stream
 
     from ecoresp_core.cube.scheduler import local_cluster, run_on
